@@ -1,0 +1,78 @@
+import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
+import sensible from '@fastify/sensible'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { MongoError } from 'mongodb'
+import type { Config, RequestRepository } from '@imgproc/core'
+import uploadRoutes from './routes/upload.ts'
+import statusRoutes from './routes/status.ts'
+import webhookRoutes from './routes/webhook.ts'
+import fileRoutes from './routes/files.ts'
+import healthRoutes from './routes/health.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    requests: RequestRepository
+  }
+}
+
+export interface AppDeps {
+  config: Config
+  requests: RequestRepository
+}
+
+export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
+  const app = Fastify({
+    logger: { level: process.env.LOG_LEVEL ?? 'info' },
+    // Status polling and uploads carry a request id of ours; Fastify's own id is only for correlating log lines.
+    requestIdLogLabel: 'http_id',
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+    return503OnClosing: true,
+    ...options
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', deps.config)
+  app.decorate('requests', deps.requests)
+  await app.register(sensible)
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Image processor', version: '0.1.0', description: 'Bulk product-image compression: upload a CSV of image URLs, poll status, fetch the output CSV.' },
+      servers: [{ url: deps.config.PUBLIC_BASE_URL }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isDatabaseDown(err)) {
+      request.log.error({ err: err.message }, 'database unavailable')
+      return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
+    }
+    const statusCode = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+    if (statusCode >= 500) request.log.error({ err }, 'request failed')
+    const message = err.validation ? `invalid ${err.validationContext ?? 'request'}: ${err.message}` : err.message
+    return reply.code(statusCode).send({ statusCode, error: httpReason(statusCode), message: statusCode >= 500 ? 'internal error' : message })
+  })
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).type('application/json').send({ statusCode: 404, error: 'Not Found', message: `nothing at ${request.method} ${request.url.split('?')[0]}` })
+  )
+
+  await app.register(uploadRoutes)
+  await app.register(statusRoutes)
+  await app.register(webhookRoutes)
+  await app.register(fileRoutes)
+  await app.register(healthRoutes)
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  return app
+}
+
+function isDatabaseDown(err: unknown): boolean {
+  return err instanceof MongoError && /Network|ServerSelection|Topology|PoolCleared|NotPrimary/.test(err.name + (err.message ?? ''))
+}
+
+function httpReason(code: number): string {
+  return ({ 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 503: 'Service Unavailable' } as Record<number, string>)[code] ?? (code >= 500 ? 'Internal Server Error' : 'Error')
+}

@@ -1,0 +1,34 @@
+import { mkdir } from 'node:fs/promises'
+import { MongoClient } from 'mongodb'
+import { ConfigError, loadConfig, RequestRepository } from '@imgproc/core'
+import { buildApp } from './app.ts'
+
+let config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message)
+    process.exit(1)
+  }
+  throw err
+}
+
+await mkdir(config.STORAGE_DIR, { recursive: true })
+// Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
+const client = new MongoClient(config.MONGODB_URI, { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, appName: 'imgproc-api' })
+const requests = new RequestRepository(client.db(config.MONGODB_DB))
+const app = await buildApp({ config, requests })
+requests.ensureIndexes().catch((err: Error) => app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too'))
+
+await app.listen({ port: config.PORT, host: config.HOST })
+app.log.info({ url: config.PUBLIC_BASE_URL }, 'API ready')
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, async () => {
+    app.log.info({ signal }, 'shutting down: draining in-flight requests')
+    await app.close()
+    await client.close().catch(() => undefined)
+    process.exit(0)
+  })
+}

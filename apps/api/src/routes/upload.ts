@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto'
+import multipart, { type MultipartFile } from '@fastify/multipart'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { checkUrlSyntax, ErrorBody, newRequestDocument, parseInputCsv, ProcessingOptions, UploadAccepted } from '@imgproc/core'
+import { requireApiKey } from '../auth.ts'
+
+const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel', 'application/octet-stream', 'text/comma-separated-values'])
+
+const UploadBody = Type.Object(
+  {
+    file: Type.String({ format: 'binary', description: 'The CSV: S. No.,Product Name,Input Image Urls' }),
+    webhook_url: Type.Optional(Type.String({ maxLength: 2048, description: 'Called with a signed request.completed event when the batch is done.' })),
+    ...Type.Partial(ProcessingOptions).properties
+  },
+  { additionalProperties: false }
+)
+
+const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config } = app
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { fileSize: config.MAX_CSV_BYTES, files: 1, fields: 10, fieldSize: 4096 },
+    // The CSV arrives as text in body.file, so the route's schema validates the whole form in one place.
+    async onFile(part: MultipartFile) {
+      if (part.fieldname !== 'file') throw app.httpErrors.badRequest(`unexpected file field "${part.fieldname}"; send the CSV in field "file"`)
+      if (!CSV_TYPES.has(part.mimetype)) throw app.httpErrors.unsupportedMediaType(`"file" must be a CSV, got ${part.mimetype}`)
+      const data = await part.toBuffer()
+      if (data.includes(0)) throw app.httpErrors.unsupportedMediaType('"file" is binary, not a CSV text file')
+      ;(part as unknown as { value: string }).value = data.toString('utf8')
+    }
+  })
+
+  app.post('/upload', {
+    onRequest: requireApiKey,
+    preValidation: async (request, reply) => {
+      if (!request.isMultipart()) return reply.unsupportedMediaType('send multipart/form-data with the CSV in field "file"')
+    },
+    schema: {
+      summary: 'Upload a CSV of products and image URLs',
+      consumes: ['multipart/form-data'],
+      security: [{ bearer: [] }],
+      body: UploadBody,
+      response: { 202: UploadAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const { file, webhook_url, ...options } = request.body
+    const rules = { maxUrlLength: config.MAX_URL_LENGTH, allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS, maxImages: config.MAX_IMAGES_PER_REQUEST }
+    const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, rules)
+    if (webhookProblem) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `webhook_url: ${webhookProblem}` })
+
+    const parsed = await parseInputCsv(file, rules)
+    if (!parsed.ok) {
+      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`, errors: parsed.errors })
+    }
+    const id = randomUUID()
+    await app.requests.create(newRequestDocument(id, parsed.value, { quality: 50, format: 'original', mozjpeg: false, ...options }, webhook_url))
+    request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
+    return reply.code(202).header('location', `/status/${id}`).send({
+      request_id: id,
+      status: 'Pending',
+      status_url: `${config.PUBLIC_BASE_URL}/status/${id}`,
+      total_images: parsed.value.urls.length,
+      total_products: parsed.value.products.length
+    })
+  })
+}
+
+export default uploadRoutes

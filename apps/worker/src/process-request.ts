@@ -1,0 +1,91 @@
+import pLimit from 'p-limit'
+import type { Logger } from 'pino'
+import {
+  outputCsvKey, outputRows, processImage, ProgressBatcher, publicUrl, writeAtomically, writeOutputCsv,
+  type Config, type ImageDeps, type RequestDocument, type RequestRepository
+} from '@imgproc/core'
+import { randomUUID } from 'node:crypto'
+
+export interface ProcessContext {
+  config: Config
+  repo: RequestRepository
+  owner: string
+  log: Logger
+  imageDeps: ImageDeps
+  /** Aborted on SIGTERM: stop starting images, let running ones finish, give the request back. */
+  shutdown: AbortSignal
+}
+
+export type Outcome = 'completed' | 'released' | 'lease-lost'
+
+/**
+ * Works one claimed request to the end. Images finished by an earlier (crashed) owner are skipped; progress is
+ * written in batches while a heartbeat keeps the lease. Order of effects: images → output CSV → Completed → webhook.
+ */
+export async function processRequest(doc: RequestDocument, ctx: ProcessContext): Promise<Outcome> {
+  const { config, repo, owner, log } = ctx
+  const id = doc.request_id
+  const lost = new AbortController()
+  const heartbeat = setInterval(() => {
+    repo.renewLease(id, owner, config.LEASE_MS).then(
+      (held) => held || lost.abort(),
+      (err) => log.warn({ err }, 'lease renewal failed; will retry')
+    )
+  }, Math.max(250, Math.floor(config.LEASE_MS / 3)))
+
+  const batcher = new ProgressBatcher((updates) => repo.recordImages(id, owner, updates), {
+    maxBatch: 100,
+    intervalMs: config.PROGRESS_FLUSH_MS,
+    onError: (err) => log.warn({ err }, 'progress write failed; kept for the next flush'),
+    onLeaseLost: () => lost.abort()
+  })
+
+  try {
+    const todo = doc.images.flatMap((image, index) => (image.status === 'pending' ? [index] : []))
+    log.info({ images: doc.images.length, todo: todo.length, claims: doc.claims }, 'processing request')
+    // Twice the CPU cap in flight: downloads of the next images overlap compression of the current ones,
+    // while at most that many input buffers are held in memory.
+    const inflight = pLimit(config.WORKER_CONCURRENCY * 2)
+    const stopped = () => ctx.shutdown.aborted || lost.signal.aborted
+    await Promise.all(
+      todo.map((index) =>
+        inflight(async () => {
+          if (stopped()) return
+          const image = doc.images[index]!
+          const record = await processImage({ requestId: id, index, url: image.url, options: doc.options }, ctx.imageDeps)
+          doc.images[index] = record
+          if (record.status === 'failed') log.info({ url: record.url, reason: record.error }, 'image failed')
+          batcher.add({ index, record })
+        })
+      )
+    )
+    if (lost.signal.aborted) return 'lease-lost'
+    if ((await flushUntilWritten(batcher, ctx)) === 'lease-lost') return 'lease-lost'
+    if (ctx.shutdown.aborted && doc.images.some((i) => i.status === 'pending')) {
+      await repo.releaseLease(id, owner)
+      log.info('shutdown: progress saved and lease released')
+      return 'released'
+    }
+
+    const csvUrl = publicUrl(config.PUBLIC_BASE_URL, outputCsvKey(id))
+    await writeAtomically(config.STORAGE_DIR, outputCsvKey(id), (tmp) => writeOutputCsv(tmp, outputRows(doc, config.PUBLIC_BASE_URL)))
+    const completed = await repo.complete(id, owner, csvUrl, doc.webhook_url ? randomUUID() : null)
+    if (!completed) return 'lease-lost'
+    log.info({ succeeded: doc.images.filter((i) => i.status === 'succeeded').length, writes: batcher.writes }, 'request completed')
+    return 'completed'
+  } finally {
+    clearInterval(heartbeat)
+    batcher.stop()
+  }
+}
+
+/** The last batch must land before the request can be Completed: retry through database outages. */
+async function flushUntilWritten(batcher: ProgressBatcher, ctx: ProcessContext): Promise<'ok' | 'lease-lost'> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await batcher.flush()
+    } catch {
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)))
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import type { ProcessingOptions } from '../requests/schema.ts'
+
+/** Formats we decode; anything else (SVG, PDF, raw…) is refused so customers get a clear reason, not a surprise. */
+export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const
+export type EncodeFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif'
+
+export interface InputFacts {
+  format: string
+  width: number
+  height: number
+  pages: number
+  /** EXIF orientation 1-8; anything but 1 means the pixels must be rotated to look right. */
+  orientation: number
+  space: string
+  depth: string
+  hasProfile: boolean
+  hasExif: boolean
+}
+
+export interface CompressionPlan {
+  format: EncodeFormat
+  quality: number
+  mozjpeg: boolean
+  animated: boolean
+  resize: { width?: number; height?: number } | null
+}
+
+export const EXTENSIONS: Record<EncodeFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', avif: 'avif' }
+export const CONTENT_TYPES: Record<string, string> = {
+  jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', avif: 'image/avif', csv: 'text/csv; charset=utf-8'
+}
+
+/** Refusal reason for an input before any pixel is decoded, or null when it may be decoded. */
+export function refuseInput(facts: InputFacts, maxPixels: number): string | null {
+  if (!(INPUT_FORMATS as readonly string[]).includes(facts.format)) return `unsupported image format "${facts.format}"`
+  const pixels = facts.width * facts.height * Math.max(1, facts.pages)
+  if (pixels > maxPixels) {
+    return `image is ${facts.width}x${facts.height}${facts.pages > 1 ? `x${facts.pages} frames` : ''} = ${(pixels / 1e6).toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels`
+  }
+  return null
+}
+
+/** The input format we re-encode to when the customer asked to keep the original one. */
+function originalFormat(format: string): EncodeFormat {
+  if (format === 'heif' || format === 'avif') return 'avif'
+  if (format === 'tiff') return 'jpeg'
+  return format as EncodeFormat
+}
+
+export function planCompression(facts: InputFacts, options: ProcessingOptions): CompressionPlan {
+  const format = options.format === 'original' ? originalFormat(facts.format) : options.format
+  const canAnimate = format === 'gif' || format === 'webp'
+  const wantResize = options.max_width !== undefined || options.max_height !== undefined
+  return {
+    format,
+    quality: options.quality,
+    mozjpeg: options.mozjpeg,
+    animated: facts.pages > 1 && canAnimate,
+    resize: wantResize ? { width: options.max_width, height: options.max_height } : null
+  }
+}
+
+/**
+ * Whether the input bytes may be served instead of the re-encoded ones when re-encoding did not make them
+ * smaller: only if they already are what the pipeline promises (same format, upright, 8-bit sRGB, no metadata).
+ */
+export function mayKeepOriginal(facts: InputFacts, plan: CompressionPlan, outputBytes: number, inputBytes: number): boolean {
+  if (outputBytes < inputBytes) return false
+  if (plan.resize || originalFormat(facts.format) !== plan.format || facts.format === 'tiff') return false
+  const webSafe = facts.orientation === 1 && (facts.space === 'srgb' || facts.space === 'b-w') && facts.depth === 'uchar'
+  return webSafe && !facts.hasExif && !facts.hasProfile
+}

@@ -1,0 +1,90 @@
+import sharp from 'sharp'
+import { mayKeepOriginal, planCompression, refuseInput, EXTENSIONS, type InputFacts } from './plan.ts'
+import type { ImageStats, ProcessingOptions } from '../requests/schema.ts'
+
+// Job size must not decide memory: no cache of decoded images between unrelated inputs.
+sharp.cache(false)
+
+export class ImageError extends Error {
+  override name = 'ImageError'
+}
+
+export interface CompressResult {
+  data: Buffer
+  extension: string
+  stats: Omit<ImageStats, 'download_ms'>
+}
+
+/** Reads only the header: size, format, orientation. Rejects bytes that are not an image before any decoding. */
+export async function readFacts(input: Buffer): Promise<InputFacts> {
+  let meta: sharp.Metadata
+  try {
+    meta = await sharp(input, { limitInputPixels: false, animated: true }).metadata()
+  } catch (err) {
+    throw new ImageError(`not a supported image: ${sharpReason(err)}`)
+  }
+  const pageHeight = meta.pageHeight ?? meta.height ?? 0
+  return {
+    format: meta.format ?? 'unknown',
+    width: meta.width ?? 0,
+    height: meta.pages && meta.pages > 1 ? pageHeight : (meta.height ?? 0),
+    pages: meta.pages ?? 1,
+    orientation: meta.orientation ?? 1,
+    space: meta.space ?? 'unknown',
+    depth: meta.depth ?? 'unknown',
+    hasProfile: Boolean(meta.icc),
+    hasExif: Boolean(meta.exif)
+  }
+}
+
+/** One pipeline per image: auto-orient, sRGB 8-bit, optional fit-inside resize, encode; metadata is dropped. */
+export async function compressImage(input: Buffer, options: ProcessingOptions, maxPixels: number): Promise<CompressResult> {
+  const started = performance.now()
+  const facts = await readFacts(input)
+  const refusal = refuseInput(facts, maxPixels)
+  if (refusal) throw new ImageError(refusal)
+  const plan = planCompression(facts, options)
+
+  let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', animated: plan.animated, sequentialRead: true })
+    .rotate()
+    .toColourspace('srgb')
+  if (plan.resize) pipeline = pipeline.resize({ ...plan.resize, fit: 'inside', withoutEnlargement: true })
+  switch (plan.format) {
+    case 'jpeg': pipeline = pipeline.jpeg({ quality: plan.quality, mozjpeg: plan.mozjpeg }); break
+    case 'png': pipeline = pipeline.png({ quality: plan.quality, palette: true, effort: 4, compressionLevel: 9 }); break
+    case 'webp': pipeline = pipeline.webp({ quality: plan.quality, effort: 4 }); break
+    case 'gif': pipeline = pipeline.gif({ effort: 7 }); break
+    case 'avif': pipeline = pipeline.avif({ quality: plan.quality, effort: 2 }); break
+  }
+
+  let output: { data: Buffer; info: sharp.OutputInfo }
+  try {
+    output = await pipeline.toBuffer({ resolveWithObject: true })
+  } catch (err) {
+    throw new ImageError(`could not decode image: ${sharpReason(err)}`)
+  }
+  const keep = mayKeepOriginal(facts, plan, output.data.length, input.length)
+  const data = keep ? input : output.data
+  const outHeight = output.info.pageHeight ?? output.info.height
+  return {
+    data,
+    extension: EXTENSIONS[plan.format],
+    stats: {
+      bytes_in: input.length,
+      bytes_out: data.length,
+      kept_original: keep,
+      width_in: facts.width,
+      height_in: facts.height,
+      width_out: output.info.width,
+      height_out: outHeight,
+      format_in: facts.format,
+      format_out: plan.format,
+      compress_ms: Math.round(performance.now() - started)
+    }
+  }
+}
+
+function sharpReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return message.replace(/^Input (buffer|file) (has|contains) /, '').split('\n')[0]!.trim()
+}

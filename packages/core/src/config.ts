@@ -1,0 +1,73 @@
+import os from 'node:os'
+import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
+
+// One schema for every knob: defaults, coercion from strings and the error text all come from here.
+const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' })
+
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  MONGODB_URI: Type.String({ pattern: '^mongodb(\\+srv)?://', default: 'mongodb://127.0.0.1:27017/' }),
+  MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'image_processor' }),
+  STORAGE_DIR: Type.String({ minLength: 1, default: './data/storage' }),
+  PUBLIC_BASE_URL: Type.String({ pattern: '^(https?://[^\\s]+)?$', default: '' }),
+  WEBHOOK_SECRET: Type.String({ minLength: 16, default: 'dev-secret-change-me-0123456789' }),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: Math.max(2, os.availableParallelism()) }),
+  WORKER_ID: Type.String({ minLength: 1, default: `${os.hostname()}-${process.pid}` }),
+  WORKER_HTTP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
+  POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
+  LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
+  PROGRESS_FLUSH_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
+  ALLOW_PRIVATE_NETWORKS: Bool,
+  API_KEYS: Type.String({ default: '' }),
+  MAX_CSV_BYTES: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+  MAX_IMAGES_PER_REQUEST: Type.Integer({ minimum: 1, maximum: 10_000, default: 10_000 }),
+  MAX_URL_LENGTH: Type.Integer({ minimum: 16, maximum: 8192, default: 2048 }),
+  MAX_DOWNLOAD_BYTES: Type.Integer({ minimum: 1, default: 50 * 1024 * 1024 }),
+  MAX_INPUT_PIXELS: Type.Integer({ minimum: 1, default: 100_000_000 }),
+  DOWNLOAD_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  DOWNLOAD_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+  MAX_REDIRECTS: Type.Integer({ minimum: 0, maximum: 20, default: 5 }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 8 }),
+  WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 5_000 }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  MAX_CLAIMS: Type.Integer({ minimum: 1, maximum: 100, default: 5 })
+})
+
+type Raw = Static<typeof ConfigSchema>
+export type Config = Omit<Raw, 'ALLOW_PRIVATE_NETWORKS' | 'API_KEYS'> & {
+  ALLOW_PRIVATE_NETWORKS: boolean
+  API_KEYS: string[]
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads the known keys from `env`, applies defaults and refuses bad values with one message naming each. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known: Record<string, unknown> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') known[key] = value.trim()
+  }
+  const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, known))
+  const errors = [...Value.Errors(ConfigSchema, raw)]
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `${e.instancePath.slice(1)}=${JSON.stringify(valueAt(raw, e.instancePath))}: ${e.message}`)
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
+  }
+  const config = raw as Raw
+  return {
+    ...config,
+    PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL || `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
+    ALLOW_PRIVATE_NETWORKS: config.ALLOW_PRIVATE_NETWORKS === 'true',
+    API_KEYS: config.API_KEYS.split(',').map((k) => k.trim()).filter(Boolean)
+  }
+}
+
+function valueAt(obj: unknown, pointer: string): unknown {
+  return (obj as Record<string, unknown>)[pointer.slice(1)]
+}

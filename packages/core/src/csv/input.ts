@@ -1,0 +1,124 @@
+import { parseString } from 'fast-csv'
+import type { CsvRowError, ProductRecord } from '../requests/schema.ts'
+import { checkUrlSyntax, type UrlRules } from '../fetch/policy.ts'
+
+export const INPUT_HEADER = ['S. No.', 'Product Name', 'Input Image Urls'] as const
+export const OUTPUT_HEADER = [...INPUT_HEADER, 'Output Image Urls'] as const
+
+export interface CsvRules extends UrlRules {
+  maxImages: number
+}
+
+export interface ParsedCsv {
+  products: ProductRecord[]
+  /** Distinct URLs in first-seen order; products refer to them by index. */
+  urls: string[]
+}
+
+export type CsvResult = { ok: true; value: ParsedCsv } | { ok: false; errors: CsvRowError[] }
+
+const MAX_REPORTED_ERRORS = 1000
+
+/** Parses and validates a whole input CSV; returns every row error rather than stopping at the first. */
+export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvResult> {
+  const rows = await readRecords(text.replace(/^\uFEFF/, ''))
+  const errors: CsvRowError[] = [...rows.errors]
+  const [header, ...body] = rows.records
+
+  if (!header) return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }, ...errors] }
+  errors.unshift(...checkHeader(header))
+
+  const products: ProductRecord[] = []
+  const urlIndex = new Map<string, number>()
+  const seenSerials = new Map<number, number>()
+  body.forEach((cells, i) => {
+    const row = i + 2
+    if (cells.every((c) => c.trim() === '')) return
+    const rowErrors = checkRow(cells, row, rules, seenSerials)
+    if (rowErrors.length > 0) return void errors.push(...rowErrors)
+    const urls = splitUrls(cells[2] ?? '')
+    products.push({
+      serial: Number(cells[0]!.trim()),
+      name: cells[1]!.trim(),
+      image_ids: urls.map((url) => {
+        if (!urlIndex.has(url)) urlIndex.set(url, urlIndex.size)
+        return urlIndex.get(url)!
+      })
+    })
+  })
+
+  if (errors.length === 0 && products.length === 0) errors.push({ row: 2, column: null, message: 'the file has a header but no product rows' })
+  if (errors.length === 0 && urlIndex.size > rules.maxImages) {
+    errors.push({ row: 1, column: INPUT_HEADER[2], message: `the file has ${urlIndex.size} distinct image URLs; the limit per request is ${rules.maxImages}` })
+  }
+  if (errors.length > 0) return { ok: false, errors: errors.sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_ERRORS) }
+  return { ok: true, value: { products, urls: [...urlIndex.keys()] } }
+}
+
+export function splitUrls(cell: string): string[] {
+  return cell.split(',').map((u) => u.trim()).filter((u) => u !== '')
+}
+
+function normaliseHeaderName(name: string): string {
+  return name.trim().toLowerCase()
+}
+
+function checkHeader(header: string[]): CsvRowError[] {
+  const errors: CsvRowError[] = []
+  INPUT_HEADER.forEach((expected, i) => {
+    const got = header[i]
+    if (got === undefined) errors.push({ row: 1, column: expected, message: `missing header column ${i + 1}: expected "${expected}"` })
+    else if (normaliseHeaderName(got) !== normaliseHeaderName(expected)) {
+      errors.push({ row: 1, column: expected, message: `header column ${i + 1} is "${got}"; expected "${expected}"` })
+    }
+  })
+  if (header.length > INPUT_HEADER.length) {
+    errors.push({ row: 1, column: null, message: `the header has ${header.length} columns; expected exactly ${INPUT_HEADER.length}: ${INPUT_HEADER.join(', ')}` })
+  }
+  return errors
+}
+
+function checkRow(cells: string[], row: number, rules: CsvRules, seenSerials: Map<number, number>): CsvRowError[] {
+  if (cells.length !== INPUT_HEADER.length) {
+    return [{ row, column: null, message: `expected ${INPUT_HEADER.length} columns, found ${cells.length} (quote the URL list if it contains commas)` }]
+  }
+  const [serialCell, nameCell, urlsCell] = cells as [string, string, string]
+  const errors: CsvRowError[] = []
+  const serialText = serialCell.trim()
+  if (!/^[0-9]+$/.test(serialText) || Number(serialText) < 1 || !Number.isSafeInteger(Number(serialText))) {
+    errors.push({ row, column: INPUT_HEADER[0], message: `"${serialText}" is not a positive integer` })
+  } else {
+    const serial = Number(serialText)
+    const first = seenSerials.get(serial)
+    if (first !== undefined) errors.push({ row, column: INPUT_HEADER[0], message: `serial ${serial} repeats row ${first}` })
+    else seenSerials.set(serial, row)
+  }
+  if (nameCell.trim() === '') errors.push({ row, column: INPUT_HEADER[1], message: 'product name is empty' })
+  else if (nameCell.trim().length > 1000) errors.push({ row, column: INPUT_HEADER[1], message: 'product name is longer than 1000 characters' })
+
+  const urls = splitUrls(urlsCell)
+  if (urls.length === 0) errors.push({ row, column: INPUT_HEADER[2], message: 'no image URLs' })
+  urls.forEach((url, i) => {
+    const problem = checkUrlSyntax(url, rules)
+    if (problem) errors.push({ row, column: INPUT_HEADER[2], message: `URL ${i + 1} (${clip(url)}): ${problem}` })
+  })
+  return errors
+}
+
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
+/** Reads raw records; a malformed quoted cell stops fast-csv, so it is reported on the record where it happened. */
+function readRecords(text: string): Promise<{ records: string[][]; errors: CsvRowError[] }> {
+  return new Promise((resolve) => {
+    const records: string[][] = []
+    parseString<string[], string[]>(text, { headers: false, ignoreEmpty: false })
+      .on('data', (record: string[]) => records.push(record))
+      .on('error', (err: Error) => {
+        const message = `malformed CSV near this row: ${err.message.replace(/^Parse Error: /, '')} (a quoted cell must be closed and followed by a comma or line end)`
+        resolve({ records, errors: [{ row: records.length + 1, column: null, message }] })
+      })
+      .on('end', () => resolve({ records, errors: [] }))
+  })
+}

@@ -1,0 +1,33 @@
+import { createWriteStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+import { format } from 'fast-csv'
+import { OUTPUT_HEADER } from './input.ts'
+
+export interface OutputRow {
+  serial: number
+  name: string
+  inputUrls: string[]
+  outputUrls: (string | null)[]
+}
+
+// OWASP CSV injection: a spreadsheet treats these leading characters as the start of a formula.
+const FORMULA_START = /^[=+\-@\t\r]/
+
+export function neutraliseFormula(cell: string): string {
+  return FORMULA_START.test(cell) ? `'${cell}` : cell
+}
+
+/** Cells of one output row; a failed image keeps its slot empty so outputs line up with inputs. */
+export function outputCells(row: OutputRow): string[] {
+  return [String(row.serial), row.name, row.inputUrls.join(','), row.outputUrls.map((u) => u ?? '').join(',')].map(neutraliseFormula)
+}
+
+/** Streams rows to `path` as CSV (header first); the caller renames it into place. */
+export async function writeOutputCsv(path: string, rows: Iterable<OutputRow>): Promise<void> {
+  const cells = (function* () {
+    yield [...OUTPUT_HEADER]
+    for (const row of rows) yield outputCells(row)
+  })()
+  await pipeline(Readable.from(cells), format({ quoteColumns: false }), createWriteStream(path))
+}

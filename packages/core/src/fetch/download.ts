@@ -1,0 +1,96 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+import { got, RequestError, HTTPError, type OptionsInit } from 'got'
+import { hostLiteral, refuseAddress } from './policy.ts'
+
+export interface DownloadLimits {
+  maxBytes: number
+  timeoutMs: number
+  retries: number
+  maxRedirects: number
+  allowPrivateNetworks: boolean
+}
+
+export class DownloadError extends Error {
+  override name = 'DownloadError'
+}
+
+// Only transient failures are worth another try; 4xx answers are final.
+const RETRY_STATUS = [408, 425, 429, 500, 502, 503, 504]
+const RETRY_ERRORS = ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']
+
+/**
+ * A lookup that only ever hands the socket addresses it has checked, so a DNS name that resolves to a private
+ * address is refused at connect time rather than merely at upload time.
+ */
+function guardedLookup(hostname: string, options: object, callback: (...args: any[]) => void): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    if (err) return callback(err)
+    const refused = addresses.map((a) => refuseAddress(a.address)).find(Boolean)
+    if (refused) return callback(Object.assign(new Error(refused), { code: 'EREFUSED_PRIVATE' }))
+    const all = (options as { all?: boolean }).all
+    if (all) callback(null, addresses)
+    else callback(null, addresses[0]!.address, addresses[0]!.family)
+  })
+}
+
+function refuseLiteral(url: URL): void {
+  const literal = hostLiteral(url.hostname)
+  const refused = literal ? refuseAddress(literal) : null
+  if (refused) throw new DownloadError(refused)
+}
+
+export function gotOptions(limits: DownloadLimits): OptionsInit {
+  return {
+    timeout: { lookup: 5000, connect: 5000, secureConnect: 5000, response: limits.timeoutMs, request: limits.timeoutMs },
+    followRedirect: true,
+    maxRedirects: limits.maxRedirects,
+    retry: {
+      limit: limits.retries,
+      methods: ['GET', 'POST'],
+      statusCodes: RETRY_STATUS,
+      errorCodes: RETRY_ERRORS,
+      backoffLimit: 2000,
+      calculateDelay: ({ computedValue }) => (computedValue === 0 ? 0 : Math.min(computedValue, 250 * 2 ** 3) * (0.5 + Math.random() / 2))
+    },
+    ...(limits.allowPrivateNetworks
+      ? {}
+      : {
+          dnsLookup: guardedLookup as OptionsInit['dnsLookup'],
+          hooks: {
+            beforeRequest: [(options) => refuseLiteral(options.url as URL)],
+            beforeRedirect: [(options) => refuseLiteral(options.url as URL)]
+          }
+        }),
+    headers: { 'user-agent': 'imgproc/0.1 (+bulk image compression)' }
+  }
+}
+
+/**
+ * Downloads a URL into one buffer, stopping at `maxBytes` whatever Content-Length says, and retrying transient
+ * failures with backoff. Errors are rewritten into a short reason a customer can act on.
+ */
+export async function downloadImage(url: string, limits: DownloadLimits): Promise<Buffer> {
+  const request = got(url, { ...gotOptions(limits), responseType: 'buffer', resolveBodyOnly: false, isStream: false })
+  request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
+    if (progress.transferred > limits.maxBytes || (progress.total ?? 0) > limits.maxBytes) request.cancel(`larger than ${limits.maxBytes} bytes`)
+  })
+  try {
+    const response = await request
+    return response.body
+  } catch (err) {
+    throw new DownloadError(describeDownloadError(err, limits))
+  }
+}
+
+export function describeDownloadError(err: unknown, limits: Pick<DownloadLimits, 'maxBytes' | 'timeoutMs' | 'maxRedirects'>): string {
+  if (err instanceof DownloadError) return err.message
+  if (err instanceof HTTPError) return `HTTP ${err.response.statusCode} ${err.response.statusMessage ?? ''}`.trim()
+  if (err instanceof Error && err.name === 'CancelError') return `download too large: ${err.message}`
+  if (err instanceof RequestError) {
+    if (err.code === 'ERR_TOO_MANY_REDIRECTS') return `too many redirects (more than ${limits.maxRedirects})`
+    if (err.code === 'ETIMEDOUT') return `download timed out (${err.message.replace(/^Timeout awaiting '(\w+)'.*/, '$1 deadline')}; limit ${limits.timeoutMs} ms)`
+    if (err.code === 'EREFUSED_PRIVATE' || /refused: /.test(err.message)) return err.message.replace(/^.*?(refused: )/, '$1')
+    return `download failed: ${err.code ?? ''} ${err.message}`.trim()
+  }
+  return `download failed: ${err instanceof Error ? err.message : String(err)}`
+}

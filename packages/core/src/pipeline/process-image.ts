@@ -1,0 +1,48 @@
+import { compressImage, ImageError } from '../compress/sharp.ts'
+import { downloadImage, DownloadError, type DownloadLimits } from '../fetch/download.ts'
+import { imageKey, writeFileAtomically } from '../storage/files.ts'
+import type { ImageRecord, ProcessingOptions } from '../requests/schema.ts'
+
+export interface ImageJob {
+  requestId: string
+  index: number
+  url: string
+  options: ProcessingOptions
+}
+
+export interface ImageDeps {
+  download: DownloadLimits
+  maxInputPixels: number
+  storageDir: string
+  /** Caps CPU-bound work separately from downloads, so downloads overlap compression without oversubscribing. */
+  compressSlot: <T>(work: () => Promise<T>) => Promise<T>
+}
+
+/**
+ * Download → compress → store one image. Problems with the image or its URL become a failed record with a
+ * reason; anything else (storage full, a bug) is thrown, because it is not the customer's image's fault.
+ */
+export async function processImage(job: ImageJob, deps: ImageDeps): Promise<ImageRecord> {
+  const started = performance.now()
+  let input: Buffer
+  try {
+    input = await downloadImage(job.url, deps.download)
+  } catch (err) {
+    return failed(job.url, err)
+  }
+  const download_ms = Math.round(performance.now() - started)
+  try {
+    const result = await deps.compressSlot(() => compressImage(input, job.options, deps.maxInputPixels))
+    const key = imageKey(job.requestId, job.index, result.extension)
+    await writeFileAtomically(deps.storageDir, key, result.data)
+    return { url: job.url, status: 'succeeded', output_file: key, ...result.stats, download_ms }
+  } catch (err) {
+    if (err instanceof ImageError) return { ...failed(job.url, err), bytes_in: input.length, download_ms }
+    throw err
+  }
+}
+
+function failed(url: string, err: unknown): ImageRecord {
+  if (err instanceof DownloadError || err instanceof ImageError) return { url, status: 'failed', error: err.message }
+  throw err
+}

@@ -1,0 +1,205 @@
+import Type, { type Static } from 'typebox'
+
+export const RequestStatus = Type.Union([Type.Literal('Pending'), Type.Literal('Processing'), Type.Literal('Completed'), Type.Literal('Failed')])
+export type RequestStatus = Static<typeof RequestStatus>
+
+export const ImageStatus = Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')])
+export type ImageStatus = Static<typeof ImageStatus>
+
+export const OutputFormat = Type.Union(
+  [Type.Literal('original'), Type.Literal('jpeg'), Type.Literal('webp'), Type.Literal('avif'), Type.Literal('png')],
+  { default: 'original', description: 'Output format; original keeps the input format.' }
+)
+export type OutputFormat = Static<typeof OutputFormat>
+
+export const ProcessingOptions = Type.Object({
+  quality: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Encoder quality, 1-100.' }),
+  format: OutputFormat,
+  max_width: Type.Optional(Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this width; never enlarges.' })),
+  max_height: Type.Optional(Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this height; never enlarges.' })),
+  mozjpeg: Type.Boolean({ default: false, description: 'Use mozjpeg encoder settings for JPEG output (smaller, slower).' })
+})
+export type ProcessingOptions = Static<typeof ProcessingOptions>
+
+export const Counts = Type.Object({
+  total: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  pending: Type.Integer()
+})
+export type Counts = Static<typeof Counts>
+
+/** What one compressed image produced; stored on the request and echoed by status. */
+export const ImageStats = Type.Object({
+  bytes_in: Type.Integer(),
+  bytes_out: Type.Integer(),
+  kept_original: Type.Boolean({ description: 'The compressed result was not smaller, so the input bytes were kept.' }),
+  width_in: Type.Integer(),
+  height_in: Type.Integer(),
+  width_out: Type.Integer(),
+  height_out: Type.Integer(),
+  format_in: Type.String(),
+  format_out: Type.String(),
+  download_ms: Type.Integer(),
+  compress_ms: Type.Integer()
+})
+export type ImageStats = Static<typeof ImageStats>
+
+/** One distinct input URL of a request. Products refer to images by index, so a URL repeated in a CSV is fetched once. */
+export interface ImageRecord extends Partial<ImageStats> {
+  url: string
+  status: ImageStatus
+  output_file?: string
+  error?: string
+}
+
+export interface ProductRecord {
+  serial: number
+  name: string
+  image_ids: number[]
+}
+
+export interface Lease {
+  owner: string
+  expires_at: Date
+}
+
+export interface DeliveryAttempt {
+  at: Date
+  status_code?: number
+  error?: string
+  duration_ms: number
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'failed'
+
+export interface WebhookDelivery {
+  event_id: string
+  state: DeliveryState
+  attempts: DeliveryAttempt[]
+  next_attempt_at: Date
+  delivered_at?: Date
+}
+
+export interface RequestDocument {
+  request_id: string
+  status: RequestStatus
+  created_at: Date
+  updated_at: Date
+  started_at?: Date
+  completed_at?: Date
+  error?: string
+  options: ProcessingOptions
+  webhook_url?: string
+  products: ProductRecord[]
+  images: ImageRecord[]
+  counts: Counts
+  /** Running sums of bytes_in/bytes_out over finished images, so summaries need not read `images`. */
+  totals: { bytes_in: number; bytes_out: number }
+  output_csv?: string
+  lease?: Lease | null
+  claims: number
+  webhook?: WebhookDelivery
+  delivery_lease?: Lease | null
+}
+
+// ---- API shapes -------------------------------------------------------------------------------
+
+export const RequestId = Type.String({ format: 'uuid', description: 'Request id returned by POST /upload.' })
+
+export const UploadAccepted = Type.Object({
+  request_id: RequestId,
+  status: Type.Literal('Pending'),
+  status_url: Type.String(),
+  total_images: Type.Integer(),
+  total_products: Type.Integer()
+})
+
+export const CsvRowError = Type.Object({
+  row: Type.Integer({ description: 'CSV record number; the header is row 1.' }),
+  column: Type.Union([Type.String(), Type.Null()]),
+  message: Type.String()
+})
+export type CsvRowError = Static<typeof CsvRowError>
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  errors: Type.Optional(Type.Array(CsvRowError))
+})
+
+export const ImageView = Type.Object({
+  input_url: Type.String(),
+  status: ImageStatus,
+  output_url: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  savings_pct: Type.Union([Type.Number(), Type.Null()]),
+  ...Type.Partial(ImageStats).properties
+})
+export type ImageView = Static<typeof ImageView>
+
+export const ProductView = Type.Object({
+  serial: Type.Integer(),
+  name: Type.String(),
+  images: Type.Array(ImageView)
+})
+
+export const Totals = Type.Object({
+  bytes_in: Type.Integer(),
+  bytes_out: Type.Integer(),
+  savings_pct: Type.Union([Type.Number(), Type.Null()])
+})
+export type Totals = Static<typeof Totals>
+
+export const StatusQuery = Type.Object({
+  offset: Type.Integer({ minimum: 0, default: 0, description: 'First product to include.' }),
+  limit: Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'How many products to include (0 for a summary only).' })
+})
+
+const DateTime = Type.String({ format: 'date-time' })
+const NullableDate = Type.Union([DateTime, Type.Null()])
+
+export const StatusView = Type.Object({
+  request_id: RequestId,
+  status: RequestStatus,
+  progress_pct: Type.Number(),
+  counts: Counts,
+  totals: Totals,
+  options: ProcessingOptions,
+  error: Type.Union([Type.String(), Type.Null()]),
+  created_at: DateTime,
+  updated_at: DateTime,
+  started_at: NullableDate,
+  completed_at: NullableDate,
+  output_csv_url: Type.Union([Type.String(), Type.Null()]),
+  webhook: Type.Union([
+    Type.Object({
+      state: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+      event_id: Type.String(),
+      attempts: Type.Integer(),
+      last_status_code: Type.Union([Type.Integer(), Type.Null()]),
+      last_error: Type.Union([Type.String(), Type.Null()])
+    }),
+    Type.Null()
+  ]),
+  products: Type.Object({
+    offset: Type.Integer(),
+    limit: Type.Integer(),
+    total: Type.Integer(),
+    items: Type.Array(ProductView)
+  })
+})
+export type StatusView = Static<typeof StatusView>
+
+export const WebhookEvent = Type.Object({
+  event_id: Type.String({ format: 'uuid' }),
+  type: Type.Literal('request.completed'),
+  request_id: RequestId,
+  status: RequestStatus,
+  counts: Counts,
+  totals: Totals,
+  output_csv_url: Type.Union([Type.String(), Type.Null()]),
+  completed_at: DateTime
+})
+export type WebhookEvent = Static<typeof WebhookEvent>
