@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One command for a newcomer: FerretDB (data under ./data), the API and one worker, on the embedded default.
+# With MONGODB_URI set, that server is used instead and no local database is started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$root"
+ensure_dependencies
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+if [ -z "${MONGODB_URI:-}" ]; then
+  bash scripts/install-ferretdb.sh
+  port=${FERRETDB_PORT:-27017}
+  start_ferretdb "$root/data/ferretdb" "$port"
+  pids+=("$FERRETDB_PID")
+  export MONGODB_URI="mongodb://127.0.0.1:$port/"
+fi
+export STORAGE_DIR=${STORAGE_DIR:-$root/data/storage}
+export ALLOW_PRIVATE_NETWORKS=${ALLOW_PRIVATE_NETWORKS:-false}
+
+pnpm_cmd --silent start:api & pids+=($!)
+pnpm_cmd --silent start:worker & pids+=($!)
+port=${PORT:-3000}
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo
+echo "  Image processor running at ${PUBLIC_BASE_URL:-http://127.0.0.1:$port}  (API docs: /docs, MongoDB: $MONGODB_URI)"
+echo "  Ctrl-C stops everything."
+echo
+wait -n "${pids[@]}"

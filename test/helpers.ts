@@ -1,0 +1,211 @@
+/**
+ * Integration harness: the API and workers as real child processes, a real HTTP server for images and another
+ * for webhooks on 127.0.0.1, and a MongoDB client on the same (FerretDB) server the processes use.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { readFileSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { MongoClient, type Db } from 'mongodb'
+import type { RequestDocument } from '@imgproc/core'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+export const CORPUS = path.resolve(ROOT, '../shared/corpus/images')
+export const WEBHOOK_SECRET = 'test-secret-0123456789abcdef'
+
+export function mongoUri(): string {
+  const uri = process.env.MONGODB_URI
+  if (!uri) throw new Error('MONGODB_URI is not set: run the tests through `pnpm test`, which starts FerretDB')
+  return uri
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe()
+      if (value) return value
+    } catch (err) {
+      last = err
+    }
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+export interface TestServer {
+  url: string
+  hits: Map<string, number>
+  close(): Promise<void>
+}
+
+/** Serves corpus files at /img/<name>; `routes` add misbehaving endpoints. Counts hits per path+query. */
+export async function startImageServer(routes: Record<string, Handler> = {}): Promise<TestServer> {
+  const hits = new Map<string, number>()
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    hits.set(req.url ?? '/', (hits.get(req.url ?? '/') ?? 0) + 1)
+    const route = routes[url.pathname]
+    if (route) return route(req, res)
+    const match = /^\/img\/([^/]+)$/.exec(url.pathname)
+    if (!match) return void res.writeHead(404).end('not found')
+    try {
+      const data = readFileSync(path.join(CORPUS, decodeURIComponent(match[1]!)))
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length }).end(data)
+    } catch {
+      res.writeHead(404).end('not found')
+    }
+  })
+  return listen(server, hits)
+}
+
+export interface ReceivedWebhook {
+  headers: IncomingMessage['headers']
+  body: string
+  at: number
+}
+
+/** A customer's webhook endpoint: records every delivery; `respond` decides the status code per attempt. */
+export async function startWebhookReceiver(respond: (n: number) => number = () => 200): Promise<TestServer & { received: ReceivedWebhook[] }> {
+  const received: ReceivedWebhook[] = []
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() })
+      res.writeHead(respond(received.length)).end()
+    })
+  })
+  return { ...(await listen(server, new Map())), received }
+}
+
+function listen(server: Server, hits: Map<string, number>): Promise<TestServer> {
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        hits,
+        close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) })
+      })
+    })
+  })
+}
+
+export interface Proc {
+  child: ChildProcess
+  output: () => string
+  exited: Promise<number | null>
+}
+
+function startProcess(script: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let log = ''
+  const keep = (chunk: Buffer) => { log = (log + chunk.toString()).slice(-200_000) }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return { child, output: () => log, exited }
+}
+
+export interface Service {
+  apiUrl: string
+  env: Record<string, string>
+  db: Db
+  api: Proc
+  workers: Proc[]
+  startWorker(extra?: Record<string, string>): Promise<Proc>
+  request(id: string): Promise<RequestDocument | null>
+  stop(): Promise<void>
+}
+
+/** API + N workers on a fresh database and storage directory. */
+export async function startService(options: { workers?: number; env?: Record<string, string> } = {}): Promise<Service> {
+  const port = await freePort()
+  const dbName = `t_${randomBytes(6).toString('hex')}`
+  const storage = await mkdtemp(path.join(tmpdir(), 'imgproc-storage-'))
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    MONGODB_URI: mongoUri(),
+    MONGODB_DB: dbName,
+    STORAGE_DIR: storage,
+    WEBHOOK_SECRET,
+    ALLOW_PRIVATE_NETWORKS: 'true',
+    POLL_INTERVAL_MS: '100',
+    PROGRESS_FLUSH_MS: '100',
+    WEBHOOK_BACKOFF_MS: '200',
+    LOG_LEVEL: 'warn',
+    ...options.env
+  }
+  const client = await MongoClient.connect(mongoUri())
+  const db = client.db(dbName)
+  const api = startProcess('apps/api/src/main.ts', env)
+  const apiUrl = `http://127.0.0.1:${port}`
+  const workers: Proc[] = []
+  let n = 0
+  const startWorker = async (extra: Record<string, string> = {}) => {
+    const worker = startProcess('apps/worker/src/main.ts', { WORKER_ID: `w${++n}-${dbName}`, ...env, ...extra })
+    workers.push(worker)
+    await waitFor('worker start', () => worker.output().includes('worker started'), 30_000)
+    return worker
+  }
+  await Promise.all([
+    waitFor('API health', async () => (await fetch(`${apiUrl}/healthz`)).ok, 30_000),
+    ...Array.from({ length: options.workers ?? 1 }, () => startWorker())
+  ])
+  return {
+    apiUrl,
+    env,
+    db,
+    api,
+    workers,
+    startWorker,
+    request: (id) => db.collection<RequestDocument>('requests').findOne({ request_id: id }),
+    async stop() {
+      for (const p of [api, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL')
+      await Promise.all([api, ...workers].map((p) => p.exited))
+      await db.dropDatabase().catch(() => undefined)
+      await client.close()
+    }
+  }
+}
+
+export async function upload(apiUrl: string, csv: string, fields: Record<string, string> = {}, headers: Record<string, string> = {}) {
+  const form = new FormData()
+  form.append('file', new Blob([csv], { type: 'text/csv' }), 'products.csv')
+  for (const [k, v] of Object.entries(fields)) form.append(k, v)
+  const res = await fetch(`${apiUrl}/upload`, { method: 'POST', body: form, headers })
+  return { status: res.status, body: (await res.json()) as any }
+}
+
+export function csvOf(rows: Array<[number | string, string, string[]]>): string {
+  return ['S. No.,Product Name,Input Image Urls', ...rows.map(([n, name, urls]) => `${n},${name},"${urls.join(',')}"`)].join('\n') + '\n'
+}
+
+export async function waitForStatus(service: Service, id: string, statuses: string[], timeoutMs = 60_000): Promise<RequestDocument> {
+  return waitFor(`request ${id} to reach ${statuses.join('/')}`, async () => {
+    const doc = await service.request(id)
+    return doc && statuses.includes(doc.status) ? doc : null
+  }, timeoutMs)
+}
