@@ -50,6 +50,9 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
       request.log.error({ err: err.message }, 'database unavailable')
       return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
     }
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE') {
+      return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: `the CSV is larger than ${deps.config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)` })
+    }
     const statusCode = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     if (statusCode >= 500) request.log.error({ err }, 'request failed')
     const message = err.validation ? `invalid ${err.validationContext ?? 'request'}: ${err.message}` : err.message

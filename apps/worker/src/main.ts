@@ -6,7 +6,7 @@ import { connectMongo, loadConfig, ConfigError, RequestRepository, type Config }
 import { processRequest } from './process-request.ts'
 import { deliverWebhook } from './deliver-webhooks.ts'
 
-const log = pino({ name: 'worker' })
+const log = pino({ name: 'worker', level: process.env.LOG_LEVEL ?? 'info' })
 /** Resolves after `ms`, or at once when `signal` aborts (shutdown must not wait out a poll interval). */
 const sleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined)
 

@@ -22,10 +22,11 @@ const MAX_REPORTED_ERRORS = 1000
 /** Parses and validates a whole input CSV; returns every row error rather than stopping at the first. */
 export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvResult> {
   const rows = await readRecords(text.replace(/^\uFEFF/, ''))
-  const errors: CsvRowError[] = [...rows.errors]
+  if (rows.errors.length > 0) return { ok: false, errors: rows.errors }
+  const errors: CsvRowError[] = []
   const [header, ...body] = rows.records
 
-  if (!header) return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }, ...errors] }
+  if (!header) return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }] }
   errors.unshift(...checkHeader(header))
 
   const products: ProductRecord[] = []
@@ -116,9 +117,30 @@ function readRecords(text: string): Promise<{ records: string[][]; errors: CsvRo
     parseString<string[], string[]>(text, { headers: false, ignoreEmpty: false })
       .on('data', (record: string[]) => records.push(record))
       .on('error', (err: Error) => {
-        const message = `malformed CSV near this row: ${err.message.replace(/^Parse Error: /, '')} (a quoted cell must be closed and followed by a comma or line end)`
-        resolve({ records, errors: [{ row: records.length + 1, column: null, message }] })
+        // fast-csv stops without saying where; the scan below finds the record whose quote is broken.
+        const message = `malformed CSV: ${err.message.replace(/^Parse Error: /, '')} (a quoted cell must be closed and followed by a comma or line end)`
+        resolve({ records: [], errors: [{ row: malformedQuoteRow(text) ?? records.length + 1, column: null, message }] })
       })
       .on('end', () => resolve({ records, errors: [] }))
   })
+}
+
+/** The 1-based record number where a quoted cell is left open or followed by stray text, per RFC 4180. */
+export function malformedQuoteRow(text: string): number | null {
+  let row = 1
+  let openedOn = 0
+  let inQuotes = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (inQuotes) {
+      if (c !== '"') continue
+      if (text[i + 1] === '"') i++
+      else if (i + 1 < text.length && !',\r\n'.includes(text[i + 1]!)) return openedOn
+      else inQuotes = false
+    } else if (c === '"') {
+      inQuotes = true
+      openedOn = row
+    } else if (c === '\n') row++
+  }
+  return inQuotes ? openedOn : null
 }

@@ -1,0 +1,14 @@
+import t from 'tap'
+import { loadConfig } from './config.ts'
+
+t.test('defaults, coercion and clear refusals', async (t) => {
+  const config = loadConfig({ PORT: '8080', ALLOW_PRIVATE_NETWORKS: 'true', API_KEYS: ' a, b ,' })
+  t.match(config, { PORT: 8080, MONGODB_DB: 'image_processor', ALLOW_PRIVATE_NETWORKS: true, API_KEYS: ['a', 'b'], PUBLIC_BASE_URL: 'http://127.0.0.1:8080' })
+  t.equal(loadConfig({ PUBLIC_BASE_URL: 'https://img.example.com/' }).PUBLIC_BASE_URL, 'https://img.example.com')
+  t.equal(loadConfig({}).ALLOW_PRIVATE_NETWORKS, false, 'private networks refused by default')
+  t.throws(() => loadConfig({ PORT: 'eighty', WORKER_CONCURRENCY: '0', ALLOW_PRIVATE_NETWORKS: 'yes' }), {
+    name: 'ConfigError',
+    message: /PORT="eighty": must be integer[\s\S]*WORKER_CONCURRENCY=0: must be >= 1[\s\S]*ALLOW_PRIVATE_NETWORKS/
+  })
+  t.throws(() => loadConfig({ MONGODB_URI: 'postgres://x' }), /MONGODB_URI/)
+})
