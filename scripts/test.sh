@@ -17,4 +17,6 @@ fi
 echo "tests use MongoDB at $MONGODB_URI"
 
 pnpm_cmd exec tsc -b
+# tap compiles its plugin set once per install; ours drops the ts-node plugin (tests run through tsx instead).
+pnpm_cmd exec tap build >/dev/null
 pnpm_cmd exec tap "$@"

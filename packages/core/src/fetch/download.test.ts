@@ -1,0 +1,98 @@
+import t from 'tap'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { downloadImage, type DownloadLimits } from './download.ts'
+
+const jpeg = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images/rocket.jpg'))
+const hits = new Map<string, number>()
+const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
+  '/ok': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg),
+  '/404': (_q, s) => s.writeHead(404).end(),
+  '/410': (_q, s) => s.writeHead(410).end(),
+  '/403': (_q, s) => s.writeHead(403).end(),
+  '/500': (_q, s) => s.writeHead(500).end(),
+  '/503-then-ok': (_q, s) => ((hits.get('/503-then-ok') ?? 0) <= 2 ? s.writeHead(503).end() : s.writeHead(200).end(jpeg)),
+  '/reset': (q) => q.socket.destroy(),
+  '/hang': () => undefined,
+  '/drip': (_q, s) => {
+    s.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': 1000 })
+    const timer = setInterval(() => s.write('x'), 200)
+    s.on('close', () => clearInterval(timer))
+  },
+  '/endless': (_q, s) => {
+    s.writeHead(200, { 'content-type': 'image/jpeg' })
+    const chunk = Buffer.alloc(64 * 1024, 1)
+    const pump = () => { while (s.write(chunk)) { /* until backpressure */ } }
+    s.on('drain', pump)
+    pump()
+  },
+  '/lying-length': (_q, s) => {
+    s.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': 10 })
+    s.socket?.write(Buffer.alloc(2 * 1024 * 1024, 1)) // the body runs on far past the header's promise
+    s.socket?.end()
+  },
+  '/loop': (_q, s) => s.writeHead(302, { location: '/loop' }).end(),
+  '/redirect-ok': (_q, s) => s.writeHead(301, { location: '/ok' }).end()
+}
+const server = createServer((req, res) => {
+  hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1)
+  const route = routes[req.url!]
+  route ? route(req, res) : res.writeHead(404).end()
+})
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+t.teardown(() => { server.closeAllConnections(); server.close() })
+
+const limits: DownloadLimits = { maxBytes: 1024 * 1024, timeoutMs: 1500, retries: 2, maxRedirects: 3, allowPrivateNetworks: true }
+const get = (p: string, extra: Partial<DownloadLimits> = {}) => downloadImage(base + p, { ...limits, ...extra })
+
+t.beforeEach(() => hits.clear())
+
+t.test('a good image arrives whole, also through a redirect', async (t) => {
+  t.same(await get('/ok'), jpeg)
+  t.same(await get('/redirect-ok'), jpeg)
+})
+
+t.test('404, 410 and 403 fail at once, without retry', async (t) => {
+  for (const code of ['404', '410', '403']) {
+    await t.rejects(get(`/${code}`), { name: 'DownloadError', message: new RegExp(`^HTTP ${code}`) })
+    t.equal(hits.get(`/${code}`), 1, `${code} tried once`)
+  }
+})
+
+t.test('5xx, resets and timeouts are retried with backoff, then fail with the last reason', async (t) => {
+  await t.rejects(get('/500'), { message: /^HTTP 500/ })
+  t.equal(hits.get('/500'), 3, '1 try + 2 retries')
+  t.same(await get('/503-then-ok'), jpeg, 'a transient 503 recovers')
+  t.equal(hits.get('/503-then-ok'), 3)
+  await t.rejects(get('/reset'), { message: /ECONNRESET|socket hang up/ })
+  t.equal(hits.get('/reset'), 3)
+  await t.rejects(get('/hang', { retries: 0, timeoutMs: 300 }), { message: /timed out/ })
+})
+
+t.test('a slow drip is cut by the total download deadline', async (t) => {
+  const started = Date.now()
+  await t.rejects(get('/drip', { retries: 0, timeoutMs: 800 }), { message: /timed out/ })
+  t.ok(Date.now() - started < 3000, `stopped after ${Date.now() - started} ms`)
+})
+
+t.test('endless and oversized bodies stop at the byte limit, Content-Length or not', async (t) => {
+  await t.rejects(get('/endless', { retries: 0 }), { message: /too large|larger than 1048576/ })
+  await t.rejects(get('/lying-length', { retries: 0 }), { message: /too large|larger than|Parse Error|HPE/i })
+})
+
+t.test('a redirect loop stops after a few hops', async (t) => {
+  await t.rejects(get('/loop'), { message: /too many redirects \(more than 3\)/ })
+  t.ok(hits.get('/loop')! <= 4)
+})
+
+t.test('with private networks refused: IP literals, names resolving to loopback, IPv6 forms', async (t) => {
+  const strict = { ...limits, allowPrivateNetworks: false, retries: 0 }
+  const port = new URL(base).port
+  for (const url of [`${base}/ok`, `http://localhost:${port}/ok`, `http://[::1]:${port}/ok`, `http://[::ffff:127.0.0.1]:${port}/ok`, 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/x.jpg']) {
+    await t.rejects(downloadImage(url, strict), { message: /refused: .* (loopback|linkLocal|private) address/ }, url)
+  }
+  t.equal(hits.get('/ok') ?? 0, 0, 'no request reached the server')
+})
