@@ -14,7 +14,7 @@ import { MongoClient, type Db } from 'mongodb'
 import type { RequestDocument } from '@imgproc/core'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-export const CORPUS = path.resolve(ROOT, '../shared/corpus/images')
+export const CORPUS = process.env.IMGPROC_CORPUS_DIR ?? path.resolve(ROOT, '../shared/corpus/images')
 export const WEBHOOK_SECRET = 'test-secret-0123456789abcdef'
 
 export function mongoUri(): string {
@@ -165,7 +165,8 @@ export async function startService(options: { workers?: number; env?: Record<str
   const workers: Proc[] = []
   let n = 0
   const startWorker = async (extra: Record<string, string> = {}) => {
-    const worker = startProcess('apps/worker/src/main.ts', { WORKER_ID: `w${++n}-${dbName}`, ...env, ...extra })
+    // Workers log at info: their output is only captured, and tests read it (start-up, completions).
+    const worker = startProcess('apps/worker/src/main.ts', { WORKER_ID: `w${++n}-${dbName}`, ...env, LOG_LEVEL: 'info', ...extra })
     workers.push(worker)
     await waitFor('worker start', () => worker.output().includes('worker started'), 30_000)
     return worker

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit'
 import type { Logger } from 'pino'
 import {
-  outputCsvKey, outputRows, processImage, ProgressBatcher, publicUrl, writeAtomically, writeOutputCsv,
+  outputCsvKey, outputRows, processImage, ProgressBatcher, publicUrl, removeStaleTemps, writeAtomically, writeOutputCsv,
   type Config, type ImageDeps, type RequestDocument, type RequestRepository
 } from '@imgproc/core'
 import { randomUUID } from 'node:crypto'
@@ -18,6 +18,9 @@ export interface ProcessContext {
 
 export type Outcome = 'completed' | 'released' | 'lease-lost'
 
+// Test hook: a pause between the last image and Completed, so crash tests can kill a worker exactly there.
+const failpointDelayMs = Number(process.env.IMGPROC_FAILPOINT_BEFORE_COMPLETE_MS ?? 0)
+
 /**
  * Works one claimed request to the end. Images finished by an earlier (crashed) owner are skipped; progress is
  * written in batches while a heartbeat keeps the lease. Order of effects: images → output CSV → Completed → webhook.
@@ -26,23 +29,18 @@ export async function processRequest(doc: RequestDocument, ctx: ProcessContext):
   const { config, repo, owner, log } = ctx
   const id = doc.request_id
   const lost = new AbortController()
-  const heartbeat = setInterval(() => {
-    repo.renewLease(id, owner, config.LEASE_MS).then(
-      (held) => held || lost.abort(),
-      (err) => log.warn({ err }, 'lease renewal failed; will retry')
-    )
-  }, Math.max(250, Math.floor(config.LEASE_MS / 3)))
-
-  const batcher = new ProgressBatcher((updates) => repo.recordImages(id, owner, updates), {
+  const batcher = new ProgressBatcher((updates) => repo.recordImages(id, owner, updates, config.LEASE_MS), {
     maxBatch: 100,
     intervalMs: config.PROGRESS_FLUSH_MS,
     onError: (err) => log.warn({ err }, 'progress write failed; kept for the next flush'),
     onLeaseLost: () => lost.abort()
   })
+  const heartbeat = setInterval(() => batcher.heartbeat().catch(() => undefined), Math.max(250, Math.floor(config.LEASE_MS / 3)))
 
   try {
     const todo = doc.images.flatMap((image, index) => (image.status === 'pending' ? [index] : []))
-    log.info({ images: doc.images.length, todo: todo.length, claims: doc.claims }, 'processing request')
+    const stale = doc.claims > 1 ? await removeStaleTemps(config.STORAGE_DIR, id) : 0
+    log.info({ images: doc.images.length, todo: todo.length, claims: doc.claims, stale_temp_files: stale }, 'processing request')
     // Twice the CPU cap in flight: downloads of the next images overlap compression of the current ones,
     // while at most that many input buffers are held in memory.
     const inflight = pLimit(config.WORKER_CONCURRENCY * 2)
@@ -60,6 +58,7 @@ export async function processRequest(doc: RequestDocument, ctx: ProcessContext):
       )
     )
     if (lost.signal.aborted) return 'lease-lost'
+    clearInterval(heartbeat) // from here on, the writes below are the only ones to this request
     if ((await flushUntilWritten(batcher, ctx)) === 'lease-lost') return 'lease-lost'
     if (ctx.shutdown.aborted && doc.images.some((i) => i.status === 'pending')) {
       await repo.releaseLease(id, owner)
@@ -67,6 +66,7 @@ export async function processRequest(doc: RequestDocument, ctx: ProcessContext):
       return 'released'
     }
 
+    if (failpointDelayMs > 0) await failpoint(batcher, failpointDelayMs)
     const csvUrl = publicUrl(config.PUBLIC_BASE_URL, outputCsvKey(id))
     await writeAtomically(config.STORAGE_DIR, outputCsvKey(id), (tmp) => writeOutputCsv(tmp, outputRows(doc, config.PUBLIC_BASE_URL)))
     const completed = await repo.complete(id, owner, csvUrl, doc.webhook_url ? randomUUID() : null)
@@ -87,5 +87,14 @@ async function flushUntilWritten(batcher: ProgressBatcher, ctx: ProcessContext):
     } catch {
       await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)))
     }
+  }
+}
+
+/** Holds the worker between its last image and Completed, still heartbeating (a stand-in for a slow CSV write). */
+async function failpoint(batcher: ProgressBatcher, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, Math.min(250, end - Date.now())))
+    await batcher.heartbeat().catch(() => undefined)
   }
 }

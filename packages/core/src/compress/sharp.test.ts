@@ -6,7 +6,7 @@ import sharp from 'sharp'
 import { compressImage } from './sharp.ts'
 import type { ProcessingOptions } from '../requests/schema.ts'
 
-const corpus = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images')
+const corpus = process.env.IMGPROC_CORPUS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images')
 const read = (name: string) => readFileSync(path.join(corpus, name))
 const defaults: ProcessingOptions = { quality: 50, format: 'original', mozjpeg: false }
 const MAX_PIXELS = 100_000_000

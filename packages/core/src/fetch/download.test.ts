@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { downloadImage, type DownloadLimits } from './download.ts'
 
-const jpeg = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images/rocket.jpg'))
+const jpeg = readFileSync(path.join(process.env.IMGPROC_CORPUS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images'), 'rocket.jpg'))
 const hits = new Map<string, number>()
 const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
   '/ok': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg),

@@ -5,7 +5,8 @@ export type FlushResult = 'ok' | 'lease-lost'
 /**
  * Collects finished images and writes them in batches (every `maxBatch` images or `intervalMs`), so a large
  * request costs a few writes per second rather than one per image. A failed write keeps its batch for the next
- * flush: nothing finished is forgotten while the database is away.
+ * flush: nothing finished is forgotten while the database is away. Every write to the request, heartbeats
+ * included, goes through this one chain, so no two of them are ever in flight together.
  */
 export class ProgressBatcher {
   private pending: ImageUpdate[] = []
@@ -32,17 +33,22 @@ export class ProgressBatcher {
     this.flush().catch(() => undefined) // reported through onError; the batch stays queued
   }
 
+  /** Extends the lease (writing whatever is queued with it). */
+  heartbeat(): Promise<FlushResult> {
+    return this.flush(true)
+  }
+
   /** Writes what is queued; resolves 'lease-lost' when another worker now owns the request. Throws on DB errors. */
-  flush(): Promise<FlushResult> {
+  flush(evenIfEmpty = false): Promise<FlushResult> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    this.chain = this.chain.catch(() => 'ok' as const).then(() => this.writeBatch())
+    this.chain = this.chain.catch(() => 'ok' as const).then(() => this.writeBatch(evenIfEmpty))
     return this.chain
   }
 
-  private async writeBatch(): Promise<FlushResult> {
+  private async writeBatch(evenIfEmpty: boolean): Promise<FlushResult> {
     const batch = this.pending
-    if (batch.length === 0) return 'ok'
+    if (batch.length === 0 && !evenIfEmpty) return 'ok'
     this.pending = []
     try {
       this.writes += 1

@@ -6,6 +6,13 @@ export interface ImageUpdate {
   record: ImageRecord
 }
 
+/** One document per claim generation; its unique _id makes a claim exclusive even where updates are not atomic. */
+export interface ClaimToken {
+  _id: string
+  owner: string
+  at: Date
+}
+
 export interface WebhookEventDocument {
   event_id: string
   request_id: string | null
@@ -26,10 +33,12 @@ export async function connectMongo(uri: string, dbName: string): Promise<{ clien
 export class RequestRepository {
   readonly requests: Collection<RequestDocument>
   readonly webhookEvents: Collection<WebhookEventDocument>
+  readonly claimTokens: Collection<ClaimToken>
 
   constructor(db: Db) {
     this.requests = db.collection<RequestDocument>('requests')
     this.webhookEvents = db.collection<WebhookEventDocument>('webhook_events')
+    this.claimTokens = db.collection<ClaimToken>('claim_tokens')
   }
 
   async ensureIndexes(): Promise<void> {
@@ -54,23 +63,45 @@ export class RequestRepository {
   }
 
   /**
-   * Atomically takes the oldest request that is Pending, or Processing under a lease that expired (its worker
-   * died or gave it back). Requests claimed `maxClaims` times already are left for `failExhausted`.
+   * Takes the oldest request that is Pending, or Processing under a lease that expired (its worker died or gave it
+   * back). FerretDB v1 runs an update as a read followed by a whole-document write, so a claim write racing the
+   * owner's progress writes could undo them; only a unique insert is atomic there. So: pick a candidate, insert the
+   * token `<request_id>#<next claim number>` (exactly one worker can), and only that worker's findOneAndUpdate
+   * writes the claim. Losers write nothing. On MongoDB the findOneAndUpdate filter alone would already suffice.
    */
   async claim(owner: string, leaseMs: number, maxClaims: number, now = new Date()): Promise<RequestDocument | null> {
-    const claimable: Filter<RequestDocument> = {
-      claims: { $lt: maxClaims },
-      $or: [{ status: 'Pending' }, { status: 'Processing', 'lease.expires_at': { $lt: now } }]
-    } as Filter<RequestDocument>
-    return this.requests.findOneAndUpdate(
-      claimable,
-      {
-        $set: { status: 'Processing', lease: { owner, expires_at: new Date(now.getTime() + leaseMs) }, updated_at: now },
-        $min: { started_at: now },
-        $inc: { claims: 1 }
-      },
-      { sort: { created_at: 1 }, returnDocument: 'after' } // FerretDB v1 has no projection on findAndModify
-    )
+    const lost: string[] = []
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const claimable = {
+        claims: { $lt: maxClaims },
+        request_id: { $nin: lost },
+        $or: [{ status: 'Pending' }, { status: 'Processing', 'lease.expires_at': { $lt: now } }]
+      } as Filter<RequestDocument>
+      const candidate = await this.requests.findOne(claimable, { sort: { created_at: 1 }, projection: { request_id: 1, claims: 1 } })
+      if (!candidate) return null
+      if (!(await this.takeToken(`${candidate.request_id}#${candidate.claims + 1}`, owner, now))) {
+        lost.push(candidate.request_id)
+        continue
+      }
+      const lease = { owner, expires_at: new Date(now.getTime() + leaseMs) }
+      const doc = await this.requests.findOneAndUpdate(
+        { ...claimable, request_id: candidate.request_id, claims: candidate.claims },
+        { $set: { status: 'Processing', lease, updated_at: now }, $min: { started_at: now }, $inc: { claims: 1 } },
+        { returnDocument: 'after' } // FerretDB v1 has no projection on findAndModify
+      )
+      if (doc) return doc
+    }
+    return null
+  }
+
+  private async takeToken(id: string, owner: string, at: Date): Promise<boolean> {
+    try {
+      await this.claimTokens.insertOne({ _id: id, owner, at })
+      return true
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return false
+      throw err
+    }
   }
 
   /** Requests that keep killing their workers are failed instead of being retried forever. */
@@ -82,15 +113,6 @@ export class RequestRepository {
     return result.modifiedCount
   }
 
-  async renewLease(requestId: string, owner: string, leaseMs: number): Promise<boolean> {
-    const now = new Date()
-    const result = await this.requests.updateOne(
-      { request_id: requestId, 'lease.owner': owner, status: 'Processing' },
-      { $set: { 'lease.expires_at': new Date(now.getTime() + leaseMs), updated_at: now } }
-    )
-    return result.matchedCount === 1
-  }
-
   /** Gives the request back so another worker picks it up at once (graceful shutdown). */
   async releaseLease(requestId: string, owner: string): Promise<void> {
     await this.requests.updateOne(
@@ -99,10 +121,14 @@ export class RequestRepository {
     )
   }
 
-  /** One write for a batch of finished images: their records and the matching counter changes. */
-  async recordImages(requestId: string, owner: string, updates: ImageUpdate[]): Promise<boolean> {
-    if (updates.length === 0) return true
-    const set: Record<string, unknown> = { updated_at: new Date() }
+  /**
+   * One write for a batch of finished images, their counter changes and a lease extension. With no images it is
+   * the heartbeat. The worker sends all its writes to a request through one queue: on FerretDB concurrent updates
+   * of one document can overwrite each other.
+   */
+  async recordImages(requestId: string, owner: string, updates: ImageUpdate[], leaseMs: number): Promise<boolean> {
+    const now = new Date()
+    const set: Record<string, unknown> = { updated_at: now, 'lease.expires_at': new Date(now.getTime() + leaseMs) }
     const delta = { succeeded: 0, failed: 0, pending: 0, bytes_in: 0, bytes_out: 0 }
     for (const { index, record } of updates) {
       set[`images.${index}`] = record
@@ -145,17 +171,22 @@ export class RequestRepository {
 
   /**
    * Takes one due webhook delivery under its own short lease, so a crashed deliverer's event is picked up again
-   * (with the same event_id) and slow receivers never hold up image processing.
+   * (with the same event_id) and slow receivers never hold up image processing. Same token rule as `claim`.
    */
-  claimDelivery(owner: string, leaseMs: number, now = new Date()): Promise<RequestDocument | null> {
+  async claimDelivery(owner: string, leaseMs: number, now = new Date()): Promise<RequestDocument | null> {
+    const due = {
+      'webhook.state': 'pending',
+      'webhook.next_attempt_at': { $lte: now },
+      $or: [{ delivery_lease: null }, { 'delivery_lease.expires_at': { $lt: now } }]
+    } as Filter<RequestDocument>
+    const candidate = await this.requests.findOne(due, { sort: { 'webhook.next_attempt_at': 1 }, projection: { request_id: 1, delivery_claims: 1 } })
+    if (!candidate) return null
+    const generation = (candidate.delivery_claims ?? 0) + 1
+    if (!(await this.takeToken(`${candidate.request_id}#delivery#${generation}`, owner, now))) return null
     return this.requests.findOneAndUpdate(
-      {
-        'webhook.state': 'pending',
-        'webhook.next_attempt_at': { $lte: now },
-        $or: [{ delivery_lease: null }, { 'delivery_lease.expires_at': { $lt: now } }]
-      } as Filter<RequestDocument>,
-      { $set: { delivery_lease: { owner, expires_at: new Date(now.getTime() + leaseMs) } } },
-      { sort: { 'webhook.next_attempt_at': 1 }, returnDocument: 'after' }
+      { ...due, request_id: candidate.request_id },
+      { $set: { delivery_lease: { owner, expires_at: new Date(now.getTime() + leaseMs) }, delivery_claims: generation } },
+      { returnDocument: 'after' }
     )
   }
 

@@ -101,6 +101,7 @@ export interface RequestDocument {
   claims: number
   webhook?: WebhookDelivery
   delivery_lease?: Lease | null
+  delivery_claims?: number
 }
 
 // ---- API shapes -------------------------------------------------------------------------------

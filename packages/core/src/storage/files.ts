@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 
@@ -34,4 +34,16 @@ export async function writeAtomically(root: string, key: string, write: (tmpPath
 
 export function writeFileAtomically(root: string, key: string, data: Buffer): Promise<void> {
   return writeAtomically(root, key, (tmp) => writeFile(tmp, data))
+}
+
+/**
+ * Removes temporary files a previous owner of the request left when it was killed mid-write. Only the lease
+ * holder calls this, so no live writer is affected.
+ */
+export async function removeStaleTemps(root: string, requestId: string): Promise<number> {
+  const dir = path.join(root, requestId)
+  const names = await readdir(dir).catch(() => [] as string[])
+  const stale = names.filter((n) => n.endsWith('.tmp'))
+  await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })))
+  return stale.length
 }
