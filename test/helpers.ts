@@ -140,7 +140,7 @@ export interface Service {
 }
 
 /** API + N workers on a fresh database and storage directory. */
-export async function startService(options: { workers?: number; env?: Record<string, string> } = {}): Promise<Service> {
+export async function startService(options: { workers?: number; env?: Record<string, string>; mongoUri?: string } = {}): Promise<Service> {
   const port = await freePort()
   const dbName = `t_${randomBytes(6).toString('hex')}`
   const storage = await mkdtemp(path.join(tmpdir(), 'imgproc-storage-'))
@@ -158,7 +158,7 @@ export async function startService(options: { workers?: number; env?: Record<str
     LOG_LEVEL: 'warn',
     ...options.env
   }
-  const client = await MongoClient.connect(mongoUri())
+  const client = await MongoClient.connect(options.mongoUri ?? mongoUri(), { serverSelectionTimeoutMS: 60_000 })
   const db = client.db(dbName)
   const api = startProcess('apps/api/src/main.ts', env)
   const apiUrl = `http://127.0.0.1:${port}`
