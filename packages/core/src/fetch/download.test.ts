@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { downloadImage, type DownloadLimits } from './download.ts'
+import { downloadImage, gotOptions, type DownloadLimits } from './download.ts'
 
 const jpeg = readFileSync(path.join(process.env.IMGPROC_CORPUS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images'), 'rocket.jpg'))
 const hits = new Map<string, number>()
@@ -95,4 +95,12 @@ t.test('with private networks refused: IP literals, names resolving to loopback,
     await t.rejects(downloadImage(url, strict), { message: /refused: .* (loopback|linkLocal|private) address/ }, url)
   }
   t.equal(hits.get('/ok') ?? 0, 0, 'no request reached the server')
+})
+
+t.test('redirects are checked too: the hook refuses a private target before following it', async (t) => {
+  const options = gotOptions({ ...limits, allowPrivateNetworks: false })
+  const hook = (options.hooks as { beforeRedirect: Array<(o: { url: URL }) => void> }).beforeRedirect[0]!
+  t.throws(() => hook({ url: new URL('http://169.254.169.254/latest/meta-data/') }), /refused: 169.254.169.254 is a linkLocal address/)
+  t.throws(() => hook({ url: new URL('http://[::ffff:10.0.0.1]/') }), /refused: .* private address/)
+  t.doesNotThrow(() => hook({ url: new URL('http://93.184.216.34/') }))
 })
