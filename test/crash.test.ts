@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import sharp from 'sharp'
@@ -43,7 +43,7 @@ t.teardown(async () => {
 })
 
 const workerById = (id: string) => service.workers.find((w) => w.output().includes(`"owner":"${id}"`) && w.child.exitCode === null && w.child.signalCode === null)
-async function kill(worker: Proc | undefined, t: Tap.Test, moment: string) {
+async function kill(worker: Proc | undefined, t: Test, moment: string) {
   t.ok(worker, `found the worker to kill ${moment}`)
   worker!.child.kill('SIGKILL')
   await worker!.exited

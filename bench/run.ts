@@ -1,0 +1,151 @@
+/**
+ * pnpm bench [--images N] [--large]
+ *
+ * Side by side in one run, on the same images and settings:
+ *   ceiling    — compressImage() in-process over buffers already in memory, with the worker's concurrency;
+ *   end to end — the real service (FerretDB + API + worker processes): upload → Completed, over HTTP.
+ * Prints the ratio, MB in/out, peak RSS of API and worker, status latency under load, upload answer time and
+ * mozjpeg's output size against the default. --large: a 10,000-image request of small images.
+ */
+import { readFileSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { availableParallelism } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import pLimit from 'p-limit'
+import sharp from 'sharp'
+import { compressImage, type ProcessingOptions } from '@imgproc/core'
+import { CORPUS, ROOT, csvOf, startService, type Proc } from '../test/helpers.ts'
+import { buildCatalogue } from './images.ts'
+
+const { values: args } = parseArgs({ options: { images: { type: 'string', default: '300' }, large: { type: 'boolean', default: false } } })
+const N = Number(args.images)
+const CONCURRENCY = Math.max(2, availableParallelism())
+const DEFAULTS: ProcessingOptions = { quality: 50, format: 'original', mozjpeg: false }
+
+const peakRssMb = (p: Proc) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))![1]) / 1024
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN }
+const mb = (b: number) => b / 1024 / 1024
+
+async function serve(files: Map<string, Buffer>) {
+  const server = createServer((req, res) => {
+    const data = files.get(new URL(req.url!, 'http://x').pathname.slice(1))
+    data ? res.writeHead(200, { 'content-length': data.length }).end(data) : res.writeHead(404).end()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => { server.closeAllConnections(); server.close() } }
+}
+
+async function ceiling(buffers: Buffer[], options: ProcessingOptions) {
+  sharp.concurrency(Number(process.env.SHARP_CONCURRENCY ?? 1)) // the worker's setting
+  const limit = pLimit(CONCURRENCY)
+  const started = performance.now()
+  const results = await Promise.all(buffers.map((b) => limit(() => compressImage(b, options, 100_000_000))))
+  const seconds = (performance.now() - started) / 1000
+  return { seconds, imagesPerSecond: buffers.length / seconds, bytesOut: results.reduce((s, r) => s + r.data.length, 0) }
+}
+
+/** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
+async function endToEnd(csv: string, env: Record<string, string> = {}) {
+  const service = await startService({ workers: 1, env: { LOG_LEVEL: 'warn', POLL_INTERVAL_MS: '50', ...env } })
+  try {
+    const form = new FormData()
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
+    const t0 = performance.now()
+    const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
+    const uploadMs = performance.now() - t0
+    const { request_id: id } = (await res.json()) as { request_id: string }
+    const latencies: number[] = []
+    let status: any
+    for (;;) {
+      const s0 = performance.now()
+      status = await (await fetch(`${service.apiUrl}/status/${id}`)).json()
+      latencies.push(performance.now() - s0)
+      if (status.status === 'Completed' || status.status === 'Failed') break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const seconds = (performance.now() - t0) / 1000
+    const completedLine = service.workers[0]!.output().split('\n').find((l) => l.includes('"request completed"'))
+    return {
+      seconds,
+      uploadMs,
+      status,
+      statusP50: pct(latencies, 50),
+      statusP99: pct(latencies, 99),
+      statusSamples: latencies.length,
+      workerPeakRssMb: peakRssMb(service.workers[0]!),
+      apiPeakRssMb: peakRssMb(service.api),
+      progressWrites: completedLine ? (JSON.parse(completedLine).writes as number) : NaN
+    }
+  } finally {
+    await service.stop()
+  }
+}
+
+async function main() {
+  const results: Record<string, unknown> = { date: new Date().toISOString(), images: N, concurrency: CONCURRENCY, cpus: availableParallelism() }
+  const rows: Array<[string, string]> = []
+  if (!args.large) {
+    process.stdout.write(`building ${N} catalogue images… `)
+    const catalogue = await buildCatalogue(CORPUS, path.join(ROOT, 'bench/.cache', `n${N}`), N)
+    const files = new Map(await Promise.all(catalogue.map(async (c) => [c.name, await readFile(path.join(ROOT, 'bench/.cache', `n${N}`, c.name))] as const)))
+    console.log('done')
+    const server = await serve(files)
+    const buffers = [...files.values()]
+    const bytesIn = buffers.reduce((s, b) => s + b.length, 0)
+    try {
+      const ceil = await ceiling(buffers, DEFAULTS)
+      const e2e = await endToEnd(csvOf(catalogue.map((c, i) => [i + 1, `SKU${i + 1}`, [`${server.url}/${c.name}`]])))
+      const jpegs = buffers.filter((_, i) => catalogue[i]!.name.endsWith('.jpg'))
+      const plain = await ceiling(jpegs, DEFAULTS)
+      const moz = await ceiling(jpegs, { ...DEFAULTS, mozjpeg: true })
+      const e2eRate = N / e2e.seconds
+      Object.assign(results, { ceiling: ceil, endToEnd: { ...e2e, status: undefined, imagesPerSecond: e2eRate }, bytesIn, bytesOut: e2e.status.totals.bytes_out, mozjpeg: { defaultBytes: plain.bytesOut, mozjpegBytes: moz.bytesOut, ratio: moz.bytesOut / plain.bytesOut, defaultSeconds: plain.seconds, mozjpegSeconds: moz.seconds } })
+      rows.push(
+        ['images (mixed JPEG/PNG, 0.3–12 MP)', `${N}, ${mb(bytesIn).toFixed(1)} MB`],
+        ['ceiling: sharp in-process', `${ceil.imagesPerSecond.toFixed(2)} images/s`],
+        ['end to end: upload → Completed', `${e2eRate.toFixed(2)} images/s`],
+        ['ratio end-to-end / ceiling', `${(e2eRate / ceil.imagesPerSecond).toFixed(3)}`],
+        ['MB in → out (savings)', `${mb(bytesIn).toFixed(1)} → ${mb(e2e.status.totals.bytes_out).toFixed(1)} (${e2e.status.totals.savings_pct}%)`],
+        ['completed / failed', `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
+        ['upload answered in', `${e2e.uploadMs.toFixed(0)} ms`],
+        ['GET /status p50 / p99 under load', `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
+        ['peak RSS worker / API', `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
+        ['progress writes to MongoDB', `${e2e.progressWrites} for ${N} images`],
+        ['mozjpeg vs default (JPEG subset, q50)', `${(moz.bytesOut / plain.bytesOut).toFixed(3)}× bytes, ${(moz.seconds / plain.seconds).toFixed(2)}× time`]
+      )
+    } finally {
+      server.close()
+    }
+  } else {
+    const LARGE = 10_000
+    const tiny = await sharp(path.join(CORPUS, 'rocket.jpg')).resize(48, 32).jpeg({ quality: 80 }).toBuffer()
+    const server = await serve(new Map([['tiny.jpg', tiny]]))
+    // Distinct URLs (query string) of one small image: the request's size is real, the compression cheap.
+    const csv = csvOf(Array.from({ length: LARGE }, (_, i) => [i + 1, `Product with a realistic name ${i + 1}`, [`${server.url}/tiny.jpg?sku=${i + 1}&variant=front`]]))
+    try {
+      const e2e = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(LARGE) })
+      Object.assign(results, { large: { ...e2e, status: undefined, csvBytes: csv.length, writesPerImage: e2e.progressWrites / LARGE } })
+      rows.push(
+        ['large request', `${LARGE} images, CSV ${mb(csv.length).toFixed(2)} MB`],
+        ['upload answered in', `${e2e.uploadMs.toFixed(0)} ms`],
+        ['end to end', `${e2e.seconds.toFixed(1)} s (${(LARGE / e2e.seconds).toFixed(0)} images/s)`],
+        ['completed / failed', `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
+        ['GET /status p50 / p99 under load', `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
+        ['peak RSS worker / API', `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
+        ['progress writes to MongoDB', `${e2e.progressWrites} (${(e2e.progressWrites / LARGE).toFixed(4)} per image)`]
+      )
+    } finally {
+      server.close()
+    }
+  }
+  await mkdir(path.join(ROOT, 'bench/results'), { recursive: true })
+  const file = path.join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : ''}.json`)
+  await writeFile(file, JSON.stringify(results, null, 2))
+  const width = Math.max(...rows.map(([k]) => k.length))
+  console.log('\n' + rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'))
+  console.log(`\nresults: ${path.relative(ROOT, file)}`)
+}
+
+await main()
