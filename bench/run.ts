@@ -48,7 +48,7 @@ async function ceiling(buffers: Buffer[], options: ProcessingOptions) {
 
 /** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
 async function endToEnd(csv: string, env: Record<string, string> = {}) {
-  const service = await startService({ workers: 1, env: { LOG_LEVEL: 'warn', POLL_INTERVAL_MS: '50', ...env } })
+  const service = await startService({ workers: 1, env: { LOG_LEVEL: 'warn', POLL_INTERVAL_MS: '500', ...env } })
   try {
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')

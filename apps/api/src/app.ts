@@ -10,6 +10,8 @@ import statusRoutes from './routes/status.ts'
 import webhookRoutes from './routes/webhook.ts'
 import fileRoutes from './routes/files.ts'
 import healthRoutes from './routes/health.ts'
+import metricsRoutes from './routes/metrics.ts'
+import pageRoutes from './routes/page.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -68,6 +70,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(webhookRoutes)
   await app.register(fileRoutes)
   await app.register(healthRoutes)
+  await app.register(metricsRoutes)
+  await app.register(pageRoutes)
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
   return app
 }

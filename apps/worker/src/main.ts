@@ -1,10 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises'
+import os from 'node:os'
 import pino from 'pino'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { connectMongo, loadConfig, ConfigError, RequestRepository, type Config } from '@imgproc/core'
+import { connectMongo, createMetrics, loadConfig, ConfigError, RequestRepository, type Config } from '@imgproc/core'
 import { processRequest } from './process-request.ts'
 import { deliverWebhook } from './deliver-webhooks.ts'
+import { startWorkerHttp } from './http.ts'
+import { Wakeup } from './wakeup.ts'
 
 const log = pino({ name: 'worker', level: process.env.LOG_LEVEL ?? 'info' })
 /** Resolves after `ms`, or at once when `signal` aborts (shutdown must not wait out a poll interval). */
@@ -23,12 +26,21 @@ try {
 
 const owner = config.WORKER_ID
 const shutdown = new AbortController()
+// Image work is batch work: on a shared host the API and database keep the CPU first (WORKER_NICE, 0 to disable).
+try {
+  os.setPriority(Number(process.env.WORKER_NICE ?? 10))
+} catch {
+  /* not permitted here: run at normal priority */
+}
 // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
 sharp.concurrency(Number(process.env.SHARP_CONCURRENCY ?? 1))
 
 const { client, db } = await connectWithRetry()
 const repo = new RequestRepository(db)
 await untilOk(() => repo.ensureIndexes(), 'creating indexes')
+
+const metrics = createMetrics('worker', () => repo.countByStatus())
+const http = config.WORKER_HTTP_PORT > 0 ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, repo, config.STORAGE_DIR) : null
 
 const compressSlot = pLimit(config.WORKER_CONCURRENCY)
 const imageDeps = {
@@ -55,8 +67,9 @@ async function claimLoop(): Promise<void> {
         continue
       }
       const requestLog = log.child({ request_id: doc.request_id })
-      const outcome = await processRequest(doc, { config, repo, owner, log: requestLog, imageDeps, shutdown: shutdown.signal })
+      const outcome = await processRequest(doc, { config, repo, owner, log: requestLog, imageDeps, metrics, shutdown: shutdown.signal })
       requestLog.info({ outcome }, 'request finished here')
+      if (outcome === 'completed' && doc.webhook_url) deliveries.wake()
     } catch (err) {
       log.error({ err }, 'claim loop error; retrying')
       await sleep(Math.max(1000, config.POLL_INTERVAL_MS), shutdown.signal)
@@ -64,12 +77,26 @@ async function claimLoop(): Promise<void> {
   }
 }
 
+const deliveries = new Wakeup()
+const IDLE_DELIVERY_POLL_MAX_MS = 5000
+
+/**
+ * Polls for due webhooks, backing off while there are none (each poll is a collection scan on FerretDB), but
+ * woken at once when this worker completes a request or when a retry it scheduled falls due.
+ */
 async function deliveryLoop(): Promise<void> {
+  let idle = config.POLL_INTERVAL_MS
   while (!shutdown.signal.aborted) {
     try {
       const doc = await repo.claimDelivery(owner, config.WEBHOOK_TIMEOUT_MS * 2)
-      if (doc) await deliverWebhook(doc, config, repo, owner, log.child({ request_id: doc.request_id }))
-      else await sleep(config.POLL_INTERVAL_MS, shutdown.signal)
+      if (doc) {
+        const retryAt = await deliverWebhook(doc, config, repo, owner, log.child({ request_id: doc.request_id }), metrics)
+        if (retryAt) deliveries.wakeAt(retryAt)
+        idle = config.POLL_INTERVAL_MS
+        continue
+      }
+      await deliveries.wait(idle, shutdown.signal)
+      idle = Math.min(IDLE_DELIVERY_POLL_MAX_MS, idle * 2)
     } catch (err) {
       log.error({ err }, 'delivery loop error; retrying')
       await sleep(Math.max(1000, config.POLL_INTERVAL_MS), shutdown.signal)
@@ -112,6 +139,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     }, config.SHUTDOWN_TIMEOUT_MS)
     deadline.unref()
     loops.finally(async () => {
+      http?.close()
       await client.close().catch(() => undefined)
       log.info('worker stopped')
       process.exit(0)

@@ -1,8 +1,8 @@
 import pLimit from 'p-limit'
 import type { Logger } from 'pino'
 import {
-  outputCsvKey, outputRows, processImage, ProgressBatcher, publicUrl, removeStaleTemps, writeAtomically, writeOutputCsv,
-  type Config, type ImageDeps, type RequestDocument, type RequestRepository
+  failureKind, outputCsvKey, outputRows, processImage, ProgressBatcher, publicUrl, removeStaleTemps, writeAtomically, writeOutputCsv,
+  type Config, type ImageDeps, type ImageRecord, type Metrics, type RequestDocument, type RequestRepository
 } from '@imgproc/core'
 import { randomUUID } from 'node:crypto'
 
@@ -12,6 +12,7 @@ export interface ProcessContext {
   owner: string
   log: Logger
   imageDeps: ImageDeps
+  metrics: Metrics
   /** Aborted on SIGTERM: stop starting images, let running ones finish, give the request back. */
   shutdown: AbortSignal
 }
@@ -39,6 +40,7 @@ export async function processRequest(doc: RequestDocument, ctx: ProcessContext):
 
   try {
     const todo = doc.images.flatMap((image, index) => (image.status === 'pending' ? [index] : []))
+    if (doc.claims > 1) ctx.metrics.leaseTakeovers.inc()
     const stale = doc.claims > 1 ? await removeStaleTemps(config.STORAGE_DIR, id) : 0
     log.info({ images: doc.images.length, todo: todo.length, claims: doc.claims, stale_temp_files: stale }, 'processing request')
     // Twice the CPU cap in flight: downloads of the next images overlap compression of the current ones,
@@ -52,6 +54,7 @@ export async function processRequest(doc: RequestDocument, ctx: ProcessContext):
           const image = doc.images[index]!
           const record = await processImage({ requestId: id, index, url: image.url, options: doc.options }, ctx.imageDeps)
           doc.images[index] = record
+          observe(ctx.metrics, record)
           if (record.status === 'failed') log.info({ url: record.url, reason: record.error }, 'image failed')
           batcher.add({ index, record })
         })
@@ -97,4 +100,13 @@ async function failpoint(batcher: ProgressBatcher, ms: number): Promise<void> {
     await new Promise((r) => setTimeout(r, Math.min(250, end - Date.now())))
     await batcher.heartbeat().catch(() => undefined)
   }
+}
+
+function observe(metrics: Metrics, record: ImageRecord): void {
+  metrics.images.inc({ outcome: record.status, reason: record.error ? failureKind(record.error) : '' })
+  if (record.download_ms !== undefined) metrics.downloadSeconds.observe(record.download_ms / 1000)
+  if (record.status !== 'succeeded') return
+  metrics.compressSeconds.observe((record.compress_ms ?? 0) / 1000)
+  metrics.bytesIn.inc(record.bytes_in ?? 0)
+  metrics.bytesOut.inc(record.bytes_out ?? 0)
 }

@@ -58,8 +58,9 @@ export class RequestRepository {
 
   /** Without `images` and `products` unless asked: status summaries must not haul a 10,000-image array around. */
   find(requestId: string, detail = false): Promise<RequestDocument | null> {
-    const projection = detail ? { _id: 0 } : { _id: 0, images: 0, products: 0 }
-    return this.requests.findOne({ request_id: requestId }, { projection }) as Promise<RequestDocument | null>
+    const projection = detail ? {} : { images: 0, products: 0 }
+    // A bare _id filter: FerretDB v1 pushes only that down to SQLite; any other filter parses the whole collection.
+    return this.requests.findOne({ _id: requestId }, { projection }) as Promise<RequestDocument | null>
   }
 
   /**
@@ -85,7 +86,7 @@ export class RequestRepository {
       }
       const lease = { owner, expires_at: new Date(now.getTime() + leaseMs) }
       const doc = await this.requests.findOneAndUpdate(
-        { ...claimable, request_id: candidate.request_id, claims: candidate.claims },
+        { ...claimable, _id: candidate._id, claims: candidate.claims },
         { $set: { status: 'Processing', lease, updated_at: now }, $min: { started_at: now }, $inc: { claims: 1 } },
         { returnDocument: 'after' } // FerretDB v1 has no projection on findAndModify
       )
@@ -116,7 +117,7 @@ export class RequestRepository {
   /** Gives the request back so another worker picks it up at once (graceful shutdown). */
   async releaseLease(requestId: string, owner: string): Promise<void> {
     await this.requests.updateOne(
-      { request_id: requestId, 'lease.owner': owner, status: 'Processing' },
+      { _id: requestId, 'lease.owner': owner, status: 'Processing' },
       { $set: { 'lease.expires_at': new Date(0), updated_at: new Date() } }
     )
   }
@@ -140,7 +141,7 @@ export class RequestRepository {
       delta.bytes_out += record.bytes_out ?? 0
     }
     const result = await this.requests.updateOne(
-      { request_id: requestId, 'lease.owner': owner, status: 'Processing' },
+      { _id: requestId, 'lease.owner': owner, status: 'Processing' },
       {
         $set: set,
         $inc: {
@@ -158,14 +159,14 @@ export class RequestRepository {
   async complete(requestId: string, owner: string, outputCsvUrl: string, eventId: string | null, now = new Date()): Promise<boolean> {
     const set: Partial<RequestDocument> = { status: 'Completed', output_csv: outputCsvUrl, completed_at: now, updated_at: now, lease: null }
     if (eventId) set.webhook = { event_id: eventId, state: 'pending', attempts: [], next_attempt_at: now }
-    const result = await this.requests.updateOne({ request_id: requestId, 'lease.owner': owner, status: 'Processing' }, { $set: set })
+    const result = await this.requests.updateOne({ _id: requestId, 'lease.owner': owner, status: 'Processing' }, { $set: set })
     return result.matchedCount === 1
   }
 
   async fail(requestId: string, owner: string, reason: string, eventId: string | null, now = new Date()): Promise<boolean> {
     const set: Partial<RequestDocument> = { status: 'Failed', error: reason, completed_at: now, updated_at: now, lease: null }
     if (eventId) set.webhook = { event_id: eventId, state: 'pending', attempts: [], next_attempt_at: now }
-    const result = await this.requests.updateOne({ request_id: requestId, 'lease.owner': owner, status: 'Processing' }, { $set: set })
+    const result = await this.requests.updateOne({ _id: requestId, 'lease.owner': owner, status: 'Processing' }, { $set: set })
     return result.matchedCount === 1
   }
 
@@ -184,7 +185,7 @@ export class RequestRepository {
     const generation = (candidate.delivery_claims ?? 0) + 1
     if (!(await this.takeToken(`${candidate.request_id}#delivery#${generation}`, owner, now))) return null
     return this.requests.findOneAndUpdate(
-      { ...due, request_id: candidate.request_id },
+      { ...due, _id: candidate._id },
       { $set: { delivery_lease: { owner, expires_at: new Date(now.getTime() + leaseMs) }, delivery_claims: generation } },
       { returnDocument: 'after' }
     )
@@ -194,7 +195,7 @@ export class RequestRepository {
     const set: Record<string, unknown> = { 'webhook.state': state, 'webhook.next_attempt_at': nextAttemptAt, delivery_lease: null }
     if (state === 'delivered') set['webhook.delivered_at'] = attempt.at
     await this.requests.updateOne(
-      { request_id: requestId, 'delivery_lease.owner': owner },
+      { _id: requestId, 'delivery_lease.owner': owner },
       { $set: set, $push: { 'webhook.attempts': attempt } } as never
     )
   }

@@ -82,6 +82,8 @@ export interface WebhookDelivery {
 }
 
 export interface RequestDocument {
+  /** The request id again: FerretDB v1 only answers `_id` look-ups without reading the whole collection. */
+  _id: string
   request_id: string
   status: RequestStatus
   created_at: Date

@@ -6,6 +6,7 @@ import { publicUrl } from '../storage/files.ts'
 
 export function newRequestDocument(id: string, csv: ParsedCsv, options: ProcessingOptions, webhookUrl: string | undefined, now = new Date()): RequestDocument {
   return {
+    _id: id,
     request_id: id,
     status: 'Pending',
     created_at: now,

@@ -1,0 +1,93 @@
+// The page talks to the same public API as every other client: POST /upload, then GET /status until done.
+const $ = (id) => document.getElementById(id)
+const form = $('upload')
+const drop = $('drop')
+const fileInput = $('file')
+const keyInput = $('api-key')
+keyInput.value = sessionStorage.getItem('imgproc-api-key') ?? ''
+
+const authHeaders = () => (keyInput.value ? { authorization: `Bearer ${keyInput.value}` } : {})
+const kb = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(0)} KB`)
+const el = (tag, attrs = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), attrs)
+  node.append(...children.filter((c) => c !== null && c !== undefined))
+  return node
+}
+
+fileInput.addEventListener('change', () => ($('drop-text').textContent = fileInput.files[0]?.name ?? 'Drop a CSV here, or press to choose one'))
+for (const type of ['dragenter', 'dragover']) drop.addEventListener(type, (e) => (e.preventDefault(), drop.classList.add('over')))
+for (const type of ['dragleave', 'drop']) drop.addEventListener(type, () => drop.classList.remove('over'))
+drop.addEventListener('drop', (e) => {
+  e.preventDefault()
+  fileInput.files = e.dataTransfer.files
+  fileInput.dispatchEvent(new Event('change'))
+})
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault()
+  sessionStorage.setItem('imgproc-api-key', keyInput.value)
+  $('problems').hidden = true
+  $('gallery').replaceChildren()
+  if (!fileInput.files[0]) return showProblems('Choose a CSV file first.', [])
+  const body = new FormData()
+  for (const [name, value] of new FormData(form)) if (value !== '' && !(value instanceof File && name !== 'file')) body.append(name, value)
+  const response = await fetch('/upload', { method: 'POST', body, headers: authHeaders() })
+  const result = await response.json()
+  if (response.status !== 202) return showProblems(result.message, result.errors ?? [])
+  track(result.request_id)
+})
+
+function showProblems(message, errors) {
+  $('problem-summary').textContent = message
+  $('problem-rows').replaceChildren(...errors.map((e) => el('tr', {}, el('td', { textContent: e.row }), el('td', { textContent: e.column ?? '' }), el('td', { textContent: e.message }))))
+  $('problems').hidden = false
+  $('problems').focus?.()
+}
+
+async function track(id) {
+  $('request-id').textContent = id
+  $('progress-panel').hidden = false
+  $('done').hidden = true
+  for (;;) {
+    const response = await fetch(`/status/${id}?limit=1000`, { headers: authHeaders() })
+    const status = await response.json()
+    if (!response.ok) return showProblems(status.message, [])
+    const { counts } = status
+    $('progress').value = status.progress_pct
+    $('progress-text').textContent = `${status.status}: ${counts.succeeded} compressed, ${counts.failed} failed, ${counts.pending} to go (${status.progress_pct}%)`
+    if (status.status === 'Completed' || status.status === 'Failed') return finish(status)
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
+function finish(status) {
+  if (status.output_csv_url) {
+    $('download').href = status.output_csv_url
+    $('totals').textContent = `${kb(status.totals.bytes_in)} → ${kb(status.totals.bytes_out)} (saved ${status.totals.savings_pct ?? 0}%)`
+    $('done').hidden = false
+  }
+  if (status.error) showProblems(status.error, [])
+  $('gallery').replaceChildren(
+    el('h2', { textContent: 'Results' }),
+    ...status.products.items.map((product) =>
+      el('article', { className: 'product' },
+        el('h3', { textContent: `${product.serial}. ${product.name}` }),
+        el('div', { className: 'images' }, ...product.images.map(imageCard))
+      )
+    )
+  )
+}
+
+function imageCard(image) {
+  if (image.status !== 'succeeded') {
+    return el('div', { className: 'image failed', role: 'group', ariaLabel: 'failed image' },
+      el('a', { href: image.input_url, textContent: image.input_url }),
+      el('p', { className: 'reason', textContent: image.error ?? image.status })
+    )
+  }
+  return el('div', { className: 'image', role: 'group' },
+    el('figure', {}, el('img', { src: image.input_url, alt: 'before', loading: 'lazy' }), el('figcaption', { textContent: `Before: ${kb(image.bytes_in)}, ${image.width_in}×${image.height_in} ${image.format_in}` })),
+    el('figure', {}, el('img', { src: image.output_url, alt: 'after', loading: 'lazy' }), el('figcaption', { textContent: `After: ${kb(image.bytes_out)}, ${image.width_out}×${image.height_out} ${image.format_out}` })),
+    el('p', { className: 'stats' }, el('span', { className: 'savings', textContent: `Saved ${image.savings_pct}%` }), ` · download ${image.download_ms} ms · compress ${image.compress_ms} ms`, image.kept_original ? ' · original kept (already optimal)' : '')
+  )
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/**
+ * imgproc submit products.csv [--webhook URL] [--quality N] [--format F] [--max-width N] [--max-height N] [--mozjpeg] [--wait]
+ * imgproc status <request_id>
+ * imgproc download <request_id> [-o file.csv]
+ * Global: --api-url (or IMGPROC_API_URL, default http://127.0.0.1:3000), --api-key (or IMGPROC_API_KEY).
+ * Exit codes: 0 done with no failures, 2 done with some image failures, 1 errors.
+ */
+import { readFile, writeFile } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { parseArgs } from 'node:util'
+
+const USAGE = `usage:
+  imgproc submit <file.csv> [--webhook URL] [--quality N] [--format original|jpeg|webp|avif|png]
+                            [--max-width N] [--max-height N] [--mozjpeg] [--wait]
+  imgproc status <request_id>
+  imgproc download <request_id> [-o file.csv]
+options: --api-url URL (IMGPROC_API_URL)  --api-key KEY (IMGPROC_API_KEY)`
+
+class CliError extends Error {}
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'api-url': { type: 'string', default: process.env.IMGPROC_API_URL ?? 'http://127.0.0.1:3000' },
+    'api-key': { type: 'string', default: process.env.IMGPROC_API_KEY },
+    webhook: { type: 'string' },
+    quality: { type: 'string' },
+    format: { type: 'string' },
+    'max-width': { type: 'string' },
+    'max-height': { type: 'string' },
+    mozjpeg: { type: 'boolean' },
+    wait: { type: 'boolean', default: false },
+    output: { type: 'string', short: 'o' },
+    help: { type: 'boolean', short: 'h' }
+  }
+})
+const api = opts['api-url']!.replace(/\/+$/, '')
+const headers: Record<string, string> = opts['api-key'] ? { authorization: `Bearer ${opts['api-key']}` } : {}
+
+async function call(path: string, init: RequestInit = {}): Promise<any> {
+  let response: Response
+  try {
+    response = await fetch(api + path, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } })
+  } catch (err) {
+    throw new CliError(`cannot reach ${api}: ${(err as Error).cause ?? (err as Error).message}`)
+  }
+  const type = response.headers.get('content-type') ?? ''
+  const body = type.includes('json') ? await response.json() : await response.text()
+  if (!response.ok) {
+    const rows = (body.errors ?? []).map((e: any) => `  row ${e.row}${e.column ? ` (${e.column})` : ''}: ${e.message}`)
+    throw new CliError([`${response.status} ${body.message ?? body}`, ...rows].join('\n'))
+  }
+  return body
+}
+
+async function submit(file: string | undefined): Promise<number> {
+  if (!file) throw new CliError(`submit needs a CSV file\n${USAGE}`)
+  const form = new FormData()
+  form.append('file', new Blob([await readFile(file)], { type: 'text/csv' }), basename(file))
+  const fields: Record<string, string | undefined> = {
+    webhook_url: opts.webhook, quality: opts.quality, format: opts.format, max_width: opts['max-width'], max_height: opts['max-height'], mozjpeg: opts.mozjpeg ? 'true' : undefined
+  }
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) form.append(k, v)
+  const accepted = await call('/upload', { method: 'POST', body: form })
+  console.log(accepted.request_id)
+  if (!opts.wait) return 0
+  return waitFor(accepted.request_id)
+}
+
+async function waitFor(id: string): Promise<number> {
+  const tty = process.stderr.isTTY
+  let lastLine = ''
+  for (;;) {
+    const status = await call(`/status/${id}?limit=0`)
+    const { counts } = status
+    const line = `${status.status} ${counts.succeeded + counts.failed}/${counts.total} (${status.progress_pct}%) failed=${counts.failed}`
+    if (tty) {
+      const width = 30
+      const filled = Math.round((status.progress_pct / 100) * width)
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `)
+    } else if (line !== lastLine) {
+      process.stderr.write(`${line}\n`)
+    }
+    lastLine = line
+    if (status.status === 'Completed' || status.status === 'Failed') {
+      if (tty) process.stderr.write('\n')
+      return summarise(status)
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
+function summarise(status: any): number {
+  const { counts, totals } = status
+  console.log(`status: ${status.status}${status.error ? ` (${status.error})` : ''}`)
+  console.log(`images: ${counts.succeeded} compressed, ${counts.failed} failed of ${counts.total}`)
+  console.log(`bytes: ${totals.bytes_in} → ${totals.bytes_out} (saved ${totals.savings_pct ?? 0}%)`)
+  if (status.output_csv_url) console.log(`output CSV: ${status.output_csv_url}`)
+  if (status.status !== 'Completed') return 1
+  return counts.failed > 0 ? 2 : 0
+}
+
+async function status(id: string | undefined): Promise<number> {
+  if (!id) throw new CliError(`status needs a request id\n${USAGE}`)
+  const s = await call(`/status/${id}?limit=0`)
+  return s.status === 'Completed' || s.status === 'Failed' ? summarise(s) : (console.log(`status: ${s.status} ${s.counts.succeeded + s.counts.failed}/${s.counts.total} (${s.progress_pct}%)`), 0)
+}
+
+async function download(id: string | undefined): Promise<number> {
+  if (!id) throw new CliError(`download needs a request id\n${USAGE}`)
+  const s = await call(`/status/${id}?limit=0`)
+  if (!s.output_csv_url) throw new CliError(`request ${id} is ${s.status}; its output CSV is not written yet`)
+  const csv = await call(new URL(s.output_csv_url).pathname)
+  const out = opts.output ?? `${id}.csv`
+  await writeFile(out, csv)
+  console.log(out)
+  return 0
+}
+
+async function main(): Promise<number> {
+  const [command, arg] = positionals
+  if (opts.help || !command) return console.log(USAGE), command ? 0 : 1
+  if (command === 'submit') return submit(arg)
+  if (command === 'status') return status(arg)
+  if (command === 'download') return download(arg)
+  throw new CliError(`unknown command "${command}"\n${USAGE}`)
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof CliError ? `imgproc: ${err.message}` : err)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** Failure reasons folded into a handful of label values (a label per distinct message would explode). */
+export function failureKind(reason: string): string {
+  if (/^HTTP 4\d\d/.test(reason)) return 'http_4xx'
+  if (/^HTTP 5\d\d/.test(reason)) return 'http_5xx'
+  if (/timed out/.test(reason)) return 'timeout'
+  if (/too large|larger than/.test(reason)) return 'too_large'
+  if (/redirects/.test(reason)) return 'redirects'
+  if (/^refused: /.test(reason)) return 'refused_private_network'
+  if (/megapixels/.test(reason)) return 'pixel_limit'
+  if (/not a supported image|unsupported image format/.test(reason)) return 'not_an_image'
+  if (/could not decode/.test(reason)) return 'corrupt_image'
+  if (/^download failed/.test(reason)) return 'network'
+  return 'other'
+}
+
+/** `countRequests` is read at scrape time (queue depth and friends come from MongoDB, not kept in step by hand). */
+export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promise<Array<{ _id: string; n: number }>>) {
+  const registry = new Registry()
+  registry.setDefaultLabels({ app })
+  collectDefaultMetrics({ register: registry })
+  const seconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+  return {
+    registry,
+    requestsByStatus: new Gauge({
+      name: 'imgproc_requests',
+      help: 'Requests by status (Pending is the queue depth)',
+      labelNames: ['status'],
+      registers: [registry],
+      async collect() {
+        if (!countRequests) return
+        for (const { _id, n } of await countRequests().catch(() => [])) this.set({ status: _id }, n)
+      }
+    }),
+    images: new Counter({ name: 'imgproc_images_total', help: 'Images processed, by outcome and failure reason', labelNames: ['outcome', 'reason'], registers: [registry] }),
+    bytesIn: new Counter({ name: 'imgproc_image_bytes_in_total', help: 'Bytes downloaded for images that were compressed', registers: [registry] }),
+    bytesOut: new Counter({ name: 'imgproc_image_bytes_out_total', help: 'Bytes written for compressed images', registers: [registry] }),
+    downloadSeconds: new Histogram({ name: 'imgproc_download_seconds', help: 'Image download time', buckets: seconds, registers: [registry] }),
+    compressSeconds: new Histogram({ name: 'imgproc_compress_seconds', help: 'Image compression time', buckets: seconds, registers: [registry] }),
+    leaseTakeovers: new Counter({ name: 'imgproc_lease_takeovers_total', help: 'Requests claimed again after their previous worker stopped', registers: [registry] }),
+    webhookDeliveries: new Counter({ name: 'imgproc_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] })
+  }
+}
+export type Metrics = ReturnType<typeof createMetrics>

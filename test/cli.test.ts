@@ -1,0 +1,61 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { ROOT, csvOf, startImageServer, startService } from './helpers.ts'
+
+const images = await startImageServer()
+const service = await startService({ workers: 1 })
+const dir = await mkdtemp(path.join(tmpdir(), 'cli-'))
+t.teardown(async () => { await service.stop(); await images.close() })
+
+function imgproc(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, IMGPROC_API_URL: service.apiUrl } }, (err, stdout, stderr) =>
+      resolve({ code: err ? (err as NodeJS.ErrnoException & { code: number }).code : 0, stdout, stderr })
+    )
+  })
+}
+
+t.test('submit --wait: progress lines, summary, exit 0 when every image succeeded', async (t) => {
+  const file = path.join(dir, 'ok.csv')
+  await writeFile(file, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`, `${images.url}/img/chelsea.png`]]]))
+  const run = await imgproc('submit', file, '--quality', '60', '--format', 'webp', '--wait')
+  t.equal(run.code, 0, run.stderr)
+  const [id] = run.stdout.split('\n')
+  t.match(id, /^[0-9a-f-]{36}$/)
+  t.match(run.stderr, /Completed 2\/2 \(100%\) failed=0/, 'plain progress lines when not a TTY')
+  t.match(run.stdout, /images: 2 compressed, 0 failed of 2/)
+  t.match(run.stdout, new RegExp(`output CSV: ${service.apiUrl}/requests/${id}/output.csv`))
+  const doc = (await service.request(id!))!
+  t.match(doc.options, { quality: 60, format: 'webp' })
+
+  const status = await imgproc('status', id!)
+  t.equal(status.code, 0)
+  t.match(status.stdout, /status: Completed/)
+  const out = path.join(dir, 'out.csv')
+  const download = await imgproc('download', id!, '-o', out)
+  t.equal(download.code, 0)
+  t.match(await readFile(out, 'utf8'), /^S\. No\.,Product Name,Input Image Urls,Output Image Urls\n1,A,.*\.webp/)
+})
+
+t.test('exit 2 when some images failed, 1 on errors, with row-level messages', async (t) => {
+  const file = path.join(dir, 'partial.csv')
+  await writeFile(file, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`, `${images.url}/img/missing.jpg`]]]))
+  const partial = await imgproc('submit', file, '--wait')
+  t.equal(partial.code, 2)
+  t.match(partial.stdout, /1 compressed, 1 failed of 2/)
+
+  const bad = path.join(dir, 'bad.csv')
+  await writeFile(bad, 'S. No.,Product Name,Input Image Urls\n1,,ftp://x\n')
+  const refused = await imgproc('submit', bad)
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /400 the CSV has 2 problem\(s\)[\s\S]*row 2 \(Product Name\): product name is empty[\s\S]*row 2 \(Input Image Urls\)/)
+  const unknown = await imgproc('status', '00000000-0000-4000-8000-000000000000')
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /404 no request with id/)
+  const down = await imgproc('status', 'x', '--api-url', 'http://127.0.0.1:9')
+  t.equal(down.code, 1)
+  t.match(down.stderr, /cannot reach http:\/\/127.0.0.1:9/)
+})
