@@ -28,7 +28,7 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
   try {
     input = await downloadImage(job.url, deps.download)
   } catch (err) {
-    return failed(job.url, err)
+    return { ...failed(job.url, err), download_ms: Math.round(performance.now() - started) }
   }
   const download_ms = Math.round(performance.now() - started)
   try {

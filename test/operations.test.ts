@@ -1,0 +1,62 @@
+import t from 'tap'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { ROOT, csvOf, freePort, mongoUri, startImageServer, startService, upload, waitFor, waitForStatus } from './helpers.ts'
+
+const images = await startImageServer()
+t.teardown(() => images.close())
+
+t.test('health, readiness and Prometheus metrics on the API and the worker; request_id on every request log line', async (t) => {
+  const workerPort = await freePort()
+  const service = await startService({ workers: 0 })
+  t.teardown(() => service.stop())
+  const worker = await service.startWorker({ WORKER_HTTP_PORT: String(workerPort) })
+  const workerUrl = `http://127.0.0.1:${workerPort}`
+
+  const { body } = await upload(service.apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`, `${images.url}/img/nope.jpg`]]]), { webhook_url: `${service.apiUrl}/webhook` })
+  await waitFor('delivered', async () => (await service.request(body.request_id))?.webhook?.state === 'delivered')
+
+  for (const base of [service.apiUrl, workerUrl]) {
+    t.equal((await fetch(`${base}/healthz`)).status, 200, `${base} healthz`)
+    const ready = await fetch(`${base}/readyz`)
+    t.equal(ready.status, 200)
+    t.match(await ready.json(), { status: 'ready', checks: { mongodb: 'ok', storage: 'ok' } })
+  }
+  const metrics = await (await fetch(`${workerUrl}/metrics`)).text()
+  t.match(metrics, /imgproc_images_total\{outcome="succeeded",reason="",app="worker"\} 1/)
+  t.match(metrics, /imgproc_images_total\{outcome="failed",reason="http_4xx",app="worker"\} 1/)
+  t.match(metrics, /imgproc_image_bytes_in_total\{app="worker"\} 112525/)
+  t.match(metrics, /imgproc_image_bytes_out_total\{app="worker"\} \d+/)
+  t.match(metrics, /imgproc_download_seconds_count\{app="worker"\} 2/)
+  t.match(metrics, /imgproc_compress_seconds_bucket\{le="0.5",app="worker"\} 1/)
+  t.match(metrics, /imgproc_requests\{status="Completed",app="worker"\} 1/)
+  t.match(metrics, /imgproc_webhook_deliveries_total\{outcome="delivered",app="worker"\} 1/)
+  t.match(metrics, /imgproc_lease_takeovers_total\{app="worker"\} 0/)
+  t.match(metrics, /process_resident_memory_bytes/)
+  t.match(await (await fetch(`${service.apiUrl}/metrics`)).text(), /imgproc_requests\{status="Completed",app="api"\} 1/)
+  t.match(await (await fetch(`${service.apiUrl}/docs/`)).text(), /swagger/i, 'Swagger UI at /docs')
+
+  const lines = worker.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+  const aboutRequests = lines.filter((l) => /processing request|image failed|request completed|request finished here|webhook attempt/.test(l.msg))
+  t.ok(aboutRequests.length >= 5, `${aboutRequests.length} request log lines`)
+  t.same(aboutRequests.filter((l) => l.request_id !== body.request_id), [], 'each carries the request_id')
+  await waitForStatus(service, body.request_id, ['Completed'])
+})
+
+t.test('the production bundle the Dockerfiles build runs with plain node (no tsx, production dependencies only)', async (t) => {
+  const run = promisify(execFile)
+  const out = await mkdtemp(path.join(tmpdir(), 'deploy-api-'))
+  await run('bash', ['scripts/build-deploy.sh', 'api', out], { cwd: ROOT })
+  const port = await freePort()
+  const api = spawn(process.execPath, ['dist/main.js'], { cwd: out, env: { ...process.env, PORT: String(port), MONGODB_URI: mongoUri(), MONGODB_DB: 't_deploy', STORAGE_DIR: path.join(out, 'storage'), LOG_LEVEL: 'warn' }, stdio: 'ignore' })
+  t.teardown(() => void api.kill('SIGKILL'))
+  await waitFor('bundle API health', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 30_000)
+  t.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /<title>Image processor<\/title>/, 'static page shipped')
+  t.equal((await fetch(`http://127.0.0.1:${port}/openapi.json`)).status, 200)
+  const installed = await readdir(path.join(out, 'node_modules/.pnpm'))
+  t.same(installed.filter((d) => /^(tap|tsx|typescript|@tapjs|playwright)/.test(d)), [], 'dev dependencies are not in the bundle')
+  t.ok(installed.some((d) => d.startsWith('sharp@')), 'production dependencies are')
+})
