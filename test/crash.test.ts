@@ -17,7 +17,7 @@ const images = await startImageServer({
     setTimeout(() => res.writeHead(200).end(bytes.get(name)), 30)
   }
 })
-// The first delivery hangs for 3 s: long enough to kill the worker mid-delivery.
+// The first delivery hangs for 4 s (the deliverer waits up to 5 s): the worker is killed inside that attempt.
 let deliveries = 0
 const receiver = await startWebhookReceiver(() => 200)
 const slowReceiver = await startImageServer({
@@ -27,13 +27,13 @@ const slowReceiver = await startImageServer({
     req.on('end', () => {
       deliveries++
       receiver.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() })
-      setTimeout(() => { if (!res.destroyed) res.writeHead(200).end() }, deliveries === 1 ? 3000 : 0)
+      setTimeout(() => { if (!res.destroyed) res.writeHead(200).end() }, deliveries === 1 ? 4000 : 0)
     })
   }
 })
 const service = await startService({
   workers: 3,
-  env: { LEASE_MS: '2400', WORKER_CONCURRENCY: '2', WEBHOOK_TIMEOUT_MS: '1000', IMGPROC_FAILPOINT_BEFORE_COMPLETE_MS: '1500', LOG_LEVEL: 'info' }
+  env: { LEASE_MS: '2400', WORKER_CONCURRENCY: '2', WEBHOOK_TIMEOUT_MS: '5000', IMGPROC_FAILPOINT_BEFORE_COMPLETE_MS: '1500', LOG_LEVEL: 'info' }
 })
 t.teardown(async () => {
   await service.stop()

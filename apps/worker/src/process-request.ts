@@ -1,7 +1,7 @@
 import pLimit from 'p-limit'
 import type { Logger } from 'pino'
 import {
-  failureKind, outputCsvKey, outputRows, processImage, ProgressBatcher, publicUrl, removeStaleTemps, writeAtomically, writeOutputCsv,
+  failureKind, outputCsvKey, outputRows, processImage, ProgressBatcher, publicUrl, removeStaleTemps, tally, writeAtomically, writeOutputCsv,
   type Config, type ImageDeps, type ImageRecord, type Metrics, type RequestDocument, type RequestRepository
 } from '@imgproc/core'
 import { randomUUID } from 'node:crypto'
@@ -26,11 +26,13 @@ const failpointDelayMs = Number(process.env.IMGPROC_FAILPOINT_BEFORE_COMPLETE_MS
  * Works one claimed request to the end. Images finished by an earlier (crashed) owner are skipped; progress is
  * written in batches while a heartbeat keeps the lease. Order of effects: images → output CSV → Completed → webhook.
  */
-export async function processRequest(doc: RequestDocument, ctx: ProcessContext): Promise<Outcome> {
+export async function processRequest(claimed: RequestDocument, ctx: ProcessContext): Promise<Outcome> {
   const { config, repo, owner, log } = ctx
-  const id = doc.request_id
+  const id = claimed.request_id
+  const doc: RequestDocument = { ...claimed, ...(await repo.loadAll(claimed)) }
   const lost = new AbortController()
-  const batcher = new ProgressBatcher((updates) => repo.recordImages(id, owner, updates, config.LEASE_MS), {
+  // Counters are written from this complete view with every batch, so they always match the image records.
+  const batcher = new ProgressBatcher((updates) => repo.recordImages(id, owner, updates, config.LEASE_MS, doc.chunk_size, tally(doc.images)), {
     maxBatch: 100,
     intervalMs: config.PROGRESS_FLUSH_MS,
     onError: (err) => log.warn({ err }, 'progress write failed; kept for the next flush'),

@@ -33,7 +33,8 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 8 }),
   WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 5_000 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
-  MAX_CLAIMS: Type.Integer({ minimum: 1, maximum: 100, default: 5 })
+  MAX_CLAIMS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  REQUEST_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 5000, default: 200 })
 })
 
 type Raw = Static<typeof ConfigSchema>

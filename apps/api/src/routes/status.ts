@@ -17,7 +17,8 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { offset, limit } = request.query
     const doc = await app.requests.find(request.params.request_id, limit > 0)
     if (!doc) return reply.notFound(`no request with id ${request.params.request_id}`)
-    return statusView(doc, app.config.PUBLIC_BASE_URL, { offset, limit })
+    const page = limit > 0 ? await app.requests.loadPage(doc, offset, limit, doc.product_count) : { products: [], images: new Map() }
+    return statusView(doc, app.config.PUBLIC_BASE_URL, { offset, limit, total: doc.product_count, ...page })
   })
 }
 

@@ -54,7 +54,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`, errors: parsed.errors })
     }
     const id = randomUUID()
-    await app.requests.create(newRequestDocument(id, parsed.value, { quality: 50, format: 'original', mozjpeg: false, ...options }, webhook_url))
+    const doc = newRequestDocument(id, parsed.value, { quality: 50, format: 'original', mozjpeg: false, ...options }, webhook_url, new Date(), config.REQUEST_CHUNK_SIZE)
+    await app.requests.create(doc)
     request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
     return reply.code(202).header('location', `/status/${id}`).send({
       request_id: id,

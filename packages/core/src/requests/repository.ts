@@ -1,9 +1,24 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb'
-import type { Counts, DeliveryAttempt, DeliveryState, ImageRecord, RequestDocument } from './schema.ts'
+import type { Counts, DeliveryAttempt, DeliveryState, ImageRecord, ProductRecord, RequestDocument } from './schema.ts'
+import { chunkId, imageSlot, productChunks, splitIntoChunks } from './chunks.ts'
 
 export interface ImageUpdate {
   index: number
   record: ImageRecord
+}
+
+export interface ChunkDocument {
+  _id: string
+  request_id: string
+  n: number
+  products: ProductRecord[]
+  images: ImageRecord[]
+}
+
+/** A request's rows and images as the worker and the status page need them. */
+export interface RequestContent {
+  products: ProductRecord[]
+  images: ImageRecord[]
 }
 
 /** One document per claim generation; its unique _id makes a claim exclusive even where updates are not atomic. */
@@ -34,8 +49,10 @@ export class RequestRepository {
   readonly requests: Collection<RequestDocument>
   readonly webhookEvents: Collection<WebhookEventDocument>
   readonly claimTokens: Collection<ClaimToken>
+  readonly chunks: Collection<ChunkDocument>
 
   constructor(db: Db) {
+    this.chunks = db.collection<ChunkDocument>('request_chunks')
     this.requests = db.collection<RequestDocument>('requests')
     this.webhookEvents = db.collection<WebhookEventDocument>('webhook_events')
     this.claimTokens = db.collection<ClaimToken>('claim_tokens')
@@ -52,8 +69,44 @@ export class RequestRepository {
     await this.requests.db.command({ ping: 1 })
   }
 
+  /** Stores a new request: rows and images beyond the first chunk go to `request_chunks`, written first. */
   async create(doc: RequestDocument): Promise<void> {
-    await this.requests.insertOne(doc)
+    const [inline, ...rest] = splitIntoChunks(doc.products, doc.images, doc.chunk_size)
+    if (rest.length > 0) {
+      await this.chunks.insertMany(rest.map((c) => ({ _id: chunkId(doc.request_id, c.n), request_id: doc.request_id, ...c })), { ordered: false })
+    }
+    await this.requests.insertOne({ ...doc, products: inline!.products, images: inline!.images, chunks: rest.length + 1 })
+  }
+
+  private async chunk(doc: RequestDocument, n: number): Promise<{ products: ProductRecord[]; images: ImageRecord[] }> {
+    if (n === 0) return doc
+    const chunk = await this.chunks.findOne({ _id: chunkId(doc.request_id, n) })
+    if (!chunk) throw new Error(`request ${doc.request_id} is missing its chunk ${n}`)
+    return chunk
+  }
+
+  /** Every row and image of a request (the inline chunk comes with `doc`, which must be a detail load). */
+  async loadAll(doc: RequestDocument): Promise<RequestContent> {
+    const chunks = [doc, ...(await Promise.all(Array.from({ length: (doc.chunks ?? 1) - 1 }, (_, i) => this.chunk(doc, i + 1))))]
+    return { products: chunks.flatMap((c) => c.products), images: chunks.flatMap((c) => c.images) }
+  }
+
+  /** Product rows [offset, offset + limit) and the images they use, reading only the chunks that hold them. */
+  async loadPage(doc: RequestDocument, offset: number, limit: number, totalProducts: number): Promise<{ products: ProductRecord[]; images: Map<number, ImageRecord> }> {
+    const size = doc.chunk_size
+    const loaded = new Map<number, { products: ProductRecord[]; images: ImageRecord[] }>()
+    const get = async (n: number) => loaded.get(n) ?? loaded.set(n, await this.chunk(doc, n)).get(n)!
+    const rows: ProductRecord[] = []
+    for (const n of productChunks(offset, limit, totalProducts, size)) {
+      const chunk = await get(n)
+      rows.push(...chunk.products.filter((_, i) => n * size + i >= offset && n * size + i < offset + limit))
+    }
+    const images = new Map<number, ImageRecord>()
+    for (const index of new Set(rows.flatMap((p) => p.image_ids))) {
+      const { n } = imageSlot(index, size)
+      images.set(index, (await get(n)).images[index % size]!)
+    }
+    return { products: rows, images }
   }
 
   /** Without `images` and `products` unless asked: status summaries must not haul a 10,000-image array around. */
@@ -123,35 +176,24 @@ export class RequestRepository {
   }
 
   /**
-   * One write for a batch of finished images, their counter changes and a lease extension. With no images it is
-   * the heartbeat. The worker sends all its writes to a request through one queue: on FerretDB concurrent updates
-   * of one document can overwrite each other.
+   * One write per touched chunk for a batch of finished images, then the request document: lease extension and
+   * the counters, set from the owner's complete in-memory view (never incremented, so they cannot drift). With
+   * no images it is the heartbeat. All of a worker's writes to a request go through one queue: on FerretDB
+   * concurrent updates of one document can overwrite each other.
    */
-  async recordImages(requestId: string, owner: string, updates: ImageUpdate[], leaseMs: number): Promise<boolean> {
+  async recordImages(requestId: string, owner: string, updates: ImageUpdate[], leaseMs: number, chunkSize: number, progress: Pick<RequestDocument, 'counts' | 'totals'>): Promise<boolean> {
     const now = new Date()
-    const set: Record<string, unknown> = { updated_at: now, 'lease.expires_at': new Date(now.getTime() + leaseMs) }
-    const delta = { succeeded: 0, failed: 0, pending: 0, bytes_in: 0, bytes_out: 0 }
+    const inline: Record<string, unknown> = {}
+    const byChunk = new Map<number, Record<string, unknown>>()
     for (const { index, record } of updates) {
-      set[`images.${index}`] = record
-      if (record.status !== 'pending') {
-        delta[record.status] += 1
-        delta.pending -= 1
-      }
-      delta.bytes_in += record.bytes_in ?? 0
-      delta.bytes_out += record.bytes_out ?? 0
+      const { n, path } = imageSlot(index, chunkSize)
+      if (n === 0) inline[path] = record
+      else byChunk.set(n, { ...byChunk.get(n), [path]: record })
     }
+    for (const [n, set] of byChunk) await this.chunks.updateOne({ _id: chunkId(requestId, n) }, { $set: set })
     const result = await this.requests.updateOne(
       { _id: requestId, 'lease.owner': owner, status: 'Processing' },
-      {
-        $set: set,
-        $inc: {
-          'counts.succeeded': delta.succeeded,
-          'counts.failed': delta.failed,
-          'counts.pending': delta.pending,
-          'totals.bytes_in': delta.bytes_in,
-          'totals.bytes_out': delta.bytes_out
-        }
-      }
+      { $set: { ...inline, counts: progress.counts, totals: progress.totals, updated_at: now, 'lease.expires_at': new Date(now.getTime() + leaseMs) } }
     )
     return result.matchedCount === 1
   }

@@ -93,8 +93,13 @@ export interface RequestDocument {
   error?: string
   options: ProcessingOptions
   webhook_url?: string
+  /** Rows and images of chunk 0 only (all of them for requests of up to `chunk_size`); see requests/chunks.ts. */
   products: ProductRecord[]
   images: ImageRecord[]
+  chunk_size: number
+  product_count: number
+  /** Number of chunks, the inline one included. */
+  chunks?: number
   counts: Counts
   /** Running sums of bytes_in/bytes_out over finished images, so summaries need not read `images`. */
   totals: { bytes_in: number; bytes_out: number }

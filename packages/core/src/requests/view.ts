@@ -1,10 +1,12 @@
-import type { ImageRecord, ImageView, ProcessingOptions, RequestDocument, StatusView, Totals, WebhookEvent } from './schema.ts'
+import type { ImageRecord, ImageView, ProcessingOptions, ProductRecord, RequestDocument, StatusView, Totals, WebhookEvent } from './schema.ts'
 import type { ParsedCsv } from '../csv/input.ts'
 import type { OutputRow } from '../csv/output.ts'
 import { initialCounts } from './repository.ts'
 import { publicUrl } from '../storage/files.ts'
 
-export function newRequestDocument(id: string, csv: ParsedCsv, options: ProcessingOptions, webhookUrl: string | undefined, now = new Date()): RequestDocument {
+export const DEFAULT_CHUNK_SIZE = 200
+
+export function newRequestDocument(id: string, csv: ParsedCsv, options: ProcessingOptions, webhookUrl: string | undefined, now = new Date(), chunkSize = DEFAULT_CHUNK_SIZE): RequestDocument {
   return {
     _id: id,
     request_id: id,
@@ -15,6 +17,8 @@ export function newRequestDocument(id: string, csv: ParsedCsv, options: Processi
     ...(webhookUrl ? { webhook_url: webhookUrl } : {}),
     products: csv.products,
     images: csv.urls.map((url) => ({ url, status: 'pending' })),
+    chunk_size: chunkSize,
+    product_count: csv.products.length,
     counts: initialCounts(csv.urls.length),
     totals: { bytes_in: 0, bytes_out: 0 },
     lease: null,
@@ -41,11 +45,33 @@ function imageView(baseUrl: string, image: ImageRecord): ImageView {
   return { ...stats, input_url: url, status, output_url: outputUrl(baseUrl, image), error: error ?? null, savings_pct: savingsPct(image.bytes_in, image.bytes_out) }
 }
 
-/** Status as the API shows it. `doc` may lack products/images (summary load), in which case the page is empty. */
-export function statusView(doc: RequestDocument, baseUrl: string, page: { offset: number; limit: number }): StatusView {
+/** Counters and byte totals of a request, from its images: what the owner writes with every batch. */
+export function tally(images: ImageRecord[]): Pick<RequestDocument, 'counts' | 'totals'> {
+  const counts = initialCounts(images.length)
+  const totals = { bytes_in: 0, bytes_out: 0 }
+  for (const image of images) {
+    if (image.status === 'pending') continue
+    counts[image.status] += 1
+    counts.pending -= 1
+    if (image.status === 'succeeded') {
+      totals.bytes_in += image.bytes_in ?? 0
+      totals.bytes_out += image.bytes_out ?? 0
+    }
+  }
+  return { counts, totals }
+}
+
+export interface ProductPage {
+  offset: number
+  limit: number
+  total: number
+  products: ProductRecord[]
+  images: Map<number, ImageRecord>
+}
+
+/** Status as the API shows it: the request's summary plus one page of products with their images. */
+export function statusView(doc: RequestDocument, baseUrl: string, page: ProductPage): StatusView {
   const { counts } = doc
-  const products = doc.products ?? []
-  const images = doc.images ?? []
   const last = doc.webhook?.attempts.at(-1)
   return {
     request_id: doc.request_id,
@@ -72,11 +98,11 @@ export function statusView(doc: RequestDocument, baseUrl: string, page: { offset
     products: {
       offset: page.offset,
       limit: page.limit,
-      total: doc.products ? products.length : -1,
-      items: products.slice(page.offset, page.offset + page.limit).map((p) => ({
+      total: page.total,
+      items: page.products.map((p) => ({
         serial: p.serial,
         name: p.name,
-        images: p.image_ids.map((i) => imageView(baseUrl, images[i]!))
+        images: p.image_ids.map((i) => imageView(baseUrl, page.images.get(i)!))
       }))
     }
   }
