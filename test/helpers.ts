@@ -114,6 +114,18 @@ export interface Proc {
   exited: Promise<number | null>
 }
 
+// Children must not outlive a test process that is interrupted (tap's timeout, Ctrl-C): they would keep polling
+// the database and skew every later measurement.
+const children = new Set<ChildProcess>()
+const killChildren = () => children.forEach((c) => c.kill('SIGKILL'))
+process.once('exit', killChildren)
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killChildren()
+    process.exit(1)
+  })
+}
+
 function startProcess(script: string, env: Record<string, string>): Proc {
   const child = spawn(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', script], {
     cwd: ROOT,
@@ -124,7 +136,8 @@ function startProcess(script: string, env: Record<string, string>): Proc {
   const keep = (chunk: Buffer) => { log = (log + chunk.toString()).slice(-200_000) }
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  children.add(child)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => (children.delete(child), resolve(code))))
   return { child, output: () => log, exited }
 }
 

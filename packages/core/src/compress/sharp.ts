@@ -1,9 +1,21 @@
-import sharp from 'sharp'
+import type Sharp from 'sharp'
+import type { Metadata, OutputInfo } from 'sharp'
 import { mayKeepOriginal, planCompression, refuseInput, EXTENSIONS, type InputFacts } from './plan.ts'
 import type { ImageStats, ProcessingOptions } from '../requests/schema.ts'
 
-// Job size must not decide memory: no cache of decoded images between unrelated inputs.
-sharp.cache(false)
+/**
+ * sharp (libvips) is loaded on first use: the API imports this package too and never compresses anything, so it
+ * should not carry the native library in memory.
+ */
+let loaded: Promise<typeof Sharp> | null = null
+function sharpLib() {
+  loaded ??= import('sharp').then((module) => {
+    const sharp = module.default as typeof Sharp
+    sharp.cache(false) // job size must not decide memory: no cache of decoded images between unrelated inputs
+    return sharp
+  })
+  return loaded
+}
 
 export class ImageError extends Error {
   override name = 'ImageError'
@@ -17,7 +29,8 @@ export interface CompressResult {
 
 /** Reads only the header: size, format, orientation. Rejects bytes that are not an image before any decoding. */
 export async function readFacts(input: Buffer): Promise<InputFacts> {
-  let meta: sharp.Metadata
+  const sharp = await sharpLib()
+  let meta: Metadata
   try {
     meta = await sharp(input, { limitInputPixels: false, animated: true }).metadata()
   } catch (err) {
@@ -45,6 +58,7 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   if (refusal) throw new ImageError(refusal)
   const plan = planCompression(facts, options)
 
+  const sharp = await sharpLib()
   let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', animated: plan.animated, sequentialRead: true })
     .rotate()
     .toColourspace('srgb')
@@ -57,7 +71,7 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
     case 'avif': pipeline = pipeline.avif({ quality: plan.quality, effort: 2 }); break
   }
 
-  let output: { data: Buffer; info: sharp.OutputInfo }
+  let output: { data: Buffer; info: OutputInfo }
   try {
     output = await pipeline.toBuffer({ resolveWithObject: true })
   } catch (err) {
