@@ -126,8 +126,10 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   })
 }
 
+/** Runs an app from its TypeScript source, or with IMGPROC_RUN_FROM=dist from `tsc -b` output as production does. */
 function startProcess(script: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', script], {
+  const args = process.env.IMGPROC_RUN_FROM === 'dist' ? [script.replace('/src/', '/dist/').replace(/\.ts$/, '.js')] : ['--conditions=imgproc-source', '--import', 'tsx', script]
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -28,8 +28,6 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
   const app = Fastify({
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
-    // Status polling and uploads carry a request id of ours; Fastify's own id is only for correlating log lines.
-    requestIdLogLabel: 'http_id',
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
     return503OnClosing: true,
     ...options
