@@ -72,8 +72,9 @@ export class RequestRepository {
   /** Stores a new request: rows and images beyond the first chunk go to `request_chunks`, written first. */
   async create(doc: RequestDocument): Promise<void> {
     const [inline, ...rest] = splitIntoChunks(doc.products, doc.images, doc.chunk_size)
-    if (rest.length > 0) {
-      await this.chunks.insertMany(rest.map((c) => ({ _id: chunkId(doc.request_id, c.n), request_id: doc.request_id, ...c })), { ordered: false })
+    // In batches: one message for all of a 10 MB request would hold all of it serialised at once.
+    for (let i = 0; i < rest.length; i += 8) {
+      await this.chunks.insertMany(rest.slice(i, i + 8).map((c) => ({ _id: chunkId(doc.request_id, c.n), request_id: doc.request_id, ...c })), { ordered: false })
     }
     await this.requests.insertOne({ ...doc, products: inline!.products, images: inline!.images, chunks: rest.length + 1 })
   }
