@@ -27,7 +27,7 @@ export interface AppDeps {
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
   const app = Fastify({
-    logger: { level: process.env.LOG_LEVEL ?? 'info' },
+    logger: { level: deps.config.LOG_LEVEL },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
     return503OnClosing: true,
     ...options

@@ -1,18 +1,9 @@
 import { mkdir } from 'node:fs/promises'
 import { MongoClient } from 'mongodb'
-import { ConfigError, loadConfig, RequestRepository } from '@imgproc/core'
+import { loadConfigOrExit, RequestRepository } from '@imgproc/core'
 import { buildApp } from './app.ts'
 
-let config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message)
-    process.exit(1)
-  }
-  throw err
-}
+const config = loadConfigOrExit()
 
 await mkdir(config.STORAGE_DIR, { recursive: true })
 // Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.

@@ -3,37 +3,28 @@ import os from 'node:os'
 import pino from 'pino'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { connectMongo, createMetrics, loadConfig, ConfigError, RequestRepository, type Config } from '@imgproc/core'
+import { connectMongo, createMetrics, loadConfigOrExit, RequestRepository, type Config } from '@imgproc/core'
 import { processRequest } from './process-request.ts'
 import { deliverWebhook } from './deliver-webhooks.ts'
 import { startWorkerHttp } from './http.ts'
 import { Wakeup } from './wakeup.ts'
 
-const log = pino({ name: 'worker', level: process.env.LOG_LEVEL ?? 'info' })
 /** Resolves after `ms`, or at once when `signal` aborts (shutdown must not wait out a poll interval). */
 const sleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined)
 
-let config: Config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message)
-    process.exit(1)
-  }
-  throw err
-}
+const config = loadConfigOrExit()
+const log = pino({ name: 'worker', level: config.LOG_LEVEL })
 
 const owner = config.WORKER_ID
 const shutdown = new AbortController()
 // Image work is batch work: on a shared host the API and database keep the CPU first (WORKER_NICE, 0 to disable).
 try {
-  os.setPriority(Number(process.env.WORKER_NICE ?? 10))
+  os.setPriority(config.WORKER_NICE)
 } catch {
   /* not permitted here: run at normal priority */
 }
 // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
-sharp.concurrency(Number(process.env.SHARP_CONCURRENCY ?? 1))
+sharp.concurrency(config.SHARP_CONCURRENCY)
 
 const { client, db } = await connectWithRetry()
 const repo = new RequestRepository(db)

@@ -8,7 +8,9 @@ t.test('defaults, coercion and clear refusals', async (t) => {
   t.equal(loadConfig({}).ALLOW_PRIVATE_NETWORKS, false, 'private networks refused by default')
   t.throws(() => loadConfig({ PORT: 'eighty', WORKER_CONCURRENCY: '0', ALLOW_PRIVATE_NETWORKS: 'yes' }), {
     name: 'ConfigError',
-    message: /PORT="eighty": must be integer[\s\S]*WORKER_CONCURRENCY=0: must be >= 1[\s\S]*ALLOW_PRIVATE_NETWORKS/
+    message: /PORT="eighty": must be integer[\s\S]*WORKER_CONCURRENCY=0: must be >= 1[\s\S]*ALLOW_PRIVATE_NETWORKS="yes": must be one of true, false$/
   })
   t.throws(() => loadConfig({ MONGODB_URI: 'postgres://x' }), /MONGODB_URI/)
+  t.match(loadConfig({}), { LOG_LEVEL: 'info', WORKER_NICE: 10, SHARP_CONCURRENCY: 1 })
+  t.throws(() => loadConfig({ LOG_LEVEL: 'verbose', WORKER_NICE: '40' }), /WORKER_NICE=40: must be <= 19\n  LOG_LEVEL="verbose": must be one of fatal, error, warn, info, debug, trace, silent$/)
 })

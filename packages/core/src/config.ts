@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 
 // One schema for every knob: defaults, coercion from strings and the error text all come from here.
-const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')], { default: 'false' })
+const Bool = Type.Enum(['true', 'false'], { default: 'false' })
 
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -34,7 +34,10 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 5_000 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   MAX_CLAIMS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
-  REQUEST_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 5000, default: 200 })
+  REQUEST_CHUNK_SIZE: Type.Integer({ minimum: 1, maximum: 5000, default: 200 }),
+  WORKER_NICE: Type.Integer({ minimum: -20, maximum: 19, default: 10 }),
+  SHARP_CONCURRENCY: Type.Integer({ minimum: 0, maximum: 64, default: 1 }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' })
 })
 
 type Raw = Static<typeof ConfigSchema>
@@ -57,7 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, known))
   const errors = [...Value.Errors(ConfigSchema, raw)]
   if (errors.length > 0) {
-    const lines = errors.map((e) => `${e.instancePath.slice(1)}=${JSON.stringify(valueAt(raw, e.instancePath))}: ${e.message}`)
+    const lines = errors.map((e) => `${e.instancePath.slice(1)}=${JSON.stringify(valueAt(raw, e.instancePath))}: ${describe(e)}`)
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
   const config = raw as Raw
@@ -67,6 +70,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ALLOW_PRIVATE_NETWORKS: config.ALLOW_PRIVATE_NETWORKS === 'true',
     API_KEYS: config.API_KEYS.split(',').map((k) => k.trim()).filter(Boolean)
   }
+}
+
+/** For process entry points: a bad configuration ends the process with the message and exit code 1, no stack trace. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    console.error(err.message)
+    process.exit(1)
+  }
+}
+
+function describe(error: { message: string; params?: unknown }): string {
+  const allowed = (error.params as { allowedValues?: unknown[] } | undefined)?.allowedValues
+  return allowed ? `must be one of ${allowed.join(', ')}` : error.message
 }
 
 function valueAt(obj: unknown, pointer: string): unknown {
