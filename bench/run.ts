@@ -2,7 +2,8 @@
  * pnpm bench [--images N] [--large]
  *
  * Side by side in one run, on the same images and settings:
- *   ceiling    — compressImage() in-process over buffers already in memory, with the worker's concurrency;
+ *   ceiling    — compressImage() in-process over buffers already in memory, with the worker's concurrency,
+ *                run before and after the end-to-end run and averaged;
  *   end to end — the real service (FerretDB + API + worker processes): upload → Completed, over HTTP.
  * Prints the ratio, MB in/out, peak RSS of API and worker, status latency under load, upload answer time and
  * mozjpeg's output size against the default. --large: a 10,000-image request of small images.
@@ -26,6 +27,13 @@ const CONCURRENCY = Math.max(2, availableParallelism())
 const DEFAULTS: ProcessingOptions = { quality: 50, format: 'original', mozjpeg: false }
 
 const peakRssMb = (p: Proc) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))![1]) / 1024
+/** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
+const cpuSeconds = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) / 100 }
+/** Machine-wide CPU ticks from /proc/stat: busy (everything but idle and iowait) and total, to compare runs by utilisation. */
+const machineTicks = () => { const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number); const total = f.reduce((a, b) => a + b, 0); return { busy: total - f[3]! - f[4]!, total } }
+const busyPct = (from: ReturnType<typeof machineTicks>) => { const to = machineTicks(); return (100 * (to.busy - from.busy)) / (to.total - from.total) }
+/** The throwaway FerretDB's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
+const databaseCpuSeconds = () => (process.env.FERRETDB_PID ? cpuSeconds(Number(process.env.FERRETDB_PID)) : NaN)
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN }
 const mb = (b: number) => b / 1024 / 1024
 
@@ -42,9 +50,12 @@ async function ceiling(buffers: Buffer[], options: ProcessingOptions) {
   sharp.concurrency(Number(process.env.SHARP_CONCURRENCY ?? 1)) // the worker's setting
   const limit = pLimit(CONCURRENCY)
   const started = performance.now()
+  const cpu0 = process.cpuUsage()
+  const ticks = machineTicks()
   const results = await Promise.all(buffers.map((b) => limit(() => compressImage(b, options, 100_000_000))))
   const seconds = (performance.now() - started) / 1000
-  return { seconds, imagesPerSecond: buffers.length / seconds, bytesOut: results.reduce((s, r) => s + r.data.length, 0) }
+  const cpu = process.cpuUsage(cpu0)
+  return { seconds, busyPct: busyPct(ticks), cpuSeconds: (cpu.user + cpu.system) / 1e6, imagesPerSecond: buffers.length / seconds, bytesOut: results.reduce((s, r) => s + r.data.length, 0) }
 }
 
 /** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
@@ -53,6 +64,8 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
   try {
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
+    const cpu0 = { worker: cpuSeconds(service.workers[0]!.child.pid!), api: cpuSeconds(service.api.child.pid!), db: databaseCpuSeconds(), bench: process.cpuUsage() }
+    const ticks = machineTicks()
     const t0 = performance.now()
     const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
     const uploadMs = performance.now() - t0
@@ -67,9 +80,20 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
       await new Promise((r) => setTimeout(r, 100))
     }
     const seconds = (performance.now() - t0) / 1000
+    const machineBusyPct = busyPct(ticks)
+    const bench = process.cpuUsage(cpu0.bench)
+    // Where the CPU went while the request ran: worker, API, this process (image server + status polling).
+    const cpu = {
+      worker: cpuSeconds(service.workers[0]!.child.pid!) - cpu0.worker,
+      api: cpuSeconds(service.api.child.pid!) - cpu0.api,
+      db: databaseCpuSeconds() - cpu0.db,
+      bench: (bench.user + bench.system) / 1e6
+    }
     const completedLine = service.workers[0]!.output().split('\n').find((l) => l.includes('"request completed"'))
     return {
       seconds,
+      cpu,
+      machineBusyPct,
       uploadMs,
       status,
       statusP50: pct(latencies, 50),
@@ -116,8 +140,12 @@ async function main() {
     const buffers = [...files.values()]
     const bytesIn = buffers.reduce((s, b) => s + b.length, 0)
     try {
-      const ceil = await ceiling(buffers, DEFAULTS)
+      // Ceiling before and after the end-to-end run (A-B-A): on a shared machine the speed drifts between
+      // runs, and the mean of the two brackets cancels a linear drift; their spread shows how noisy it was.
+      const before = await ceiling(buffers, DEFAULTS)
       const e2e = await endToEnd(csvOf(catalogue.map((c, i) => [i + 1, `SKU${i + 1}`, [`${server.url}/${c.name}`]])))
+      const after = await ceiling(buffers, DEFAULTS)
+      const ceil = { before, after, imagesPerSecond: (before.imagesPerSecond + after.imagesPerSecond) / 2, cpuSeconds: (before.cpuSeconds + after.cpuSeconds) / 2 }
       const jpegs = buffers.filter((_, i) => catalogue[i]!.name.endsWith('.jpg'))
       const plain = await ceiling(jpegs, DEFAULTS)
       const moz = await ceiling(jpegs, { ...DEFAULTS, mozjpeg: true })
@@ -125,7 +153,7 @@ async function main() {
       Object.assign(results, { ceiling: ceil, endToEnd: { ...e2e, status: undefined, imagesPerSecond: e2eRate }, bytesIn, bytesOut: e2e.status.totals.bytes_out, mozjpeg: { defaultBytes: plain.bytesOut, mozjpegBytes: moz.bytesOut, ratio: moz.bytesOut / plain.bytesOut, defaultSeconds: plain.seconds, mozjpegSeconds: moz.seconds } })
       rows.push(
         ['images (mixed JPEG/PNG, 0.3–12 MP)', `${N}, ${mb(bytesIn).toFixed(1)} MB`],
-        ['ceiling: sharp in-process', `${ceil.imagesPerSecond.toFixed(2)} images/s`],
+        ['ceiling: sharp in-process (before, after)', `${ceil.imagesPerSecond.toFixed(2)} images/s (${before.imagesPerSecond.toFixed(2)}, ${after.imagesPerSecond.toFixed(2)})`],
         ['end to end: upload → Completed', `${e2eRate.toFixed(2)} images/s`],
         ['ratio end-to-end / ceiling', `${(e2eRate / ceil.imagesPerSecond).toFixed(3)}`],
         ['MB in → out (savings)', `${mb(bytesIn).toFixed(1)} → ${mb(e2e.status.totals.bytes_out).toFixed(1)} (${e2e.status.totals.savings_pct}%)`],
@@ -133,6 +161,8 @@ async function main() {
         ['upload answered in', `${e2e.uploadMs.toFixed(0)} ms`],
         ['GET /status p50 / p99 under load', `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
         ['peak RSS worker / API', `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
+        ['CPU s worker / API / DB / bench (of wall × cores)', `${e2e.cpu.worker.toFixed(1)} / ${e2e.cpu.api.toFixed(1)} / ${e2e.cpu.db.toFixed(1)} / ${e2e.cpu.bench.toFixed(1)} (of ${(e2e.seconds * availableParallelism()).toFixed(1)}); ceiling ${ceil.cpuSeconds.toFixed(1)}`],
+        ['machine CPU busy: ceiling / end to end', `${before.busyPct.toFixed(0)}%, ${after.busyPct.toFixed(0)}% / ${e2e.machineBusyPct.toFixed(0)}%`],
         ['progress writes to MongoDB', `${e2e.progressWrites} for ${N} images`],
         ['mozjpeg vs default (JPEG subset, q50)', `${(moz.bytesOut / plain.bytesOut).toFixed(3)}× bytes, ${(moz.seconds / plain.seconds).toFixed(2)}× time`]
       )

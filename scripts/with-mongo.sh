@@ -13,6 +13,7 @@ if [ -z "${MONGODB_URI:-}" ]; then
   start_ferretdb "$dbdir" "$port"
   trap 'kill $FERRETDB_PID 2>/dev/null; rm -rf "$dbdir"' EXIT
   export MONGODB_URI="mongodb://127.0.0.1:$port/"
+  export FERRETDB_PID # the benchmark reports the database's CPU time too
 fi
 export FERRETDB_BIN=${FERRETDB_BIN:-$root/.tools/bin/ferretdb}
 "$@"

@@ -46,6 +46,25 @@ t.test('health, readiness and Prometheus metrics on the API and the worker; requ
   await waitForStatus(service, body.request_id, ['Completed'])
 })
 
+t.test('an idle worker watches the work signal instead of scanning requests, and an upload wakes it at once', async (t) => {
+  const workerPort = await freePort()
+  const service = await startService({ workers: 0 })
+  t.teardown(() => service.stop())
+  // Periodic scans far apart (15 s: half the lease), polls of the signal every 100 ms (the harness default).
+  await service.startWorker({ WORKER_HTTP_PORT: String(workerPort), IDLE_SCAN_MS: '60000' })
+  const scans = async () => Number(/imgproc_claim_scans_total\{app="worker"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text())![1])
+  await waitFor('first scan', async () => (await scans()) >= 1)
+  const idleFrom = await scans()
+  await new Promise((r) => setTimeout(r, 2000))
+  t.equal(await scans(), idleFrom, 'no scans of requests while idle (polling every 100 ms would have made ~20)')
+
+  const started = performance.now()
+  const { body } = await upload(service.apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]))
+  await waitForStatus(service, body.request_id, ['Completed'])
+  t.ok(performance.now() - started < 10_000, 'picked up long before the next periodic scan (15 s)')
+  t.ok((await scans()) > idleFrom, 'the upload triggered a scan')
+})
+
 t.test('the production bundle the Dockerfiles build runs with plain node (no tsx, production dependencies only)', async (t) => {
   const run = promisify(execFile)
   const out = await mkdtemp(path.join(tmpdir(), 'deploy-api-'))

@@ -8,6 +8,7 @@ import { processRequest } from './process-request.ts'
 import { deliverWebhook } from './deliver-webhooks.ts'
 import { startWorkerHttp } from './http.ts'
 import { Wakeup } from './wakeup.ts'
+import { waitForWork } from './wait-for-work.ts'
 
 /** Resolves after `ms`, or at once when `signal` aborts (shutdown must not wait out a poll interval). */
 const sleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined)
@@ -47,14 +48,24 @@ const imageDeps = {
   compressSlot: <T>(work: () => Promise<T>) => compressSlot(work)
 }
 
+// Scans of `requests` cost a pass over the whole collection on FerretDB: an idle worker scans when the work
+// signal moves, and otherwise at this interval, which also bounds how late an expired lease is taken over.
+const idleScanMs = Math.max(config.POLL_INTERVAL_MS, Math.min(config.IDLE_SCAN_MS, Math.floor(config.LEASE_MS / 2)))
+
 async function claimLoop(): Promise<void> {
+  let exhaustedCheckAt = 0
   while (!shutdown.signal.aborted) {
     try {
-      const failed = await repo.failExhausted(config.MAX_CLAIMS)
-      if (failed > 0) log.warn({ failed }, 'failed requests that were interrupted too often')
+      if (Date.now() >= exhaustedCheckAt) {
+        const failed = await repo.failExhausted(config.MAX_CLAIMS)
+        if (failed > 0) log.warn({ failed }, 'failed requests that were interrupted too often')
+        exhaustedCheckAt = Date.now() + idleScanMs
+      }
+      const seen = await repo.workSignal() // read before the scan, so work announced during it is not missed
       const doc = await repo.claim(owner, config.LEASE_MS, config.MAX_CLAIMS)
+      metrics.claimScans.inc()
       if (!doc) {
-        await sleep(config.POLL_INTERVAL_MS, shutdown.signal)
+        await waitForWork(repo, seen, { pollMs: config.POLL_INTERVAL_MS, maxIdleMs: idleScanMs, signal: shutdown.signal })
         continue
       }
       const requestLog = log.child({ request_id: doc.request_id })

@@ -17,6 +17,7 @@ export const ConfigSchema = Type.Object({
   WORKER_ID: Type.String({ minLength: 1, default: `${os.hostname()}-${process.pid}` }),
   WORKER_HTTP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
   POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
+  IDLE_SCAN_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000 }),
   LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
   PROGRESS_FLUSH_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),

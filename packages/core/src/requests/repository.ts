@@ -35,6 +35,12 @@ export interface WebhookEventDocument {
   payload: unknown
 }
 
+/** A counter bumped whenever there is new work to claim: a hint that spares idle workers a scan of `requests`. */
+export interface WorkSignal {
+  _id: 'requests'
+  seq: number
+}
+
 const DUPLICATE_KEY = 11000
 
 export async function connectMongo(uri: string, dbName: string): Promise<{ client: MongoClient; db: Db }> {
@@ -50,8 +56,10 @@ export class RequestRepository {
   readonly webhookEvents: Collection<WebhookEventDocument>
   readonly claimTokens: Collection<ClaimToken>
   readonly chunks: Collection<ChunkDocument>
+  readonly signals: Collection<WorkSignal>
 
   constructor(db: Db) {
+    this.signals = db.collection<WorkSignal>('work_signals')
     this.chunks = db.collection<ChunkDocument>('request_chunks')
     this.requests = db.collection<RequestDocument>('requests')
     this.webhookEvents = db.collection<WebhookEventDocument>('webhook_events')
@@ -77,6 +85,20 @@ export class RequestRepository {
       await this.chunks.insertMany(rest.slice(i, i + 8).map((c) => ({ _id: chunkId(doc.request_id, c.n), request_id: doc.request_id, ...c })), { ordered: false })
     }
     await this.requests.insertOne({ ...doc, products: inline!.products, images: inline!.images, chunks: rest.length + 1 })
+    await this.announceWork().catch(() => undefined) // only a hint: idle workers also scan on their own every few seconds
+  }
+
+  /**
+   * Finding claimable requests is a query over `requests`, which FerretDB v1 answers by decoding every document
+   * in the collection; idle workers therefore watch this one-document counter and scan only when it moves (or
+   * when their idle interval ends, which is how expired leases are found).
+   */
+  async announceWork(): Promise<void> {
+    await this.signals.updateOne({ _id: 'requests' }, { $inc: { seq: 1 } }, { upsert: true })
+  }
+
+  async workSignal(): Promise<number> {
+    return (await this.signals.findOne({ _id: 'requests' }))?.seq ?? 0
   }
 
   private async chunk(doc: RequestDocument, n: number): Promise<{ products: ProductRecord[]; images: ImageRecord[] }> {
@@ -174,6 +196,7 @@ export class RequestRepository {
       { _id: requestId, 'lease.owner': owner, status: 'Processing' },
       { $set: { 'lease.expires_at': new Date(0), updated_at: new Date() } }
     )
+    await this.announceWork()
   }
 
   /**
