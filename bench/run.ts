@@ -17,7 +17,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { compressImage, type ProcessingOptions } from '@imgproc/core'
+import { compressImage, loadConfig, type ProcessingOptions } from '@imgproc/core'
 import { CORPUS, ROOT, csvOf, startService, type Proc } from '../test/helpers.ts'
 import { buildCatalogue } from './images.ts'
 
@@ -60,7 +60,10 @@ async function ceiling(buffers: Buffer[], options: ProcessingOptions) {
 
 /** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
 async function endToEnd(csv: string, env: Record<string, string> = {}) {
-  const service = await startService({ workers: 1, env: { LOG_LEVEL: 'warn', POLL_INTERVAL_MS: '500', ...env } })
+  // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
+  const defaults = loadConfig({})
+  const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
+  const service = await startService({ workers: 1, env: { LOG_LEVEL: 'warn', POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'), PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'), ...env } })
   try {
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')

@@ -20,6 +20,7 @@ export const ConfigSchema = Type.Object({
   IDLE_SCAN_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 5000 }),
   LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
   PROGRESS_FLUSH_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
+  STATUS_CACHE_MS: Type.Integer({ minimum: 1, maximum: 60_000, default: 1000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
   ALLOW_PRIVATE_NETWORKS: Bool,
   API_KEYS: Type.String({ default: '' }),

@@ -4,15 +4,15 @@ import { LRUCache } from 'lru-cache'
 import { ErrorBody, RequestId, StatusQuery, statusView, StatusView } from '@imgproc/core'
 import { requireApiKey } from '../auth.ts'
 
-// Progress reaches MongoDB in batches (PROGRESS_FLUSH_MS), so a view a quarter-second old is as current as the
-// data. Pollers get it from memory while one read refreshes it: a dashboard polling hard costs the database a
-// few reads a second, not one per poll. Unknown ids are not cached.
-const FRESH_MS = 250
-
+// Progress reaches MongoDB in batches (PROGRESS_FLUSH_MS), so a view a second old is nearly as current as the
+// data. Pollers get it from memory while one read refreshes it: a dashboard polling hard costs the database about
+// one read a second per request and page (each a full-document decode on FerretDB), not one per poll. Unknown
+// ids are not cached.
 const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const freshMs = app.config.STATUS_CACHE_MS
   const views = new LRUCache<string, StatusView, { id: string; offset: number; limit: number }>({
     max: 2000,
-    ttl: FRESH_MS,
+    ttl: freshMs,
     allowStale: true,
     noDeleteOnStaleGet: true,
     fetchMethod: async (_key, _stale, { context: { id, offset, limit } }) => {
@@ -27,7 +27,7 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: requireApiKey,
     schema: {
       summary: 'Progress of a request, with a page of its products and their images',
-      description: `Served from a view at most about ${FRESH_MS} ms older than the database.`,
+      description: `Served from a view at most about ${freshMs} ms older than the database (STATUS_CACHE_MS).`,
       security: [{ bearer: [] }],
       params: Type.Object({ request_id: RequestId }),
       querystring: StatusQuery,
