@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { StringDecoder } from 'node:string_decoder'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
@@ -25,9 +26,18 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async onFile(part: MultipartFile) {
       if (part.fieldname !== 'file') throw app.httpErrors.badRequest(`unexpected file field "${part.fieldname}"; send the CSV in field "file"`)
       if (!CSV_TYPES.has(part.mimetype)) throw app.httpErrors.unsupportedMediaType(`"file" must be a CSV, got ${part.mimetype}`)
-      const data = await part.toBuffer()
-      if (data.includes(0)) throw app.httpErrors.unsupportedMediaType('"file" is binary, not a CSV text file')
-      ;(part as unknown as { value: string }).value = data.toString('utf8')
+      // Decoded chunk by chunk: the upload is never held as one buffer beside the string made from it.
+      const decoder = new StringDecoder('utf8')
+      const pieces: string[] = []
+      let binary = false
+      for await (const chunk of part.file as AsyncIterable<Buffer>) {
+        binary ||= chunk.includes(0)
+        if (!binary) pieces.push(decoder.write(chunk))
+      }
+      if (part.file.truncated) throw app.httpErrors.payloadTooLarge(`the CSV is larger than ${config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)`)
+      if (binary) throw app.httpErrors.unsupportedMediaType('"file" is binary, not a CSV text file')
+      pieces.push(decoder.end())
+      ;(part as unknown as { value: string }).value = pieces.join('')
     }
   })
 

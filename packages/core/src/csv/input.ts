@@ -1,4 +1,5 @@
-import { parseString } from 'fast-csv'
+import { Readable } from 'node:stream'
+import { parse } from 'fast-csv'
 import type { CsvRowError, ProductRecord } from '../requests/schema.ts'
 import { checkUrlSyntax, type UrlRules } from '../fetch/policy.ts'
 
@@ -19,34 +20,35 @@ export type CsvResult = { ok: true; value: ParsedCsv } | { ok: false; errors: Cs
 
 const MAX_REPORTED_ERRORS = 1000
 
-/** Parses and validates a whole input CSV; returns every row error rather than stopping at the first. */
+/**
+ * Parses and validates a whole input CSV; returns every row error rather than stopping at the first. Rows are
+ * checked as the parser yields them, so raw records never pile up beside the products built from them.
+ */
 export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvResult> {
-  const rows = await readRecords(text.replace(/^\uFEFF/, ''))
-  if (rows.errors.length > 0) return { ok: false, errors: rows.errors }
   const errors: CsvRowError[] = []
-  const [header, ...body] = rows.records
-
-  if (!header) return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }] }
-  errors.unshift(...checkHeader(header))
-
   const products: ProductRecord[] = []
   const urlIndex = new Map<string, number>()
   const seenSerials = new Map<number, number>()
-  body.forEach((cells, i) => {
-    const row = i + 2
+  let sawHeader = false
+  const malformed = await readRecords(text.replace(/^\uFEFF/, ''), (cells, row) => {
+    if (row === 1) {
+      sawHeader = true
+      return void errors.push(...checkHeader(cells))
+    }
     if (cells.every((c) => c.trim() === '')) return
     const rowErrors = checkRow(cells, row, rules, seenSerials)
     if (rowErrors.length > 0) return void errors.push(...rowErrors)
-    const urls = splitUrls(cells[2] ?? '')
     products.push({
       serial: Number(cells[0]!.trim()),
       name: cells[1]!.trim(),
-      image_ids: urls.map((url) => {
+      image_ids: splitUrls(cells[2] ?? '').map((url) => {
         if (!urlIndex.has(url)) urlIndex.set(url, urlIndex.size)
         return urlIndex.get(url)!
       })
     })
   })
+  if (malformed) return { ok: false, errors: [malformed] }
+  if (!sawHeader) return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }] }
 
   if (errors.length === 0 && products.length === 0) errors.push({ row: 2, column: null, message: 'the file has a header but no product rows' })
   if (errors.length === 0 && urlIndex.size > rules.maxImages) {
@@ -110,19 +112,27 @@ function clip(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
-/** Reads raw records; a malformed quoted cell stops fast-csv, so it is reported on the record where it happened. */
-function readRecords(text: string): Promise<{ records: string[][]; errors: CsvRowError[] }> {
+/**
+ * Hands each raw record to `onRecord` with its 1-based number. A malformed quoted cell stops fast-csv; it is
+ * returned as the error of the record where it happened.
+ */
+function readRecords(text: string, onRecord: (cells: string[], row: number) => void): Promise<CsvRowError | null> {
   return new Promise((resolve) => {
-    const records: string[][] = []
-    parseString<string[], string[]>(text, { headers: false, ignoreEmpty: false })
-      .on('data', (record: string[]) => records.push(record))
+    let row = 0
+    // Fed in slices: fast-csv then yields rows as it goes instead of materialising all of them in one step.
+    Readable.from(slices(text, 64 * 1024), { objectMode: false })
+      .pipe(parse<string[], string[]>({ headers: false, ignoreEmpty: false }))
+      .on('data', (record: string[]) => onRecord(record, ++row))
       .on('error', (err: Error) => {
-        // fast-csv stops without saying where; the scan below finds the record whose quote is broken.
         const message = `malformed CSV: ${err.message.replace(/^Parse Error: /, '')} (a quoted cell must be closed and followed by a comma or line end)`
-        resolve({ records: [], errors: [{ row: malformedQuoteRow(text) ?? records.length + 1, column: null, message }] })
+        resolve({ row: malformedQuoteRow(text) ?? row + 1, column: null, message })
       })
-      .on('end', () => resolve({ records, errors: [] }))
+      .on('end', () => resolve(null))
   })
+}
+
+function* slices(text: string, size: number): Generator<string> {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size)
 }
 
 /** The 1-based record number where a quoted cell is left open or followed by stray text, per RFC 4180. */

@@ -1,6 +1,13 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
-import { got, RequestError, HTTPError, type OptionsInit } from 'got'
+import type { OptionsInit } from 'got'
 import { hostLiteral, refuseAddress } from './policy.ts'
+
+/** got is loaded on first use, like sharp: the API imports this package and never downloads anything. */
+let gotModule: typeof import('got') | null = null
+export async function gotLib(): Promise<typeof import('got')> {
+  gotModule ??= await import('got')
+  return gotModule
+}
 
 export interface DownloadLimits {
   maxBytes: number
@@ -70,6 +77,7 @@ export function gotOptions(limits: DownloadLimits): OptionsInit {
  * failures with backoff. Errors are rewritten into a short reason a customer can act on.
  */
 export async function downloadImage(url: string, limits: DownloadLimits): Promise<Buffer> {
+  const { got } = await gotLib()
   const request = got(url, { ...gotOptions(limits), responseType: 'buffer', resolveBodyOnly: false, isStream: false })
   request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
     if (progress.transferred > limits.maxBytes || (progress.total ?? 0) > limits.maxBytes) request.cancel(`larger than ${limits.maxBytes} bytes`)
@@ -84,9 +92,10 @@ export async function downloadImage(url: string, limits: DownloadLimits): Promis
 
 export function describeDownloadError(err: unknown, limits: Pick<DownloadLimits, 'maxBytes' | 'timeoutMs' | 'maxRedirects'>): string {
   if (err instanceof DownloadError) return err.message
-  if (err instanceof HTTPError) return `HTTP ${err.response.statusCode} ${err.response.statusMessage ?? ''}`.trim()
+  const lib = gotModule // a got error can only exist once got has been loaded
+  if (lib && err instanceof lib.HTTPError) return `HTTP ${err.response.statusCode} ${err.response.statusMessage ?? ''}`.trim()
   if (err instanceof Error && err.name === 'CancelError') return `download too large: ${err.message}`
-  if (err instanceof RequestError) {
+  if (lib && err instanceof lib.RequestError) {
     if (err.code === 'ERR_TOO_MANY_REDIRECTS') return `too many redirects (more than ${limits.maxRedirects})`
     if (err.code === 'ETIMEDOUT') return `download timed out (${err.message.replace(/^Timeout awaiting '(\w+)'.*/, '$1 deadline')}; limit ${limits.timeoutMs} ms)`
     if (err.code === 'EREFUSED_PRIVATE' || /refused: /.test(err.message)) return err.message.replace(/^.*?(refused: )/, '$1')

@@ -1,6 +1,5 @@
-import { got, HTTPError } from 'got'
 import type { DeliveryAttempt } from '../requests/schema.ts'
-import { gotOptions, describeDownloadError } from '../fetch/download.ts'
+import { gotLib, gotOptions, describeDownloadError } from '../fetch/download.ts'
 import { signPayload, SIGNATURE_HEADER, ID_HEADER } from './signature.ts'
 
 export interface DeliverySettings {
@@ -18,6 +17,7 @@ export function nextDelayMs(attemptsMade: number, baseMs: number, random = Math.
 export async function postWebhook(url: string, eventId: string, body: string, settings: DeliverySettings): Promise<DeliveryAttempt> {
   const at = new Date()
   const started = performance.now()
+  const { got, HTTPError } = await gotLib()
   try {
     const response: { statusCode: number } = await got.post(url, {
       responseType: 'text',
