@@ -7,7 +7,9 @@ cd "$root"
 ensure_dependencies
 
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+# pnpm does not pass signals on to the node processes it starts, so whole process trees are stopped (children first).
+kill_tree() { local child; for child in $(pgrep -P "$1"); do kill_tree "$child"; done; kill "$1" 2>/dev/null || true; }
+cleanup() { for pid in "${pids[@]}"; do kill_tree "$pid"; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
 if [ -z "${MONGODB_URI:-}" ]; then
