@@ -196,7 +196,7 @@ export class RequestRepository {
       { _id: requestId, 'lease.owner': owner, status: 'Processing' },
       { $set: { 'lease.expires_at': new Date(0), updated_at: new Date() } }
     )
-    await this.announceWork()
+    await this.announceWork().catch(() => undefined) // a hint; without it the request is found by the next idle scan
   }
 
   /**
