@@ -17,14 +17,14 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { compressImage, loadConfig, type ProcessingOptions } from '@imgproc/core'
+import { compressImage, DEFAULT_OPTIONS, loadConfig, type ProcessingOptions } from '@imgproc/core'
 import { CORPUS, ROOT, csvOf, startService, type Proc } from '../test/helpers.ts'
 import { buildCatalogue } from './images.ts'
 
 const { values: args } = parseArgs({ options: { images: { type: 'string', default: '300' }, large: { type: 'boolean', default: false } } })
 const N = Number(args.images)
 const CONCURRENCY = Math.max(2, availableParallelism())
-const DEFAULTS: ProcessingOptions = { quality: 50, format: 'original', mozjpeg: false }
+const DEFAULTS = DEFAULT_OPTIONS
 
 const peakRssMb = (p: Proc) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))![1]) / 1024
 /** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */

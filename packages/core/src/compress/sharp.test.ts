@@ -4,11 +4,11 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { compressImage } from './sharp.ts'
-import type { ProcessingOptions } from '../requests/schema.ts'
+import { DEFAULT_OPTIONS, type ProcessingOptions } from '../requests/schema.ts'
 
 const corpus = process.env.IMGPROC_CORPUS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images')
 const read = (name: string) => readFileSync(path.join(corpus, name))
-const defaults: ProcessingOptions = { quality: 50, format: 'original', mozjpeg: false }
+const defaults = DEFAULT_OPTIONS
 const MAX_PIXELS = 100_000_000
 
 t.test('ordinary photos shrink, keep their format and decode', async (t) => {

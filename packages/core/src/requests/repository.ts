@@ -1,5 +1,5 @@
-import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb'
-import type { Counts, DeliveryAttempt, DeliveryState, ImageRecord, ProductRecord, RequestDocument } from './schema.ts'
+import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter, type OptionalUnlessRequiredId } from 'mongodb'
+import type { DeliveryAttempt, DeliveryState, ImageRecord, ProductRecord, RequestDocument } from './schema.ts'
 import { chunkId, imageSlot, productChunks, splitIntoChunks } from './chunks.ts'
 
 export interface ImageUpdate {
@@ -171,14 +171,8 @@ export class RequestRepository {
     return null
   }
 
-  private async takeToken(id: string, owner: string, at: Date): Promise<boolean> {
-    try {
-      await this.claimTokens.insertOne({ _id: id, owner, at })
-      return true
-    } catch (err) {
-      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return false
-      throw err
-    }
+  private takeToken(id: string, owner: string, at: Date): Promise<boolean> {
+    return insertOnce(this.claimTokens, { _id: id, owner, at })
   }
 
   /** Requests that keep killing their workers are failed instead of being retried forever. */
@@ -229,13 +223,6 @@ export class RequestRepository {
     return result.matchedCount === 1
   }
 
-  async fail(requestId: string, owner: string, reason: string, eventId: string | null, now = new Date()): Promise<boolean> {
-    const set: Partial<RequestDocument> = { status: 'Failed', error: reason, completed_at: now, updated_at: now, lease: null }
-    if (eventId) set.webhook = { event_id: eventId, state: 'pending', attempts: [], next_attempt_at: now }
-    const result = await this.requests.updateOne({ _id: requestId, 'lease.owner': owner, status: 'Processing' }, { $set: set })
-    return result.matchedCount === 1
-  }
-
   /**
    * Takes one due webhook delivery under its own short lease, so a crashed deliverer's event is picked up again
    * (with the same event_id) and slow receivers never hold up image processing. Same token rule as `claim`.
@@ -271,17 +258,18 @@ export class RequestRepository {
   }
 
   /** Stores a received webhook event once; false when the event id was seen before (a redelivery). */
-  async storeWebhookEvent(event: WebhookEventDocument): Promise<boolean> {
-    try {
-      await this.webhookEvents.insertOne(event)
-      return true
-    } catch (err) {
-      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return false
-      throw err
-    }
+  storeWebhookEvent(event: WebhookEventDocument): Promise<boolean> {
+    return insertOnce(this.webhookEvents, event)
   }
 }
 
-export function initialCounts(total: number): Counts {
-  return { total, succeeded: 0, failed: 0, pending: total }
+/** Inserts `doc` unless its unique key exists already: true for the first writer, false for everyone after. */
+async function insertOnce<T extends Document>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
+  try {
+    await collection.insertOne(doc)
+    return true
+  } catch (err) {
+    if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return false
+    throw err
+  }
 }

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
 
 export const RequestStatus = Type.Union([Type.Literal('Pending'), Type.Literal('Processing'), Type.Literal('Completed'), Type.Literal('Failed')])
 export type RequestStatus = Static<typeof RequestStatus>
@@ -20,6 +21,8 @@ export const ProcessingOptions = Type.Object({
   mozjpeg: Type.Boolean({ default: false, description: 'Use mozjpeg encoder settings for JPEG output (smaller, slower).' })
 })
 export type ProcessingOptions = Static<typeof ProcessingOptions>
+/** What an upload that sets no option gets: the schema's defaults. */
+export const DEFAULT_OPTIONS = Value.Default(ProcessingOptions, {}) as ProcessingOptions
 
 export const Counts = Type.Object({
   total: Type.Integer(),

@@ -1,12 +1,9 @@
-import type { ImageRecord, ImageView, ProcessingOptions, ProductRecord, RequestDocument, StatusView, Totals, WebhookEvent } from './schema.ts'
+import type { Counts, ImageRecord, ImageView, ProcessingOptions, ProductRecord, RequestDocument, StatusView, Totals, WebhookEvent } from './schema.ts'
 import type { ParsedCsv } from '../csv/input.ts'
 import type { OutputRow } from '../csv/output.ts'
-import { initialCounts } from './repository.ts'
 import { publicUrl } from '../storage/files.ts'
 
-export const DEFAULT_CHUNK_SIZE = 200
-
-export function newRequestDocument(id: string, csv: ParsedCsv, options: ProcessingOptions, webhookUrl: string | undefined, now = new Date(), chunkSize = DEFAULT_CHUNK_SIZE): RequestDocument {
+export function newRequestDocument(id: string, csv: ParsedCsv, options: ProcessingOptions, webhookUrl: string | undefined, now: Date, chunkSize: number): RequestDocument {
   return {
     _id: id,
     request_id: id,
@@ -128,4 +125,8 @@ export function webhookEvent(doc: RequestDocument, eventId: string): WebhookEven
     output_csv_url: doc.output_csv ?? null,
     completed_at: (doc.completed_at ?? new Date()).toISOString()
   }
+}
+
+export function initialCounts(total: number): Counts {
+  return { total, succeeded: 0, failed: 0, pending: total }
 }
