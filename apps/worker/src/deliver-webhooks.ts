@@ -1,4 +1,4 @@
-import { isDelivered, nextDelayMs, postWebhook, webhookEvent, type Config, type Metrics, type RequestDocument, type RequestRepository } from '@imgproc/core'
+import { deliveryState, nextDelayMs, postWebhook, webhookEvent, type Config, type Metrics, type RequestDocument, type RequestRepository } from '@imgproc/core'
 import type { Logger } from 'pino'
 
 /** One due delivery: POST the signed event, record the attempt, schedule the next one or give up. Returns when to retry. */
@@ -11,7 +11,7 @@ export async function deliverWebhook(doc: RequestDocument, config: Config, repo:
     allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS
   })
   const made = delivery.attempts.length + 1
-  const state = isDelivered(attempt) ? 'delivered' : made >= config.WEBHOOK_MAX_ATTEMPTS ? 'failed' : 'pending'
+  const state = deliveryState(attempt, made, config.WEBHOOK_MAX_ATTEMPTS)
   const next = new Date(Date.now() + nextDelayMs(made, config.WEBHOOK_BACKOFF_MS))
   await repo.recordDelivery(doc.request_id, owner, attempt, state, next)
   metrics.webhookDeliveries.inc({ outcome: state === 'pending' ? 'retry' : state })

@@ -27,7 +27,7 @@ try {
 // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
 sharp.concurrency(config.SHARP_CONCURRENCY)
 
-const { client, db } = await connectWithRetry()
+const { client, db } = await untilOk(() => connectMongo(config.MONGODB_URI, config.MONGODB_DB), 'connecting to MongoDB')
 const repo = new RequestRepository(db)
 await untilOk(() => repo.ensureIndexes(), 'creating indexes')
 
@@ -106,21 +106,11 @@ async function deliveryLoop(): Promise<void> {
   }
 }
 
-async function connectWithRetry() {
+/** Retries start-up work that needs the database until it succeeds: a worker may start before MongoDB does. */
+async function untilOk<T>(work: () => Promise<T>, what: string): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await connectMongo(config.MONGODB_URI, config.MONGODB_DB)
-    } catch (err) {
-      log.error({ err: (err as Error).message, attempt }, 'cannot reach MongoDB; retrying')
-      await sleep(Math.min(5000, 250 * attempt))
-    }
-  }
-}
-
-async function untilOk(work: () => Promise<unknown>, what: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return void (await work())
+      return await work()
     } catch (err) {
       log.error({ err: (err as Error).message, attempt }, `${what} failed; retrying`)
       await sleep(Math.min(5000, 250 * attempt))

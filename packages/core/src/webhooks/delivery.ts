@@ -1,4 +1,4 @@
-import type { DeliveryAttempt } from '../requests/schema.ts'
+import type { DeliveryAttempt, DeliveryState } from '../requests/schema.ts'
 import { gotLib, gotOptions, describeDownloadError } from '../fetch/download.ts'
 import { signPayload, SIGNATURE_HEADER, ID_HEADER } from './signature.ts'
 
@@ -43,4 +43,10 @@ export async function postWebhook(url: string, eventId: string, body: string, se
 
 export function isDelivered(attempt: DeliveryAttempt): boolean {
   return attempt.status_code !== undefined && attempt.status_code >= 200 && attempt.status_code < 300
+}
+
+/** After attempt number `made`: delivered on a 2xx, given up after `maxAttempts`, otherwise tried again later. */
+export function deliveryState(attempt: DeliveryAttempt, made: number, maxAttempts: number): DeliveryState {
+  if (isDelivered(attempt)) return 'delivered'
+  return made >= maxAttempts ? 'failed' : 'pending'
 }
