@@ -13,8 +13,8 @@ t.test('backoff doubles with jitter; the default 8 attempts spread over about te
 
 t.test('a 2xx delivers; anything else retries until the last attempt, which gives up', async (t) => {
   const at = new Date()
-  t.equal(deliveryState({ at, status_code: 204 }, 8, 8), 'delivered')
-  t.equal(deliveryState({ at, status_code: 500, error: 'HTTP 500' }, 3, 8), 'pending')
-  t.equal(deliveryState({ at, error: 'download timed out' }, 8, 8), 'failed')
-  t.equal(deliveryState({ at, status_code: 301 }, 1, 8), 'pending', 'a redirect is not a delivery')
+  t.equal(deliveryState({ at, duration_ms: 5, status_code: 204 }, 8, 8), 'delivered')
+  t.equal(deliveryState({ at, duration_ms: 5, status_code: 500, error: 'HTTP 500' }, 3, 8), 'pending')
+  t.equal(deliveryState({ at, duration_ms: 5, error: 'download timed out' }, 8, 8), 'failed')
+  t.equal(deliveryState({ at, duration_ms: 5, status_code: 301 }, 1, 8), 'pending', 'a redirect is not a delivery')
 })
