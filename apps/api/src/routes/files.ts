@@ -2,7 +2,7 @@ import path from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { ErrorBody, RequestId } from '@imgproc/core'
+import { ErrorBody, OUTPUT_FILE_PATTERN, RequestId } from '@imgproc/core'
 
 /**
  * Output files are addressed by a validated request id and a name we generated, never by a free path, so nothing
@@ -14,7 +14,7 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/images/:request_id/:file', {
     schema: {
       summary: 'A compressed image',
-      params: Type.Object({ request_id: RequestId, file: Type.String({ pattern: '^[0-9]{1,6}\\.(jpg|png|webp|gif|avif)$' }) }),
+      params: Type.Object({ request_id: RequestId, file: Type.String({ pattern: OUTPUT_FILE_PATTERN }) }),
       response: { 200: Type.Unknown({ description: 'The image bytes' }), 400: ErrorBody, 404: ErrorBody }
     }
   }, (request, reply) => {
