@@ -12,6 +12,14 @@ ensure_dependencies() {
   fi
 }
 
+# The shared image corpus lives in ../shared beside the checkout. A clone made elsewhere (e.g. a CI check in
+# /tmp) finds it beside the checkout it was cloned from. IMGPROC_CORPUS_DIR, when set, wins.
+if [ -z "${IMGPROC_CORPUS_DIR:-}" ]; then
+  for candidate in "$root/../shared/corpus/images" "$(git -C "$root" remote get-url origin 2>/dev/null)/../shared/corpus/images"; do
+    if [ -d "$candidate" ]; then export IMGPROC_CORPUS_DIR=$(cd "$candidate" && pwd); break; fi
+  done
+fi
+
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
