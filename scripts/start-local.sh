@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# One command for a newcomer: FerretDB (data under ./data), the API and one worker, on the embedded default.
+# One command for a newcomer: an embedded MongoDB replica set (data under ./data/mongodb), the API and one worker.
 # With MONGODB_URI set, that server is used instead and no local database is started.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
 ensure_dependencies
+
+if [ -z "${MONGODB_URI:-}" ]; then
+  # Start the embedded database, then run this script again inside it with MONGODB_URI set.
+  ensure_mongod
+  exec node scripts/embedded-mongo.mjs --data "$root/data/mongodb" --port "${MONGO_PORT:-27017}" -- bash "$0"
+fi
 
 pids=()
 # pnpm does not pass signals on to the node processes it starts, so whole process trees are stopped (children first).
@@ -12,13 +18,6 @@ kill_tree() { local child; for child in $(pgrep -P "$1"); do kill_tree "$child";
 cleanup() { for pid in "${pids[@]}"; do kill_tree "$pid"; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-if [ -z "${MONGODB_URI:-}" ]; then
-  bash scripts/install-ferretdb.sh
-  port=${FERRETDB_PORT:-27017}
-  start_ferretdb "$root/data/ferretdb" "$port"
-  pids+=("$FERRETDB_PID")
-  export MONGODB_URI="mongodb://127.0.0.1:$port/"
-fi
 export STORAGE_DIR=${STORAGE_DIR:-$root/data/storage}
 export ALLOW_PRIVATE_NETWORKS=${ALLOW_PRIVATE_NETWORKS:-false}
 

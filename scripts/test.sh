@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test: type-check, then tap (unit tests beside the code, integration tests in test/).
-# Uses MONGODB_URI when set; otherwise starts a throwaway FerretDB for the run.
+# Runs every test, installing first whatever they need: dependencies, mongod, Chromium for the page test.
+# Type-check, then tap (unit tests beside the code, integration tests in test/) against MongoDB: MONGODB_URI
+# when set, otherwise an embedded single-node replica set started for the run.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
 ensure_dependencies
+ensure_mongod
+bash scripts/install-chromium.sh
 pnpm_cmd exec tsc -b
 pnpm_cmd exec tsc -p test/tsconfig.json
 # tap compiles its plugin set once per install; ours drops the ts-node plugin (tests run through tsx instead).

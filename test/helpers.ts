@@ -1,6 +1,6 @@
 /**
  * Integration harness: the API and workers as real child processes, a real HTTP server for images and another
- * for webhooks on 127.0.0.1, and a MongoDB client on the same (FerretDB) server the processes use.
+ * for webhooks on 127.0.0.1, and a MongoDB client on the same server the processes use.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -11,7 +11,7 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { MongoClient, type Db } from 'mongodb'
-import type { RequestDocument } from '@imgproc/core'
+import type { Counts, DeliveryData, ImageRecord, JobDocument, RequestDocument, UnitData } from '@imgproc/core'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const CORPUS = process.env.IMGPROC_CORPUS_DIR ?? path.resolve(ROOT, '../shared/corpus/images')
@@ -19,7 +19,7 @@ export const WEBHOOK_SECRET = 'test-secret-0123456789abcdef'
 
 export function mongoUri(): string {
   const uri = process.env.MONGODB_URI
-  if (!uri) throw new Error('MONGODB_URI is not set: run the tests through `pnpm test`, which starts FerretDB')
+  if (!uri) throw new Error('MONGODB_URI is not set: run the tests through `npm test`, which starts MongoDB')
   return uri
 }
 
@@ -150,7 +150,7 @@ export interface Service {
   api: Proc
   workers: Proc[]
   startWorker(extra?: Record<string, string>): Promise<Proc>
-  request(id: string): Promise<RequestDocument | null>
+  request(id: string): Promise<RequestSnapshot | null>
   stop(): Promise<void>
 }
 
@@ -197,7 +197,7 @@ export async function startService(options: { workers?: number; env?: Record<str
     api,
     workers,
     startWorker,
-    request: (id) => db.collection<RequestDocument>('requests').findOne({ request_id: id }),
+    request: (id) => snapshot(db, id),
     async stop() {
       for (const p of [api, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL')
       await Promise.all([api, ...workers].map((p) => p.exited))
@@ -219,9 +219,98 @@ export function csvOf(rows: Array<[number | string, string, string[]]>): string 
   return ['S. No.,Product Name,Input Image Urls', ...rows.map(([n, name, urls]) => `${n},${name},"${urls.join(',')}"`)].join('\n') + '\n'
 }
 
-export async function waitForStatus(service: Service, id: string, statuses: string[], timeoutMs = 60_000): Promise<RequestDocument> {
+export async function waitForStatus(service: Service, id: string, statuses: string[], timeoutMs = 60_000): Promise<RequestSnapshot> {
   return waitFor(`request ${id} to reach ${statuses.join('/')}`, async () => {
     const doc = await service.request(id)
     return doc && statuses.includes(doc.status) ? doc : null
   }, timeoutMs)
+}
+
+/**
+ * A request as the tests look at it, read straight from the collections: the request document, every image
+ * record in order (from its work units), counters summed over the units, its units, and its webhook delivery.
+ */
+export interface RequestSnapshot extends Omit<RequestDocument, 'images' | 'units'> {
+  summary: RequestDocument['images']
+  images: ImageRecord[]
+  counts: Counts
+  units: JobDocument<UnitData>[]
+  finisher: JobDocument | null
+  webhook: (DeliveryData & { job: JobDocument<DeliveryData> }) | null
+}
+
+export async function snapshot(db: Db, id: string): Promise<RequestSnapshot | null> {
+  const doc = await db.collection<RequestDocument>('requests').findOne({ request_id: id })
+  if (!doc) return null
+  const jobs = db.collection<JobDocument>('jobs')
+  const units = (await jobs.find({ request_id: id, kind: 'images' }).toArray() as unknown as JobDocument<UnitData>[]).sort((a, b) => a.data.n - b.data.n)
+  const images = units.flatMap((u) => u.data.images)
+  const succeeded = images.filter((i) => i.status === 'succeeded').length
+  const failed = images.filter((i) => i.status === 'failed').length
+  const webhookJob = await jobs.findOne({ key: `${id}:webhook` }) as JobDocument<DeliveryData> | null
+  return {
+    ...doc,
+    summary: doc.images,
+    images,
+    counts: { total: doc.images.total, succeeded, failed, pending: doc.images.total - succeeded - failed },
+    units,
+    finisher: await jobs.findOne({ key: `${id}:finish` }),
+    webhook: webhookJob ? { ...webhookJob.data, job: webhookJob } : null
+  }
+}
+
+export interface Mongod {
+  uri: string
+  port: number
+  dbPath: string
+  child: ChildProcess
+  /** SIGKILL, and wait until the process is gone. */
+  kill(): Promise<void>
+  /** Starts it again on the same port and data. */
+  restart(): Promise<void>
+}
+
+/**
+ * A mongod of the test's own, to kill and restart (outages) or to run without a replica set (standalone). The
+ * binary is the one the test setup installed (MONGOMS_SYSTEM_BINARY), or mongodb-memory-server's download.
+ */
+export async function startMongod(options: { replSet: boolean }): Promise<Mongod> {
+  const { MongoBinary } = await import('mongodb-memory-server-core')
+  const bin = await MongoBinary.getPath()
+  const port = await freePort()
+  const dbPath = await mkdtemp(path.join(tmpdir(), 'imgproc-mongod-'))
+  const args = ['--port', String(port), '--bind_ip', '127.0.0.1', '--dbpath', dbPath, '--quiet', ...(options.replSet ? ['--replSet', 'rs0'] : [])]
+  const uri = `mongodb://127.0.0.1:${port}/${options.replSet ? '?replicaSet=rs0' : ''}`
+  const spawnMongod = async () => {
+    const child = spawn(bin, args, { stdio: 'ignore' })
+    children.add(child)
+    child.on('exit', () => children.delete(child))
+    await waitFor('mongod to answer', async () => {
+      const client = await MongoClient.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 500 })
+      try {
+        if (!options.replSet) return true
+        const hello = await client.db('admin').command({ hello: 1 })
+        if (!hello.setName) await client.db('admin').command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${port}` }] } }).catch(() => undefined)
+        return hello.isWritablePrimary === true
+      } finally {
+        await client.close()
+      }
+    }, 30_000, 200)
+    return child
+  }
+  const mongod: Mongod = {
+    uri,
+    port,
+    dbPath,
+    child: await spawnMongod(),
+    async kill() {
+      const exited = new Promise((r) => mongod.child.once('exit', r))
+      mongod.child.kill('SIGKILL')
+      await exited
+    },
+    async restart() {
+      mongod.child = await spawnMongod()
+    }
+  }
+  return mongod
 }

@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { MongoError } from 'mongodb'
-import type { Config, RequestRepository } from '@imgproc/core'
+import type { Config, RequestStore } from '@imgproc/core'
 import uploadRoutes from './routes/upload.ts'
 import statusRoutes from './routes/status.ts'
 import webhookRoutes from './routes/webhook.ts'
@@ -16,13 +16,13 @@ import pageRoutes from './routes/page.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
-    requests: RequestRepository
+    requests: RequestStore
   }
 }
 
 export interface AppDeps {
   config: Config
-  requests: RequestRepository
+  requests: RequestStore
 }
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {

@@ -1,14 +1,13 @@
 import { mkdir } from 'node:fs/promises'
-import { MongoClient } from 'mongodb'
-import { loadConfigOrExit, RequestRepository } from '@imgproc/core'
+import { createMongoClient, loadConfigOrExit, RequestStore } from '@imgproc/core'
 import { buildApp } from './app.ts'
 
 const config = loadConfigOrExit()
 
 await mkdir(config.STORAGE_DIR, { recursive: true })
 // Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
-const client = new MongoClient(config.MONGODB_URI, { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, appName: 'imgproc-api' })
-const requests = new RequestRepository(client.db(config.MONGODB_DB))
+const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')
+const requests = new RequestStore(client.db(config.MONGODB_DB))
 const app = await buildApp({ config, requests })
 requests.ensureIndexes().catch((err: Error) => app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too'))
 

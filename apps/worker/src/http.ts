@@ -1,8 +1,8 @@
 import { createServer } from 'node:http'
-import { checkReadiness, type Metrics, type RequestRepository } from '@imgproc/core'
+import { checkReadiness, type Metrics, type RequestStore } from '@imgproc/core'
 
 /** /healthz, /readyz and /metrics on WORKER_HTTP_PORT, for orchestrators and Prometheus. */
-export function startWorkerHttp(port: number, host: string, metrics: Metrics, repo: RequestRepository, storageDir: string) {
+export function startWorkerHttp(port: number, host: string, metrics: Metrics, repo: RequestStore, storageDir: string) {
   const server = createServer(async (req, res) => {
     try {
       if (req.url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')

@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { checkUrlSyntax, DEFAULT_OPTIONS, ErrorBody, newRequestDocument, parseInputCsv, ProcessingOptions, UploadAccepted } from '@imgproc/core'
+import { checkUrlSyntax, DEFAULT_OPTIONS, ErrorBody, parseInputCsv, planRequest, ProcessingOptions, UploadAccepted } from '@imgproc/core'
 import { requireApiKey } from '../auth.ts'
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel', 'application/octet-stream', 'text/comma-separated-values'])
@@ -64,8 +64,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`, errors: parsed.errors })
     }
     const id = randomUUID()
-    const doc = newRequestDocument(id, parsed.value, { ...DEFAULT_OPTIONS, ...options }, webhook_url, new Date(), config.REQUEST_CHUNK_SIZE)
-    await app.requests.create(doc)
+    await app.requests.create(planRequest(id, parsed.value, { ...DEFAULT_OPTIONS, ...options }, webhook_url, new Date(), config.WORK_UNIT_SIZE))
     request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
     return reply.code(202).header('location', `/status/${id}`).send({
       request_id: id,

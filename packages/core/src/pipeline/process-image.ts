@@ -2,6 +2,7 @@ import { compressImage, ImageError } from '../compress/sharp.ts'
 import { downloadImage, DownloadError, type DownloadLimits } from '../fetch/download.ts'
 import { imageKey, writeFileAtomically } from '../storage/files.ts'
 import type { ImageRecord, ProcessingOptions } from '../requests/schema.ts'
+import { failureKind } from '../observability/metrics.ts'
 
 export interface ImageJob {
   requestId: string
@@ -43,6 +44,6 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
 }
 
 function failed(url: string, err: unknown): ImageRecord {
-  if (err instanceof DownloadError || err instanceof ImageError) return { url, status: 'failed', error: err.message }
+  if (err instanceof DownloadError || err instanceof ImageError) return { url, status: 'failed', error: err.message, error_kind: failureKind(err.message) }
   throw err
 }

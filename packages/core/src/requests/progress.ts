@@ -1,26 +1,23 @@
-import type { ImageUpdate } from './repository.ts'
-
 export type FlushResult = 'ok' | 'lease-lost'
 
 /**
- * Collects finished images and writes them in batches (every `maxBatch` images or `intervalMs`), so a large
- * request costs a few writes per second rather than one per image. A failed write keeps its batch for the next
- * flush: nothing finished is forgotten while the database is away. Every write to the request, heartbeats
- * included, goes through this one chain, so no two of them are ever in flight together.
+ * Collects finished items and writes them in batches (every `maxBatch` items or `intervalMs`), so a large unit
+ * costs a few writes per second rather than one per image. A failed write keeps its batch for the next flush:
+ * nothing finished is forgotten while the database is away. Writes go through one chain, never two at once.
  */
-export class ProgressBatcher {
-  private pending: ImageUpdate[] = []
+export class ProgressBatcher<T> {
+  private pending: T[] = []
   private timer: NodeJS.Timeout | null = null
   private chain: Promise<FlushResult> = Promise.resolve('ok')
   writes = 0
 
   constructor(
-    private readonly write: (updates: ImageUpdate[]) => Promise<boolean>,
+    private readonly write: (items: T[]) => Promise<boolean>,
     private readonly options: { maxBatch: number; intervalMs: number; onError: (err: unknown) => void; onLeaseLost: () => void }
   ) {}
 
-  add(update: ImageUpdate): void {
-    this.pending.push(update)
+  add(item: T): void {
+    this.pending.push(item)
     if (this.pending.length >= this.options.maxBatch) this.flushInBackground()
     else this.timer ??= setTimeout(() => this.flushInBackground(), this.options.intervalMs)
   }
@@ -33,22 +30,28 @@ export class ProgressBatcher {
     this.flush().catch(() => undefined) // reported through onError; the batch stays queued
   }
 
-  /** Extends the lease (writing whatever is queued with it). */
-  heartbeat(): Promise<FlushResult> {
-    return this.flush(true)
-  }
-
-  /** Writes what is queued; resolves 'lease-lost' when another worker now owns the request. Throws on DB errors. */
-  flush(evenIfEmpty = false): Promise<FlushResult> {
+  /** Writes what is queued; resolves 'lease-lost' when another worker now holds the work. Throws on DB errors. */
+  flush(): Promise<FlushResult> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    this.chain = this.chain.catch(() => 'ok' as const).then(() => this.writeBatch(evenIfEmpty))
+    this.chain = this.chain.catch(() => 'ok' as const).then(() => this.writeBatch())
     return this.chain
   }
 
-  private async writeBatch(evenIfEmpty: boolean): Promise<FlushResult> {
+  /** The last batch must land before the work can be called done: retried through database outages. */
+  async flushUntilWritten(): Promise<FlushResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.flush()
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)))
+      }
+    }
+  }
+
+  private async writeBatch(): Promise<FlushResult> {
     const batch = this.pending
-    if (batch.length === 0 && !evenIfEmpty) return 'ok'
+    if (batch.length === 0) return 'ok'
     this.pending = []
     try {
       this.writes += 1

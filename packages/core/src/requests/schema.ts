@@ -54,6 +54,8 @@ export interface ImageRecord extends Partial<ImageStats> {
   status: ImageStatus
   output_file?: string
   error?: string
+  /** Why it failed, as a fixed vocabulary (metrics labels, dashboards); `error` is the sentence for people. */
+  error_kind?: string
 }
 
 export interface ProductRecord {
@@ -62,9 +64,35 @@ export interface ProductRecord {
   image_ids: number[]
 }
 
-export interface Lease {
-  owner: string
-  expires_at: Date
+/** Outcome counters and byte sums over a set of images: a work unit's, or a whole request's. */
+export interface Tally {
+  succeeded: number
+  failed: number
+  bytes_in: number
+  bytes_out: number
+}
+
+/**
+ * `requests`: one small document per request. `images` is the summary (`total` from the start; outcome counts
+ * and bytes once the request finishes). Per-image detail lives in the request's work units (`jobs`, kind
+ * `images`) and its product rows in `request_products`, both keyed by `request_id`.
+ */
+export interface RequestDocument {
+  request_id: string
+  status: RequestStatus
+  created_at: Date
+  updated_at: Date
+  started_at?: Date
+  completed_at?: Date
+  error?: string
+  options: ProcessingOptions
+  webhook_url?: string
+  product_count: number
+  /** How many work units the images were split into, and their size (image i is in unit ⌊i / unit_size⌋). */
+  units: number
+  unit_size: number
+  images: Counts & { bytes_in: number; bytes_out: number }
+  output_csv?: string
 }
 
 export interface DeliveryAttempt {
@@ -75,44 +103,6 @@ export interface DeliveryAttempt {
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed'
-
-export interface WebhookDelivery {
-  event_id: string
-  state: DeliveryState
-  attempts: DeliveryAttempt[]
-  next_attempt_at: Date
-  delivered_at?: Date
-}
-
-export interface RequestDocument {
-  /** The request id again: FerretDB v1 only answers `_id` look-ups without reading the whole collection. */
-  _id: string
-  request_id: string
-  status: RequestStatus
-  created_at: Date
-  updated_at: Date
-  started_at?: Date
-  completed_at?: Date
-  error?: string
-  options: ProcessingOptions
-  webhook_url?: string
-  /** Rows and images of chunk 0 only (all of them for requests of up to `chunk_size`); see requests/chunks.ts. */
-  products: ProductRecord[]
-  images: ImageRecord[]
-  chunk_size: number
-  product_count: number
-  /** Number of chunks, the inline one included. */
-  chunks?: number
-  counts: Counts
-  /** Running sums of bytes_in/bytes_out over finished images, so summaries need not read `images`. */
-  totals: { bytes_in: number; bytes_out: number }
-  output_csv?: string
-  lease?: Lease | null
-  claims: number
-  webhook?: WebhookDelivery
-  delivery_lease?: Lease | null
-  delivery_claims?: number
-}
 
 // ---- API shapes -------------------------------------------------------------------------------
 

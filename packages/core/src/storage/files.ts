@@ -37,13 +37,20 @@ export function writeFileAtomically(root: string, key: string, data: Buffer): Pr
 }
 
 /**
- * Removes temporary files a previous owner of the request left when it was killed mid-write. Only the lease
- * holder calls this, so no live writer is affected.
+ * Removes temporary files a previous holder of some of the request's work left when it was killed mid-write:
+ * those of images `indexes` (or of the output CSV, index 'output'). Only the current holder of that work calls
+ * this, so no live writer is affected; other units of the same request keep their temp files.
  */
-export async function removeStaleTemps(root: string, requestId: string): Promise<number> {
+export async function removeStaleTemps(root: string, requestId: string, indexes: Array<number | 'output'>): Promise<number> {
   const dir = path.join(root, requestId)
+  const prefixes = indexes.map((i) => (i === 'output' ? 'output.csv.' : `${i}.`))
   const names = await readdir(dir).catch(() => [] as string[])
-  const stale = names.filter((n) => n.endsWith('.tmp'))
+  const stale = names.filter((n) => n.endsWith('.tmp') && prefixes.some((p) => n.startsWith(p)))
   await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })))
   return stale.length
+}
+
+/** Everything stored for a request (retention). */
+export async function removeRequestFiles(root: string, requestId: string): Promise<void> {
+  await rm(path.join(root, requestId), { recursive: true, force: true })
 }

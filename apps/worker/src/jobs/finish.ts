@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto'
+import {
+  imagesSummary, outputCsvKey, outputRows, publicUrl, removeStaleTemps, tally, webhookKey, writeAtomically, writeOutputCsv,
+  type DeliveryData, type RequestDocument, type RequestStore
+} from '@imgproc/core'
+import type { Processor } from '../runner.ts'
+import { pauseBeforeFinish } from '../test-hooks.ts'
+
+export interface FinishDeps {
+  store: RequestStore
+  storageDir: string
+  publicBaseUrl: string
+}
+
+/**
+ * A request's finisher: due once every unit has arrived, so exactly one exists and one worker holds it at a
+ * time. Writes the output CSV, makes the one transition to Completed, and queues the webhook delivery. Each
+ * step can be repeated by a later holder if this one dies halfway.
+ */
+export function finishProcessor(deps: FinishDeps): Processor<Record<string, never>> {
+  return {
+    kind: 'finish',
+    concurrency: 1,
+    async process(ctx) {
+      const requestId = ctx.job.request_id!
+      const doc = await deps.store.find(requestId)
+      if (!doc) return { kind: 'failed', reason: 'the request document does not exist (its upload never completed)' }
+      await pauseBeforeFinish(() => ctx.save({}))
+      if (doc.status === 'Pending' || doc.status === 'Processing') {
+        const { products, images } = await deps.store.loadAll(doc)
+        if (ctx.job.claims > 1) await removeStaleTemps(deps.storageDir, requestId, ['output'])
+        // Last check of the claim right before the one write that is not a database update.
+        if (!(await ctx.save({}))) return { kind: 'lost' }
+        await writeAtomically(deps.storageDir, outputCsvKey(requestId), (tmp) => writeOutputCsv(tmp, outputRows(products, images, deps.publicBaseUrl)))
+        ctx.log.info('output csv written')
+        const summary = imagesSummary(doc.images.total, tally(images))
+        if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv: publicUrl(deps.publicBaseUrl, outputCsvKey(requestId)) })) {
+          ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request completed')
+        }
+      }
+      await queueDelivery(deps.store, doc)
+      return { kind: 'done' }
+    },
+    async exhausted(ctx, reason) {
+      const requestId = ctx.job.request_id!
+      const doc = await deps.store.find(requestId)
+      if (!doc) return { kind: 'failed', reason }
+      const { images } = await deps.store.loadAll(doc)
+      await deps.store.finish(requestId, { status: 'Failed', images: imagesSummary(doc.images.total, tally(images)), error: reason })
+      await queueDelivery(deps.store, doc)
+      return { kind: 'failed', reason }
+    }
+  }
+}
+
+/** Keyed by the request, so a finisher that repeats this after a crash queues nothing new: one event id. */
+async function queueDelivery(store: RequestStore, doc: RequestDocument): Promise<void> {
+  if (!doc.webhook_url) return
+  const data: DeliveryData = { event_id: randomUUID(), url: doc.webhook_url, state: 'pending', attempts: [] }
+  await store.queue.enqueue([{ kind: 'webhook', key: webhookKey(doc.request_id), request_id: doc.request_id, data }])
+}
+

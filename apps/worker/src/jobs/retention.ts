@@ -1,0 +1,46 @@
+import { removeRequestFiles, type RequestStore } from '@imgproc/core'
+import type { Processor } from '../runner.ts'
+
+export interface RetentionDeps {
+  store: RequestStore
+  storageDir: string
+  /** 0 keeps everything. */
+  days: number
+  everyMs: number
+}
+
+export const RETENTION_KEY = 'retention'
+
+/**
+ * The retention sweep: one job for the whole deployment, run through the queue like any other and scheduled
+ * again after each run. Files go before documents, so a sweep that dies halfway finds the request next time.
+ */
+export function retentionProcessor(deps: RetentionDeps): Processor<{ last_run?: Date; removed?: number }> {
+  return {
+    kind: 'retention',
+    concurrency: 1,
+    async process(ctx) {
+      const now = Date.now()
+      let removed = 0
+      if (deps.days > 0) {
+        const cutoff = new Date(now - deps.days * 86_400_000)
+        for (;;) {
+          const ids = await deps.store.finishedBefore(cutoff, 100)
+          for (const id of ids) {
+            if (ctx.signal.aborted) break
+            await removeRequestFiles(deps.storageDir, id)
+            await deps.store.remove(id)
+            removed++
+          }
+          if (ids.length < 100 || ctx.signal.aborted) break
+        }
+        await deps.store.removeWebhookEventsBefore(cutoff)
+        if (removed > 0) ctx.log.info({ removed, older_than_days: deps.days }, 'retention: removed finished requests')
+      }
+      return { kind: 'retry', at: new Date(now + deps.everyMs), update: { $set: { 'data.last_run': new Date(now), 'data.removed': removed } } }
+    },
+    async exhausted() {
+      return { kind: 'retry', at: new Date(Date.now() + deps.everyMs) }
+    }
+  }
+}

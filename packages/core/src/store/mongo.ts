@@ -1,0 +1,42 @@
+import { MongoClient, MongoServerError, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from 'mongodb'
+
+const DUPLICATE_KEY = 11000
+
+/** A client that reports a missing database quickly; the driver keeps reconnecting in the background. */
+export function createMongoClient(uri: string, appName: string): MongoClient {
+  return new MongoClient(uri, { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, appName })
+}
+
+export async function connectMongo(uri: string, dbName: string, appName = 'imgproc'): Promise<{ client: MongoClient; db: Db }> {
+  const client = createMongoClient(uri, appName)
+  await client.connect()
+  return { client, db: client.db(dbName) }
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY
+}
+
+/** Inserts `doc` unless its unique key exists already: true for the first writer, false for everyone after. */
+export async function insertOnce<T extends Document>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
+  try {
+    await collection.insertOne(doc)
+    return true
+  } catch (err) {
+    if (isDuplicateKey(err)) return false
+    throw err
+  }
+}
+
+/** Inserts what is not there yet (by unique key), in batches so one message never holds a 10 MB request at once. */
+export async function insertMissing<T extends Document>(collection: Collection<T>, docs: OptionalUnlessRequiredId<T>[], batch = 500): Promise<void> {
+  for (let i = 0; i < docs.length; i += batch) {
+    try {
+      await collection.insertMany(docs.slice(i, i + batch), { ordered: false })
+    } catch (err) {
+      const writeErrors = (err as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors
+      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []
+      if (list.length === 0 || list.some((e) => e.code !== DUPLICATE_KEY)) throw err
+    }
+  }
+}

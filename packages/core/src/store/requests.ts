@@ -1,0 +1,145 @@
+import type { Collection, Db } from 'mongodb'
+import type { ImageRecord, ProductRecord, RequestDocument } from '../requests/schema.ts'
+import { addTallies, PRODUCTS_PER_PAGE, finishKey, imagesSummary, productPagesFor, unitKey, unitOf, webhookKey, type ProductPageDocument, type RequestPlan, type UnitData } from '../requests/plan.ts'
+import type { DeliveryData } from '../requests/view.ts'
+import { insertMissing, insertOnce } from './mongo.ts'
+import { WorkQueue, type JobDocument } from './queue.ts'
+
+export interface WebhookEventDocument {
+  event_id: string
+  request_id: string | null
+  received_at: Date
+  payload: unknown
+}
+
+/**
+ * Requests and everything keyed by their request_id: the request document, its product pages, and (through the
+ * work queue) its work units, finisher and webhook delivery. The only code besides the queue that talks to MongoDB.
+ */
+export class RequestStore {
+  readonly requests: Collection<RequestDocument>
+  readonly productPages: Collection<ProductPageDocument>
+  readonly webhookEvents: Collection<WebhookEventDocument>
+  readonly queue: WorkQueue
+
+  constructor(db: Db) {
+    this.requests = db.collection<RequestDocument>('requests')
+    this.productPages = db.collection<ProductPageDocument>('request_products')
+    this.webhookEvents = db.collection<WebhookEventDocument>('webhook_events')
+    this.queue = new WorkQueue(db)
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.requests.createIndex({ request_id: 1 }, { unique: true })
+    await this.requests.createIndex({ status: 1, completed_at: 1 })
+    await this.productPages.createIndex({ request_id: 1, n: 1 }, { unique: true })
+    await this.webhookEvents.createIndex({ event_id: 1 }, { unique: true })
+    await this.webhookEvents.createIndex({ received_at: 1 })
+    await this.queue.ensureIndexes()
+  }
+
+  async ping(): Promise<void> {
+    await this.requests.db.command({ ping: 1 })
+  }
+
+  /**
+   * Stores an accepted request: product pages, the finisher (waiting for every unit), the units, and last the
+   * request document. Every insert is keyed, so the sequence can be repeated; units may be claimed as soon as
+   * they exist, and carry their options so they never need the request document.
+   */
+  async create(plan: RequestPlan, now = new Date()): Promise<void> {
+    const id = plan.request.request_id
+    await insertMissing(this.productPages, plan.productPages, 20)
+    await this.queue.enqueue([{ kind: 'finish', key: finishKey(id), request_id: id, data: {}, waitFor: plan.units.length }], now)
+    await this.queue.enqueue(plan.units.map((data) => ({ kind: 'images' as const, key: unitKey(id, data.n), request_id: id, data })), now)
+    await insertOnce(this.requests, plan.request)
+  }
+
+  find(requestId: string): Promise<RequestDocument | null> {
+    return this.requests.findOne({ request_id: requestId }, { projection: { _id: 0 } })
+  }
+
+  /** The image summary as of now: stored once the request is finished, summed over its units while it runs. */
+  async imagesNow(doc: RequestDocument): Promise<RequestDocument['images']> {
+    if (doc.status === 'Completed' || doc.status === 'Failed') return doc.images
+    const units = await this.queue.jobs
+      .find({ request_id: doc.request_id, kind: 'images' }, { projection: { 'data.tally': 1 } })
+      .toArray() as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
+    return imagesSummary(doc.images.total, addTallies(units.map((u) => u.data.tally)))
+  }
+
+  async delivery(requestId: string): Promise<DeliveryData | null> {
+    return (await this.queue.find<DeliveryData>(webhookKey(requestId)))?.data ?? null
+  }
+
+  /** Product rows [offset, offset + limit) and the images they use, reading only the pages and units that hold them. */
+  async loadPage(doc: RequestDocument, offset: number, limit: number): Promise<{ products: ProductRecord[]; images: Map<number, ImageRecord> }> {
+    const pages = await this.productPages.find({ request_id: doc.request_id, n: { $in: productPagesFor(offset, limit, doc.product_count) } }).sort({ n: 1 }).toArray()
+    const rows = pages.flatMap((p) => p.products.map((product, i) => ({ product, at: p.n * PRODUCTS_PER_PAGE + i })))
+    const products = rows.filter((r) => r.at >= offset && r.at < offset + limit).map((r) => r.product)
+    const wanted = [...new Set(products.flatMap((p) => p.image_ids))]
+    const unitNumbers = [...new Set(wanted.map((i) => unitOf(i, doc.unit_size).n))]
+    const units = await this.unitImages(doc.request_id, unitNumbers)
+    const images = new Map<number, ImageRecord>()
+    for (const index of wanted) {
+      const { n, slot } = unitOf(index, doc.unit_size)
+      images.set(index, units.get(n)![slot]!)
+    }
+    return { products, images }
+  }
+
+  /** Every product row and every image of a request, in order (the finisher's view). */
+  async loadAll(doc: RequestDocument): Promise<{ products: ProductRecord[]; images: ImageRecord[] }> {
+    const pages = await this.productPages.find({ request_id: doc.request_id }).sort({ n: 1 }).toArray()
+    const units = await this.unitImages(doc.request_id)
+    const images = [...units.keys()].sort((a, b) => a - b).flatMap((n) => units.get(n)!)
+    return { products: pages.flatMap((p) => p.products), images }
+  }
+
+  private async unitImages(requestId: string, numbers?: number[]): Promise<Map<number, ImageRecord[]>> {
+    const keys = numbers?.map((n) => unitKey(requestId, n))
+    const filter = keys ? { key: { $in: keys } } : { request_id: requestId, kind: 'images' as const }
+    const units = await this.queue.jobs.find(filter, { projection: { 'data.n': 1, 'data.images': 1 } }).toArray() as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
+    return new Map(units.map((u) => [u.data.n, u.data.images]))
+  }
+
+  /** The first claimed unit moves the request from Pending to Processing (once). */
+  async markStarted(requestId: string, now = new Date()): Promise<void> {
+    await this.requests.updateOne({ request_id: requestId, status: 'Pending' }, { $set: { status: 'Processing', started_at: now, updated_at: now } })
+  }
+
+  /** The one transition to a final status; false if the request had reached one already. */
+  async finish(requestId: string, set: Pick<RequestDocument, 'status' | 'images'> & Partial<Pick<RequestDocument, 'output_csv' | 'error'>>, now = new Date()): Promise<boolean> {
+    const result = await this.requests.updateOne(
+      { request_id: requestId, status: { $in: ['Pending', 'Processing'] } },
+      { $set: { ...set, completed_at: now, updated_at: now }, $min: { started_at: now } }
+    )
+    return result.modifiedCount === 1
+  }
+
+  countByStatus(): Promise<Array<{ _id: string; n: number }>> {
+    return this.requests.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }]).toArray()
+  }
+
+  /** Stores a received webhook event once; false when the event id was seen before (a redelivery). */
+  storeWebhookEvent(event: WebhookEventDocument): Promise<boolean> {
+    return insertOnce(this.webhookEvents, event)
+  }
+
+  /** Finished requests whose completion is older than `cutoff` (the retention sweep's work list). */
+  async finishedBefore(cutoff: Date, limit: number): Promise<string[]> {
+    const docs = await this.requests.find({ status: { $in: ['Completed', 'Failed'] }, completed_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit }).toArray()
+    return docs.map((d) => d.request_id)
+  }
+
+  /** Removes a request's documents; the request document goes last, so an interrupted removal is found again. */
+  async remove(requestId: string): Promise<void> {
+    await this.queue.jobs.deleteMany({ request_id: requestId })
+    await this.productPages.deleteMany({ request_id: requestId })
+    await this.requests.deleteOne({ request_id: requestId })
+  }
+
+  async removeWebhookEventsBefore(cutoff: Date): Promise<number> {
+    return (await this.webhookEvents.deleteMany({ received_at: { $lt: cutoff } })).deletedCount
+  }
+}
