@@ -1,12 +1,13 @@
 /**
- * pnpm bench [--images N] [--large]
+ * pnpm bench [--images N] [--large] [--spread]
  *
  * Side by side in one run, on the same images and settings:
  *   ceiling    — compressImage() in-process over buffers already in memory, with the worker's concurrency,
  *                run before and after the end-to-end run and averaged;
- *   end to end — the real service (FerretDB + API + worker processes): upload → Completed, over HTTP.
+ *   end to end — the real service (MongoDB + API + worker processes): upload → Completed, over HTTP.
  * Prints the ratio, MB in/out, peak RSS of API and worker, status latency under load, upload answer time and
- * mozjpeg's output size against the default. --large: a 10,000-image request of small images.
+ * mozjpeg's output size against the default. --large: a 10,000-image request of small images. --spread: one
+ * request of latency-bound images with 1 worker and with 3 (at several WORK_UNIT_SIZEs): the speedup.
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -18,10 +19,11 @@ import { parseArgs } from 'node:util'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
 import { compressImage, DEFAULT_OPTIONS, loadConfig, type ProcessingOptions } from '@imgproc/core'
-import { CORPUS, ROOT, csvOf, startService, type Proc } from '../test/helpers.ts'
+import type { Db } from 'mongodb'
+import { CORPUS, ROOT, csvOf, startService, waitForStatus, type Proc } from '../test/helpers.ts'
 import { buildCatalogue } from './images.ts'
 
-const { values: args } = parseArgs({ options: { images: { type: 'string', default: '300' }, large: { type: 'boolean', default: false } } })
+const { values: args } = parseArgs({ options: { images: { type: 'string', default: '300' }, large: { type: 'boolean', default: false }, spread: { type: 'boolean', default: false }, 'unit-sizes': { type: 'string', default: '10,25,50,100' } } })
 const N = Number(args.images)
 const CONCURRENCY = Math.max(2, availableParallelism())
 const DEFAULTS = DEFAULT_OPTIONS
@@ -32,8 +34,10 @@ const cpuSeconds = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`
 /** Machine-wide CPU ticks from /proc/stat: busy (everything but idle and iowait) and total, to compare runs by utilisation. */
 const machineTicks = () => { const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number); const total = f.reduce((a, b) => a + b, 0); return { busy: total - f[3]! - f[4]!, total } }
 const busyPct = (from: ReturnType<typeof machineTicks>) => { const to = machineTicks(); return (100 * (to.busy - from.busy)) / (to.total - from.total) }
-/** The throwaway FerretDB's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
-const databaseCpuSeconds = () => (process.env.FERRETDB_PID ? cpuSeconds(Number(process.env.FERRETDB_PID)) : NaN)
+/** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
+const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
+/** Update operations the server has run (all databases): progress writes, heartbeats, claims. */
+const serverUpdates = async (db: Db) => ((await db.admin().command({ serverStatus: 1 })).opcounters.update as number)
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN }
 const mb = (b: number) => b / 1024 / 1024
 
@@ -69,6 +73,7 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
     const cpu0 = { worker: cpuSeconds(service.workers[0]!.child.pid!), api: cpuSeconds(service.api.child.pid!), db: databaseCpuSeconds(), bench: process.cpuUsage() }
     const ticks = machineTicks()
+    const updates0 = await serverUpdates(service.db)
     const t0 = performance.now()
     const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
     const uploadMs = performance.now() - t0
@@ -92,7 +97,7 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
       db: databaseCpuSeconds() - cpu0.db,
       bench: (bench.user + bench.system) / 1e6
     }
-    const completedLine = service.workers[0]!.output().split('\n').find((l) => l.includes('"request completed"'))
+    const progressWrites = (await serverUpdates(service.db)) - updates0
     return {
       seconds,
       cpu,
@@ -104,7 +109,7 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
       statusSamples: latencies.length,
       workerPeakRssMb: peakRssMb(service.workers[0]!),
       apiPeakRssMb: peakRssMb(service.api),
-      progressWrites: completedLine ? (JSON.parse(completedLine).writes as number) : NaN
+      progressWrites
     }
   } finally {
     await service.stop()
@@ -128,13 +133,55 @@ async function acceptLargestCsv() {
   }
 }
 
+/**
+ * Latency-bound images (each answers after 250 ms, tiny to compress): one request with one worker, then with
+ * three at each unit size. Waiting, not CPU, sets the time, so the speedup shows how well workers share a request.
+ */
+async function spread(results: Record<string, unknown>): Promise<Array<[string, string]>> {
+  const IMAGES = 300
+  const tiny = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c86432' } }).png().toBuffer()
+  const server = createServer((_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'image/png' }).end(tiny), 250))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const run = async (workers: number, unitSize: number, tag: string) => {
+    const service = await startService({ workers, env: { LOG_LEVEL: 'warn', WORK_UNIT_SIZE: String(unitSize) } })
+    try {
+      const t0 = performance.now()
+      const form = new FormData()
+      form.append('file', new Blob([csvOf(Array.from({ length: IMAGES }, (_, i) => [i + 1, `SKU${i}`, [`${url}/img?${tag}=${i}`]]))], { type: 'text/csv' }), 'spread.csv')
+      const { request_id: id } = (await (await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })).json()) as { request_id: string }
+      await waitForStatus(service, id, ['Completed'], 300_000)
+      return (performance.now() - t0) / 1000
+    } finally {
+      await service.stop()
+    }
+  }
+  try {
+    const defaultSize = loadConfig({}).WORK_UNIT_SIZE
+    const one = await run(1, defaultSize, 'one')
+    const rows: Array<[string, string]> = [[`${IMAGES} latency-bound images (250 ms each), 1 worker`, `${one.toFixed(1)} s (WORK_UNIT_SIZE=${defaultSize})`]]
+    const three: Record<number, number> = {}
+    for (const size of args['unit-sizes']!.split(',').map(Number)) {
+      three[size] = await run(3, size, `three${size}`)
+      rows.push([`3 workers, WORK_UNIT_SIZE=${size}`, `${three[size]!.toFixed(1)} s: ${(one / three[size]!).toFixed(2)}× speedup (${(three[size]! / one).toFixed(2)}× the time)`])
+    }
+    Object.assign(results, { spread: { images: IMAGES, oneWorkerSeconds: one, threeWorkersSeconds: three } })
+    return rows
+  } finally {
+    server.closeAllConnections()
+    server.close()
+  }
+}
+
 async function main() {
   // Measure what production runs: the compiled bundle under plain node (tsx adds ~35 MB and start-up work).
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: ROOT, stdio: 'inherit' })
   process.env.IMGPROC_RUN_FROM = 'dist'
   const results: Record<string, unknown> = { date: new Date().toISOString(), images: N, concurrency: CONCURRENCY, cpus: availableParallelism() }
   const rows: Array<[string, string]> = []
-  if (!args.large) {
+  if (args.spread) {
+    rows.push(...(await spread(results)))
+  } else if (!args.large) {
     process.stdout.write(`building ${N} catalogue images… `)
     const catalogue = await buildCatalogue(CORPUS, path.join(ROOT, 'bench/.cache', `n${N}`), N)
     const files = new Map(await Promise.all(catalogue.map(async (c) => [c.name, await readFile(path.join(ROOT, 'bench/.cache', `n${N}`, c.name))] as const)))
@@ -166,7 +213,7 @@ async function main() {
         ['peak RSS worker / API', `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
         ['CPU s worker / API / DB / bench (of wall × cores)', `${e2e.cpu.worker.toFixed(1)} / ${e2e.cpu.api.toFixed(1)} / ${e2e.cpu.db.toFixed(1)} / ${e2e.cpu.bench.toFixed(1)} (of ${(e2e.seconds * availableParallelism()).toFixed(1)}); ceiling ${ceil.cpuSeconds.toFixed(1)}`],
         ['machine CPU busy: ceiling / end to end', `${before.busyPct.toFixed(0)}%, ${after.busyPct.toFixed(0)}% / ${e2e.machineBusyPct.toFixed(0)}%`],
-        ['progress writes to MongoDB', `${e2e.progressWrites} for ${N} images`],
+        ['updates to MongoDB (progress, heartbeats, claims)', `${e2e.progressWrites} for ${N} images`],
         ['mozjpeg vs default (JPEG subset, q50)', `${(moz.bytesOut / plain.bytesOut).toFixed(3)}× bytes, ${(moz.seconds / plain.seconds).toFixed(2)}× time`]
       )
     } finally {
@@ -189,7 +236,7 @@ async function main() {
         ['completed / failed', `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
         ['GET /status p50 / p99 under load', `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
         ['peak RSS worker / API', `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
-        ['progress writes to MongoDB', `${e2e.progressWrites} (${(e2e.progressWrites / LARGE).toFixed(4)} per image)`],
+        ['updates to MongoDB (progress, heartbeats, claims)', `${e2e.progressWrites} (${(e2e.progressWrites / LARGE).toFixed(4)} per image)`],
         ['10 MB CSV (10,000 rows, 1 KB URLs)', `HTTP ${biggest.status} in ${biggest.uploadMs.toFixed(0)} ms, API peak RSS ${biggest.apiPeakRssMb.toFixed(0)} MB (${mb(biggest.csvBytes).toFixed(1)} MB CSV)`]
       )
     } finally {
@@ -197,7 +244,7 @@ async function main() {
     }
   }
   await mkdir(path.join(ROOT, 'bench/results'), { recursive: true })
-  const file = path.join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : ''}.json`)
+  const file = path.join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : args.spread ? '-spread' : ''}.json`)
   await writeFile(file, JSON.stringify(results, null, 2))
   const width = Math.max(...rows.map(([k]) => k.length))
   console.log('\n' + rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'))

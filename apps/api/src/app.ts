@@ -3,7 +3,6 @@ import sensible from '@fastify/sensible'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { MongoError } from 'mongodb'
 import type { Config, RequestStore } from '@imgproc/core'
 import uploadRoutes from './routes/upload.ts'
 import statusRoutes from './routes/status.ts'
@@ -74,8 +73,16 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   return app
 }
 
+/**
+ * The database is away (not a bug of ours): network and server-selection failures, a primary stepping down or
+ * shutting down, also when wrapped (bulk writes wrap the network error). By name, not instanceof: the driver's
+ * error classes may come from more than one installed copy of it.
+ */
 function isDatabaseDown(err: unknown): boolean {
-  return err instanceof MongoError && /Network|ServerSelection|Topology|PoolCleared|NotPrimary/.test(err.name + (err.message ?? ''))
+  if (!(err instanceof Error)) return false
+  const wrapped = (err as { errorResponse?: unknown; cause?: unknown })
+  if (isDatabaseDown(wrapped.errorResponse) || isDatabaseDown(wrapped.cause)) return true
+  return /^Mongo/.test(err.name) && /Network|ServerSelection|Topology|PoolCleared|NotPrimary|NotWritablePrimary|ShutdownInProgress|InterruptedAtShutdown|PrimarySteppedDown|ECONNREFUSED|ECONNRESET|closed/.test(err.name + ' ' + err.message)
 }
 
 function httpReason(code: number): string {

@@ -103,6 +103,7 @@ export class Runner {
     while (!this.shutdown.signal.aborted) {
       try {
         const kinds = this.freeKinds()
+        if (kinds.length > 0) this.options.metrics.claimQueries.inc()
         const lease = kinds.length > 0 ? await this.queue.claim<Record<string, unknown>>(this.options.owner, kinds, this.options.leaseMs) : null
         if (lease) {
           this.launch(lease)

@@ -38,6 +38,7 @@ export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promi
     bytesOut: new Counter({ name: 'imgproc_image_bytes_out_total', help: 'Bytes written for compressed images', registers: [registry] }),
     downloadSeconds: new Histogram({ name: 'imgproc_download_seconds', help: 'Image download time', buckets: seconds, registers: [registry] }),
     compressSeconds: new Histogram({ name: 'imgproc_compress_seconds', help: 'Image compression time', buckets: seconds, registers: [registry] }),
+    claimQueries: new Counter({ name: 'imgproc_claim_queries_total', help: 'Claim queries sent to the work queue (idle workers send none until woken)', registers: [registry] }),
     claims: new Counter({ name: 'imgproc_claims_total', help: 'Jobs claimed from the work queue, by kind (images, finish, webhook, retention)', labelNames: ['kind'], registers: [registry] }),
     leaseTakeovers: new Counter({ name: 'imgproc_lease_takeovers_total', help: 'Jobs claimed again after their previous holder stopped without handing them back', labelNames: ['kind'], registers: [registry] }),
     webhookDeliveries: new Counter({ name: 'imgproc_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] })

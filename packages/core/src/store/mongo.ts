@@ -34,9 +34,11 @@ export async function insertMissing<T extends Document>(collection: Collection<T
     try {
       await collection.insertMany(docs.slice(i, i + batch), { ordered: false })
     } catch (err) {
-      const writeErrors = (err as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors
+      const { writeErrors, errorResponse } = err as { writeErrors?: Array<{ code?: number }> | { code?: number }; errorResponse?: unknown }
       const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []
-      if (list.length === 0 || list.some((e) => e.code !== DUPLICATE_KEY)) throw err
+      // A bulk error with no write errors is the network or server failing: surface that, not the wrapper.
+      if (list.length === 0) throw errorResponse instanceof Error ? errorResponse : err
+      if (list.some((e) => e.code !== DUPLICATE_KEY)) throw err
     }
   }
 }

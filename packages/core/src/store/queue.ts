@@ -34,6 +34,8 @@ export interface JobDocument<D = Record<string, unknown>> {
   created_at: Date
   updated_at: Date
   finished_at?: Date
+  /** Which worker completed it (operations, and the tests that check work was spread). */
+  finished_by?: string
 }
 
 export interface NewJob<D> {
@@ -116,7 +118,7 @@ export class WorkQueue {
   }
 
   complete(lease: Lease<unknown>, update: JobUpdate = {}, now = new Date()): Promise<boolean> {
-    return this.fenced(lease, merge(update, { $set: { state: 'done', owner: null, finished_at: now, updated_at: now }, $unset: { due_at: '' } }))
+    return this.fenced(lease, merge(update, { $set: { state: 'done', owner: null, finished_by: lease.owner, finished_at: now, updated_at: now }, $unset: { due_at: '' } }))
   }
 
   fail(lease: Lease<unknown>, reason: string, update: JobUpdate = {}, now = new Date()): Promise<boolean> {
