@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { csvOf, startImageServer, startService, startWebhookReceiver, upload, waitFor, waitForStatus } from './helpers.ts'
+import { csvOf, startImageServer, startService, startWebhookReceiver, upload, waitFor, waitForStatus } from '../helpers.ts'
 
 // Two workers holding one unit each; the test hook makes both units finish at the same instant.
 const images = await startImageServer()
@@ -20,8 +20,9 @@ t.test('two units complete at the same moment: one output CSV write, one Complet
   const photos = ['rocket.jpg', 'flowers.jpeg', 'chelsea.png', 'Landscape_1.jpg', 'coffee.png', '4.webp']
   const { body } = await upload(service.apiUrl, csvOf(photos.map((p, i) => [i + 1, `SKU${i}`, [`${images.url}/img/${p}?race=1`]])), { webhook_url: `${receiver.url}/hook` })
   t.ok(Date.now() < doneAt - 5000, 'uploaded well before the units are released')
-  const doc = await waitForStatus(service, body.request_id, ['Completed'], 60_000)
+  await waitForStatus(service, body.request_id, ['Completed'], 60_000)
   await waitFor('the webhook', () => receiver.received.length >= 1, 30_000)
+  const doc = await waitFor('the finisher to be done', async () => { const d = await service.request(body.request_id); return d?.finisher?.state === 'done' ? d : null })
   await new Promise((r) => setTimeout(r, 1500)) // room for a second delivery or transition, were there one
 
   t.equal(doc.units.length, 2)

@@ -1,7 +1,8 @@
 import t from 'tap'
 import sharp from 'sharp'
-import { csvOf, startImageServer, startService, upload, waitForStatus } from './helpers.ts'
+import { csvOf, startImageServer, startService, upload, waitForStatus } from '../helpers.ts'
 
+// In test/serial: tap runs it alone, so the timing compares worker counts, not neighbouring tests.
 // Latency-bound images: each answers after 250 ms and is tiny, so the time is waiting, not CPU, and more
 // workers can only help if they share the one request.
 const IMAGES = 300
