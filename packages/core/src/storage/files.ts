@@ -11,8 +11,18 @@ export function outputCsvKey(requestId: string): string {
   return `${requestId}/output.csv`
 }
 
+/** The API's URL for a stored object. Prefer deliveryUrl, which also honours STORAGE_PUBLIC_URL. */
 export function publicUrl(baseUrl: string, key: string): string {
   return key.endsWith('/output.csv') ? `${baseUrl}/requests/${key}` : `${baseUrl}/images/${key}`
+}
+
+/**
+ * The URL handed out for a stored object. Images go straight to STORAGE_PUBLIC_URL (a CDN or public bucket whose
+ * root is the storage root) when it is set; the output CSV is private and always goes through the API.
+ */
+export function deliveryUrl(config: { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }, key: string): string {
+  if (config.STORAGE_PUBLIC_URL && !key.endsWith('/output.csv')) return `${config.STORAGE_PUBLIC_URL}/${key}`
+  return publicUrl(config.PUBLIC_BASE_URL, key)
 }
 
 /**
