@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, paginateListObjectsV2, PutObjectCommand, S3Client, type GetObjectCommandOutput, type HeadObjectCommandOutput
+  AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
+  ListMultipartUploadsCommand, ListObjectsV2Command, paginateListObjectsV2, PutObjectCommand, S3Client, type GetObjectCommandOutput, type HeadObjectCommandOutput
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { isConditional, readPlan, type ReadConditions } from './http.ts'
@@ -25,13 +25,14 @@ export interface S3Options {
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE'])
-const DENIED_NAMES = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError'])
+// XAdminUserNotFound: versitygw's answer (a 404) to an access key it does not know; AWS says InvalidAccessKeyId.
+const DENIED_NAMES = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError', 'XAdminUserNotFound'])
 
-/** Sorts an SDK failure into what an operator must fix. `target` says whether a bare 404 meant the bucket. */
-export function classifyS3Error(err: unknown, target: 'bucket' | 'object'): StorageErrorKind {
+/** Sorts an SDK failure into what an operator must fix. */
+export function classifyS3Error(err: unknown): StorageErrorKind {
   const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } }
   const status = e.$metadata?.httpStatusCode
-  if (e.name === 'NoSuchBucket' || (target === 'bucket' && status === 404)) return 'missing-bucket'
+  if (e.name === 'NoSuchBucket') return 'missing-bucket'
   if (status === 401 || status === 403 || DENIED_NAMES.has(e.name ?? '')) return 'denied'
   if (NETWORK_CODES.has(e.code ?? '') || NETWORK_CODES.has(e.name ?? '') || e.name === 'TimeoutError') return 'unreachable'
   return 'failed'
@@ -77,7 +78,7 @@ export class S3Storage implements Storage {
       // 412: the key exists. 409: another writer's conditional write of the same key is in flight; ours loses.
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
       if (status === 412 || status === 409) return 'exists'
-      throw this.failure(err, 'object', `writing ${key}`)
+      throw this.failure(err, `writing ${key}`)
     }
   }
 
@@ -113,7 +114,7 @@ export class S3Storage implements Storage {
         deleted += objects.length
       }
     } catch (err) {
-      throw this.failure(err, 'object', `deleting ${prefix}`)
+      throw this.failure(err, `deleting ${prefix}`)
     }
     return deleted
   }
@@ -133,22 +134,24 @@ export class S3Storage implements Storage {
         markers = { KeyMarker: page.NextKeyMarker!, UploadIdMarker: page.NextUploadIdMarker! }
       }
     } catch (err) {
-      throw this.failure(err, 'object', `aborting unfinished uploads under ${prefix}`)
+      throw this.failure(err, `aborting unfinished uploads under ${prefix}`)
     }
   }
 
   async check(options: { write?: boolean } = {}): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }))
+      // A listing rather than HeadBucket: a HEAD answer has no body, so it cannot tell a missing bucket from an
+      // unknown access key (both can be a bare 404); a GET's error code can.
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, MaxKeys: 1 }))
     } catch (err) {
-      throw this.failure(err, 'bucket', 'checking the bucket')
+      throw this.failure(err, 'checking the bucket')
     }
     if (!options.write) return
     const probe = `${this.options.prefix ? `${this.options.prefix}/` : ''}.imgproc-check/${randomUUID()}`
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: probe, Body: '' }))
     } catch (err) {
-      throw this.failure(err, 'object', 'writing a probe object')
+      throw this.failure(err, 'writing a probe object')
     }
     // Best effort: a bucket policy may allow writes but not deletes (retention then fails, and says so).
     await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: probe })).catch(() => undefined)
@@ -170,12 +173,12 @@ export class S3Storage implements Storage {
     } catch (err) {
       const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
       if (e.name === 'NoSuchKey' || (e.name === 'NotFound' && e.$metadata?.httpStatusCode === 404)) return null
-      throw this.failure(err, 'object', `reading ${key}`)
+      throw this.failure(err, `reading ${key}`)
     }
   }
 
-  private failure(err: unknown, target: 'bucket' | 'object', doing: string): StorageError {
-    const kind = classifyS3Error(err, target)
+  private failure(err: unknown, doing: string): StorageError {
+    const kind = classifyS3Error(err)
     const e = err as { name?: string; code?: string; message?: string }
     const detail = `${e.name ?? 'Error'}${e.code && e.code !== e.name ? ` ${e.code}` : ''}: ${e.message || 'no message'}`
     const bucket = `bucket "${this.options.bucket}"`
