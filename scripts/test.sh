@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
 ensure_dependencies
+bash scripts/install-versitygw.sh # the S3 server the storage tests start
 pnpm_cmd exec tsc -b
 pnpm_cmd exec tsc -p test/tsconfig.json
 # tap compiles its plugin set once per install; ours drops the ts-node plugin (tests run through tsx instead).
