@@ -167,6 +167,9 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       const got = await body(storage, big, { range: `bytes=${PART - 2}-${PART + 9}` })
       t.ok(got!.bytes!.equals(bytes.subarray(PART - 2, PART + 10)), 'a range across the part boundary')
       t.equal(got!.info.size, bytes.length)
+      t.equal(await storage.put(big, Readable.from([randomBytes(PART * 2)]), objectMeta(big)), 'exists', 'a second large write does not replace it')
+      t.ok((await body(storage, big))!.bytes!.equals(bytes))
+      t.equal(await unfinished(`${req}/`), 0, 'and leaves no multipart upload behind')
     })
 
     t.test("what a killed writer left is removed by the request's next owner", async (t) => {
