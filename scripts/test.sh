@@ -8,6 +8,7 @@ cd "$root"
 ensure_dependencies
 ensure_mongod
 bash scripts/install-chromium.sh
+bash scripts/install-versitygw.sh # the S3 server the storage tests start
 pnpm_cmd exec tsc -b
 pnpm_cmd exec tsc -p test/tsconfig.json
 # tap compiles its plugin set once per install; ours drops the ts-node plugin (tests run through tsx instead).

@@ -3,7 +3,7 @@ import sensible from '@fastify/sensible'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Config, RequestStore } from '@imgproc/core'
+import { StorageError, type Config, type RequestStore, type Storage } from '@imgproc/core'
 import uploadRoutes from './routes/upload.ts'
 import statusRoutes from './routes/status.ts'
 import webhookRoutes from './routes/webhook.ts'
@@ -16,12 +16,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     requests: RequestStore
+    storage: Storage
   }
 }
 
 export interface AppDeps {
   config: Config
   requests: RequestStore
+  storage: Storage
 }
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
@@ -34,6 +36,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
 
   app.decorate('config', deps.config)
   app.decorate('requests', deps.requests)
+  app.decorate('storage', deps.storage)
   await app.register(sensible)
   await app.register(swagger, {
     openapi: {
@@ -48,6 +51,10 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     if (isDatabaseDown(err)) {
       request.log.error({ err: err.message }, 'database unavailable')
       return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
+    }
+    if (err instanceof StorageError && err.kind !== 'invalid-key') {
+      request.log.error({ err: err.message, kind: err.kind }, 'storage unavailable')
+      return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'storage is unavailable; retry shortly' })
     }
     if (err.code === 'FST_REQ_FILE_TOO_LARGE') {
       return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: `the CSV is larger than ${deps.config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)` })

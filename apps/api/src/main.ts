@@ -1,14 +1,15 @@
-import { mkdir } from 'node:fs/promises'
-import { createMongoClient, loadConfigOrExit, RequestStore } from '@imgproc/core'
+import { checkStorageOrExit, createMongoClient, createStorage, loadConfigOrExit, RequestStore } from '@imgproc/core'
 import { buildApp } from './app.ts'
 
 const config = loadConfigOrExit()
 
-await mkdir(config.STORAGE_DIR, { recursive: true })
+// The API only reads outputs; a bucket it cannot reach would fail every download, so it refuses to start.
+const storage = createStorage(config)
+await checkStorageOrExit(storage)
 // Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
 const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')
 const requests = new RequestStore(client.db(config.MONGODB_DB))
-const app = await buildApp({ config, requests })
+const app = await buildApp({ config, requests, storage })
 requests.ensureIndexes().catch((err: Error) => app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too'))
 
 await app.listen({ port: config.PORT, host: config.HOST })
@@ -19,6 +20,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     app.log.info({ signal }, 'shutting down: draining in-flight requests')
     await app.close()
     await client.close().catch(() => undefined)
+    await storage.close()
     process.exit(0)
   })
 }

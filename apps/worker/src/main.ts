@@ -3,7 +3,7 @@ import os from 'node:os'
 import pino from 'pino'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { connectMongo, createMetrics, loadConfigOrExit, RequestStore } from '@imgproc/core'
+import { checkStorageOrExit, connectMongo, createMetrics, createStorage, loadConfigOrExit, RequestStore } from '@imgproc/core'
 import { Runner } from './runner.ts'
 import { imagesProcessor } from './jobs/images.ts'
 import { finishProcessor } from './jobs/finish.ts'
@@ -20,6 +20,9 @@ try {
 } catch {
   /* not permitted here: run at normal priority */
 }
+// A store the worker cannot write to would fail every image: refuse to start instead, with the reason.
+const storage = createStorage(config)
+await checkStorageOrExit(storage, { write: true })
 // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
 sharp.concurrency(config.SHARP_CONCURRENCY)
 
@@ -29,7 +32,7 @@ await untilOk(() => store.ensureIndexes(), 'creating indexes')
 if (config.RETENTION_DAYS > 0) await untilOk(() => store.queue.enqueue([{ kind: 'retention', key: RETENTION_KEY, data: {} }]), 'scheduling retention')
 
 const metrics = createMetrics('worker', () => store.countByStatus())
-const http = config.WORKER_HTTP_PORT > 0 ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, config.STORAGE_DIR) : null
+const http = config.WORKER_HTTP_PORT > 0 ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, storage) : null
 
 const compressSlot = pLimit(config.WORKER_CONCURRENCY)
 const processors = [
@@ -44,20 +47,20 @@ const processors = [
         allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS
       },
       maxInputPixels: config.MAX_INPUT_PIXELS,
-      storageDir: config.STORAGE_DIR,
+      storage,
       compressSlot: <T>(work: () => Promise<T>) => compressSlot(work)
     },
     // Twice the CPU cap in flight: downloads of the next images overlap compression of the current ones, while
     // at most that many input buffers are held in memory, however many units this worker holds.
     inflight: pLimit(config.WORKER_CONCURRENCY * 2),
-    storageDir: config.STORAGE_DIR,
+    storage,
     flushMs: config.PROGRESS_FLUSH_MS,
     concurrency: config.WORKER_UNITS,
     metrics
   }),
-  finishProcessor({ store, storageDir: config.STORAGE_DIR, publicBaseUrl: config.PUBLIC_BASE_URL }),
+  finishProcessor({ store, storage, urls: config }),
   webhookProcessor({ store, config, concurrency: 4, metrics }),
-  retentionProcessor({ store, storageDir: config.STORAGE_DIR, days: config.RETENTION_DAYS, everyMs: config.RETENTION_SWEEP_MS })
+  retentionProcessor({ store, storage, days: config.RETENTION_DAYS, everyMs: config.RETENTION_SWEEP_MS })
 ]
 const runner = new Runner(store.queue, processors, {
   owner: config.WORKER_ID,
@@ -81,6 +84,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     runner.close().finally(async () => {
       http?.close()
       await client.close().catch(() => undefined)
+      await storage.close().catch(() => undefined)
       log.info('worker stopped')
       process.exit(0)
     })

@@ -14,3 +14,13 @@ t.test('defaults, coercion and clear refusals', async (t) => {
   t.match(loadConfig({}), { LOG_LEVEL: 'info', WORKER_NICE: 10, SHARP_CONCURRENCY: 1 })
   t.throws(() => loadConfig({ LOG_LEVEL: 'verbose', WORKER_NICE: '40' }), /WORKER_NICE=40: must be <= 19\n  LOG_LEVEL="verbose": must be one of fatal, error, warn, info, debug, trace, silent$/)
 })
+
+t.test('storage: STORAGE_URL, with STORAGE_DIR as the filesystem shorthand', async (t) => {
+  t.match(loadConfig({ STORAGE_DIR: '/srv/out' }), { STORAGE: { kind: 'file', dir: '/srv/out' }, STORAGE_DIR: '/srv/out' })
+  t.match(loadConfig({ STORAGE_URL: 'file:///var/imgproc', STORAGE_DIR: '/ignored' }), { STORAGE: { kind: 'file', dir: '/var/imgproc' }, STORAGE_DIR: '/var/imgproc' })
+  const s3 = loadConfig({ STORAGE_URL: 's3://outputs/prod', S3_ENDPOINT: 'http://127.0.0.1:7070', S3_FORCE_PATH_STYLE: 'true', STORAGE_PUBLIC_URL: 'https://cdn.example.com/prod/' })
+  t.match(s3, { STORAGE: { kind: 's3', bucket: 'outputs', prefix: 'prod' }, S3_ENDPOINT: 'http://127.0.0.1:7070', S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true, STORAGE_PUBLIC_URL: 'https://cdn.example.com/prod' })
+  t.match(loadConfig({}), { S3_FORCE_PATH_STYLE: false, STORAGE_PUBLIC_URL: '', S3_ENDPOINT: '' })
+  t.throws(() => loadConfig({ STORAGE_URL: 'ftp://x/y' }), { name: 'ConfigError', message: /STORAGE_URL="ftp:\/\/x\/y": scheme "ftp" is not supported/ })
+  t.throws(() => loadConfig({ S3_ENDPOINT: 'minio:9000', S3_FORCE_PATH_STYLE: 'yes' }), /S3_ENDPOINT="minio:9000"[\s\S]*S3_FORCE_PATH_STYLE="yes": must be one of true, false/)
+})

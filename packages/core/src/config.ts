@@ -1,6 +1,7 @@
 import os from 'node:os'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { parseStorageUrl, type StorageLocation } from './storage/location.ts'
 
 // One schema for every knob: defaults, coercion from strings and the error text all come from here.
 const Bool = Type.Enum(['true', 'false'], { default: 'false' })
@@ -11,6 +12,13 @@ export const ConfigSchema = Type.Object({
   MONGODB_URI: Type.String({ pattern: '^mongodb(\\+srv)?://', default: 'mongodb://127.0.0.1:27017/' }),
   MONGODB_DB: Type.String({ pattern: '^[A-Za-z0-9_-]{1,63}$', default: 'image_processor' }),
   STORAGE_DIR: Type.String({ minLength: 1, default: './data/storage' }),
+  // file:///path or s3://bucket/prefix; empty means the directory STORAGE_DIR.
+  STORAGE_URL: Type.String({ default: '' }),
+  S3_ENDPOINT: Type.String({ pattern: '^(https?://[^\\s]+)?$', default: '' }),
+  S3_REGION: Type.String({ pattern: '^[a-z0-9-]+$', default: 'us-east-1' }),
+  S3_FORCE_PATH_STYLE: Bool,
+  // A CDN or public-bucket base that maps to the storage root: output image URLs then point there, not at the API.
+  STORAGE_PUBLIC_URL: Type.String({ pattern: '^(https?://[^\\s]+)?$', default: '' }),
   PUBLIC_BASE_URL: Type.String({ pattern: '^(https?://[^\\s]+)?$', default: '' }),
   WEBHOOK_SECRET: Type.String({ minLength: 16, default: 'dev-secret-change-me-0123456789' }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: Math.max(2, os.availableParallelism()) }),
@@ -45,9 +53,12 @@ export const ConfigSchema = Type.Object({
 })
 
 type Raw = Static<typeof ConfigSchema>
-export type Config = Omit<Raw, 'ALLOW_PRIVATE_NETWORKS' | 'API_KEYS'> & {
+export type Config = Omit<Raw, 'ALLOW_PRIVATE_NETWORKS' | 'API_KEYS' | 'S3_FORCE_PATH_STYLE'> & {
   ALLOW_PRIVATE_NETWORKS: boolean
   API_KEYS: string[]
+  S3_FORCE_PATH_STYLE: boolean
+  /** STORAGE_URL (or STORAGE_DIR) parsed. */
+  STORAGE: StorageLocation
 }
 
 export class ConfigError extends Error {
@@ -68,11 +79,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
   const config = raw as Raw
+  let storage: StorageLocation
+  try {
+    storage = parseStorageUrl(config.STORAGE_URL, config.STORAGE_DIR)
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  STORAGE_URL=${JSON.stringify(config.STORAGE_URL)}: ${(err as Error).message}`)
+  }
   return {
     ...config,
     PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL || `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
     ALLOW_PRIVATE_NETWORKS: config.ALLOW_PRIVATE_NETWORKS === 'true',
-    API_KEYS: config.API_KEYS.split(',').map((k) => k.trim()).filter(Boolean)
+    API_KEYS: config.API_KEYS.split(',').map((k) => k.trim()).filter(Boolean),
+    S3_FORCE_PATH_STYLE: config.S3_FORCE_PATH_STYLE === 'true',
+    STORAGE_PUBLIC_URL: config.STORAGE_PUBLIC_URL.replace(/\/+$/, ''),
+    STORAGE: storage,
+    // Code that still takes a directory sees the one STORAGE_URL names.
+    STORAGE_DIR: storage.kind === 'file' ? storage.dir : config.STORAGE_DIR
   }
 }
 

@@ -1,40 +1,69 @@
-import path from 'node:path'
-import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { ErrorBody, OUTPUT_FILE_PATTERN, RequestId } from '@imgproc/core'
+import { ErrorBody, IMMUTABLE, OUTPUT_FILE_PATTERN, outputCsvKey, PRIVATE, readPlan, RequestId, responseHeaders, type Storage } from '@imgproc/core'
+
+const Bytes = (description: string) => Type.Unknown({ description })
+const responses = (what: string) => ({
+  200: Bytes(what),
+  206: Bytes(`A byte range of ${what} (Range: bytes=…)`),
+  304: Type.Null({ description: 'Not modified: the If-None-Match entity tag matches' }),
+  400: ErrorBody,
+  404: ErrorBody,
+  416: Type.Null({ description: 'The range starts past the end' }),
+  503: ErrorBody
+})
 
 /**
- * Output files are addressed by a validated request id and a name we generated, never by a free path, so nothing
- * outside STORAGE_DIR is reachable; @fastify/static adds its own traversal checks beneath that.
+ * Outputs streamed from storage (a directory or a bucket) through the port, with Range, HEAD, ETag and conditional
+ * GET. Objects are addressed by a validated request id and a name we generated, never by a free path, and the
+ * port refuses any key that could leave its root.
  */
 const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  await app.register(fastifyStatic, { root: path.resolve(app.config.STORAGE_DIR), serve: false })
-
-  app.get('/images/:request_id/:file', {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/images/:request_id/:file',
     schema: {
       summary: 'A compressed image',
       params: Type.Object({ request_id: RequestId, file: Type.String({ pattern: OUTPUT_FILE_PATTERN }) }),
-      response: { 200: Type.Unknown({ description: 'The image bytes' }), 400: ErrorBody, 404: ErrorBody }
-    }
-  }, (request, reply) => {
-    const { request_id, file } = request.params
-    return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(`${request_id}/${file}`)
+      response: responses('The image bytes')
+    },
+    handler: (request, reply) => sendObject(app.storage, request, reply, `${request.params.request_id}/${request.params.file}`, IMMUTABLE)
   })
 
-  app.get('/requests/:request_id/output.csv', {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/requests/:request_id/output.csv',
     schema: {
       summary: 'The output CSV (available once the request is Completed)',
       params: Type.Object({ request_id: RequestId }),
-      response: { 200: Type.Unknown({ description: 'text/csv' }), 400: ErrorBody, 404: ErrorBody }
+      response: responses('text/csv')
+    },
+    handler: (request, reply) => {
+      const { request_id } = request.params
+      reply.header('content-disposition', `attachment; filename="${request_id}.csv"`)
+      return sendObject(app.storage, request, reply, outputCsvKey(request_id), PRIVATE)
     }
-  }, (request, reply) => {
-    const { request_id } = request.params
-    return reply
-      .type('text/csv; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${request_id}.csv"`)
-      .sendFile(`${request_id}/output.csv`)
   })
+}
+
+/** One object as HTTP: what is sent (200, 206, 304, 416) is decided by readPlan; the bytes are streamed. */
+async function sendObject(storage: Storage, request: FastifyRequest, reply: FastifyReply, key: string, cacheControl: string) {
+  const conditions = {
+    range: request.headers.range,
+    ifNoneMatch: request.headers['if-none-match'],
+    ifModifiedSince: request.headers['if-modified-since']
+  }
+  if (request.method === 'HEAD') {
+    const info = await storage.head(key)
+    if (!info) return reply.notFound(`nothing stored at ${key}`)
+    const plan = readPlan(info, conditions)
+    return reply.code(plan.status).headers({ ...responseHeaders(info, plan), 'cache-control': cacheControl }).send()
+  }
+  const read = await storage.get(key, conditions)
+  if (!read) return reply.notFound(`nothing stored at ${key}`)
+  reply.code(read.plan.status).headers({ ...responseHeaders(read.info, read.plan), 'cache-control': cacheControl })
+  return reply.send(read.body ?? undefined)
 }
 
 export default fileRoutes

@@ -7,8 +7,8 @@ const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.R
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', { schema: { summary: 'Process is up', response: { 200: Health } } }, async () => ({ status: 'ok' }))
 
-  app.get('/readyz', { schema: { summary: 'MongoDB reachable and storage writable', response: { 200: Health, 503: Health } } }, async (_request, reply) => {
-    const { ready, body } = await checkReadiness(() => app.requests.ping(), app.config.STORAGE_DIR)
+  app.get('/readyz', { schema: { summary: 'MongoDB reachable and storage answering', response: { 200: Health, 503: Health } } }, async (_request, reply) => {
+    const { ready, body } = await checkReadiness(() => app.requests.ping(), app.storage)
     return reply.code(ready ? 200 : 503).send(body)
   })
 }

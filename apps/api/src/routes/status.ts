@@ -24,7 +24,7 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       store.delivery(id),
       limit > 0 ? store.loadPage(doc, offset, limit) : { products: [], images: new Map() }
     ])
-    return statusView(doc, images, delivery, app.config.PUBLIC_BASE_URL, { offset, limit, total: doc.product_count, ...page })
+    return statusView(doc, images, delivery, app.config, { offset, limit, total: doc.product_count, ...page })
   })
 }
 

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import {
-  imagesSummary, outputCsvKey, outputRows, publicUrl, removeStaleTemps, tally, webhookKey, writeAtomically, writeOutputCsv,
-  type DeliveryData, type RequestDocument, type RequestStore
+  deliveryUrl, imagesSummary, objectMeta, outputCsv, outputCsvKey, outputRows, tally, webhookKey,
+  type DeliveryData, type RequestDocument, type RequestStore, type Storage, type UrlSettings
 } from '@imgproc/core'
 import type { Processor } from '../runner.ts'
 import { pauseBeforeFinish } from '../test-hooks.ts'
 
 export interface FinishDeps {
   store: RequestStore
-  storageDir: string
-  publicBaseUrl: string
+  storage: Storage
+  urls: UrlSettings
 }
 
 /**
@@ -28,13 +28,14 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
       await pauseBeforeFinish(() => ctx.save({}))
       if (doc.status === 'Pending' || doc.status === 'Processing') {
         const { products, images } = await deps.store.loadAll(doc)
-        if (ctx.job.claims > 1) await removeStaleTemps(deps.storageDir, requestId, ['output'])
+        const key = outputCsvKey(requestId)
+        if (ctx.job.claims > 1) await deps.storage.removeStale([key])
         // Last check of the claim right before the one write that is not a database update.
         if (!(await ctx.save({}))) return { kind: 'lost' }
-        await writeAtomically(deps.storageDir, outputCsvKey(requestId), (tmp) => writeOutputCsv(tmp, outputRows(products, images, deps.publicBaseUrl)))
-        ctx.log.info('output csv written')
+        // Stored once: a finisher repeating this after a crash finds it there ('exists') and writes nothing.
+        if ((await deps.storage.put(key, outputCsv(outputRows(products, images, deps.urls)), objectMeta(key))) === 'created') ctx.log.info('output csv written')
         const summary = imagesSummary(doc.images.total, tally(images))
-        if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv: publicUrl(deps.publicBaseUrl, outputCsvKey(requestId)) })) {
+        if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv: deliveryUrl(deps.urls, outputCsvKey(requestId)) })) {
           ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request completed')
         }
       }

@@ -1,7 +1,7 @@
 import type { LimitFunction } from 'p-limit'
 import {
-  finishKey, processImage, ProgressBatcher, removeStaleTemps, tally, failureKind,
-  type ImageDeps, type ImageRecord, type Metrics, type RequestStore, type UnitData
+  EXTENSIONS, finishKey, imageKey, processImage, ProgressBatcher, tally, failureKind,
+  type ImageDeps, type ImageRecord, type Metrics, type RequestStore, type Storage, type UnitData
 } from '@imgproc/core'
 import type { JobContext, Outcome, Processor } from '../runner.ts'
 import { pauseBeforeUnitDone } from '../test-hooks.ts'
@@ -11,7 +11,7 @@ export interface ImagesDeps {
   imageDeps: ImageDeps
   /** Worker-wide cap on images in flight (downloading or compressing), shared by every unit it holds. */
   inflight: LimitFunction
-  storageDir: string
+  storage: Storage
   flushMs: number
   concurrency: number
   metrics: Metrics
@@ -34,7 +34,9 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       await deps.store.markStarted(requestId)
       const todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
       if (job.claims > 1) {
-        const stale = await removeStaleTemps(deps.storageDir, requestId, todo.map((slot) => unit.first + slot))
+        // What the dead holder was writing: any output name of the images still to do.
+        const keys = todo.flatMap((slot) => Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext)))
+        const stale = await deps.storage.removeStale(keys)
         log.info({ todo: todo.length, claims: job.claims, stale_temp_files: stale }, 'unit taken over')
       }
       const batcher = new ProgressBatcher<number>((slots) => ctx.save(progressUpdate(images, slots)), {

@@ -1,9 +1,9 @@
-import { removeRequestFiles, type RequestStore } from '@imgproc/core'
+import type { RequestStore, Storage } from '@imgproc/core'
 import type { Processor } from '../runner.ts'
 
 export interface RetentionDeps {
   store: RequestStore
-  storageDir: string
+  storage: Storage
   /** 0 keeps everything. */
   days: number
   everyMs: number
@@ -28,7 +28,7 @@ export function retentionProcessor(deps: RetentionDeps): Processor<{ last_run?: 
           const ids = await deps.store.finishedBefore(cutoff, 100)
           for (const id of ids) {
             if (ctx.signal.aborted) break
-            await removeRequestFiles(deps.storageDir, id)
+            await deps.storage.deletePrefix(`${id}/`)
             await deps.store.remove(id)
             removed++
           }

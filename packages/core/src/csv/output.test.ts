@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { neutraliseFormula, writeOutputCsv } from './output.ts'
+import { text } from 'node:stream/consumers'
+import { neutraliseFormula, outputCsv, writeOutputCsv } from './output.ts'
 
 t.test('cells that a spreadsheet would run as formulas are neutralised', async (t) => {
   for (const cell of ['=1+1', '+SUM(A1)', '-2', '@cmd', '\tx', '\rx']) t.equal(neutraliseFormula(cell), `'${cell}`)
@@ -20,4 +21,9 @@ t.test('the written file has the header, rows in order, empty slots and escaped 
   t.equal(text.split('\n')[0], 'S. No.,Product Name,Input Image Urls,Output Image Urls')
   t.match(text, `1,"'=HYPERLINK(""http://evil.example"",""click"")","https://a.example/1.jpg,https://a.example/2.jpg","https://o.example/1.jpg,"`)
   t.match(text, '2,"Plain, with comma",https://a.example/3.jpg,https://o.example/3.jpg')
+})
+
+t.test('outputCsv streams the same text, for Storage.put', async (t) => {
+  const csv = await text(outputCsv([{ serial: 7, name: 'A', inputUrls: ['https://a.example/1.jpg'], outputUrls: [null] }]))
+  t.equal(csv, 'S. No.,Product Name,Input Image Urls,Output Image Urls\n7,A,https://a.example/1.jpg,')
 })

@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
+import { pipeline as connect, Readable } from 'node:stream'
 import { format } from 'fast-csv'
 import { OUTPUT_HEADER } from './input.ts'
 
@@ -23,11 +23,17 @@ export function outputCells(row: OutputRow): string[] {
   return [String(row.serial), row.name, row.inputUrls.join(','), row.outputUrls.map((u) => u ?? '').join(',')].map(neutraliseFormula)
 }
 
-/** Streams rows to `path` as CSV (header first); the caller renames it into place. */
-export async function writeOutputCsv(path: string, rows: Iterable<OutputRow>): Promise<void> {
+/** The output CSV as a stream (header first), for Storage.put. */
+export function outputCsv(rows: Iterable<OutputRow>): Readable {
   const cells = (function* () {
     yield [...OUTPUT_HEADER]
     for (const row of rows) yield outputCells(row)
   })()
-  await pipeline(Readable.from(cells), format({ quoteColumns: false }), createWriteStream(path))
+  // A failure anywhere destroys the returned stream with that error, so the consumer sees it.
+  return connect(Readable.from(cells), format({ quoteColumns: false }), () => undefined)
+}
+
+/** Streams rows to `path` as CSV (header first); the caller renames it into place. */
+export async function writeOutputCsv(path: string, rows: Iterable<OutputRow>): Promise<void> {
+  await pipeline(outputCsv(rows), createWriteStream(path))
 }

@@ -1,14 +1,21 @@
-import { access, constants } from 'node:fs/promises'
+import type { Storage } from '../storage/port.ts'
 
 export interface Readiness {
   ready: boolean
   body: { status: 'ready' | 'not ready'; checks: { mongodb: string; storage: string } }
 }
 
-/** What API and worker answer on /readyz: the database answers a ping and the shared storage is writable. */
-export async function checkReadiness(ping: () => Promise<void>, storageDir: string): Promise<Readiness> {
-  const [db, storage] = await Promise.allSettled([ping(), access(storageDir, constants.W_OK)])
-  const ready = db.status === 'fulfilled' && storage.status === 'fulfilled'
-  const checks = { mongodb: db.status === 'fulfilled' ? 'ok' : 'unavailable', storage: storage.status === 'fulfilled' ? 'ok' : 'not writable' }
+/**
+ * What API and worker answer on /readyz: the database answers a ping and the storage passes its check (a
+ * directory is writable, a bucket answers).
+ */
+export async function checkReadiness(ping: () => Promise<void>, storage: Pick<Storage, 'check'>, options: { write?: boolean } = {}): Promise<Readiness> {
+  const [db, store] = await Promise.allSettled([ping(), storage.check(options)])
+  const ready = db.status === 'fulfilled' && store.status === 'fulfilled'
+  const checks = { mongodb: db.status === 'fulfilled' ? 'ok' : 'unavailable', storage: store.status === 'fulfilled' ? 'ok' : storageFailure(store.reason) }
   return { ready, body: { status: ready ? 'ready' : 'not ready', checks } }
+}
+
+function storageFailure(reason: unknown): string {
+  return (reason as { kind?: string }).kind ?? 'not writable'
 }

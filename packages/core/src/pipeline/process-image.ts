@@ -1,6 +1,7 @@
 import { compressImage, ImageError } from '../compress/sharp.ts'
 import { downloadImage, DownloadError, type DownloadLimits } from '../fetch/download.ts'
-import { imageKey, writeFileAtomically } from '../storage/files.ts'
+import { imageKey } from '../storage/files.ts'
+import { objectMeta, type Storage } from '../storage/port.ts'
 import type { ImageRecord, ProcessingOptions } from '../requests/schema.ts'
 import { failureKind } from '../observability/metrics.ts'
 
@@ -14,7 +15,7 @@ export interface ImageJob {
 export interface ImageDeps {
   download: DownloadLimits
   maxInputPixels: number
-  storageDir: string
+  storage: Storage
   /** Caps CPU-bound work separately from downloads, so downloads overlap compression without oversubscribing. */
   compressSlot: <T>(work: () => Promise<T>) => Promise<T>
 }
@@ -35,7 +36,7 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
   try {
     const result = await deps.compressSlot(() => compressImage(input, job.options, deps.maxInputPixels))
     const key = imageKey(job.requestId, job.index, result.extension)
-    await writeFileAtomically(deps.storageDir, key, result.data)
+    await deps.storage.put(key, result.data, objectMeta(key)) // 'exists': an earlier holder stored the same output
     return { url: job.url, status: 'succeeded', output_file: key, ...result.stats, download_ms }
   } catch (err) {
     if (err instanceof ImageError) return { ...failed(job.url, err), bytes_in: input.length, download_ms }

@@ -1,6 +1,9 @@
 import type { Counts, DeliveryAttempt, DeliveryState, ImageRecord, ImageView, ProductRecord, RequestDocument, StatusView, Totals, WebhookEvent } from './schema.ts'
 import type { OutputRow } from '../csv/output.ts'
-import { publicUrl } from '../storage/files.ts'
+import { deliveryUrl } from '../storage/files.ts'
+
+/** Where handed-out URLs point: the API, or STORAGE_PUBLIC_URL for images. */
+export type UrlSettings = { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
 
 /** A webhook delivery as the status view and the event need it (kept in the queue's webhook job). */
 export interface DeliveryData {
@@ -24,13 +27,13 @@ export function totalsView(images: RequestDocument['images']): Totals {
   return { bytes_in: images.bytes_in, bytes_out: images.bytes_out, savings_pct: savingsPct(images.bytes_in, images.bytes_out) }
 }
 
-export function outputUrl(baseUrl: string, image: ImageRecord): string | null {
-  return image.status === 'succeeded' && image.output_file ? publicUrl(baseUrl, image.output_file) : null
+export function outputUrl(urls: UrlSettings, image: ImageRecord): string | null {
+  return image.status === 'succeeded' && image.output_file ? deliveryUrl(urls, image.output_file) : null
 }
 
-function imageView(baseUrl: string, image: ImageRecord): ImageView {
+function imageView(urls: UrlSettings, image: ImageRecord): ImageView {
   const { url, status, output_file: _file, error, error_kind: _kind, ...stats } = image
-  return { ...stats, input_url: url, status, output_url: outputUrl(baseUrl, image), error: error ?? null, savings_pct: savingsPct(image.bytes_in, image.bytes_out) }
+  return { ...stats, input_url: url, status, output_url: outputUrl(urls, image), error: error ?? null, savings_pct: savingsPct(image.bytes_in, image.bytes_out) }
 }
 
 export interface ProductPage {
@@ -45,7 +48,7 @@ export interface ProductPage {
  * Status as the API shows it: the request, its live image summary (from the units while it runs), its
  * delivery, and one page of products with their images.
  */
-export function statusView(doc: RequestDocument, images: RequestDocument['images'], delivery: DeliveryData | null, baseUrl: string, page: ProductPage): StatusView {
+export function statusView(doc: RequestDocument, images: RequestDocument['images'], delivery: DeliveryData | null, urls: UrlSettings, page: ProductPage): StatusView {
   const counts = countsOf(images)
   const last = delivery?.attempts.at(-1)
   return {
@@ -68,17 +71,17 @@ export function statusView(doc: RequestDocument, images: RequestDocument['images
       offset: page.offset,
       limit: page.limit,
       total: page.total,
-      items: page.products.map((p) => ({ serial: p.serial, name: p.name, images: p.image_ids.map((i) => imageView(baseUrl, page.images.get(i)!)) }))
+      items: page.products.map((p) => ({ serial: p.serial, name: p.name, images: p.image_ids.map((i) => imageView(urls, page.images.get(i)!)) }))
     }
   }
 }
 
-export function outputRows(products: ProductRecord[], images: ImageRecord[], baseUrl: string): Iterable<OutputRow> {
+export function outputRows(products: ProductRecord[], images: ImageRecord[], urls: UrlSettings): Iterable<OutputRow> {
   return products.map((p) => ({
     serial: p.serial,
     name: p.name,
     inputUrls: p.image_ids.map((i) => images[i]!.url),
-    outputUrls: p.image_ids.map((i) => outputUrl(baseUrl, images[i]!))
+    outputUrls: p.image_ids.map((i) => outputUrl(urls, images[i]!))
   }))
 }
 
