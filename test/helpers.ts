@@ -171,6 +171,8 @@ export async function startService(options: { workers?: number; env?: Record<str
     PROGRESS_FLUSH_MS: '100',
     WEBHOOK_BACKOFF_MS: '200',
     LOG_LEVEL: 'warn',
+    // Every test image comes from one local server: no per-host rate cap unless a test is about it.
+    DOWNLOAD_PER_HOST_PER_SECOND: '0',
     ...options.env
   }
   const client = await MongoClient.connect(options.mongoUri ?? mongoUri(), { serverSelectionTimeoutMS: 60_000 })

@@ -3,7 +3,7 @@ import sensible from '@fastify/sensible'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { StorageError, type Config, type RequestStore, type Storage } from '@imgproc/core'
+import { createMetrics, StorageError, type Config, type Metrics, type QuotaStore, type RequestStore, type Storage } from '@imgproc/core'
 import uploadRoutes from './routes/upload.ts'
 import statusRoutes from './routes/status.ts'
 import webhookRoutes from './routes/webhook.ts'
@@ -17,6 +17,8 @@ declare module 'fastify' {
     config: Config
     requests: RequestStore
     storage: Storage
+    quotas: QuotaStore
+    metrics: Metrics
   }
 }
 
@@ -24,6 +26,7 @@ export interface AppDeps {
   config: Config
   requests: RequestStore
   storage: Storage
+  quotas: QuotaStore
 }
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
@@ -36,6 +39,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
 
   app.decorate('config', deps.config)
   app.decorate('requests', deps.requests)
+  app.decorate('quotas', deps.quotas)
+  app.decorate('metrics', createMetrics('api', () => deps.requests.countByStatus()))
   app.decorate('storage', deps.storage)
   await app.register(sensible)
   await app.register(swagger, {

@@ -1,13 +1,43 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-const digest = (s: string) => createHash('sha256').update(s).digest()
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is asking: `key:<hash prefix>` for an API key (the key itself is never stored), else `ip:<address>`. */
+    tenant: string
+  }
+}
 
-/** onRequest hook: when API_KEYS is set, require `Authorization: Bearer <key>` (compared in constant time). */
-export async function requireApiKey(this: { config: { API_KEYS: string[] } }, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+const digest = (s: string) => createHash('sha256').update(s).digest()
+const bearer = (request: FastifyRequest) => /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim()
+const unauthorized = (reply: FastifyReply, message: string) =>
+  reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message })
+
+/** The tenant id of an API key: stable, short, and not the key. */
+export function tenantOfKey(key: string): string {
+  return `key:${digest(key).toString('hex').slice(0, 16)}`
+}
+
+/**
+ * onRequest hook: when API_KEYS is set, require `Authorization: Bearer <key>` (compared in constant time) and
+ * name the tenant after the key; otherwise the tenant is the client address (quotas still apply per client).
+ */
+export async function requireApiKey(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const keys = request.server.config.API_KEYS
-  if (keys.length === 0) return
-  const given = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim()
-  const ok = given !== undefined && keys.some((k) => timingSafeEqual(digest(k), digest(given)))
-  if (!ok) return reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message: 'a valid API key is required: Authorization: Bearer <key>' })
+  if (keys.length === 0) {
+    request.tenant = `ip:${request.ip}`
+    return
+  }
+  const given = bearer(request)
+  const key = given === undefined ? undefined : keys.find((k) => timingSafeEqual(digest(k), digest(given)))
+  if (key === undefined) return unauthorized(reply, 'a valid API key is required: Authorization: Bearer <key>')
+  request.tenant = tenantOfKey(key)
+}
+
+/** onRequest hook for /metrics: with METRICS_TOKEN set, scrapers must present it (separately from API keys). */
+export async function requireMetricsToken(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const token = request.server.config.METRICS_TOKEN
+  if (!token) return
+  const given = bearer(request)
+  if (given === undefined || !timingSafeEqual(digest(given), digest(token))) return unauthorized(reply, 'the metrics token is required: Authorization: Bearer <METRICS_TOKEN>')
 }

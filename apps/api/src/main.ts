@@ -1,4 +1,4 @@
-import { checkStorageOrExit, createMongoClient, createStorage, loadConfigOrExit, RequestStore } from '@imgproc/core'
+import { checkStorageOrExit, createMongoClient, createStorage, loadConfigOrExit, QuotaStore, RequestStore } from '@imgproc/core'
 import { buildApp } from './app.ts'
 
 const config = loadConfigOrExit()
@@ -9,8 +9,9 @@ await checkStorageOrExit(storage)
 // Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
 const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')
 const requests = new RequestStore(client.db(config.MONGODB_DB))
-const app = await buildApp({ config, requests, storage })
-requests.ensureIndexes().catch((err: Error) => app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too'))
+const quotas = new QuotaStore(client.db(config.MONGODB_DB))
+const app = await buildApp({ config, requests, storage, quotas })
+Promise.all([requests.ensureIndexes(), quotas.ensureIndexes()]).catch((err: Error) => app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too'))
 
 await app.listen({ port: config.PORT, host: config.HOST })
 app.log.info({ url: config.PUBLIC_BASE_URL }, 'API ready')

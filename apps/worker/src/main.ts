@@ -3,7 +3,7 @@ import os from 'node:os'
 import pino from 'pino'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { checkStorageOrExit, connectMongo, createMetrics, createStorage, loadConfigOrExit, RequestStore } from '@imgproc/core'
+import { checkStorageOrExit, connectMongo, createMetrics, createStorage, HostLimiter, loadConfigOrExit, RequestStore } from '@imgproc/core'
 import { Runner } from './runner.ts'
 import { imagesProcessor } from './jobs/images.ts'
 import { finishProcessor } from './jobs/finish.ts'
@@ -32,9 +32,10 @@ await untilOk(() => store.ensureIndexes(), 'creating indexes')
 if (config.RETENTION_DAYS > 0) await untilOk(() => store.queue.enqueue([{ kind: 'retention', key: RETENTION_KEY, data: {} }]), 'scheduling retention')
 
 const metrics = createMetrics('worker', () => store.countByStatus())
-const http = config.WORKER_HTTP_PORT > 0 ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, storage) : null
+const http = config.WORKER_HTTP_PORT > 0 ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, storage, config.METRICS_TOKEN) : null
 
 const compressSlot = pLimit(config.WORKER_CONCURRENCY)
+const hosts = new HostLimiter(config.DOWNLOAD_PER_HOST_CONCURRENCY, config.DOWNLOAD_PER_HOST_PER_SECOND)
 const processors = [
   imagesProcessor({
     store,
@@ -48,6 +49,7 @@ const processors = [
       },
       maxInputPixels: config.MAX_INPUT_PIXELS,
       storage,
+      hostSlot: (url, work) => hosts.run(url, work),
       compressSlot: <T>(work: () => Promise<T>) => compressSlot(work)
     },
     // Twice the CPU cap in flight: downloads of the next images overlap compression of the current ones, while

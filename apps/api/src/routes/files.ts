@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { ErrorBody, IMMUTABLE, OUTPUT_FILE_PATTERN, outputCsvKey, PRIVATE, readPlan, RequestId, responseHeaders, type Storage } from '@imgproc/core'
+import { ErrorBody, IMMUTABLE, OUTPUT_FILE_PATTERN, outputCsvKey, PRIVATE, readPlan, refuseOutputRequest, RequestId, responseHeaders, type Storage } from '@imgproc/core'
 
 const Bytes = (description: string) => Type.Unknown({ description })
 const responses = (what: string) => ({
@@ -9,6 +9,7 @@ const responses = (what: string) => ({
   206: Bytes(`A byte range of ${what} (Range: bytes=…)`),
   304: Type.Null({ description: 'Not modified: the If-None-Match entity tag matches' }),
   400: ErrorBody,
+  403: ErrorBody,
   404: ErrorBody,
   416: Type.Null({ description: 'The range starts past the end' }),
   503: ErrorBody
@@ -19,13 +20,27 @@ const responses = (what: string) => ({
  * GET. Objects are addressed by a validated request id and a name we generated, never by a free path, and the
  * port refuses any key that could leave its root.
  */
+const SignedQuery = Type.Object({
+  expires: Type.Optional(Type.String({ description: 'With OUTPUT_URL_TTL_S set: when the link expires (unix seconds)' })),
+  signature: Type.Optional(Type.String({ description: 'With OUTPUT_URL_TTL_S set: the link signature' }))
+})
+
 const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Links are capabilities (random request ids); with OUTPUT_URL_TTL_S they must also carry a valid signature.
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0]!
+    if (!path.startsWith('/images/') && !path.startsWith('/requests/')) return
+    const refusal = refuseOutputRequest(path, request.query as { expires?: string; signature?: string }, app.config)
+    if (refusal) return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: refusal })
+  })
+
   app.route({
     method: ['GET', 'HEAD'],
     url: '/images/:request_id/:file',
     schema: {
       summary: 'A compressed image',
       params: Type.Object({ request_id: RequestId, file: Type.String({ pattern: OUTPUT_FILE_PATTERN }) }),
+      querystring: SignedQuery,
       response: responses('The image bytes')
     },
     handler: (request, reply) => sendObject(app.storage, request, reply, `${request.params.request_id}/${request.params.file}`, IMMUTABLE)
@@ -37,6 +52,7 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       summary: 'The output CSV (available once the request is Completed)',
       params: Type.Object({ request_id: RequestId }),
+      querystring: SignedQuery,
       response: responses('text/csv')
     },
     handler: (request, reply) => {

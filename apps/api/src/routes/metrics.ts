@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { createMetrics } from '@imgproc/core'
+import { requireMetricsToken } from '../auth.ts'
 
 const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const metrics = createMetrics('api', () => app.requests.countByStatus())
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  const { registry } = app.metrics
+  app.get('/metrics', { onRequest: requireMetricsToken, schema: { hide: true } }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics())
   )
 }
 

@@ -18,11 +18,12 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const id = request.params.request_id
     const store = app.requests
     const doc = await store.find(id)
-    if (!doc) return reply.notFound(`no request with id ${id}`)
+    // Another tenant's request is answered exactly like one that does not exist.
+    if (!doc || (doc.owner !== undefined && doc.owner !== request.tenant)) return reply.notFound(`no request with id ${id}`)
     const [images, delivery, page] = await Promise.all([
       store.imagesNow(doc),
       store.delivery(id),
-      limit > 0 ? store.loadPage(doc, offset, limit) : { products: [], images: new Map() }
+      limit > 0 ? store.loadPage(doc, offset, limit, app.config.STATUS_MAX_BYTES) : { products: [], images: new Map() }
     ])
     return statusView(doc, images, delivery, app.config, { offset, limit, total: doc.product_count, ...page })
   })

@@ -3,7 +3,7 @@ import { StringDecoder } from 'node:string_decoder'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { checkUrlSyntax, DEFAULT_OPTIONS, ErrorBody, parseInputCsv, planRequest, ProcessingOptions, UploadAccepted } from '@imgproc/core'
+import { checkUrlSyntax, DEFAULT_OPTIONS, type QuotaName, ErrorBody, parseInputCsv, planRequest, ProcessingOptions, UploadAccepted } from '@imgproc/core'
 import { requireApiKey } from '../auth.ts'
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel', 'application/octet-stream', 'text/comma-separated-values'])
@@ -41,6 +41,16 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
+  /** Both per-tenant quotas, or neither: an upload refused by the second gives the first back. */
+  async function takeQuotas(tenant: string, images: number): Promise<{ quota: QuotaName; retryAfterS: number; message: string } | null> {
+    const requests = await app.quotas.take(tenant, 'requests_per_hour', 1, config.QUOTA_REQUESTS_PER_HOUR)
+    if (!requests.ok) return { quota: 'requests_per_hour', retryAfterS: requests.retryAfterS, message: `at most ${requests.limit} uploads per hour (QUOTA_REQUESTS_PER_HOUR); retry in ${requests.retryAfterS} s` }
+    const budget = await app.quotas.take(tenant, 'images_per_day', images, config.QUOTA_IMAGES_PER_DAY)
+    if (budget.ok) return null
+    await app.quotas.giveBack(tenant, 'requests_per_hour', 1)
+    return { quota: 'images_per_day', retryAfterS: budget.retryAfterS, message: `this upload's ${images} images would pass the budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); retry in ${budget.retryAfterS} s` }
+  }
+
   app.post('/upload', {
     onRequest: requireApiKey,
     preValidation: async (request, reply) => {
@@ -51,11 +61,17 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       consumes: ['multipart/form-data'],
       security: [{ bearer: [] }],
       body: UploadBody,
-      response: { 202: UploadAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody }
+      response: { 202: UploadAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     const { file, webhook_url, ...options } = request.body
-    const rules = { maxUrlLength: config.MAX_URL_LENGTH, allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS, maxImages: config.MAX_IMAGES_PER_REQUEST }
+    const rules = {
+      maxUrlLength: config.MAX_URL_LENGTH,
+      allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
+      maxImages: config.MAX_IMAGES_PER_REQUEST,
+      maxUrlsPerRow: config.MAX_URLS_PER_ROW,
+      maxUrlMentions: config.MAX_URL_MENTIONS
+    }
     const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, rules)
     if (webhookProblem) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `webhook_url: ${webhookProblem}` })
 
@@ -63,8 +79,15 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!parsed.ok) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`, errors: parsed.errors })
     }
+    const refusal = await takeQuotas(request.tenant, parsed.value.urls.length)
+    if (refusal) {
+      app.metrics.quotaRejections.inc({ quota: refusal.quota })
+      return reply.code(429).header('retry-after', String(refusal.retryAfterS)).send({ statusCode: 429, error: 'Too Many Requests', message: refusal.message })
+    }
     const id = randomUUID()
-    await app.requests.create(planRequest(id, parsed.value, { ...DEFAULT_OPTIONS, ...options }, webhook_url, new Date(), config.WORK_UNIT_SIZE))
+    const plan = planRequest(id, parsed.value, { ...DEFAULT_OPTIONS, ...options }, webhook_url, new Date(), config.WORK_UNIT_SIZE)
+    if (config.API_KEYS.length > 0) plan.request.owner = request.tenant
+    await app.requests.create(plan)
     request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
     return reply.code(202).header('location', `/status/${id}`).send({
       request_id: id,

@@ -3,7 +3,7 @@ import type { Processor } from '../runner.ts'
 
 export interface WebhookDeps {
   store: RequestStore
-  config: Pick<Config, 'WEBHOOK_SECRET' | 'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_MAX_ATTEMPTS' | 'WEBHOOK_BACKOFF_MS' | 'ALLOW_PRIVATE_NETWORKS'>
+  config: Pick<Config, 'WEBHOOK_SECRET' | 'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_MAX_ATTEMPTS' | 'WEBHOOK_BACKOFF_MS' | 'ALLOW_PRIVATE_NETWORKS' | 'PUBLIC_BASE_URL' | 'STORAGE_PUBLIC_URL' | 'OUTPUT_URL_TTL_S'>
   concurrency: number
   metrics: Metrics
 }
@@ -18,7 +18,7 @@ export function webhookProcessor(deps: WebhookDeps): Processor<DeliveryData> {
       const delivery = ctx.job.data
       const doc = await deps.store.find(ctx.job.request_id!)
       if (!doc) return { kind: 'failed', reason: 'the request was removed before its webhook was delivered' }
-      const attempt = await postWebhook(delivery.url, delivery.event_id, JSON.stringify(webhookEvent(doc, delivery.event_id)), {
+      const attempt = await postWebhook(delivery.url, delivery.event_id, JSON.stringify(webhookEvent(doc, delivery.event_id, config)), {
         secret: config.WEBHOOK_SECRET,
         timeoutMs: config.WEBHOOK_TIMEOUT_MS,
         allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS

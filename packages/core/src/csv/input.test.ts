@@ -1,7 +1,7 @@
 import t from 'tap'
 import { malformedQuoteRow, parseInputCsv } from './input.ts'
 
-const rules = { maxUrlLength: 2048, allowPrivateNetworks: false, maxImages: 10 }
+const rules = { maxUrlLength: 2048, allowPrivateNetworks: false, maxImages: 10, maxUrlsPerRow: 5, maxUrlMentions: 12 }
 const header = 'S. No.,Product Name,Input Image Urls'
 
 t.test('accepts BOM, CRLF, quoted multi-URL cells, spacing and header case', async (t) => {
@@ -82,6 +82,16 @@ t.test('image limit per request names the limit', async (t) => {
   const rows = Array.from({ length: 11 }, (_, i) => `${i + 1},P${i},https://a.example/${i}.jpg`)
   const result = await parseInputCsv([header, ...rows].join('\n'), rules)
   t.match(result, { ok: false, errors: [{ message: /11 distinct image URLs; the limit per request is 10/ }] })
+})
+
+t.test('URL mentions are capped per row and per file, repeats included', async (t) => {
+  const repeated = Array.from({ length: 6 }, () => 'https://a.example/same.jpg').join(',')
+  const perRow = await parseInputCsv(`${header}\n1,A,"${repeated}"\n`, rules)
+  t.match(perRow, { ok: false, errors: [{ row: 2, column: 'Input Image Urls', message: '6 image URLs in one row; the limit is 5 (MAX_URLS_PER_ROW)' }] })
+  const rows = Array.from({ length: 4 }, (_, i) => `${i + 1},P${i},"https://a.example/x.jpg,https://a.example/x.jpg,https://a.example/y.jpg,https://a.example/y.jpg"`)
+  const perFile = await parseInputCsv([header, ...rows].join('\n'), rules)
+  t.match(perFile, { ok: false, errors: [{ row: 5, message: /more than 12 image URLs in all \(repeats included; MAX_URL_MENTIONS\)/ }] })
+  t.equal((perFile as { errors: unknown[] }).errors.length, 1, 'said once, at the row that crossed the limit')
 })
 
 t.test('malformed quotes are located', async (t) => {

@@ -8,6 +8,10 @@ export const OUTPUT_HEADER = [...INPUT_HEADER, 'Output Image Urls'] as const
 
 export interface CsvRules extends UrlRules {
   maxImages: number
+  /** URLs one row may list (repeats included): a row is one product's gallery, not a traffic generator. */
+  maxUrlsPerRow: number
+  /** URL mentions in the whole file (repeats included): bounds what every status page and the output CSV hold. */
+  maxUrlMentions: number
 }
 
 export interface ParsedCsv {
@@ -30,6 +34,7 @@ export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvR
   const urlIndex = new Map<string, number>()
   const seenSerials = new Map<number, number>()
   let sawHeader = false
+  let mentions = 0
   const malformed = await readRecords(text.replace(/^\uFEFF/, ''), (cells, row) => {
     if (row === 1) {
       sawHeader = true
@@ -38,6 +43,10 @@ export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvR
     if (cells.every((c) => c.trim() === '')) return
     const rowErrors = checkRow(cells, row, rules, seenSerials)
     if (rowErrors.length > 0) return void errors.push(...rowErrors)
+    mentions += splitUrls(cells[2] ?? '').length
+    if (mentions > rules.maxUrlMentions && mentions - splitUrls(cells[2] ?? '').length <= rules.maxUrlMentions) {
+      return void errors.push({ row, column: INPUT_HEADER[2], message: `the file lists more than ${rules.maxUrlMentions} image URLs in all (repeats included; MAX_URL_MENTIONS); split it into several uploads` })
+    }
     products.push({
       serial: Number(cells[0]!.trim()),
       name: cells[1]!.trim(),
@@ -101,6 +110,9 @@ function checkRow(cells: string[], row: number, rules: CsvRules, seenSerials: Ma
 
   const urls = splitUrls(urlsCell)
   if (urls.length === 0) errors.push({ row, column: INPUT_HEADER[2], message: 'no image URLs' })
+  if (urls.length > rules.maxUrlsPerRow) {
+    return [...errors, { row, column: INPUT_HEADER[2], message: `${urls.length} image URLs in one row; the limit is ${rules.maxUrlsPerRow} (MAX_URLS_PER_ROW)` }]
+  }
   urls.forEach((url, i) => {
     const problem = checkUrlSyntax(url, rules)
     if (problem) errors.push({ row, column: INPUT_HEADER[2], message: `URL ${i + 1} (${clip(url)}): ${problem}` })

@@ -16,6 +16,8 @@ export interface ImageDeps {
   download: DownloadLimits
   maxInputPixels: number
   storage: Storage
+  /** Per-host politeness around each download (HostLimiter.run); none by default. */
+  hostSlot?: <T>(url: string, work: () => Promise<T>) => Promise<T>
   /** Caps CPU-bound work separately from downloads, so downloads overlap compression without oversubscribing. */
   compressSlot: <T>(work: () => Promise<T>) => Promise<T>
 }
@@ -28,7 +30,7 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
   const started = performance.now()
   let input: Buffer
   try {
-    input = await downloadImage(job.url, deps.download)
+    input = deps.hostSlot ? await deps.hostSlot(job.url, () => downloadImage(job.url, deps.download)) : await downloadImage(job.url, deps.download)
   } catch (err) {
     return { ...failed(job.url, err), download_ms: Math.round(performance.now() - started) }
   }

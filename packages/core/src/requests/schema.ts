@@ -87,6 +87,8 @@ export interface RequestDocument {
   error?: string
   options: ProcessingOptions
   webhook_url?: string
+  /** The tenant (API key) that created it, when API_KEYS is set: only that key may read its status. */
+  owner?: string
   product_count: number
   /** How many work units the images were split into, and their size (image i is in unit ⌊i / unit_size⌋). */
   units: number
@@ -188,6 +190,7 @@ export const StatusView = Type.Object({
     offset: Type.Integer(),
     limit: Type.Integer(),
     total: Type.Integer(),
+    next_offset: Type.Union([Type.Integer(), Type.Null()], { description: 'Where the next page starts; pages hold fewer than `limit` products when they would pass STATUS_MAX_BYTES.' }),
     items: Type.Array(ProductView)
   })
 })

@@ -1,9 +1,15 @@
 import type { Counts, DeliveryAttempt, DeliveryState, ImageRecord, ImageView, ProductRecord, RequestDocument, StatusView, Totals, WebhookEvent } from './schema.ts'
 import type { OutputRow } from '../csv/output.ts'
 import { deliveryUrl } from '../storage/files.ts'
+import { signOutputUrl, type UrlSigning } from '../storage/signed-urls.ts'
 
-/** Where handed-out URLs point: the API, or STORAGE_PUBLIC_URL for images. */
-export type UrlSettings = { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
+/** Where handed-out URLs point (the API, or STORAGE_PUBLIC_URL for images) and whether API links are signed. */
+export type UrlSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
+
+/** A URL as handed out: links through the API are signed when OUTPUT_URL_TTL_S is set; CDN links are not ours to sign. */
+export function handOut(urls: UrlSettings, url: string): string {
+  return url.startsWith(`${urls.PUBLIC_BASE_URL}/`) ? signOutputUrl(url, urls) : url
+}
 
 /** A webhook delivery as the status view and the event need it (kept in the queue's webhook job). */
 export interface DeliveryData {
@@ -28,12 +34,28 @@ export function totalsView(images: RequestDocument['images']): Totals {
 }
 
 export function outputUrl(urls: UrlSettings, image: ImageRecord): string | null {
-  return image.status === 'succeeded' && image.output_file ? deliveryUrl(urls, image.output_file) : null
+  return image.status === 'succeeded' && image.output_file ? handOut(urls, deliveryUrl(urls, image.output_file)) : null
 }
 
 function imageView(urls: UrlSettings, image: ImageRecord): ImageView {
   const { url, status, output_file: _file, error, error_kind: _kind, ...stats } = image
   return { ...stats, input_url: url, status, output_url: outputUrl(urls, image), error: error ?? null, savings_pct: savingsPct(image.bytes_in, image.bytes_out) }
+}
+
+/** A generous estimate of one image's bytes in a status page: its input URL, plus an output URL (signed), stats and an error. */
+const imageViewBytes = (image: Pick<ImageRecord, 'url'>) => 1000 + image.url.length
+
+/**
+ * How many of `products` (in order) a status page can carry within `maxBytes`: at least one, so paging always
+ * moves on. Bounds a page however many URLs its rows list.
+ */
+export function productsWithin(products: ProductRecord[], imageOf: (index: number) => Pick<ImageRecord, 'url'>, maxBytes: number): number {
+  let bytes = 0
+  for (let i = 0; i < products.length; i++) {
+    bytes += 200 + products[i]!.name.length + products[i]!.image_ids.reduce((sum, id) => sum + imageViewBytes(imageOf(id)), 0)
+    if (bytes > maxBytes) return Math.max(1, i)
+  }
+  return products.length
 }
 
 export interface ProductPage {
@@ -63,7 +85,7 @@ export function statusView(doc: RequestDocument, images: RequestDocument['images
     updated_at: doc.updated_at.toISOString(),
     started_at: doc.started_at?.toISOString() ?? null,
     completed_at: doc.completed_at?.toISOString() ?? null,
-    output_csv_url: doc.output_csv ?? null,
+    output_csv_url: doc.output_csv ? handOut(urls, doc.output_csv) : null,
     webhook: delivery
       ? { state: delivery.state, event_id: delivery.event_id, attempts: delivery.attempts.length, last_status_code: last?.status_code ?? null, last_error: last?.error ?? null }
       : null,
@@ -71,6 +93,7 @@ export function statusView(doc: RequestDocument, images: RequestDocument['images
       offset: page.offset,
       limit: page.limit,
       total: page.total,
+      next_offset: page.offset + page.products.length < page.total ? page.offset + page.products.length : null,
       items: page.products.map((p) => ({ serial: p.serial, name: p.name, images: p.image_ids.map((i) => imageView(urls, page.images.get(i)!)) }))
     }
   }
@@ -85,7 +108,7 @@ export function outputRows(products: ProductRecord[], images: ImageRecord[], url
   }))
 }
 
-export function webhookEvent(doc: RequestDocument, eventId: string): WebhookEvent {
+export function webhookEvent(doc: RequestDocument, eventId: string, urls: UrlSettings): WebhookEvent {
   return {
     event_id: eventId,
     type: 'request.completed',
@@ -93,7 +116,7 @@ export function webhookEvent(doc: RequestDocument, eventId: string): WebhookEven
     status: doc.status,
     counts: countsOf(doc.images),
     totals: totalsView(doc.images),
-    output_csv_url: doc.output_csv ?? null,
+    output_csv_url: doc.output_csv ? handOut(urls, doc.output_csv) : null,
     completed_at: (doc.completed_at ?? new Date()).toISOString()
   }
 }

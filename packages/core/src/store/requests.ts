@@ -1,7 +1,7 @@
 import type { Collection, Db } from 'mongodb'
 import type { ImageRecord, ProductRecord, RequestDocument } from '../requests/schema.ts'
 import { addTallies, PRODUCTS_PER_PAGE, finishKey, imagesSummary, productPagesFor, unitKey, unitOf, webhookKey, type ProductPageDocument, type RequestPlan, type UnitData } from '../requests/plan.ts'
-import type { DeliveryData } from '../requests/view.ts'
+import { productsWithin, type DeliveryData } from '../requests/view.ts'
 import { insertMissing, insertOnce } from './mongo.ts'
 import { WorkQueue, type JobDocument } from './queue.ts'
 
@@ -72,11 +72,16 @@ export class RequestStore {
     return (await this.queue.find<DeliveryData>(webhookKey(requestId)))?.data ?? null
   }
 
-  /** Product rows [offset, offset + limit) and the images they use, reading only the pages and units that hold them. */
-  async loadPage(doc: RequestDocument, offset: number, limit: number): Promise<{ products: ProductRecord[]; images: Map<number, ImageRecord> }> {
+  /**
+   * Product rows from `offset`, at most `limit` of them and no more than fit in `maxBytes` of status page, and the
+   * images they use, reading only the pages and units that hold them.
+   */
+  async loadPage(doc: RequestDocument, offset: number, limit: number, maxBytes: number): Promise<{ products: ProductRecord[]; images: Map<number, ImageRecord> }> {
     const pages = await this.productPages.find({ request_id: doc.request_id, n: { $in: productPagesFor(offset, limit, doc.product_count) } }).sort({ n: 1 }).toArray()
     const rows = pages.flatMap((p) => p.products.map((product, i) => ({ product, at: p.n * PRODUCTS_PER_PAGE + i })))
-    const products = rows.filter((r) => r.at >= offset && r.at < offset + limit).map((r) => r.product)
+    // First cut by the least an image can cost (no unit is read for rows that cannot fit), then by real URLs.
+    const window = rows.filter((r) => r.at >= offset && r.at < offset + limit).map((r) => r.product)
+    const products = window.slice(0, productsWithin(window, () => ({ url: '' }), maxBytes))
     const wanted = [...new Set(products.flatMap((p) => p.image_ids))]
     const unitNumbers = [...new Set(wanted.map((i) => unitOf(i, doc.unit_size).n))]
     const units = await this.unitImages(doc.request_id, unitNumbers)
@@ -85,7 +90,7 @@ export class RequestStore {
       const { n, slot } = unitOf(index, doc.unit_size)
       images.set(index, units.get(n)![slot]!)
     }
-    return { products, images }
+    return { products: products.slice(0, productsWithin(products, (i) => images.get(i)!, maxBytes)), images }
   }
 
   /** Every product row and every image of a request, in order (the finisher's view). */

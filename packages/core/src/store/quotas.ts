@@ -1,0 +1,59 @@
+import type { Collection, Db } from 'mongodb'
+import { isDuplicateKey } from './mongo.ts'
+
+export type QuotaName = 'requests_per_hour' | 'images_per_day'
+
+export const QUOTA_WINDOW_MS: Record<QuotaName, number> = { requests_per_hour: 3_600_000, images_per_day: 86_400_000 }
+
+interface UsageDocument {
+  _id: string
+  used: number
+  expires_at: Date
+}
+
+export type QuotaDecision = { ok: true } | { ok: false; retryAfterS: number; limit: number }
+
+/**
+ * Per-tenant usage in fixed windows (the hour, the UTC day), shared by every API replica. Taking is one atomic
+ * update that only matches while the result stays within the limit; when it would not, the upsert collides with
+ * the window's document and the answer is no, so concurrent uploads can never overshoot. Expired windows are
+ * removed by a TTL index.
+ */
+export class QuotaStore {
+  private readonly usage: Collection<UsageDocument>
+
+  constructor(db: Db) {
+    this.usage = db.collection<UsageDocument>('quota_usage')
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.usage.createIndex({ expires_at: 1 }, { expireAfterSeconds: 0 })
+  }
+
+  async take(tenant: string, quota: QuotaName, amount: number, limit: number, nowMs = Date.now()): Promise<QuotaDecision> {
+    if (limit <= 0) return { ok: true }
+    const window = QUOTA_WINDOW_MS[quota]
+    const start = Math.floor(nowMs / window) * window
+    const refused = { ok: false as const, retryAfterS: Math.max(1, Math.ceil((start + window - nowMs) / 1000)), limit }
+    if (amount > limit) return refused
+    try {
+      await this.usage.updateOne(
+        { _id: key(tenant, quota, start), used: { $lte: limit - amount } },
+        { $inc: { used: amount }, $setOnInsert: { expires_at: new Date(start + window) } },
+        { upsert: true }
+      )
+      return { ok: true }
+    } catch (err) {
+      if (isDuplicateKey(err)) return refused
+      throw err
+    }
+  }
+
+  /** Gives back what `take` took, when a later check refuses the same upload. */
+  async giveBack(tenant: string, quota: QuotaName, amount: number, nowMs = Date.now()): Promise<void> {
+    const window = QUOTA_WINDOW_MS[quota]
+    await this.usage.updateOne({ _id: key(tenant, quota, Math.floor(nowMs / window) * window) }, { $inc: { used: -amount } })
+  }
+}
+
+const key = (tenant: string, quota: QuotaName, start: number) => `${tenant}:${quota}:${start}`
