@@ -112,14 +112,14 @@ t.test('file routes cannot leave the storage directory', async (t) => {
 t.test('OpenAPI is generated from the route schemas', async (t) => {
   const doc = (await (await fetch(`${service.apiUrl}/openapi.json`)).json()) as any
   t.equal(doc.openapi.slice(0, 2), '3.')
-  t.same(Object.keys(doc.paths['/upload'].post.responses).sort(), ['202', '400', '401', '413', '415', '503'])
+  t.same(Object.keys(doc.paths['/upload'].post.responses).sort(), ['202', '400', '401', '413', '415', '429', '503'])
   t.ok(doc.paths['/upload'].post.requestBody.content['multipart/form-data'])
   t.same(Object.keys(doc.paths['/status/{request_id}'].get.responses).sort(), ['200', '400', '401', '404', '503'])
   t.ok(doc.paths['/webhook'].post.responses['204'])
   t.ok(doc.paths['/requests/{request_id}/output.csv'])
 })
 
-t.test('API keys, when configured, guard upload and status but not outputs', async (t) => {
+t.test('API keys, when configured, guard upload and status (each request for its own key) but not outputs', async (t) => {
   const guarded = await startService({ workers: 0, env: { API_KEYS: 'k-one, k-two' } })
   t.teardown(() => guarded.stop())
   const csv = csvOf([[1, 'A', ['https://a.example/1.jpg']]])
@@ -128,6 +128,7 @@ t.test('API keys, when configured, guard upload and status but not outputs', asy
   const ok = await upload(guarded.apiUrl, csv, {}, { authorization: 'Bearer k-two' })
   t.equal(ok.status, 202)
   t.equal((await fetch(`${guarded.apiUrl}/status/${ok.body.request_id}`)).status, 401)
-  t.equal((await fetch(`${guarded.apiUrl}/status/${ok.body.request_id}`, { headers: { authorization: 'Bearer k-one' } })).status, 200)
+  t.equal((await fetch(`${guarded.apiUrl}/status/${ok.body.request_id}`, { headers: { authorization: 'Bearer k-one' } })).status, 404, 'another key sees no such request')
+  t.equal((await fetch(`${guarded.apiUrl}/status/${ok.body.request_id}`, { headers: { authorization: 'Bearer k-two' } })).status, 200)
   t.equal((await fetch(`${guarded.apiUrl}/requests/${ok.body.request_id}/output.csv`)).status, 404, 'outputs need no key (404: not written yet)')
 })
