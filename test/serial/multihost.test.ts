@@ -9,6 +9,7 @@
 import t from 'tap'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -281,5 +282,10 @@ t.test(`${IMAGES} images across API, 3 workers, MongoDB and S3 on separate netwo
   const eventIds = new Set(seen.deliveries.map((d) => JSON.parse(d.body).event_id))
   t.equal(eventIds.size, 1, 'one event id')
   t.equal(seen.deliveries[0]?.headers['webhook-id'], [...eventIds][0], 'the webhook-id header is the event id')
+  // Figures for sizing (README, "Deploying and scaling"): peak memory of each process, and the database's size.
+  const peak = (p: (typeof procs)[number]) => /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1]
+  t.comment(`peak RSS (MB): ${procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => `${p.name} ${Math.round(Number(peak(p)) / 1024)}`).join(', ')}`)
+  const stats = await db.stats()
+  t.comment(`MongoDB data for ${IMAGES} images: ${Math.round(stats.dataSize / 1024)} KB (${Math.round(stats.indexSize / 1024)} KB indexes)`)
   t.comment(`${seen.imageRequests} image fetches for ${IMAGES} images (${seen.imageRequests - IMAGES} again after the kill: in flight, not yet recorded)`)
 })
