@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$root"
 ensure_dependencies
 ensure_mongod
-bash scripts/install-chromium.sh
+bash scripts/install-system-packages.sh
 bash scripts/install-versitygw.sh # the S3 server the storage tests start
 pnpm_cmd exec tsc -b
 pnpm_cmd exec tsc -p test/tsconfig.json
