@@ -3,7 +3,7 @@ import sensible from '@fastify/sensible'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { createMetrics, StorageError, type Config, type Metrics, type QuotaStore, type RequestStore, type Storage } from '@imgproc/core'
+import { createMetrics, isDatabaseUnavailable, StorageError, type Config, type Metrics, type QuotaStore, type RequestStore, type Storage } from '@imgproc/core'
 import uploadRoutes from './routes/upload.ts'
 import statusRoutes from './routes/status.ts'
 import webhookRoutes from './routes/webhook.ts'
@@ -53,7 +53,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (isDatabaseDown(err)) {
+    if (isDatabaseUnavailable(err)) {
       request.log.error({ err: err.message }, 'database unavailable')
       return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
     }
@@ -83,18 +83,6 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(pageRoutes)
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
   return app
-}
-
-/**
- * The database is away (not a bug of ours): network and server-selection failures, a primary stepping down or
- * shutting down, also when wrapped (bulk writes wrap the network error). By name, not instanceof: the driver's
- * error classes may come from more than one installed copy of it.
- */
-function isDatabaseDown(err: unknown): boolean {
-  if (!(err instanceof Error)) return false
-  const wrapped = (err as { errorResponse?: unknown; cause?: unknown })
-  if (isDatabaseDown(wrapped.errorResponse) || isDatabaseDown(wrapped.cause)) return true
-  return /^Mongo/.test(err.name) && /Network|ServerSelection|Topology|PoolCleared|NotPrimary|NotWritablePrimary|ShutdownInProgress|InterruptedAtShutdown|PrimarySteppedDown|ECONNREFUSED|ECONNRESET|closed/.test(err.name + ' ' + err.message)
 }
 
 function httpReason(code: number): string {

@@ -81,7 +81,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log.info({ signal, deadline_ms: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: no new claims')
     setTimeout(() => {
       log.warn('shutdown deadline passed; exiting with work abandoned (its lease will expire)')
-      process.exit(0)
+      process.exit(1) // not a clean stop: supervisors should know
     }, config.SHUTDOWN_TIMEOUT_MS).unref()
     runner.close().finally(async () => {
       http?.close()

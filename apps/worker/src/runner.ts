@@ -1,13 +1,13 @@
 import type { ChangeStream } from 'mongodb'
 import type { Logger } from 'pino'
-import type { JobDocument, JobKind, JobUpdate, Lease, Metrics, WorkQueue } from '@imgproc/core'
+import { isDatabaseUnavailable, StorageError, type JobDocument, type JobKind, type JobUpdate, type Lease, type Metrics, type WorkQueue } from '@imgproc/core'
 import { Wakeup } from './wakeup.ts'
 
 /** How a processor's run ended; the runner turns it into the one queue write that ends the claim. */
 export type Outcome =
   | { kind: 'done'; update?: JobUpdate }
   /** Run again at `at` (a webhook retry, the next retention sweep); not counted as a failed claim. */
-  | { kind: 'retry'; at: Date; update?: JobUpdate }
+  | { kind: 'retry'; at: Date; update?: JobUpdate; forgetCrashes?: boolean }
   /** Handed back unfinished because the worker is shutting down. */
   | { kind: 'released' }
   | { kind: 'failed'; reason: string; update?: JobUpdate }
@@ -66,6 +66,7 @@ export class Runner {
   }
 
   async start(): Promise<void> {
+    await this.queue.syncClock().catch(() => undefined) // again with every stream (re)open
     await this.openStream()
     this.loop = this.run()
   }
@@ -79,18 +80,31 @@ export class Runner {
     await this.stream?.close().catch(() => undefined)
   }
 
-  private async openStream(): Promise<void> {
+  /**
+   * Opens the change stream; while it cannot be opened (database away) or after it broke, the runner polls and
+   * tries again with back-off. Once open it wakes the loop, for events that happened in the gap.
+   */
+  private async openStream(attempt = 0): Promise<void> {
+    const retry = () => {
+      this.mode = 'polling'
+      const delay = Math.min(30_000, this.options.pollMs * 4 * 2 ** Math.min(attempt, 6))
+      setTimeout(() => void (this.shutdown.signal.aborted || this.openStream(attempt + 1)), delay).unref()
+    }
     try {
       this.stream = await this.queue.watch(() => this.wakeup.wake(), (err) => {
         this.options.log.warn({ err: (err as Error).message }, 'change stream closed; polling until it is reopened')
+        this.stream?.close().catch(() => undefined)
         this.stream = null
-        this.mode = 'polling'
-        setTimeout(() => void (this.shutdown.signal.aborted || this.openStream()), this.options.pollMs * 4).unref()
+        retry()
       })
-      this.mode = this.stream ? 'change-stream' : 'polling'
+      this.mode = this.stream ? 'change-stream' : 'polling' // null: a standalone server, polling for good
+      if (this.stream) {
+        await this.queue.syncClock().catch(() => undefined)
+        this.wakeup.wake()
+      }
     } catch (err) {
-      this.options.log.warn({ err: (err as Error).message }, 'could not open a change stream; polling')
-      this.mode = 'polling'
+      this.options.log.warn({ err: (err as Error).message }, 'could not open a change stream yet; polling')
+      retry()
     }
   }
 
@@ -120,7 +134,7 @@ export class Runner {
   private async idleMs(): Promise<number> {
     if (this.mode === 'polling') return this.options.pollMs
     const next = await this.queue.nextDueAt()
-    const untilDue = next ? next.getTime() - Date.now() + 5 : this.options.maxIdleMs
+    const untilDue = next ? next.getTime() - this.queue.now().getTime() + 5 : this.options.maxIdleMs
     return Math.max(5, Math.min(this.options.maxIdleMs, untilDue))
   }
 
@@ -142,8 +156,13 @@ export class Runner {
     const log = this.options.log.child({ job: lease.job.key, kind: lease.job.kind, ...(lease.job.request_id ? { request_id: lease.job.request_id } : {}) })
     const lost = new AbortController()
     const markLost = () => lost.abort()
+    let beating = false // one heartbeat at a time: with a slow database they would pile up
     const heartbeat = setInterval(() => {
-      this.queue.heartbeat(lease).then((held) => held || markLost(), (err) => log.warn({ err: (err as Error).message }, 'heartbeat failed'))
+      if (beating) return
+      beating = true
+      this.queue.heartbeat(lease)
+        .then((held) => held || markLost(), (err) => log.warn({ err: (err as Error).message }, 'heartbeat failed'))
+        .finally(() => (beating = false))
     }, Math.max(100, Math.floor(this.options.leaseMs / 3)))
     const ctx: JobContext<unknown> = {
       job: lease.job,
@@ -161,11 +180,19 @@ export class Runner {
       if (outcome.kind === 'lost' || lost.signal.aborted) return void log.warn('lease lost to another worker; stopped')
       await this.settle(lease, outcome, log)
     } catch (err) {
-      // Not the job's fault (database away, storage full, a bug): leave the lease to run out, like a crash, so the
-      // job is retried later and counted towards MAX_CLAIMS if it keeps failing.
-      log.error({ err }, 'job failed unexpectedly; it will be retried when its lease runs out')
+      if (isInfrastructureError(err)) {
+        // The database or storage is away, not the job's fault: hand it back for later without counting a crash
+        // (if even that fails, the lease runs out and it is counted; a long outage should not fail images).
+        log.warn({ err: (err as Error).message }, 'job interrupted by an outage; handed back for later')
+        await this.queue.release(lease, new Date(this.queue.now().getTime() + Math.max(5000, this.options.pollMs * 10))).catch(() => undefined)
+      } else {
+        // A bug or something unforeseen: leave the lease to run out, like a crash, so the job is retried later and
+        // counted towards MAX_CLAIMS if it keeps failing.
+        log.error({ err }, 'job failed unexpectedly; it will be retried when its lease runs out')
+      }
     } finally {
       clearInterval(heartbeat)
+      lost.abort() // whatever the processor still has running stops starting new work
     }
   }
 
@@ -174,7 +201,7 @@ export class Runner {
     for (let attempt = 0; ; attempt++) {
       try {
         const held = await (outcome.kind === 'done' ? this.queue.complete(lease, outcome.update)
-          : outcome.kind === 'retry' ? this.queue.release(lease, outcome.at, outcome.update)
+          : outcome.kind === 'retry' ? this.queue.release(lease, outcome.at, outcome.update, { forgetCrashes: outcome.forgetCrashes })
           : outcome.kind === 'released' ? this.queue.release(lease)
           : this.queue.fail(lease, outcome.reason, outcome.update))
         if (!held) log.warn('lease lost before the outcome was recorded')
@@ -185,4 +212,9 @@ export class Runner {
       }
     }
   }
+}
+
+/** The database or the storage is away, as opposed to errors of the job or of our code. */
+function isInfrastructureError(err: unknown): boolean {
+  return (err instanceof StorageError && err.kind !== 'invalid-key') || isDatabaseUnavailable(err)
 }

@@ -18,8 +18,10 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const id = request.params.request_id
     const store = app.requests
     const doc = await store.find(id)
-    // Another tenant's request is answered exactly like one that does not exist.
-    if (!doc || (doc.owner !== undefined && doc.owner !== request.tenant)) return reply.notFound(`no request with id ${id}`)
+    // Another tenant's request is answered exactly like one that does not exist; with keys on, a request made
+    // before they were (no owner) belongs to nobody who asks.
+    const visible = doc && (app.config.API_KEYS.length === 0 || doc.owner === request.tenant)
+    if (!visible) return reply.notFound(`no request with id ${id}`)
     const [images, delivery, page] = await Promise.all([
       store.imagesNow(doc),
       store.delivery(id),

@@ -41,15 +41,22 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
+  type Taken = Array<{ quota: QuotaName; amount: number; windowStart: number }>
+  type Refusal = { quota: QuotaName; retryAfterS: number; never: boolean; message: string }
   /** Both per-tenant quotas, or neither: an upload refused by the second gives the first back. */
-  async function takeQuotas(tenant: string, images: number): Promise<{ quota: QuotaName; retryAfterS: number; message: string } | null> {
+  async function takeQuotas(tenant: string, images: number): Promise<{ taken: Taken } | { refusal: Refusal }> {
     const requests = await app.quotas.take(tenant, 'requests_per_hour', 1, config.QUOTA_REQUESTS_PER_HOUR)
-    if (!requests.ok) return { quota: 'requests_per_hour', retryAfterS: requests.retryAfterS, message: `at most ${requests.limit} uploads per hour (QUOTA_REQUESTS_PER_HOUR); retry in ${requests.retryAfterS} s` }
+    if (!requests.ok) return { refusal: { quota: 'requests_per_hour', retryAfterS: requests.retryAfterS, never: false, message: `at most ${requests.limit} uploads per hour (QUOTA_REQUESTS_PER_HOUR); retry in ${requests.retryAfterS} s` } }
     const budget = await app.quotas.take(tenant, 'images_per_day', images, config.QUOTA_IMAGES_PER_DAY)
-    if (budget.ok) return null
-    await app.quotas.giveBack(tenant, 'requests_per_hour', 1)
-    return { quota: 'images_per_day', retryAfterS: budget.retryAfterS, message: `this upload's ${images} images would pass the budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); retry in ${budget.retryAfterS} s` }
+    const taken: Taken = [{ quota: 'requests_per_hour', amount: 1, windowStart: requests.windowStart }]
+    if (budget.ok) return { taken: [...taken, { quota: 'images_per_day', amount: images, windowStart: budget.windowStart }] }
+    await giveBack(tenant, taken)
+    const message = budget.never
+      ? `this upload's ${images} images are more than the whole budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); split it`
+      : `this upload's ${images} images would pass the budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); retry in ${budget.retryAfterS} s`
+    return { refusal: { quota: 'images_per_day', retryAfterS: budget.retryAfterS, never: budget.never, message } }
   }
+  const giveBack = (tenant: string, taken: Taken) => Promise.all(taken.map((q) => app.quotas.giveBack(tenant, q.quota, q.amount, q.windowStart)))
 
   app.post('/upload', {
     onRequest: requireApiKey,
@@ -79,15 +86,22 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!parsed.ok) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`, errors: parsed.errors })
     }
-    const refusal = await takeQuotas(request.tenant, parsed.value.urls.length)
-    if (refusal) {
+    const quotas = await takeQuotas(request.tenant, parsed.value.urls.length)
+    if ('refusal' in quotas) {
+      const { refusal } = quotas
       app.metrics.quotaRejections.inc({ quota: refusal.quota })
+      if (refusal.never) return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: refusal.message })
       return reply.code(429).header('retry-after', String(refusal.retryAfterS)).send({ statusCode: 429, error: 'Too Many Requests', message: refusal.message })
     }
     const id = randomUUID()
     const plan = planRequest(id, parsed.value, { ...DEFAULT_OPTIONS, ...options }, webhook_url, new Date(), config.WORK_UNIT_SIZE)
     if (config.API_KEYS.length > 0) plan.request.owner = request.tenant
-    await app.requests.create(plan)
+    try {
+      await app.requests.create(plan)
+    } catch (err) {
+      await giveBack(request.tenant, quotas.taken).catch(() => undefined) // nothing was accepted
+      throw err
+    }
     request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
     return reply.code(202).header('location', `/status/${id}`).send({
       request_id: id,

@@ -28,6 +28,11 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
       await pauseBeforeFinish(() => ctx.save({}))
       if (doc.status === 'Pending' || doc.status === 'Processing') {
         const { products, images } = await deps.store.loadAll(doc)
+        // Every unit arrived, so every image is recorded; if not, a unit's data is still landing: look again soon.
+        if (images.length < doc.images.total || images.some((i) => i.status === 'pending')) {
+          ctx.log.warn('finisher found images not yet recorded; retrying shortly')
+          return { kind: 'retry', at: new Date(Date.now() + 1000) }
+        }
         const key = outputCsvKey(requestId)
         if (ctx.job.claims > 1) await deps.storage.removeStale([key])
         // Last check of the claim right before the one write that is not a database update.

@@ -45,14 +45,20 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         onError: (err) => log.warn({ err: (err as Error).message }, 'progress write failed; kept for the next flush'),
         onLeaseLost: () => undefined // the save already marked the lease lost, which aborts ctx.signal
       })
+      // The first unexpected error (storage, a bug) stops this unit from starting more images.
+      const failed = new AbortController()
+      const stop = AbortSignal.any([ctx.signal, failed.signal])
       try {
         await Promise.all(todo.map((slot) => deps.inflight(async () => {
-          if (ctx.signal.aborted) return
+          if (stop.aborted) return
           const record = await processImage({ requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options }, deps.imageDeps)
           images[slot] = record
           observe(deps.metrics, record)
           if (record.status === 'failed') log.info({ image: unit.first + slot, kind: record.error_kind, reason: record.error }, 'image failed')
           batcher.add(slot)
+        }).catch((err) => {
+          failed.abort()
+          throw err
         })))
         if (await batcher.flushUntilWritten() === 'lease-lost') return { kind: 'lost' }
       } finally {
@@ -60,6 +66,8 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       }
       if (images.some((i) => i.status === 'pending')) return { kind: 'released' } // shutting down
       await pauseBeforeUnitDone()
+      // A fenced write that succeeds proves every batch landed under this claim: only then may the unit arrive.
+      if (ctx.signal.aborted || !(await ctx.save({}))) return { kind: 'lost' }
       return arriveAndFinish(deps, requestId, unit.n, { kind: 'done' })
     },
     async exhausted(ctx, reason) {

@@ -25,7 +25,7 @@ export function retentionProcessor(deps: RetentionDeps): Processor<{ last_run?: 
       if (deps.days > 0) {
         const cutoff = new Date(now - deps.days * 86_400_000)
         for (;;) {
-          const ids = await deps.store.finishedBefore(cutoff, 100)
+          const ids = await deps.store.expiredBefore(cutoff, 100)
           for (const id of ids) {
             if (ctx.signal.aborted) break
             await deps.storage.deletePrefix(`${id}/`)
@@ -37,10 +37,12 @@ export function retentionProcessor(deps: RetentionDeps): Processor<{ last_run?: 
         await deps.store.removeWebhookEventsBefore(cutoff)
         if (removed > 0) ctx.log.info({ removed, older_than_days: deps.days }, 'retention: removed finished requests')
       }
-      return { kind: 'retry', at: new Date(now + deps.everyMs), update: { $set: { 'data.last_run': new Date(now), 'data.removed': removed } } }
+      // A good run forgets earlier crashes: this job lives forever, and crashes months apart must not add up to MAX_CLAIMS.
+      return { kind: 'retry', at: new Date(now + deps.everyMs), forgetCrashes: true, update: { $set: { 'data.last_run': new Date(now), 'data.removed': removed } } }
     },
-    async exhausted() {
-      return { kind: 'retry', at: new Date(Date.now() + deps.everyMs) }
+    async exhausted(ctx, reason) {
+      ctx.log.error({ reason }, 'retention sweep keeps dying; skipping this run')
+      return { kind: 'retry', at: new Date(Date.now() + deps.everyMs), forgetCrashes: true }
     }
   }
 }

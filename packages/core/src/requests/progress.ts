@@ -9,6 +9,9 @@ export class ProgressBatcher<T> {
   private pending: T[] = []
   private timer: NodeJS.Timeout | null = null
   private chain: Promise<FlushResult> = Promise.resolve('ok')
+  /** Once a write finds the work taken over, every later flush says so (a dropped batch must never read as 'ok'). */
+  private lost = false
+  private stopped = false
   writes = 0
 
   constructor(
@@ -17,6 +20,7 @@ export class ProgressBatcher<T> {
   ) {}
 
   add(item: T): void {
+    if (this.stopped) return
     this.pending.push(item)
     if (this.pending.length >= this.options.maxBatch) this.flushInBackground()
     else this.timer ??= setTimeout(() => this.flushInBackground(), this.options.intervalMs)
@@ -50,23 +54,26 @@ export class ProgressBatcher<T> {
   }
 
   private async writeBatch(): Promise<FlushResult> {
+    if (this.lost) return 'lease-lost'
     const batch = this.pending
     if (batch.length === 0) return 'ok'
     this.pending = []
     try {
       this.writes += 1
       if (await this.write(batch)) return 'ok'
+      this.lost = true
       this.options.onLeaseLost()
       return 'lease-lost'
     } catch (err) {
       this.pending = batch.concat(this.pending)
       this.options.onError(err)
-      this.timer ??= setTimeout(() => this.flushInBackground(), this.options.intervalMs)
+      if (!this.stopped) this.timer ??= setTimeout(() => this.flushInBackground(), this.options.intervalMs)
       throw err
     }
   }
 
   stop(): void {
+    this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
   }

@@ -42,3 +42,17 @@ export async function insertMissing<T extends Document>(collection: Collection<T
     }
   }
 }
+
+/**
+ * The database is away (not a bug of ours, not the caller's fault): network and server-selection failures, a
+ * primary stepping down or shutting down, also when wrapped (bulk writes wrap the network error). By name, not
+ * instanceof: the driver's error classes may come from more than one installed copy of it.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  const wrapped = err as { errorResponse?: unknown; cause?: unknown }
+  if (isDatabaseUnavailable(wrapped.errorResponse) || isDatabaseUnavailable(wrapped.cause)) return true
+  // The driver sometimes lets a bare socket error through ("This socket has been ended by the other party").
+  if (['EPIPE', 'ECONNRESET', 'ECONNREFUSED'].includes((err as { code?: string }).code ?? '')) return true
+  return /^Mongo/.test(err.name) && /Network|ServerSelection|Topology|PoolCleared|NotPrimary|NotWritablePrimary|ShutdownInProgress|InterruptedAtShutdown|PrimarySteppedDown|ECONNREFUSED|ECONNRESET|closed/.test(err.name + ' ' + err.message)
+}

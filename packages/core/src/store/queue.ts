@@ -8,7 +8,7 @@ import { insertMissing } from './mongo.ts'
  * holds it for them.
  */
 export type JobKind = 'images' | 'finish' | 'webhook' | 'retention'
-export type JobState = 'waiting' | 'pending' | 'running' | 'done' | 'failed'
+export type JobState = 'held' | 'waiting' | 'pending' | 'running' | 'done' | 'failed'
 
 export interface JobDocument<D = Record<string, unknown>> {
   _id: ObjectId
@@ -47,6 +47,8 @@ export interface NewJob<D> {
   runAt?: Date
   /** Parts that must arrive (`arrive`) before the job can run; 0 or absent: it can run at once. */
   waitFor?: number
+  /** Stored but not claimable until `releaseHeld` (a producer storing several documents makes them live together). */
+  held?: boolean
 }
 
 /** What a runner holds while it works a job: the job as claimed, and the generation its writes are fenced by. */
@@ -62,27 +64,45 @@ export type JobUpdate = Pick<UpdateFilter<JobDocument>, '$set' | '$push' | '$inc
 
 export class WorkQueue {
   readonly jobs: Collection<JobDocument>
+  /** Server time minus local time: leases are compared across hosts, so every holder uses the server's clock. */
+  private clockOffsetMs = 0
 
   constructor(db: Db) {
     this.jobs = db.collection<JobDocument>('jobs')
   }
 
+  /** Now, by the database server's clock (see syncClock). */
+  now(): Date {
+    return new Date(Date.now() + this.clockOffsetMs)
+  }
+
+  /** Measures this host's clock against the server's (half the round trip is the error bound). */
+  async syncClock(): Promise<number> {
+    const sent = Date.now()
+    const hello = await this.jobs.db.admin().command({ hello: 1 })
+    const received = Date.now()
+    if (hello.localTime instanceof Date) this.clockOffsetMs = hello.localTime.getTime() - (sent + received) / 2
+    return this.clockOffsetMs
+  }
+
   async ensureIndexes(): Promise<void> {
     await this.jobs.createIndex({ key: 1 }, { unique: true })
-    // Sparse: only open jobs carry due_at, so the claim index stays as small as the backlog.
+    // Partial: only open jobs carry due_at, so the claim indexes stay as small as the backlog. By kind first, so a
+    // worker whose image slots are full finds a due webhook without walking past every due image unit.
+    await this.jobs.createIndex({ kind: 1, due_at: 1 }, { partialFilterExpression: { due_at: { $exists: true } } })
     await this.jobs.createIndex({ due_at: 1 }, { sparse: true })
     await this.jobs.createIndex({ request_id: 1, kind: 1 })
   }
 
-  async enqueue<D>(jobs: NewJob<D>[], now = new Date()): Promise<void> {
+  async enqueue<D>(jobs: NewJob<D>[], now = this.now()): Promise<void> {
     const docs = jobs.map((job) => {
       const waiting = (job.waitFor ?? 0) > 0
       return {
         kind: job.kind,
         key: job.key,
         ...(job.request_id ? { request_id: job.request_id } : {}),
-        state: waiting ? 'waiting' : 'pending',
-        ...(waiting ? { barrier: { needed: job.waitFor!, arrived: [] } } : { due_at: job.runAt ?? now }),
+        state: job.held ? 'held' : waiting ? 'waiting' : 'pending',
+        ...(waiting ? { barrier: { needed: job.waitFor!, arrived: [] } } : job.held ? {} : { due_at: job.runAt ?? now }),
         generation: 0,
         claims: 0,
         data: job.data,
@@ -93,11 +113,16 @@ export class WorkQueue {
     await insertMissing(this.jobs, docs)
   }
 
+  /** Makes a request's held jobs claimable, all in one update. */
+  async releaseHeld(requestId: string, now = this.now()): Promise<void> {
+    await this.jobs.updateMany({ request_id: requestId, state: 'held' }, { $set: { state: 'pending', due_at: now, updated_at: now } })
+  }
+
   /**
    * One atomic findOneAndUpdate: the oldest job of `kinds` that is pending and due, or running under a lease
    * that expired (its worker died). The winner gets a new generation; a loser's later writes match nothing.
    */
-  async claim<D>(owner: string, kinds: JobKind[], leaseMs: number, now = new Date()): Promise<Lease<D> | null> {
+  async claim<D>(owner: string, kinds: JobKind[], leaseMs: number, now = this.now()): Promise<Lease<D> | null> {
     if (kinds.length === 0) return null
     const job = await this.jobs.findOneAndUpdate(
       { due_at: { $lte: now }, kind: { $in: kinds } },
@@ -108,29 +133,31 @@ export class WorkQueue {
   }
 
   /** Extends the lease; false once another worker holds the job (then the holder must stop writing). */
-  heartbeat(lease: Lease<unknown>, now = new Date()): Promise<boolean> {
+  heartbeat(lease: Lease<unknown>, now = this.now()): Promise<boolean> {
     return this.fenced(lease, { $set: { due_at: new Date(now.getTime() + lease.leaseMs), updated_at: now } })
   }
 
   /** A write on behalf of the holder (progress), extending the lease with it. */
-  save(lease: Lease<unknown>, update: JobUpdate, now = new Date()): Promise<boolean> {
+  save(lease: Lease<unknown>, update: JobUpdate, now = this.now()): Promise<boolean> {
     return this.fenced(lease, merge(update, { $set: { due_at: new Date(now.getTime() + lease.leaseMs), updated_at: now } }))
   }
 
-  complete(lease: Lease<unknown>, update: JobUpdate = {}, now = new Date()): Promise<boolean> {
+  complete(lease: Lease<unknown>, update: JobUpdate = {}, now = this.now()): Promise<boolean> {
     return this.fenced(lease, merge(update, { $set: { state: 'done', owner: null, finished_by: lease.owner, finished_at: now, updated_at: now }, $unset: { due_at: '' } }))
   }
 
-  fail(lease: Lease<unknown>, reason: string, update: JobUpdate = {}, now = new Date()): Promise<boolean> {
+  fail(lease: Lease<unknown>, reason: string, update: JobUpdate = {}, now = this.now()): Promise<boolean> {
     return this.fenced(lease, merge(update, { $set: { state: 'failed', error: reason, owner: null, finished_at: now, updated_at: now }, $unset: { due_at: '' } }))
   }
 
   /**
    * Gives the job back to run at `at` (default now): a graceful shutdown, or a retry the processor scheduled.
-   * The claim is returned too, so orderly hand-backs never count towards MAX_CLAIMS.
+   * The claim is returned too, so orderly hand-backs never count towards MAX_CLAIMS; `forgetCrashes` (after a
+   * successful run of a recurring job) clears the count altogether, so crashes months apart never add up.
    */
-  release(lease: Lease<unknown>, at = new Date(), update: JobUpdate = {}, now = new Date()): Promise<boolean> {
-    return this.fenced(lease, merge(update, { $set: { state: 'pending', owner: null, due_at: at, updated_at: now }, $inc: { claims: -1 } }))
+  release(lease: Lease<unknown>, at = this.now(), update: JobUpdate = {}, options: { forgetCrashes?: boolean } = {}, now = this.now()): Promise<boolean> {
+    const claims = options.forgetCrashes ? { $set: { claims: 0 } } : { $inc: { claims: -1 } }
+    return this.fenced(lease, merge(update, { ...claims, $set: { ...claims.$set, state: 'pending', owner: null, due_at: at, updated_at: now } }))
   }
 
   /**
@@ -138,7 +165,7 @@ export class WorkQueue {
    * becomes pending. One atomic, idempotent update: parts arriving twice or at the same instant count once, and
    * exactly one arrival makes the job due.
    */
-  async arrive(key: string, part: number, now = new Date()): Promise<void> {
+  async arrive(key: string, part: number, now = this.now()): Promise<void> {
     await this.jobs.updateOne({ key, state: 'waiting' }, [
       { $set: { 'barrier.arrived': { $setUnion: ['$barrier.arrived', [part]] }, updated_at: { $literal: now } } },
       { $set: { state: { $cond: [{ $gte: [{ $size: '$barrier.arrived' }, '$barrier.needed'] }, 'pending', 'waiting'] } } },
@@ -151,13 +178,13 @@ export class WorkQueue {
   }
 
   /** When the next job becomes claimable (a scheduled run or a lease running out), if any is in sight. */
-  async nextDueAt(now = new Date()): Promise<Date | null> {
+  async nextDueAt(now = this.now()): Promise<Date | null> {
     const next = await this.jobs.findOne({ due_at: { $gt: now } }, { sort: { due_at: 1 }, projection: { due_at: 1 } })
     return next?.due_at ?? null
   }
 
   /** Jobs ready to be claimed now, by kind (queue depth for metrics). */
-  async depth(now = new Date()): Promise<Array<{ _id: JobKind; n: number }>> {
+  async depth(now = this.now()): Promise<Array<{ _id: JobKind; n: number }>> {
     return this.jobs.aggregate<{ _id: JobKind; n: number }>([{ $match: { due_at: { $lte: now }, state: 'pending' } }, { $group: { _id: '$kind', n: { $sum: 1 } } }]).toArray()
   }
 

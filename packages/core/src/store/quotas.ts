@@ -11,7 +11,8 @@ interface UsageDocument {
   expires_at: Date
 }
 
-export type QuotaDecision = { ok: true } | { ok: false; retryAfterS: number; limit: number }
+/** `never`: the amount alone passes the limit, so waiting will not help. `windowStart` lets giveBack credit the same window. */
+export type QuotaDecision = { ok: true; windowStart: number } | { ok: false; retryAfterS: number; limit: number; never: boolean }
 
 /**
  * Per-tenant usage in fixed windows (the hour, the UTC day), shared by every API replica. Taking is one atomic
@@ -31,28 +32,27 @@ export class QuotaStore {
   }
 
   async take(tenant: string, quota: QuotaName, amount: number, limit: number, nowMs = Date.now()): Promise<QuotaDecision> {
-    if (limit <= 0) return { ok: true }
     const window = QUOTA_WINDOW_MS[quota]
     const start = Math.floor(nowMs / window) * window
-    const refused = { ok: false as const, retryAfterS: Math.max(1, Math.ceil((start + window - nowMs) / 1000)), limit }
-    if (amount > limit) return refused
+    if (limit <= 0) return { ok: true, windowStart: start }
+    const refused = { ok: false as const, retryAfterS: Math.max(1, Math.ceil((start + window - nowMs) / 1000)), limit, never: false }
+    if (amount > limit) return { ...refused, never: true }
     try {
       await this.usage.updateOne(
         { _id: key(tenant, quota, start), used: { $lte: limit - amount } },
         { $inc: { used: amount }, $setOnInsert: { expires_at: new Date(start + window) } },
         { upsert: true }
       )
-      return { ok: true }
+      return { ok: true, windowStart: start }
     } catch (err) {
       if (isDuplicateKey(err)) return refused
       throw err
     }
   }
 
-  /** Gives back what `take` took, when a later check refuses the same upload. */
-  async giveBack(tenant: string, quota: QuotaName, amount: number, nowMs = Date.now()): Promise<void> {
-    const window = QUOTA_WINDOW_MS[quota]
-    await this.usage.updateOne({ _id: key(tenant, quota, Math.floor(nowMs / window) * window) }, { $inc: { used: -amount } })
+  /** Gives back what `take` took (in the window it took it from), when a later step refuses the same upload. */
+  async giveBack(tenant: string, quota: QuotaName, amount: number, windowStart: number): Promise<void> {
+    await this.usage.updateOne({ _id: key(tenant, quota, windowStart) }, { $inc: { used: -amount } })
   }
 }
 

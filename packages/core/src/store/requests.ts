@@ -32,6 +32,7 @@ export class RequestStore {
   async ensureIndexes(): Promise<void> {
     await this.requests.createIndex({ request_id: 1 }, { unique: true })
     await this.requests.createIndex({ status: 1, completed_at: 1 })
+    await this.requests.createIndex({ status: 1, created_at: 1 })
     await this.productPages.createIndex({ request_id: 1, n: 1 }, { unique: true })
     await this.webhookEvents.createIndex({ event_id: 1 }, { unique: true })
     await this.webhookEvents.createIndex({ received_at: 1 })
@@ -43,16 +44,18 @@ export class RequestStore {
   }
 
   /**
-   * Stores an accepted request: product pages, the finisher (waiting for every unit), the units, and last the
-   * request document. Every insert is keyed, so the sequence can be repeated; units may be claimed as soon as
-   * they exist, and carry their options so they never need the request document.
+   * Stores an accepted request: the request document (nobody knows its id until the upload is answered), its
+   * product pages, its finisher (waiting for every unit) and its units, held; then one update makes every unit
+   * claimable at once, so no worker ever sees part of a request. Every insert is keyed: the sequence can be
+   * repeated. An upload that dies halfway leaves a Pending request nobody was told of, which retention removes.
    */
-  async create(plan: RequestPlan, now = new Date()): Promise<void> {
+  async create(plan: RequestPlan): Promise<void> {
     const id = plan.request.request_id
-    await insertMissing(this.productPages, plan.productPages, 20)
-    await this.queue.enqueue([{ kind: 'finish', key: finishKey(id), request_id: id, data: {}, waitFor: plan.units.length }], now)
-    await this.queue.enqueue(plan.units.map((data) => ({ kind: 'images' as const, key: unitKey(id, data.n), request_id: id, data })), now)
     await insertOnce(this.requests, plan.request)
+    await insertMissing(this.productPages, plan.productPages, 20)
+    await this.queue.enqueue([{ kind: 'finish', key: finishKey(id), request_id: id, data: {}, waitFor: plan.units.length }])
+    await this.queue.enqueue(plan.units.map((data) => ({ kind: 'images' as const, key: unitKey(id, data.n), request_id: id, data, held: true })))
+    await this.queue.releaseHeld(id)
   }
 
   find(requestId: string): Promise<RequestDocument | null> {
@@ -85,6 +88,8 @@ export class RequestStore {
     const wanted = [...new Set(products.flatMap((p) => p.image_ids))]
     const unitNumbers = [...new Set(wanted.map((i) => unitOf(i, doc.unit_size).n))]
     const units = await this.unitImages(doc.request_id, unitNumbers)
+    // Units gone under a live request: retention is removing it right now. Show no rows rather than fail.
+    if (unitNumbers.some((n) => !units.has(n))) return { products: [], images: new Map() }
     const images = new Map<number, ImageRecord>()
     for (const index of wanted) {
       const { n, slot } = unitOf(index, doc.unit_size)
@@ -131,10 +136,14 @@ export class RequestStore {
     return insertOnce(this.webhookEvents, event)
   }
 
-  /** Finished requests whose completion is older than `cutoff` (the retention sweep's work list). */
-  async finishedBefore(cutoff: Date, limit: number): Promise<string[]> {
-    const docs = await this.requests.find({ status: { $in: ['Completed', 'Failed'] }, completed_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit }).toArray()
-    return docs.map((d) => d.request_id)
+  /**
+   * The retention sweep's work list: finished requests whose completion is older than `cutoff`, and requests
+   * that never got going (an upload that died halfway) created before it.
+   */
+  async expiredBefore(cutoff: Date, limit: number): Promise<string[]> {
+    const finished = await this.requests.find({ status: { $in: ['Completed', 'Failed'] }, completed_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit }).toArray()
+    const abandoned = await this.requests.find({ status: 'Pending', created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit }).toArray()
+    return [...finished, ...abandoned].slice(0, limit).map((d) => d.request_id)
   }
 
   /** Removes a request's documents; the request document goes last, so an interrupted removal is found again. */
