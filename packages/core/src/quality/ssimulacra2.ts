@@ -4,8 +4,9 @@
  * and channel the SSIM error map and the two edge-difference maps (ringing, blurring) under the 1- and 4-norm,
  * then the published weights and the final non-linear transform. No Node package implements it.
  *
- * The maps are summed per scale so several crops of one image can be scored together (`partialSums` +
- * `scoreFromSums`): that is how the search scores a bounded sample of a large image at full resolution.
+ * The maps are summed per scale, so a score can be assembled from parts (`pyramidSums`, `addSums`,
+ * `scoreFromSums`): the search scores a large image's fine scales on a sample of crops and its coarse scales
+ * on the whole image (see compress/auto.ts).
  *
  * Memory: planes are Float32Array and the three channels are processed one after another, so a 1 MP image
  * needs about 14 planes (56 MB) at its finest scale.
@@ -154,16 +155,25 @@ export interface PartialSums {
   pixels: number[]
 }
 
-function linearPlanes(img: RgbImage): [Float32Array, Float32Array, Float32Array] {
+type Planes = [Float32Array, Float32Array, Float32Array]
+
+/** An image in linear RGB, planar: the metric's own pyramid works on these. */
+export interface LinearImage {
+  planes: Planes
+  width: number
+  height: number
+}
+
+function linearPlane(img: RgbImage, channel: number): Float32Array {
   const n = img.width * img.height
-  const r = new Float32Array(n), g = new Float32Array(n), b = new Float32Array(n)
+  const out = new Float32Array(n)
   const d = img.data
-  for (let i = 0, j = 0; i < n; i++, j += 3) {
-    r[i] = TO_LINEAR[d[j]!]!
-    g[i] = TO_LINEAR[d[j + 1]!]!
-    b[i] = TO_LINEAR[d[j + 2]!]!
-  }
-  return [r, g, b]
+  for (let i = 0, j = channel; i < n; i++, j += 3) out[i] = TO_LINEAR[d[j]!]!
+  return out
+}
+
+export function toLinear(img: RgbImage): LinearImage {
+  return { planes: [linearPlane(img, 0), linearPlane(img, 1), linearPlane(img, 2)], width: img.width, height: img.height }
 }
 
 /** 2×2 box average with edge replication, as the reference downscales (in linear RGB). */
@@ -180,12 +190,42 @@ function downscale(p: Float32Array, w: number, h: number): Float32Array {
   return out
 }
 
+/**
+ * The image halved `times` times, as the metric's pyramid does, one channel at a time so a large image never
+ * holds more than one full-size float plane.
+ */
+export function linearHalved(img: RgbImage, times: number): LinearImage {
+  let width = img.width, height = img.height
+  const planes = [0, 1, 2].map((c) => {
+    let p = linearPlane(img, c)
+    let w = img.width, h = img.height
+    for (let k = 0; k < times; k++) {
+      p = downscale(p, w, h)
+      w = (w + 1) >> 1
+      h = (h + 1) >> 1
+    }
+    width = w
+    height = h
+    return p
+  }) as Planes
+  return { planes, width, height }
+}
+
 /** The per-scale sums of SSIMULACRA2 for two images of the same size (at least 8×8). */
 export function partialSums(reference: RgbImage, distorted: RgbImage): PartialSums {
   if (reference.width !== distorted.width || reference.height !== distorted.height) throw new RangeError('SSIMULACRA2: images differ in size')
   if (reference.width < 8 || reference.height < 8) throw new RangeError('SSIMULACRA2: images must be at least 8×8')
-  let w = reference.width, h = reference.height
-  let lin1 = linearPlanes(reference), lin2 = linearPlanes(distorted)
+  return pyramidSums(toLinear(reference), toLinear(distorted), NUM_SCALES, 0)
+}
+
+/**
+ * Sums over `scales` scales starting from the given linear images. `border` pixels at the first scale (halved
+ * at each next one) are computed but not counted: a crop cut with that much context around the part that
+ * counts sees the blur of the whole image there, not the zero padding of its own edges.
+ */
+export function pyramidSums(first: LinearImage, second: LinearImage, scales: number, border: number): PartialSums {
+  let w = first.width, h = first.height
+  let lin1 = first.planes, lin2 = second.planes
   const max = w * h
   const blur = new Blur(max, w)
   const x1 = [new Float32Array(max), new Float32Array(max), new Float32Array(max)]
@@ -194,15 +234,17 @@ export function partialSums(reference: RgbImage, distorted: RgbImage): PartialSu
   const s11 = new Float32Array(max), s22 = new Float32Array(max), s12 = new Float32Array(max)
   const result: PartialSums = { sums: [], pixels: [] }
 
-  for (let scale = 0; scale < NUM_SCALES; scale++) {
+  for (let scale = 0; scale < scales; scale++) {
+    // Checked before halving, as the reference does: the last scale may be smaller than 8 pixels.
     if (w < 8 || h < 8) break
     if (scale > 0) {
-      lin1 = lin1.map((p) => downscale(p, w, h)) as typeof lin1
-      lin2 = lin2.map((p) => downscale(p, w, h)) as typeof lin2
+      lin1 = lin1.map((p) => downscale(p, w, h)) as Planes
+      lin2 = lin2.map((p) => downscale(p, w, h)) as Planes
       w = (w + 1) >> 1
       h = (h + 1) >> 1
     }
     const n = w * h
+    const edge = Math.ceil(border / 2 ** scale)
     const v = (a: Float32Array) => a.subarray(0, n)
     toPositiveXyb(lin1[0], lin1[1], lin1[2], v(x1[0]!), v(x1[1]!), v(x1[2]!))
     toPositiveXyb(lin2[0], lin2[1], lin2[2], v(x2[0]!), v(x2[1]!), v(x2[2]!))
@@ -218,25 +260,27 @@ export function partialSums(reference: RgbImage, distorted: RgbImage): PartialSu
       blur.run(a, mu1, w, h)
       blur.run(b, mu2, w, h)
       let ssim = 0, ssim4 = 0, ring = 0, ring4 = 0, blurred = 0, blurred4 = 0
-      for (let i = 0; i < n; i++) {
-        const m1 = mu1[i]!, m2 = mu2[i]!
-        const diff = f(m1 - m2)
-        // SSIM without the luminance denominator (the values are already perceptually uniform)
-        const numM = f(1 - diff * diff)
-        const numS = f(2 * f(s12[i]! - f(m1 * m2)) + C2)
-        const denS = f(f(f(s11[i]! - f(m1 * m1)) + f(s22[i]! - f(m2 * m2))) + C2)
-        const d = Math.max(0, 1 - f(f(numM * numS) / denS))
-        ssim += d
-        ssim4 += d * d * d * d
-        // > 0: edges in the distorted image where the reference is smooth (ringing, blocking, banding);
-        // < 0: reference edges the distorted image lost (blurring, smearing)
-        const e = (1 + Math.abs(f(b[i]! - m2))) / (1 + Math.abs(f(a[i]! - m1))) - 1
-        if (e > 0) { ring += e; ring4 += e * e * e * e } else { blurred -= e; blurred4 += e * e * e * e }
+      for (let y = edge; y < h - edge; y++) {
+        for (let i = y * w + edge, end = y * w + w - edge; i < end; i++) {
+          const m1 = mu1[i]!, m2 = mu2[i]!
+          const diff = f(m1 - m2)
+          // SSIM without the luminance denominator (the values are already perceptually uniform)
+          const numM = f(1 - diff * diff)
+          const numS = f(2 * f(s12[i]! - f(m1 * m2)) + C2)
+          const denS = f(f(f(s11[i]! - f(m1 * m1)) + f(s22[i]! - f(m2 * m2))) + C2)
+          const d = Math.max(0, 1 - f(f(numM * numS) / denS))
+          ssim += d
+          ssim4 += d * d * d * d
+          // > 0: edges in the distorted image where the reference is smooth (ringing, blocking, banding);
+          // < 0: reference edges the distorted image lost (blurring, smearing)
+          const e = (1 + Math.abs(f(b[i]! - m2))) / (1 + Math.abs(f(a[i]! - m1))) - 1
+          if (e > 0) { ring += e; ring4 += e * e * e * e } else { blurred -= e; blurred4 += e * e * e * e }
+        }
       }
       sums.set([ssim, ssim4, ring, ring4, blurred, blurred4], c * 6)
     }
     result.sums.push(sums)
-    result.pixels.push(n)
+    result.pixels.push(Math.max(0, w - 2 * edge) * Math.max(0, h - 2 * edge))
   }
   return result
 }
