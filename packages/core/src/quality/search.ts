@@ -58,22 +58,31 @@ export function nextProxyQuality(trials: Trial[], floor: number, limits: SearchL
   const { below, above } = bracket(trials, floor)
   let next: number
   if (!above) {
-    // Everything so far is below the floor: step up, further when far below.
+    // Everything so far is below the floor: step up by the local slope (or 1.5 points a point at first).
     const top = below!
     if (top.quality >= limits.max) return null
-    next = top.quality + Math.max(8, Math.round((floor - top.score) * 1.5))
+    next = top.quality + Math.min(30, Math.max(8, Math.ceil((floor - top.score) / localSlope(trials, top) + 1)))
   } else if (!below) {
     if (above.quality <= limits.min) return null
-    next = above.quality - Math.max(8, Math.round((above.score - floor) * 1.5))
+    next = above.quality - Math.min(30, Math.max(8, Math.floor((above.score - floor) / localSlope(trials, above))))
   } else {
     if (above.quality - below.quality <= limits.proxyTolerance) return null
-    // Linear interpolation of the crossing, kept strictly inside the bracket.
+    // Linear interpolation of the crossing, met halfway by bisection (curves bend), strictly inside the bracket.
     const slope = (above.score - below.score) / (above.quality - below.quality)
-    next = Math.round(below.quality + (floor - below.score) / Math.max(slope, 1e-6))
+    const secant = below.quality + (floor - below.score) / Math.max(slope, 1e-6)
+    next = Math.round((secant + (below.quality + above.quality) / 2) / 2)
     next = Math.min(above.quality - 1, Math.max(below.quality + 1, next))
   }
   next = Math.min(limits.max, Math.max(limits.min, next))
   return tried.has(next) ? null : next
+}
+
+/** Slope of the curve at one end of the trials (between it and its nearest neighbour), 0.67 with one trial. */
+function localSlope(trials: Trial[], end: Trial): number {
+  const others = trials.filter((t) => t !== end).sort((a, b) => Math.abs(a.quality - end.quality) - Math.abs(b.quality - end.quality))
+  if (others.length === 0) return 1 / 1.5
+  const slope = (end.score - others[0]!.score) / (end.quality - others[0]!.quality)
+  return Number.isFinite(slope) ? Math.min(3, Math.max(0.2, slope)) : 1 / 1.5
 }
 
 /** The proxy curve's score at a quality: linear between the nearest trials, flat beyond the ends. */

@@ -30,10 +30,37 @@ export interface RgbImage {
 const f = Math.fround
 const SRGB_ALPHA = 1.0550107
 const SRGB_BETA = 0.0030412825
+
+/**
+ * yuvxyb's default "fastmath" powf, which the reference uses for the sRGB curve: exp2(log2(x)·y) with its
+ * degree-5 polynomials in float32. Flat images are sensitive to it, so it is reproduced bit for bit.
+ */
+function fastPow(x: number, y: number): number {
+  return exp2(f(log2(x) * y))
+}
+const bits = new DataView(new ArrayBuffer(4))
+const floatBits = (v: number) => (bits.setFloat32(0, v), bits.getInt32(0))
+const bitsFloat = (v: number) => (bits.setInt32(0, v), bits.getFloat32(0))
+const poly5 = (x: number, c: number[]) => c.reduceRight((acc, ci, i) => (i === c.length - 1 ? f(ci) : f(x * acc + f(ci))), 0)
+function log2(x: number): number {
+  const xb = floatBits(x)
+  const exp = ((xb & 0x7f800000) >> 23) - 127
+  const mant = bitsFloat((xb & 0x007fffff) | floatBits(1))
+  const p = poly5(mant, [3.11579, -3.324199, 2.5988452, -1.2315303, 3.1821337e-1, -3.4436006e-2])
+  return f(f(p * f(mant - 1)) + exp)
+}
+function exp2(v: number): number {
+  const x = f(Math.min(129, Math.max(-126.99999, v)))
+  const ipart = Math.trunc(f(x - 0.5))
+  const fpart = f(x - ipart)
+  const expi = bitsFloat((ipart + 127) << 23)
+  return f(expi * poly5(fpart, [9.9999994e-1, 6.931531e-1, 2.4015361e-1, 5.5826318e-2, 8.98934e-3, 1.8775767e-3]))
+}
+
 const TO_LINEAR = new Float32Array(256)
 for (let i = 0; i < 256; i++) {
   const x = f(i / 255)
-  TO_LINEAR[i] = x < f(12.92 * SRGB_BETA) ? x / 12.92 : Math.pow(f(f(x + f(SRGB_ALPHA - 1)) / SRGB_ALPHA), 2.4)
+  TO_LINEAR[i] = x < f(12.92 * SRGB_BETA) ? f(x / f(12.92)) : fastPow(f(f(x + f(SRGB_ALPHA - 1)) / f(SRGB_ALPHA)), f(2.4))
 }
 
 const M00 = f(0.3), M02 = f(0.078), M01 = f(f(1 - M02) - M00)
