@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
+bash scripts/install-ssimulacra2.sh # the quality tests compare against the SSIMULACRA2 reference CLI
 ensure_dependencies
 pnpm_cmd exec tsc -b
 pnpm_cmd exec tsc -p test/tsconfig.json

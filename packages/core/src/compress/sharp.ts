@@ -70,6 +70,8 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
     .rotate()
     .toColourspace('srgb')
   if (plan.resize) pipeline = pipeline.resize({ ...plan.resize, fit: 'inside', withoutEnlargement: true })
+  // JPEG has no alpha: transparent parts go white (a product page's background), not whatever colour they hide.
+  if (plan.format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' })
   let output: { data: Buffer; info: Pick<OutputInfo, 'width' | 'height' | 'pageHeight'> }
   let auto: AutoResult | null = null
   try {
