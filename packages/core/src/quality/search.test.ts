@@ -76,7 +76,7 @@ t.test('full size: the floor holds whatever the gap to the proxy curve, near the
     for (const floor of Object.values(QUALITY_FLOORS)) {
       const result = search(proxyCurve, fullCurve, floor)
       const best = optimum(fullCurve, floor)
-      t.ok(result.full.length <= SEARCH_LIMITS.fullTrials, `${name}, floor ${floor}: ${result.full.length} full-size encodes`)
+      t.ok(result.full.length <= SEARCH_LIMITS.fullTrials + 1, `${name}, floor ${floor}: ${result.full.length} full-size encodes`)
       if (best === null) {
         t.notOk(result.met, `${name}, floor ${floor}: unreachable, reported as not met`)
         t.equal(result.trial.score, Math.max(...result.full.map((x) => x.score)), 'delivers the best score tried')
@@ -101,4 +101,12 @@ t.test('chooseQuality: smallest passing by bytes, else best score', async (t) =>
   t.same(chooseQuality(trials, 70), { trial: trials[0], met: true })
   t.same(chooseQuality(trials, 80), { trial: trials[2], met: false })
   t.throws(() => chooseQuality([], 70), RangeError)
+})
+
+t.test('out of full-size trials with nothing passing: one last trial at the top quality', async (t) => {
+  const proxy = [{ quality: 60, score: 75, bytes: 1 }, { quality: 70, score: 80, bytes: 2 }]
+  const full = [60, 62, 64, 66].map((q) => ({ quality: q, score: 60 + (q - 60) / 4, bytes: q }))
+  t.equal(nextFullQuality(proxy, full, 70), SEARCH_LIMITS.max)
+  t.equal(nextFullQuality(proxy, [...full, { quality: 100, score: 69, bytes: 100 }], 70), null, 'and then stops')
+  t.equal(nextFullQuality(proxy, [...full.slice(0, 3), { quality: 66, score: 71, bytes: 66 }], 70), null, 'not when one passed')
 })

@@ -24,7 +24,8 @@ export interface SearchLimits {
   proxyTolerance: number
   /** Stop bracketing at full size when the bracket is this narrow. */
   tolerance: number
-  /** Full-size encodes allowed per image (each costs an encode, a decode and a bounded score). */
+  /** Full-size encodes allowed per image (each costs an encode, a decode and a bounded score), plus one at
+   *  `max` when none of them reached the floor. */
   fullTrials: number
 }
 
@@ -140,8 +141,11 @@ export function slopeAt(trials: Trial[], quality: number): number {
  */
 export function nextFullQuality(proxy: Trial[], full: Trial[], required: number, limits: SearchLimits = SEARCH_LIMITS): number | null {
   if (full.length === 0) return predictQuality(proxy, required, 0, limits)
-  if (full.length >= limits.fullTrials) return null
   const { below, above } = bracket(full, required)
+  if (full.length >= limits.fullTrials) {
+    // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
+    return !above && !full.some((t) => t.quality === limits.max) && full.length === limits.fullTrials ? limits.max : null
+  }
   let next: number
   if (below && above) {
     if (above.quality - below.quality <= limits.tolerance) return null
