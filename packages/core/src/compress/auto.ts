@@ -16,6 +16,7 @@ import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Tr
  */
 export const PROXY_PIXELS = 32_768
 export const CONFIRM_PIXELS = 524_288
+export const ALPHA_CONFIRM_PIXELS = 4_194_304
 const GRID = 4
 const INNER = 80
 const BORDER = 24
@@ -76,9 +77,12 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const small = pixels <= PROXY_PIXELS
   const proxy = small ? raw : await downscale(sharp, raw, PROXY_PIXELS)
   const proxyRef = await flattenRaw(sharp, proxy)
-  // Thin images have fewer than six scales in their 1/8 part: those are scored whole.
-  const sampled = !small && pixels > CONFIRM_PIXELS && Math.min(raw.width, raw.height) >= 256
-  const required = sampled ? floor + SAMPLE_MARGIN : floor
+  // Thin images have fewer than six scales in their 1/8 part: those are scored whole. So are transparent ones
+  // up to ALPHA_CONFIRM_PIXELS: the sample read up to 3.7 points optimistic on a transparent product as WebP
+  // (alpha edges), more than the margin; above that size they get a double margin.
+  const alpha = raw.channels === 2 || raw.channels === 4
+  const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
+  const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
   const scorer = sampled ? sampledScorer(reference) : (decoded: RgbImage) => scoreFromSums(partialSums(reference, decoded))
 
