@@ -17,6 +17,8 @@ import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Tr
 export const PROXY_PIXELS = 32_768
 export const CONFIRM_PIXELS = 524_288
 export const ALPHA_CONFIRM_PIXELS = 4_194_304
+/** Above this many output pixels auto is not searched (memory: ~10 bytes per pixel held across trials). */
+export const AUTO_MAX_PIXELS = 40_000_000
 const GRID = 4
 const INNER = 80
 const BORDER = 24
@@ -68,8 +70,9 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const rawInput = (img: RawImage) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
   const encodeAt = (img: RawImage, quality: number, chroma: Chroma) => encode(rawInput(img), settings.format, quality, settings.mozjpeg, chroma).toBuffer()
   const pixels = raw.width * raw.height
-  if (raw.width < 8 || raw.height < 8) {
-    // Too small for the metric's 8×8 window: the level's typical quality, no score.
+  if (raw.width < 8 || raw.height < 8 || pixels > AUTO_MAX_PIXELS) {
+    // Too small for the metric's 8×8 window, or so large that holding the reference, the decoded trials and
+    // their float planes would risk the worker's memory: the level's typical quality, no score.
     const quality = startQuality(floor)
     return { data: await encodeAt(raw, quality, undefined), quality, score: NaN, met: false, proxy: [], full: [], sampled: false }
   }

@@ -83,3 +83,12 @@ export function mayKeepOriginal(facts: InputFacts, plan: CompressionPlan, output
   const webSafe = facts.orientation === 1 && (facts.space === 'srgb' || facts.space === 'b-w') && facts.depth === 'uchar'
   return webSafe && !facts.hasExif && !facts.hasProfile
 }
+
+/** Output pixels of the plan, known from the header: upright size, fitted inside the resize box, never enlarged. */
+export function plannedPixels(facts: InputFacts, plan: CompressionPlan): number {
+  const turned = facts.orientation >= 5 && facts.orientation <= 8
+  const width = turned ? facts.height : facts.width
+  const height = turned ? facts.width : facts.height
+  const scale = Math.min(1, plan.resize?.width ? plan.resize.width / width : 1, plan.resize?.height ? plan.resize.height / height : 1)
+  return Math.round(width * scale) * Math.round(height * scale)
+}

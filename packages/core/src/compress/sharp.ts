@@ -1,7 +1,7 @@
 import type Sharp from 'sharp'
 import type { Metadata, OutputInfo } from 'sharp'
-import { mayKeepOriginal, planCompression, refuseInput, EXTENSIONS, type InputFacts } from './plan.ts'
-import { encode, encodeAuto, type AutoResult, type RawImage } from './auto.ts'
+import { mayKeepOriginal, planCompression, plannedPixels, refuseInput, EXTENSIONS, type InputFacts } from './plan.ts'
+import { AUTO_MAX_PIXELS, encode, encodeAuto, type AutoResult, type RawImage } from './auto.ts'
 import type { ImageStats, ProcessingOptions } from '../requests/schema.ts'
 
 /**
@@ -75,7 +75,7 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   let output: { data: Buffer; info: Pick<OutputInfo, 'width' | 'height' | 'pageHeight'> }
   let auto: AutoResult | null = null
   try {
-    if (plan.auto) {
+    if (plan.auto && plannedPixels(facts, plan) <= AUTO_MAX_PIXELS) {
       const decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
       const raw: RawImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels }
       auto = await encodeAuto(sharp, raw, { format: plan.format, mozjpeg: plan.mozjpeg }, plan.auto.floor)
