@@ -5,6 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
+bash scripts/install-ssimulacra2.sh # the quality tests compare against the SSIMULACRA2 reference CLI
 ensure_dependencies
 ensure_mongod
 bash scripts/install-system-packages.sh

@@ -88,6 +88,29 @@ function imageCard(image) {
   return el('div', { className: 'image', role: 'group' },
     el('figure', {}, el('img', { src: image.input_url, alt: 'before', loading: 'lazy' }), el('figcaption', { textContent: `Before: ${kb(image.bytes_in)}, ${image.width_in}×${image.height_in} ${image.format_in}` })),
     el('figure', {}, el('img', { src: image.output_url, alt: 'after', loading: 'lazy' }), el('figcaption', { textContent: `After: ${kb(image.bytes_out)}, ${image.width_out}×${image.height_out} ${image.format_out}` })),
-    el('p', { className: 'stats' }, el('span', { className: 'savings', textContent: `Saved ${image.savings_pct}%` }), ` · download ${image.download_ms} ms · compress ${image.compress_ms} ms`, image.kept_original ? ' · original kept (already optimal)' : '')
+    el('p', { className: 'stats' },
+      el('span', { className: 'savings', textContent: `Saved ${image.savings_pct}%` }),
+      typeof image.score === 'number' ? el('span', { className: 'score', title: 'SSIMULACRA2 of the output against the input: 90 visually lossless, 70 high, 50 medium', textContent: ` · SSIMULACRA2 ${image.score.toFixed(1)}` }) : null,
+      typeof image.quality === 'number' ? ` (q${image.quality})` : '',
+      ` · download ${image.download_ms} ms · compress ${image.compress_ms} ms`, image.kept_original ? ' · original kept (already optimal)' : ''),
+    el('button', { type: 'button', className: 'compare', textContent: 'Compare before / after', onclick: () => compare(image) })
   )
+}
+
+// Before/after: the output sizes the view, the input is laid over it and cut at the slider; "1:1" shows the
+// output's actual pixels (scroll to pan), which is where compression artefacts are judged.
+const dialog = $('compare')
+const frame = $('compare-frame')
+$('compare-split').addEventListener('input', (e) => frame.style.setProperty('--split', `${e.target.value}%`))
+$('compare-zoom').addEventListener('change', (e) => frame.classList.toggle('actual', e.target.checked))
+$('compare-close').addEventListener('click', () => dialog.close())
+
+function compare(image) {
+  $('compare-before').src = image.input_url
+  $('compare-after').src = image.output_url
+  const score = typeof image.score === 'number' ? `, SSIMULACRA2 ${image.score.toFixed(1)}` : ''
+  $('compare-caption').textContent = `Before: ${kb(image.bytes_in)} ${image.format_in}, ${image.width_in}×${image.height_in}. After: ${kb(image.bytes_out)} ${image.format_out}, ${image.width_out}×${image.height_out}${score}. Saved ${image.savings_pct}%.`
+  $('compare-split').value = 50
+  frame.style.setProperty('--split', '50%')
+  dialog.showModal()
 }

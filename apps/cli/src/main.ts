@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * imgproc submit products.csv [--webhook URL] [--quality N] [--format F] [--max-width N] [--max-height N] [--mozjpeg] [--wait]
+ * imgproc submit products.csv [--webhook URL] [--quality N|auto[:eco|:good|:high]] [--format F] [--max-width N] [--max-height N] [--mozjpeg] [--wait]
  * imgproc status <request_id>
  * imgproc download <request_id> [-o file.csv]
  * Global: --api-url (or IMGPROC_API_URL, default http://127.0.0.1:3000), --api-key (or IMGPROC_API_KEY).
@@ -11,8 +11,10 @@ import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 
 const USAGE = `usage:
-  imgproc submit <file.csv> [--webhook URL] [--quality N] [--format original|jpeg|webp|avif|png]
-                            [--max-width N] [--max-height N] [--mozjpeg] [--wait]
+  imgproc submit <file.csv> [--webhook URL] [--quality 1-100|auto|auto:eco|auto:good|auto:high]
+                            [--format original|jpeg|webp|avif|png] [--max-width N] [--max-height N] [--mozjpeg] [--wait]
+  quality auto picks, per image, the smallest output whose SSIMULACRA2 score reaches a floor:
+    auto:eco ≥ 60, auto:good ≥ 70 (= auto), auto:high ≥ 80
   imgproc status <request_id>
   imgproc download <request_id> [-o file.csv]
 options: --api-url URL (IMGPROC_API_URL)  --api-key KEY (IMGPROC_API_KEY)`
@@ -85,17 +87,30 @@ async function waitFor(id: string): Promise<number> {
     lastLine = line
     if (status.status === 'Completed' || status.status === 'Failed') {
       if (tty) process.stderr.write('\n')
-      return summarise(status)
+      return summarise(status, await scores(id, status))
     }
     await new Promise((r) => setTimeout(r, 1000))
   }
 }
 
-function summarise(status: any): number {
+/** With quality=auto: the SSIMULACRA2 scores and chosen qualities of the compressed images (first 1000 products). */
+async function scores(id: string, status: any): Promise<string | null> {
+  if (typeof status.options?.quality !== 'string') return null
+  const page = await call(`/status/${id}?limit=1000`)
+  const images = page.products.items.flatMap((p: any) => p.images).filter((i: any) => typeof i.score === 'number')
+  if (images.length === 0) return `quality: ${status.options.quality} (no image scored)`
+  const range = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! } }
+  const score = range(images.map((i: any) => i.score))
+  const quality = range(images.map((i: any) => i.quality))
+  return `quality: ${status.options.quality}: SSIMULACRA2 min ${score.min} / median ${score.median} / max ${score.max}; encoder quality ${quality.min}–${quality.max} (median ${quality.median}) over ${images.length} images`
+}
+
+function summarise(status: any, qualityLine: string | null = null): number {
   const { counts, totals } = status
   console.log(`status: ${status.status}${status.error ? ` (${status.error})` : ''}`)
   console.log(`images: ${counts.succeeded} compressed, ${counts.failed} failed of ${counts.total}`)
   console.log(`bytes: ${totals.bytes_in} → ${totals.bytes_out} (saved ${totals.savings_pct ?? 0}%)`)
+  if (qualityLine) console.log(qualityLine)
   if (status.output_csv_url) console.log(`output CSV: ${status.output_csv_url}`)
   if (status.status !== 'Completed') return 1
   return counts.failed > 0 ? 2 : 0
@@ -104,7 +119,7 @@ function summarise(status: any): number {
 async function status(id: string | undefined): Promise<number> {
   if (!id) throw new CliError(`status needs a request id\n${USAGE}`)
   const s = await call(`/status/${id}?limit=0`)
-  return s.status === 'Completed' || s.status === 'Failed' ? summarise(s) : (console.log(`status: ${s.status} ${s.counts.succeeded + s.counts.failed}/${s.counts.total} (${s.progress_pct}%)`), 0)
+  return s.status === 'Completed' || s.status === 'Failed' ? summarise(s, await scores(id, s)) : (console.log(`status: ${s.status} ${s.counts.succeeded + s.counts.failed}/${s.counts.total} (${s.progress_pct}%)`), 0)
 }
 
 async function download(id: string | undefined): Promise<number> {

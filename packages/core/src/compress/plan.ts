@@ -1,4 +1,6 @@
 import type { ProcessingOptions } from '../requests/schema.ts'
+import { parseQuality } from '../quality/setting.ts'
+import { startQuality } from '../quality/search.ts'
 
 /** Formats we decode; anything else (SVG, PDF, raw…) is refused so customers get a clear reason, not a surprise. */
 export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const
@@ -19,7 +21,10 @@ export interface InputFacts {
 
 export interface CompressionPlan {
   format: EncodeFormat
+  /** The encoder quality; with `auto`, the search's starting point (used as is for animations). */
   quality: number
+  /** quality=auto on a still lossy output: the SSIMULACRA2 floor to reach. */
+  auto: { floor: number } | null
   mozjpeg: boolean
   animated: boolean
   resize: { width?: number; height?: number } | null
@@ -53,11 +58,17 @@ export function planCompression(facts: InputFacts, options: ProcessingOptions): 
   const format = options.format === 'original' ? originalFormat(facts.format) : options.format
   const canAnimate = format === 'gif' || format === 'webp'
   const wantResize = options.max_width !== undefined || options.max_height !== undefined
+  const animated = facts.pages > 1 && canAnimate
+  const quality = parseQuality(options.quality)
+  // Animations are scored nowhere (the metric compares single frames) and GIF is lossless here: auto gives
+  // them the quality where typical photos cross the floor.
+  const auto = quality.kind === 'auto' && !animated && format !== 'gif' ? { floor: quality.floor } : null
   return {
     format,
-    quality: options.quality,
+    quality: quality.kind === 'fixed' ? quality.quality : startQuality(quality.floor),
+    auto,
     mozjpeg: options.mozjpeg,
-    animated: facts.pages > 1 && canAnimate,
+    animated,
     resize: wantResize ? { width: options.max_width, height: options.max_height } : null
   }
 }
@@ -71,4 +82,13 @@ export function mayKeepOriginal(facts: InputFacts, plan: CompressionPlan, output
   if (plan.resize || originalFormat(facts.format) !== plan.format || facts.format === 'tiff') return false
   const webSafe = facts.orientation === 1 && (facts.space === 'srgb' || facts.space === 'b-w') && facts.depth === 'uchar'
   return webSafe && !facts.hasExif && !facts.hasProfile
+}
+
+/** Output pixels of the plan, known from the header: upright size, fitted inside the resize box, never enlarged. */
+export function plannedPixels(facts: InputFacts, plan: CompressionPlan): number {
+  const turned = facts.orientation >= 5 && facts.orientation <= 8
+  const width = turned ? facts.height : facts.width
+  const height = turned ? facts.width : facts.height
+  const scale = Math.min(1, plan.resize?.width ? plan.resize.width / width : 1, plan.resize?.height ? plan.resize.height / height : 1)
+  return Math.round(width * scale) * Math.round(height * scale)
 }

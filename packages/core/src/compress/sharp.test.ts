@@ -72,3 +72,33 @@ t.test('options: format conversion, resize without enlarging, mozjpeg', async (t
   const moz = await compressImage(read('2569067123_aca715a2ee_o.jpg'), { ...defaults, mozjpeg: true }, MAX_PIXELS)
   t.ok(moz.data.length < plain.data.length, `mozjpeg ${moz.data.length} < default ${plain.data.length}`)
 })
+
+t.test('quality=auto reports the chosen quality and the score; fixed qualities report neither', async (t) => {
+  const auto = await compressImage(read('chelsea.png'), { ...defaults, format: 'jpeg', quality: 'auto' }, MAX_PIXELS)
+  t.match(auto.stats, { format_out: 'jpeg', quality: Number, score: Number })
+  t.ok(auto.stats.score! >= 70, `auto (= auto:good) reaches 70: ${auto.stats.score} at q${auto.stats.quality}`)
+  t.match(auto.auto, { floor: 70, met: true })
+  const eco = await compressImage(read('chelsea.png'), { ...defaults, format: 'jpeg', quality: 'auto:eco' }, MAX_PIXELS)
+  t.ok(eco.data.length < auto.data.length && eco.stats.quality! < auto.stats.quality!, `auto:eco is smaller (${eco.data.length} < ${auto.data.length} bytes)`)
+  const fixed = await compressImage(read('chelsea.png'), { ...defaults, format: 'jpeg', quality: 50 }, MAX_PIXELS)
+  t.equal(fixed.stats.score, undefined)
+  t.equal(fixed.stats.quality, undefined)
+  t.equal(fixed.auto, undefined)
+})
+
+t.test('quality=auto leaves animations at a fixed quality and scores nothing there', async (t) => {
+  const webp = await compressImage(read('animated-loop-3.gif'), { ...defaults, format: 'webp', quality: 'auto:high' }, MAX_PIXELS)
+  t.equal((await sharp(webp.data, { animated: true }).metadata()).pages, 10)
+  t.equal(webp.auto, undefined)
+  t.equal(webp.stats.score, undefined)
+})
+
+t.test('JPEG output flattens transparency on white', async (t) => {
+  const input = await sharp(read('alpha-premultiply-2048x1536-paper.png')).raw().toBuffer({ resolveWithObject: true })
+  t.equal(input.data[3], 0, 'the input corner is transparent')
+  const result = await compressImage(read('alpha-premultiply-2048x1536-paper.png'), { ...defaults, format: 'jpeg', max_width: 256 }, MAX_PIXELS)
+  const { data, info } = await sharp(result.data).raw().toBuffer({ resolveWithObject: true })
+  const corner = [data[0], data[1], data[2]]
+  t.equal(info.channels, 3)
+  t.ok(corner.every((v) => v! > 240), `the transparent corner is white, not black: ${corner}`)
+})

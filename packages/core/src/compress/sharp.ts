@@ -1,6 +1,7 @@
 import type Sharp from 'sharp'
 import type { Metadata, OutputInfo } from 'sharp'
-import { mayKeepOriginal, planCompression, refuseInput, EXTENSIONS, type InputFacts } from './plan.ts'
+import { mayKeepOriginal, planCompression, plannedPixels, refuseInput, EXTENSIONS, type InputFacts } from './plan.ts'
+import { AUTO_MAX_PIXELS, encode, encodeAuto, type AutoResult, type RawImage } from './auto.ts'
 import type { ImageStats, ProcessingOptions } from '../requests/schema.ts'
 
 /**
@@ -25,6 +26,8 @@ export interface CompressResult {
   data: Buffer
   extension: string
   stats: Omit<ImageStats, 'download_ms'>
+  /** quality=auto only: the floor, whether the delivered output reached it, and how many encodes it took. */
+  auto?: { floor: number; met: boolean; proxyTrials: number; fullTrials: number; sampled: boolean }
 }
 
 /** Reads only the header: size, format, orientation. Rejects bytes that are not an image before any decoding. */
@@ -50,7 +53,11 @@ export async function readFacts(input: Buffer): Promise<InputFacts> {
   }
 }
 
-/** One pipeline per image: auto-orient, sRGB 8-bit, optional fit-inside resize, encode; metadata is dropped. */
+/**
+ * One pipeline per image: auto-orient, sRGB 8-bit, optional fit-inside resize, encode; metadata is dropped.
+ * With quality=auto the pixels are decoded once to raw and the search (compress/auto.ts) encodes them; the
+ * score is computed only then (it costs far more than an encode), so fixed qualities report none.
+ */
 export async function compressImage(input: Buffer, options: ProcessingOptions, maxPixels: number): Promise<CompressResult> {
   const started = performance.now()
   const facts = await readFacts(input)
@@ -63,17 +70,19 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
     .rotate()
     .toColourspace('srgb')
   if (plan.resize) pipeline = pipeline.resize({ ...plan.resize, fit: 'inside', withoutEnlargement: true })
-  switch (plan.format) {
-    case 'jpeg': pipeline = pipeline.jpeg({ quality: plan.quality, mozjpeg: plan.mozjpeg }); break
-    case 'png': pipeline = pipeline.png({ quality: plan.quality, palette: true, effort: 4, compressionLevel: 9 }); break
-    case 'webp': pipeline = pipeline.webp({ quality: plan.quality, effort: 4 }); break
-    case 'gif': pipeline = pipeline.gif({ effort: 7 }); break
-    case 'avif': pipeline = pipeline.avif({ quality: plan.quality, effort: 2 }); break
-  }
-
-  let output: { data: Buffer; info: OutputInfo }
+  // JPEG has no alpha: transparent parts go white (a product page's background), not whatever colour they hide.
+  if (plan.format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' })
+  let output: { data: Buffer; info: Pick<OutputInfo, 'width' | 'height' | 'pageHeight'> }
+  let auto: AutoResult | null = null
   try {
-    output = await pipeline.toBuffer({ resolveWithObject: true })
+    if (plan.auto && plannedPixels(facts, plan) <= AUTO_MAX_PIXELS) {
+      const decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+      const raw: RawImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels }
+      auto = await encodeAuto(sharp, raw, { format: plan.format, mozjpeg: plan.mozjpeg }, plan.auto.floor)
+      output = { data: auto.data, info: decoded.info }
+    } else {
+      output = await encode(pipeline, plan.format, plan.quality, plan.mozjpeg).toBuffer({ resolveWithObject: true })
+    }
   } catch (err) {
     throw new ImageError(`could not decode image: ${sharpReason(err)}`)
   }
@@ -81,6 +90,7 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   const data = keep ? input : output.data
   const outHeight = output.info.pageHeight ?? output.info.height
   return {
+    ...(auto && { auto: { floor: plan.auto!.floor, met: keep || auto.met, proxyTrials: auto.proxy.length, fullTrials: auto.full.length, sampled: auto.sampled } }),
     data,
     extension: EXTENSIONS[plan.format],
     stats: {
@@ -93,7 +103,10 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
       height_out: outHeight,
       format_in: facts.format,
       format_out: plan.format,
-      compress_ms: Math.round(performance.now() - started)
+      compress_ms: Math.round(performance.now() - started),
+      // A kept original is the reference itself (upright sRGB, no profile): it scores 100 by definition.
+      ...(auto && { quality: auto.quality }),
+      ...(auto && (keep || Number.isFinite(auto.score)) && { score: keep ? 100 : Math.round(auto.score * 100) / 100 })
     }
   }
 }

@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { QualitySetting } from '../quality/setting.ts'
 
 export const RequestStatus = Type.Union([Type.Literal('Pending'), Type.Literal('Processing'), Type.Literal('Completed'), Type.Literal('Failed')])
 export type RequestStatus = Static<typeof RequestStatus>
@@ -14,7 +15,7 @@ export const OutputFormat = Type.Union(
 export type OutputFormat = Static<typeof OutputFormat>
 
 export const ProcessingOptions = Type.Object({
-  quality: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Encoder quality, 1-100.' }),
+  quality: QualitySetting,
   format: OutputFormat,
   max_width: Type.Optional(Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this width; never enlarges.' })),
   max_height: Type.Optional(Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this height; never enlarges.' })),
@@ -44,7 +45,9 @@ export const ImageStats = Type.Object({
   format_in: Type.String(),
   format_out: Type.String(),
   download_ms: Type.Integer(),
-  compress_ms: Type.Integer()
+  compress_ms: Type.Integer(),
+  score: Type.Optional(Type.Number({ description: 'SSIMULACRA2 of the delivered output against the oriented sRGB input (quality=auto only).' })),
+  quality: Type.Optional(Type.Integer({ description: 'Encoder quality used (the chosen one with quality=auto).' }))
 })
 export type ImageStats = Static<typeof ImageStats>
 

@@ -1,0 +1,120 @@
+/**
+ * pnpm exec tsx --conditions=imgproc-source bench/quality.ts [--formats jpeg,webp,avif] [--levels auto:eco,auto:good,auto:high]
+ *
+ * quality=auto against fixed qualities, on the corpus photos, one image at a time with the worker's sharp
+ * concurrency (1), so CPU time per image compares like for like:
+ *   - CPU per image of auto against fixed q50 (goal ≤ 2.5×);
+ *   - bytes of auto against the smallest uniform quality that keeps every image at the same floor (goal ≤ 0.7×),
+ *     and against q50, with the SSIMULACRA2 of what is delivered (whole image, our port: ±0.15 of the reference).
+ * Writes bench/results/quality-<date>.json and prints the table README's "Quality levels" section quotes.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import sharp from 'sharp'
+import { compressImage, DEFAULT_OPTIONS, QUALITY_FLOORS, ssimulacra2, type AutoLevel, type ProcessingOptions, type RgbImage } from '@imgproc/core'
+import { CORPUS, ROOT } from '../test/helpers.ts'
+
+const PHOTOS = [
+  '2569067123_aca715a2ee_o.jpg', 'flowers.jpeg', 'astronaut.png', 'coffee.png', 'chelsea.png', 'rocket.jpg', '4.webp',
+  'sdr_cosmos12920_cicp1-13-6_yuv444_full_qp10.avif', 'Landscape_1.jpg', 'alpha-premultiply-2048x1536-paper.png',
+  'Channel_digital_image_CMYK_color.jpg'
+]
+const MAX_PIXELS = 100_000_000
+
+const { values: args } = parseArgs({ options: { formats: { type: 'string', default: 'jpeg' }, levels: { type: 'string', default: Object.keys(QUALITY_FLOORS).join(',') } } })
+const formats = args.formats!.split(',') as Array<ProcessingOptions['format']>
+const levels = args.levels!.split(',') as AutoLevel[]
+
+const cpuMs = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1000 }
+
+async function flat(image: Buffer | sharp.Sharp): Promise<RgbImage> {
+  const pipeline = Buffer.isBuffer(image) ? sharp(image) : image
+  const { data, info } = await pipeline.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+  return { data, width: info.width, height: info.height }
+}
+
+interface Run { bytes: number; score: number; cpuMs: number; quality?: number }
+
+async function main() {
+  sharp.concurrency(1) // the worker's setting
+  const inputs = await Promise.all(PHOTOS.map(async (name) => ({ name, data: await readFile(path.join(CORPUS, name)) })))
+  const results: Record<string, unknown> = { date: new Date().toISOString(), images: PHOTOS }
+  const lines: string[] = []
+  for (const format of formats) {
+    // The pipeline's reference for each image: oriented, 8-bit sRGB, flattened on white.
+    const references = await Promise.all(inputs.map(async (i) => {
+      const raw = await sharp(i.data).rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+      return flat(sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } }))
+    }))
+    // Fixed-quality outputs and their scores, memoised: the uniform-quality search asks for many.
+    const fixedCache = new Map<string, Run>()
+    const fixed = async (i: number, quality: number): Promise<Run> => {
+      const key = `${i}:${quality}`
+      if (!fixedCache.has(key)) {
+        const c0 = process.cpuUsage()
+        const out = await compressImage(inputs[i]!.data, { ...DEFAULT_OPTIONS, format, quality }, MAX_PIXELS)
+        const cpu = cpuMs(c0)
+        fixedCache.set(key, { bytes: out.data.length, score: ssimulacra2(references[i]!, await flat(out.data)), cpuMs: cpu })
+      }
+      return fixedCache.get(key)!
+    }
+    /** The smallest quality at which image i reaches the floor (bisection; scores rise with quality). */
+    const minimalQuality = async (i: number, floor: number) => {
+      let lo = 1, hi = 100
+      if ((await fixed(i, hi)).score < floor) return 100
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1
+        if ((await fixed(i, mid)).score >= floor) hi = mid
+        else lo = mid
+      }
+      return (await fixed(i, lo)).score >= floor ? lo : hi
+    }
+
+    const q50 = await Promise.all(inputs.map((_, i) => fixed(i, 50)))
+    // CPU of fixed q50 measured again right before the auto runs, image by image, to compare at the same load.
+    const q50Cpu: number[] = []
+    for (const input of inputs) {
+      const c0 = process.cpuUsage()
+      await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality: 50 }, MAX_PIXELS)
+      q50Cpu.push(cpuMs(c0))
+    }
+    for (const level of levels) {
+      const floor = QUALITY_FLOORS[level]
+      const auto: Run[] = []
+      for (const [i, input] of inputs.entries()) {
+        const c0 = process.cpuUsage()
+        const out = await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality: level }, MAX_PIXELS)
+        const cpu = cpuMs(c0)
+        auto.push({ bytes: out.data.length, score: ssimulacra2(references[i]!, await flat(out.data)), cpuMs: cpu, quality: out.stats.quality })
+      }
+      const perImage = await Promise.all(inputs.map((_, i) => minimalQuality(i, floor)))
+      const uniformQuality = Math.max(...perImage)
+      const uniform = await Promise.all(inputs.map((_, i) => fixed(i, uniformQuality)))
+      const sum = (runs: Run[], k: 'bytes' | 'cpuMs') => runs.reduce((s, r) => s + r[k], 0)
+      const stats = (runs: Run[]) => { const s = runs.map((r) => r.score).sort((a, b) => a - b); return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, below: s.filter((x) => x < floor).length } }
+      const row = {
+        format, level, floor, images: inputs.length,
+        auto: { bytes: sum(auto, 'bytes'), cpuMs: sum(auto, 'cpuMs'), ...stats(auto), qualities: auto.map((r) => r.quality) },
+        q50: { bytes: sum(q50, 'bytes'), cpuMs: q50Cpu.reduce((a, b) => a + b, 0), ...stats(q50) },
+        uniform: { quality: uniformQuality, bytes: sum(uniform, 'bytes'), ...stats(uniform), perImageMinimal: perImage }
+      }
+      results[`${format} ${level}`] = row
+      const kb = (b: number) => `${(b / 1024).toFixed(0)} KB`
+      lines.push(
+        `${format} ${level} (≥ ${floor}), ${inputs.length} photos:`,
+        `  auto      ${kb(row.auto.bytes).padStart(8)}  score min ${row.auto.min.toFixed(1)} / median ${row.auto.median.toFixed(1)}, ${row.auto.below} below  qualities ${Math.min(...row.auto.qualities.map(Number))}–${Math.max(...row.auto.qualities.map(Number))}`,
+        `  q50       ${kb(row.q50.bytes).padStart(8)}  score min ${row.q50.min.toFixed(1)} / median ${row.q50.median.toFixed(1)}, ${row.q50.below} below   auto/q50 bytes ${(row.auto.bytes / row.q50.bytes).toFixed(2)}×`,
+        `  uniform q${uniformQuality}${' '.repeat(3 - String(uniformQuality).length)} ${kb(row.uniform.bytes).padStart(8)}  score min ${row.uniform.min.toFixed(1)} / median ${row.uniform.median.toFixed(1)}   auto/uniform bytes ${(row.auto.bytes / row.uniform.bytes).toFixed(2)}× (goal ≤ 0.7×)`,
+        `  CPU per image: auto ${(row.auto.cpuMs / inputs.length).toFixed(0)} ms, q50 ${(row.q50.cpuMs / inputs.length).toFixed(0)} ms: ${(row.auto.cpuMs / row.q50.cpuMs).toFixed(2)}× (goal ≤ 2.5×)`
+      )
+      console.log(lines.slice(-5).join('\n'))
+    }
+  }
+  await mkdir(path.join(ROOT, 'bench/results'), { recursive: true })
+  const file = path.join(ROOT, 'bench/results', `quality-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  await writeFile(file, JSON.stringify(results, null, 2))
+  console.log(`\nresults: ${path.relative(ROOT, file)}`)
+}
+
+await main()

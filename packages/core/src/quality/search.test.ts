@@ -1,0 +1,112 @@
+import t from 'tap'
+import { bracket, chooseQuality, curveAt, nextFullQuality, nextProxyQuality, predictQuality, SEARCH_LIMITS, startQuality, type Trial } from './search.ts'
+import { parseQuality, QUALITY_FLOORS } from './setting.ts'
+
+/** A synthetic quality→score curve that flattens towards the top, like real encoders, and its byte curve. */
+const curve = (scale: number, shift = 0) => (q: number) => 100 * (1 - Math.exp(-q / scale)) - 10 + shift
+const bytesAt = (q: number) => Math.round(1000 * Math.exp(q / 25))
+const trial = (score: (q: number) => number) => (q: number): Trial => ({ quality: q, score: score(q), bytes: bytesAt(q) })
+
+/** Runs the proxy stage then the full stage exactly as compress/auto.ts does, on synthetic curves. */
+function search(proxyCurve: (q: number) => number, fullCurve: (q: number) => number, floor: number) {
+  const proxy: Trial[] = []
+  for (let q = nextProxyQuality(proxy, floor); q !== null; q = nextProxyQuality(proxy, floor)) proxy.push(trial(proxyCurve)(q))
+  const full: Trial[] = []
+  for (let q = nextFullQuality(proxy, full, floor); q !== null; q = nextFullQuality(proxy, full, floor)) full.push(trial(fullCurve)(q))
+  return { proxy, full, ...chooseQuality(full, floor) }
+}
+
+/** The smallest integer quality whose score reaches the floor: what an exhaustive search would deliver. */
+const optimum = (score: (q: number) => number, floor: number) => {
+  for (let q = 1; q <= 100; q++) if (score(q) >= floor) return q
+  return null
+}
+
+t.test('parseQuality: numbers are fixed, auto means auto:good, floors 60/70/80', async (t) => {
+  t.same(parseQuality(42), { kind: 'fixed', quality: 42 })
+  t.same(parseQuality('auto'), { kind: 'auto', level: 'auto:good', floor: 70 })
+  t.same(parseQuality('auto:eco'), { kind: 'auto', level: 'auto:eco', floor: 60 })
+  t.same(parseQuality('auto:high'), { kind: 'auto', level: 'auto:high', floor: 80 })
+  t.same(QUALITY_FLOORS, { 'auto:eco': 60, 'auto:good': 70, 'auto:high': 80 })
+})
+
+t.test('bracket and curveAt read the trials', async (t) => {
+  const trials = [{ quality: 40, score: 55, bytes: 1 }, { quality: 60, score: 68, bytes: 2 }, { quality: 80, score: 79, bytes: 3 }]
+  t.same(bracket(trials, 70), { below: trials[1], above: trials[2] })
+  t.same(bracket(trials, 80), { below: trials[2], above: undefined })
+  t.same(bracket(trials, 60), { below: trials[0], above: trials[1] })
+  t.equal(curveAt(trials, 50), 61.5, 'linear between trials')
+  t.equal(curveAt(trials, 10), 55, 'flat below the first')
+  t.equal(predictQuality(trials, 61.5, 0), 50)
+  t.equal(predictQuality(trials, 71.5, 0), 67)
+  t.equal(predictQuality(trials, 66.5, 5), 50, 'an offset shifts the curve')
+})
+
+t.test('the proxy search brackets the crossing within its tolerance and stops', async (t) => {
+  for (const scale of [15, 25, 40]) {
+    for (const floor of Object.values(QUALITY_FLOORS)) {
+      const score = curve(scale)
+      const proxy: Trial[] = []
+      for (let q = nextProxyQuality(proxy, floor); q !== null; q = nextProxyQuality(proxy, floor)) proxy.push(trial(score)(q))
+      const { below, above } = bracket(proxy, floor)
+      const best = optimum(score, floor)
+      t.ok(proxy.length <= 6, `scale ${scale}, floor ${floor}: ${proxy.length} proxy trials`)
+      if (best === null) {
+        t.equal(above, undefined, 'unreachable: nothing passes')
+        t.equal(below!.quality, SEARCH_LIMITS.max, 'and the top was tried')
+      } else {
+        t.ok(above && above.quality >= best, 'the lowest passing proxy trial is at or above the optimum')
+        t.ok(!below || above!.quality - below.quality <= SEARCH_LIMITS.proxyTolerance, `bracket ${below?.quality}..${above?.quality} around ${best}`)
+      }
+    }
+  }
+  t.equal(nextProxyQuality([], 70), startQuality(70), 'starts where typical photos cross the floor')
+})
+
+t.test('full size: the floor holds whatever the gap to the proxy curve, near the optimum, in few encodes', async (t) => {
+  // The full-size curve sits above or below the proxy's by up to 15 points and bends differently.
+  const cases: Array<[string, (q: number) => number, (q: number) => number]> = [
+    ['same curve', curve(25), curve(25)],
+    ['full scores 15 lower', curve(25), curve(25, -15)],
+    ['full scores 10 higher', curve(25), curve(25, 10)],
+    ['full is steeper', curve(40), curve(15)],
+    ['full is flatter', curve(15), curve(40)]
+  ]
+  for (const [name, proxyCurve, fullCurve] of cases) {
+    for (const floor of Object.values(QUALITY_FLOORS)) {
+      const result = search(proxyCurve, fullCurve, floor)
+      const best = optimum(fullCurve, floor)
+      t.ok(result.full.length <= SEARCH_LIMITS.fullTrials + 1, `${name}, floor ${floor}: ${result.full.length} full-size encodes`)
+      if (best === null) {
+        t.notOk(result.met, `${name}, floor ${floor}: unreachable, reported as not met`)
+        t.equal(result.trial.score, Math.max(...result.full.map((x) => x.score)), 'delivers the best score tried')
+        continue
+      }
+      t.ok(result.met && result.trial.score >= floor, `${name}, floor ${floor}: delivered q${result.trial.quality} scores ${result.trial.score.toFixed(1)}`)
+      t.ok(result.trial.quality - best <= 10, `${name}, floor ${floor}: q${result.trial.quality} is within 10 of the optimum q${best}`)
+    }
+  }
+})
+
+t.test('an unreachable floor ends at the top quality with the best achievable', async (t) => {
+  const low = (q: number) => 40 + q / 4 // tops out at 65
+  const result = search(low, low, 80)
+  t.notOk(result.met)
+  t.equal(result.trial.quality, 100, 'the best achievable is the top quality')
+  t.ok(result.full.some((x) => x.quality === 100))
+})
+
+t.test('chooseQuality: smallest passing by bytes, else best score', async (t) => {
+  const trials = [{ quality: 50, score: 71, bytes: 900 }, { quality: 45, score: 69, bytes: 800 }, { quality: 60, score: 75, bytes: 1200 }]
+  t.same(chooseQuality(trials, 70), { trial: trials[0], met: true })
+  t.same(chooseQuality(trials, 80), { trial: trials[2], met: false })
+  t.throws(() => chooseQuality([], 70), RangeError)
+})
+
+t.test('out of full-size trials with nothing passing: one last trial at the top quality', async (t) => {
+  const proxy = [{ quality: 60, score: 75, bytes: 1 }, { quality: 70, score: 80, bytes: 2 }]
+  const full = [60, 62, 64, 66].map((q) => ({ quality: q, score: 60 + (q - 60) / 4, bytes: q }))
+  t.equal(nextFullQuality(proxy, full, 70), SEARCH_LIMITS.max)
+  t.equal(nextFullQuality(proxy, [...full, { quality: 100, score: 69, bytes: 100 }], 70), null, 'and then stops')
+  t.equal(nextFullQuality(proxy, [...full.slice(0, 3), { quality: 66, score: 71, bytes: 66 }], 70), null, 'not when one passed')
+})

@@ -1,0 +1,178 @@
+/**
+ * The decisions of the auto-quality search, as pure functions of the trials made so far. Encoding and scoring
+ * happen in compress/auto.ts; here only: which quality to try next, and which trial to deliver.
+ *
+ * Two stages, because scoring costs far more than encoding (SSIMULACRA2 in JS is ~0.5 µs per pixel):
+ *   1. proxy: the image downscaled to a few ten thousand pixels; a bracketing search finds where its curve
+ *      crosses the floor (`nextProxyQuality`);
+ *   2. full size: the real output is encoded at the quality the proxy curve predicts and scored; further
+ *      full-size trials (`nextFullQuality`) close the bracket around the floor on the real curve, until a
+ *      confirmed output reaches the floor with no clearly cheaper one left to try.
+ */
+
+/** One encoding: its quality, SSIMULACRA2 score against the reference and size. */
+export interface Trial {
+  quality: number
+  score: number
+  bytes: number
+}
+
+export interface SearchLimits {
+  min: number
+  max: number
+  /** Stop bracketing on the proxy when the bracket is this narrow (quality points): it only predicts. */
+  proxyTolerance: number
+  /** Stop bracketing at full size when the bracket is this narrow. */
+  tolerance: number
+  /** Full-size encodes allowed per image (each costs an encode, a decode and a bounded score), plus one at
+   *  `max` when none of them reached the floor. */
+  fullTrials: number
+}
+
+export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 3, fullTrials: 4 }
+
+/** Where the first proxy trial goes: about where typical photos cross each floor. */
+export function startQuality(floor: number): number {
+  return Math.max(20, Math.min(95, Math.round(floor + 5)))
+}
+
+const byQuality = (trials: Trial[]) => [...trials].sort((a, b) => a.quality - b.quality)
+
+/** The tightest bracket: the highest quality below the floor and the lowest one reaching it. */
+export function bracket(trials: Trial[], floor: number): { below?: Trial; above?: Trial } {
+  let below: Trial | undefined
+  let above: Trial | undefined
+  for (const t of trials) {
+    if (t.score >= floor) {
+      if (!above || t.quality < above.quality) above = t
+    } else if (!below || t.quality > below.quality) {
+      below = t
+    }
+  }
+  return { below, above }
+}
+
+/** Next quality to encode the proxy at, or null when the crossing is bracketed closely enough (or unreachable). */
+export function nextProxyQuality(trials: Trial[], floor: number, limits: SearchLimits = SEARCH_LIMITS): number | null {
+  if (trials.length === 0) return startQuality(floor)
+  const tried = new Set(trials.map((t) => t.quality))
+  const { below, above } = bracket(trials, floor)
+  let next: number
+  if (!above) {
+    // Everything so far is below the floor: step up by the local slope (or 1.5 points a point at first).
+    const top = below!
+    if (top.quality >= limits.max) return null
+    next = top.quality + Math.min(30, Math.max(8, Math.ceil((floor - top.score) / localSlope(trials, top) + 1)))
+  } else if (!below) {
+    if (above.quality <= limits.min) return null
+    next = above.quality - Math.min(30, Math.max(8, Math.floor((above.score - floor) / localSlope(trials, above))))
+  } else {
+    if (above.quality - below.quality <= limits.proxyTolerance) return null
+    // Linear interpolation of the crossing, met halfway by bisection (curves bend), strictly inside the bracket.
+    const slope = (above.score - below.score) / (above.quality - below.quality)
+    const secant = below.quality + (floor - below.score) / Math.max(slope, 1e-6)
+    next = Math.round((secant + (below.quality + above.quality) / 2) / 2)
+    next = Math.min(above.quality - 1, Math.max(below.quality + 1, next))
+  }
+  next = Math.min(limits.max, Math.max(limits.min, next))
+  return tried.has(next) ? null : next
+}
+
+/** Slope of the curve at one end of the trials (between it and its nearest neighbour), 0.67 with one trial. */
+function localSlope(trials: Trial[], end: Trial): number {
+  const others = trials.filter((t) => t !== end).sort((a, b) => Math.abs(a.quality - end.quality) - Math.abs(b.quality - end.quality))
+  if (others.length === 0) return 1 / 1.5
+  const slope = (end.score - others[0]!.score) / (end.quality - others[0]!.quality)
+  return Number.isFinite(slope) ? Math.min(3, Math.max(0.2, slope)) : 1 / 1.5
+}
+
+/** The proxy curve's score at a quality: linear between the nearest trials, flat beyond the ends. */
+export function curveAt(trials: Trial[], quality: number): number {
+  const sorted = byQuality(trials)
+  if (sorted.length === 0) return NaN
+  if (quality <= sorted[0]!.quality) return sorted[0]!.score
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!, b = sorted[i]!
+    if (quality <= b.quality) return a.score + ((b.score - a.score) * (quality - a.quality)) / (b.quality - a.quality || 1)
+  }
+  return sorted[sorted.length - 1]!.score
+}
+
+/**
+ * The lowest quality whose predicted score (proxy curve + offset) reaches the floor, or `limits.max` when
+ * none does. Above the last trial the curve is extended with the slope of the last two trials.
+ */
+export function predictQuality(proxy: Trial[], floor: number, offset: number, limits: SearchLimits = SEARCH_LIMITS): number {
+  const sorted = byQuality(proxy)
+  for (let q = limits.min; q <= limits.max; q++) {
+    let predicted = curveAt(sorted, q)
+    const last = sorted[sorted.length - 1]!
+    if (q > last.quality && sorted.length >= 2) {
+      const prev = sorted[sorted.length - 2]!
+      const slope = Math.max(0, (last.score - prev.score) / (last.quality - prev.quality))
+      predicted = last.score + slope * (q - last.quality)
+    }
+    if (predicted + offset >= floor) return q
+  }
+  return limits.max
+}
+
+/** The proxy curve's slope around a quality (score points per quality point), kept in a plausible range. */
+export function slopeAt(trials: Trial[], quality: number): number {
+  const sorted = byQuality(trials)
+  let slope = NaN
+  if (sorted.length >= 2) {
+    let i = sorted.findIndex((t) => t.quality >= quality)
+    if (i <= 0) i = i === 0 ? 1 : sorted.length - 1
+    const a = sorted[i - 1]!, b = sorted[i]!
+    slope = (b.score - a.score) / (b.quality - a.quality)
+  }
+  return Number.isFinite(slope) ? Math.min(3, Math.max(0.4, slope)) : 1
+}
+
+/**
+ * The next full-size quality to encode, or null to stop. `full` are the trials scored at full resolution,
+ * `required` the score they must reach (the floor, plus a margin when the score came from a sample).
+ *
+ * The first trial goes where the proxy curve crosses `required`. The full-size curve can sit far from the
+ * proxy's (a downscaled image hides blocking in smooth areas), so afterwards the full-size trials decide:
+ * a secant inside the bracket once there is one, else a step sized by the proxy's slope. Steps overshoot by
+ * one point towards the floor's safe side, so the bracket closes in few encodes.
+ */
+export function nextFullQuality(proxy: Trial[], full: Trial[], required: number, limits: SearchLimits = SEARCH_LIMITS): number | null {
+  if (full.length === 0) return predictQuality(proxy, required, 0, limits)
+  const { below, above } = bracket(full, required)
+  if (full.length >= limits.fullTrials) {
+    // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
+    return !above && !full.some((t) => t.quality === limits.max) && full.length === limits.fullTrials ? limits.max : null
+  }
+  let next: number
+  if (below && above) {
+    if (above.quality - below.quality <= limits.tolerance) return null
+    const slope = (above.score - below.score) / (above.quality - below.quality)
+    // Score curves flatten as quality rises, so a secant over a wide bracket lands high: meet bisection halfway.
+    const secant = below.quality + (required - below.score) / Math.max(slope, 1e-6)
+    next = Math.ceil((secant + (below.quality + above.quality) / 2) / 2)
+    next = Math.min(above.quality - 1, Math.max(below.quality + 1, next))
+  } else if (below) {
+    if (below.quality >= limits.max) return null
+    const step = Math.ceil((required - below.score) / slopeAt(proxy, below.quality)) + 1
+    next = below.quality + Math.min(40, Math.max(2, step))
+  } else {
+    const top = above!
+    if (top.quality <= limits.min) return null
+    const step = Math.floor((top.score - required) / slopeAt(proxy, top.quality)) - 1
+    if (step < 2) return null
+    next = top.quality - Math.min(40, step)
+  }
+  next = Math.min(limits.max, Math.max(limits.min, next))
+  return full.some((t) => t.quality === next) ? null : next
+}
+
+/** What to deliver: the smallest trial reaching the floor; otherwise the best-scoring one (floor not met). */
+export function chooseQuality(trials: Trial[], required: number): { trial: Trial; met: boolean } {
+  if (trials.length === 0) throw new RangeError('chooseQuality needs at least one trial')
+  const passing = trials.filter((t) => t.score >= required)
+  if (passing.length > 0) return { trial: passing.reduce((a, b) => (b.bytes < a.bytes ? b : a)), met: true }
+  return { trial: trials.reduce((a, b) => (b.score > a.score ? b : a)), met: false }
+}
