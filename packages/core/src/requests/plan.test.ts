@@ -21,8 +21,10 @@ t.test('product pages for a window of rows', async (t) => {
 })
 
 t.test('tallies count outcomes and bytes of succeeded images only', async (t) => {
-  const a = tally([{ url: 'x', status: 'succeeded', bytes_in: 10, bytes_out: 4 }, { url: 'y', status: 'failed', bytes_in: 7 }, { url: 'z', status: 'pending' }])
-  t.same(a, { succeeded: 1, failed: 1, bytes_in: 10, bytes_out: 4 })
-  const sum = addTallies([a, a])
-  t.same(imagesSummary(5, sum), { total: 5, succeeded: 2, failed: 2, pending: 1, bytes_in: 20, bytes_out: 8 })
+  const a = tally([{ url: 'x', status: 'succeeded', bytes_in: 10, bytes_out: 4, score: 72.5 }, { url: 'y', status: 'failed', bytes_in: 7 }, { url: 'z', status: 'pending' }])
+  t.same(a, { succeeded: 1, failed: 1, bytes_in: 10, bytes_out: 4, scored: 1, score_sum: 72.5, score_min: 72.5 })
+  const b = tally([{ url: 'w', status: 'succeeded', bytes_in: 1, bytes_out: 1 }])
+  t.same(b, { succeeded: 1, failed: 0, bytes_in: 1, bytes_out: 1, scored: 0, score_sum: 0, score_min: null }, 'fixed quality: no score')
+  const sum = addTallies([a, a, b])
+  t.same(imagesSummary(6, sum), { total: 6, succeeded: 3, failed: 2, pending: 1, bytes_in: 21, bytes_out: 9, scored: 2, score_sum: 145, score_min: 72.5 })
 })

@@ -35,7 +35,13 @@ export const finishKey = (requestId: string) => `${requestId}:finish`
 export const webhookKey = (requestId: string) => `${requestId}:webhook`
 
 export function emptyTally(): Tally {
-  return { succeeded: 0, failed: 0, bytes_in: 0, bytes_out: 0 }
+  return { succeeded: 0, failed: 0, bytes_in: 0, bytes_out: 0, scored: 0, score_sum: 0, score_min: null }
+}
+
+function addScore(t: Tally, score: number): void {
+  t.scored = (t.scored ?? 0) + 1
+  t.score_sum = (t.score_sum ?? 0) + score
+  t.score_min = t.score_min == null ? score : Math.min(t.score_min, score)
 }
 
 export function planRequest(id: string, csv: ParsedCsv, options: ProcessingOptions, webhookUrl: string | undefined, now: Date, unitSize: number): RequestPlan {
@@ -85,6 +91,7 @@ export function tally(images: Iterable<ImageRecord>): Tally {
       out.succeeded += 1
       out.bytes_in += image.bytes_in ?? 0
       out.bytes_out += image.bytes_out ?? 0
+      if (typeof image.score === 'number') addScore(out, image.score)
     } else if (image.status === 'failed') out.failed += 1
   }
   return out
@@ -97,11 +104,15 @@ export function addTallies(tallies: Iterable<Tally>): Tally {
     out.failed += t.failed
     out.bytes_in += t.bytes_in
     out.bytes_out += t.bytes_out
+    out.scored! += t.scored ?? 0
+    out.score_sum! += t.score_sum ?? 0
+    if (t.score_min != null) out.score_min = out.score_min == null ? t.score_min : Math.min(out.score_min, t.score_min)
   }
   return out
 }
 
 /** The request's `images` summary from its total and the units' counters. */
 export function imagesSummary(total: number, t: Tally): RequestDocument['images'] {
-  return { total, succeeded: t.succeeded, failed: t.failed, pending: total - t.succeeded - t.failed, bytes_in: t.bytes_in, bytes_out: t.bytes_out }
+  const { succeeded, failed, ...sums } = t
+  return { total, succeeded, failed, pending: total - succeeded - failed, ...sums }
 }

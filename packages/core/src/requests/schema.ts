@@ -73,6 +73,10 @@ export interface Tally {
   failed: number
   bytes_in: number
   bytes_out: number
+  /** Over succeeded images with a score (quality=auto): how many, their sum and the lowest. */
+  scored?: number
+  score_sum?: number
+  score_min?: number | null
 }
 
 /**
@@ -96,7 +100,7 @@ export interface RequestDocument {
   /** How many work units the images were split into, and their size (image i is in unit ⌊i / unit_size⌋). */
   units: number
   unit_size: number
-  images: Counts & { bytes_in: number; bytes_out: number }
+  images: Counts & Omit<Tally, 'succeeded' | 'failed'>
   output_csv?: string
 }
 
@@ -154,7 +158,9 @@ export const ProductView = Type.Object({
 export const Totals = Type.Object({
   bytes_in: Type.Integer(),
   bytes_out: Type.Integer(),
-  savings_pct: Type.Union([Type.Number(), Type.Null()])
+  savings_pct: Type.Union([Type.Number(), Type.Null()]),
+  score_mean: Type.Union([Type.Number(), Type.Null()], { description: 'Mean SSIMULACRA2 of delivered outputs that were scored (quality=auto); null if none.' }),
+  score_min: Type.Union([Type.Number(), Type.Null()], { description: 'Lowest SSIMULACRA2 among them; null if none.' })
 })
 export type Totals = Static<typeof Totals>
 

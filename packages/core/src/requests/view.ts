@@ -30,7 +30,14 @@ export function countsOf(images: RequestDocument['images']): Counts {
 }
 
 export function totalsView(images: RequestDocument['images']): Totals {
-  return { bytes_in: images.bytes_in, bytes_out: images.bytes_out, savings_pct: savingsPct(images.bytes_in, images.bytes_out) }
+  const scored = images.scored ?? 0
+  return {
+    bytes_in: images.bytes_in,
+    bytes_out: images.bytes_out,
+    savings_pct: savingsPct(images.bytes_in, images.bytes_out),
+    score_mean: scored > 0 ? Math.round(((images.score_sum ?? 0) / scored) * 100) / 100 : null,
+    score_min: scored > 0 ? (images.score_min ?? null) : null
+  }
 }
 
 export function outputUrl(urls: UrlSettings, image: ImageRecord): string | null {
