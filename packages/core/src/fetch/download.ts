@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import type { OptionsInit } from 'got'
-import { hostLiteral, refuseAddress } from './policy.ts'
+import { hostLiteral, refuseAddress, refuseResolvedName } from './policy.ts'
 
 /** got is loaded on first use, like sharp: the API imports this package and never downloads anything. */
 let gotModule: typeof import('got') | null = null
@@ -32,8 +32,7 @@ const RETRY_ERRORS = ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_A
 function guardedLookup(hostname: string, options: object, callback: (...args: any[]) => void): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
     if (err) return callback(err)
-    const refused = addresses.map((a) => refuseAddress(a.address)).find(Boolean)
-    if (refused) return callback(Object.assign(new Error(refused), { code: 'EREFUSED_PRIVATE' }))
+    if (addresses.some((a) => refuseAddress(a.address))) return callback(Object.assign(new Error(refuseResolvedName(hostname)), { code: 'EREFUSED_PRIVATE' }))
     const all = (options as { all?: boolean }).all
     if (all) callback(null, addresses)
     else callback(null, addresses[0]!.address, addresses[0]!.family)
