@@ -117,3 +117,12 @@ t.test('15: the webhook receiver answers 401 to an unsigned or badly signed body
   t.equal((await post(event, { 'webhook-signature': `${ts},${stale},${v1}` })).status, 204, 'good v1 last (before: the last one won)')
   t.equal((await post(event, { 'webhook-signature': `${ts},${stale}` })).status, 401)
 })
+
+t.test('14: an image over MAX_DOWNLOAD_BYTES names the limit, not "Promise was canceled"', async (t) => {
+  const images = await startImageServer()
+  const service = await startService({ workers: 1, env: { MAX_DOWNLOAD_BYTES: '1000' } })
+  t.teardown(async () => { await service.stop(); await images.close() })
+  const { body } = await upload(service.apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]))
+  const doc = await waitForStatus(service, body.request_id, ['Completed'])
+  t.match(doc.images[0], { status: 'failed', error: 'download too large: the image is larger than the 1000-byte limit (MAX_DOWNLOAD_BYTES)', error_kind: 'too_large' })
+})

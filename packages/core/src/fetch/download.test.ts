@@ -79,7 +79,8 @@ t.test('a slow drip is cut by the total download deadline', async (t) => {
 })
 
 t.test('endless and oversized bodies stop at the byte limit, Content-Length or not', async (t) => {
-  await t.rejects(get('/endless', { retries: 0 }), { message: /too large|larger than 1048576/ })
+  await t.rejects(get('/endless', { retries: 0 }), { message: 'download too large: the image is larger than the 1048576-byte limit (MAX_DOWNLOAD_BYTES)' })
+  await t.rejects(get('/ok', { retries: 0, maxBytes: 1000 }), { message: /larger than the 1000-byte limit \(MAX_DOWNLOAD_BYTES\)/ }, 'Content-Length over the limit: named, not "Promise was canceled"')
   await t.rejects(get('/lying-length', { retries: 0 }), { message: /too large|larger than|Parse Error|HPE/i })
 })
 
