@@ -2,6 +2,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -125,4 +126,129 @@ t.test('14: an image over MAX_DOWNLOAD_BYTES names the limit, not "Promise was c
   const { body } = await upload(service.apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]))
   const doc = await waitForStatus(service, body.request_id, ['Completed'])
   t.match(doc.images[0], { status: 'failed', error: 'download too large: the image is larger than the 1000-byte limit (MAX_DOWNLOAD_BYTES)', error_kind: 'too_large' })
+})
+
+/** A raw HTTP/1.1 exchange: resolves with what the server sent and how long until it closed the connection. */
+function rawRequest(port: number, send: (socket: Socket) => void): Promise<{ reply: string; closedAfterMs: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const socket = connect(port, '127.0.0.1', () => send(socket))
+    let reply = ''
+    socket.on('data', (c: Buffer) => (reply += c.toString('latin1')))
+    socket.on('error', () => undefined)
+    socket.on('close', () => resolve({ reply, closedAfterMs: Date.now() - started }))
+  })
+}
+
+const csvPart = (boundary: string, csv: string) => `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="p.csv"\r\ncontent-type: text/csv\r\n\r\n${csv}\r\n--${boundary}--\r\n`
+
+/** Starts an upload whose body trickles in one byte every `everyMs`; returns a way to stop it. */
+function dripUpload(port: number, everyMs: number): { done: Promise<{ reply: string; closedAfterMs: number }>; stop: () => void } {
+  let timer: NodeJS.Timeout | undefined
+  let sock: Socket | undefined
+  const body = csvPart('drip', 'S. No.,Product Name,Input Image Urls\n' + '1,A,https://cdn.example/a.jpg\n'.repeat(1000))
+  const done = rawRequest(port, (socket) => {
+    sock = socket
+    socket.write(`POST /upload HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: multipart/form-data; boundary=drip\r\ncontent-length: ${body.length}\r\n\r\n`)
+    let i = 0
+    timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(body[i++]!)), everyMs)
+  })
+  done.finally(() => clearInterval(timer))
+  return { done, stop: () => { clearInterval(timer); sock?.destroy() } }
+}
+
+t.test('4: a drip-fed upload is cut off at REQUEST_TIMEOUT_MS; connections per client are capped', async (t) => {
+  const service = await startService({ workers: 0, env: { REQUEST_TIMEOUT_MS: '2000', MAX_CONNECTIONS_PER_CLIENT: '6' } })
+  t.teardown(() => service.stop())
+  const port = Number(new URL(service.apiUrl).port)
+  const drip = await dripUpload(port, 100).done
+  t.match(drip.reply, /^HTTP\/1\.1 408 /, 'answered 408 Request Timeout')
+  t.ok(drip.closedAfterMs >= 1900 && drip.closedAfterMs < 4500, `closed after ${drip.closedAfterMs} ms (limit 2000 ms)`)
+
+  // Idle keep-alive sockets from one address: past the cap, new ones are answered 503 and closed.
+  const sockets: Socket[] = []
+  const answers = await Promise.all(Array.from({ length: 12 }, () => new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n'))
+    sockets.push(socket)
+    socket.once('data', (c: Buffer) => resolve(c.toString('latin1').split('\r\n')[0]!))
+    socket.on('error', () => resolve('error'))
+    socket.on('close', () => resolve('closed'))
+  })))
+  const ok = answers.filter((a) => a.startsWith('HTTP/1.1 200')).length
+  const refused = answers.filter((a) => a.startsWith('HTTP/1.1 503')).length
+  t.ok(ok <= 6 && ok >= 4, `${ok} of 12 connections served (cap 6, less any the test's own fetch pool holds)`)
+  t.equal(ok + refused, 12, `the other ${refused} were answered 503`)
+  sockets.forEach((s) => s.destroy())
+  await waitFor('a connection is accepted again', async () => (await fetch(`${service.apiUrl}/healthz`)).ok, 5000)
+})
+
+t.test('5: at most MAX_CONCURRENT_UPLOADS are read at once; the next waits UPLOAD_QUEUE_MS, then 503 with Retry-After', async (t) => {
+  const service = await startService({ workers: 0, env: { MAX_CONCURRENT_UPLOADS: '1', UPLOAD_QUEUE_MS: '300' } })
+  t.teardown(() => service.stop())
+  const port = Number(new URL(service.apiUrl).port)
+  const slow = dripUpload(port, 50)
+  await new Promise((r) => setTimeout(r, 300))
+  const form = new FormData()
+  form.append('file', new Blob([csvOf([[1, 'A', ['https://cdn.example/a.jpg']]])], { type: 'text/csv' }), 'p.csv')
+  const started = Date.now()
+  const busy = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
+  t.equal(busy.status, 503)
+  t.equal(busy.headers.get('retry-after'), '1')
+  t.match(await busy.json(), { message: /MAX_CONCURRENT_UPLOADS/ })
+  t.ok(Date.now() - started >= 290, `waited ${Date.now() - started} ms for a turn first`)
+  slow.stop()
+  await slow.done
+  // The turn the aborted upload held is given back.
+  t.equal((await upload(service.apiUrl, csvOf([[1, 'A', ['https://cdn.example/a.jpg']]]))).status, 202)
+  const metrics = await (await fetch(`${service.apiUrl}/metrics`)).text()
+  t.match(metrics, /imgproc_uploads_busy_total(\{[^}]*\})? 1\n/)
+})
+
+t.test('6, 11, 13: the CSV only as a UTF-8 file part; a multipart body without boundary is a 400', async (t) => {
+  const service = await startService({ workers: 0 })
+  t.teardown(() => service.stop())
+  const port = Number(new URL(service.apiUrl).port)
+  const csv = csvOf(Array.from({ length: 200 }, (_, i) => [i + 1, `Product ${i + 1}`, [`https://cdn.example/${i}.jpg`]]))
+  t.ok(csv.length > 4096)
+  const asField = new FormData()
+  asField.append('file', csv) // curl -F "file=<x.csv": a text field, not a file
+  const field = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: asField })
+  t.equal(field.status, 400, 'a CSV sent as a text field is refused, not cut at 4096 bytes and accepted')
+  t.match(await field.json(), { message: /as a file part/ })
+
+  const noBoundary = await rawRequest(port, (s) => s.end('POST /upload HTTP/1.1\r\nhost: x\r\ncontent-type: multipart/form-data\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello'))
+  t.match(noBoundary.reply, /^HTTP\/1\.1 400 /)
+  t.match(noBoundary.reply, /without a boundary/)
+  t.notMatch(noBoundary.reply, /at .*\.js:\d+/, 'no stack trace')
+
+  const latin1 = new FormData()
+  latin1.append('file', new Blob([Buffer.from('S. No.,Product Name,Input Image Urls\n1,Caf\xe9,https://cdn.example/a.jpg\n', 'latin1')], { type: 'text/csv' }), 'p.csv')
+  const refused = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: latin1 })
+  t.equal(refused.status, 415)
+  t.match(await refused.json(), { message: /"file" is not UTF-8 text .* save it as "CSV UTF-8"/ })
+  const accepted = await upload(service.apiUrl, 'S. No.,Product Name,Input Image Urls\n1,Café,https://cdn.example/a.jpg\n')
+  t.equal(accepted.status, 202)
+  t.match(await (await fetch(`${service.apiUrl}/status/${accepted.body.request_id}`)).text(), /"Café"/, 'stored as written')
+})
+
+t.test('12: security headers with a CSP that allows no inline script, on the page, the docs and the API', async (t) => {
+  const service = await startService({ workers: 0 })
+  t.teardown(() => service.stop())
+  for (const path of ['/', '/docs/', '/healthz', '/openapi.json']) {
+    const res = await fetch(service.apiUrl + path)
+    t.equal(res.status, 200, path)
+    const csp = res.headers.get('content-security-policy') ?? ''
+    t.match(csp, /script-src 'self';/, `${path}: CSP scripts from our own origin only`)
+    t.notMatch(csp, /script-src[^;]*unsafe-inline/, `${path}: no inline script`)
+    t.match(csp, /object-src 'none'/)
+    t.match(csp, /frame-ancestors 'self'/)
+    t.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
+    t.ok(res.headers.get('strict-transport-security'), path)
+    t.equal(res.headers.get('cross-origin-resource-policy'), 'cross-origin', 'output images stay embeddable')
+  }
+  const page = await (await fetch(service.apiUrl + '/')).text()
+  t.notMatch(page, /<script(?![^>]*\ssrc=)[^>]*>/, 'the page has no inline script element')
+  t.notMatch(page, /\son[a-z]+=/i, 'and no inline event handlers')
+  const docs = await (await fetch(service.apiUrl + '/docs/')).text()
+  t.notMatch(docs, /<script(?![^>]*\ssrc=)[^>]*>/, 'Swagger UI has no inline script element')
 })

@@ -36,6 +36,15 @@ export const ConfigSchema = Type.Object({
   ALLOW_PRIVATE_NETWORKS: Bool,
   API_KEYS: Type.String({ default: '' }),
   MAX_CSV_BYTES: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+  // A whole request (headers and body) must arrive within this, or it is answered 408 and closed: no drip-fed uploads.
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000 }),
+  // A connection with no traffic either way for this long is closed.
+  CONNECTION_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
+  // Open connections per client address; more are answered 503 and closed. Behind a proxy, all clients share one.
+  MAX_CONNECTIONS_PER_CLIENT: Type.Integer({ minimum: 1, maximum: 100_000, default: 64 }),
+  // Uploads parsed at once; the next ones wait up to UPLOAD_QUEUE_MS for a turn, then get 503 with Retry-After.
+  MAX_CONCURRENT_UPLOADS: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
+  UPLOAD_QUEUE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 2_000 }),
   MAX_IMAGES_PER_REQUEST: Type.Integer({ minimum: 1, maximum: 10_000, default: 10_000 }),
   MAX_URL_LENGTH: Type.Integer({ minimum: 16, maximum: 8192, default: 2048 }),
   MAX_URLS_PER_ROW: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),

@@ -1,5 +1,6 @@
 export * from './config.ts'
 export * from './csv/input.ts'
+export * from './csv/decode.ts'
 export * from './csv/output.ts'
 export * from './compress/plan.ts'
 export * from './compress/sharp.ts'
