@@ -221,6 +221,13 @@ t.test('6, 11, 13: the CSV only as a UTF-8 file part; a multipart body without b
   t.match(noBoundary.reply, /without a boundary/)
   t.notMatch(noBoundary.reply, /at .*\.js:\d+/, 'no stack trace')
 
+  // Found by schemathesis: more fields than the form allows, then the file, was a 500 (the file stream closed early).
+  const crowded = new FormData()
+  for (let i = 0; i < 11; i++) crowded.append('quality', '50')
+  crowded.append('file', new Blob([csv], { type: 'text/csv' }), 'p.csv')
+  const tooMany = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: crowded })
+  t.equal(tooMany.status, 400, 'too many fields before the file: 400, not 500')
+
   const latin1 = new FormData()
   latin1.append('file', new Blob([Buffer.from('S. No.,Product Name,Input Image Urls\n1,Caf\xe9,https://cdn.example/a.jpg\n', 'latin1')], { type: 'text/csv' }), 'p.csv')
   const refused = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: latin1 })

@@ -36,8 +36,14 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Decoded chunk by chunk: the upload is never held as one buffer beside the string made from it.
       const decoder = new CsvDecoder()
       const pieces: string[] = []
-      for await (const chunk of part.file as AsyncIterable<Buffer>) {
-        if (!decoder.problem) pieces.push(decoder.write(chunk))
+      try {
+        for await (const chunk of part.file as AsyncIterable<Buffer>) {
+          if (!decoder.problem) pieces.push(decoder.write(chunk))
+        }
+      } catch (err) {
+        // The parser gave up on the form around the file (too many fields before it): the client's doing, not a 500.
+        if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') throw app.httpErrors.badRequest('the form could not be read whole: send at most 10 fields and one file "file"')
+        throw err
       }
       if (part.file.truncated) throw app.httpErrors.payloadTooLarge(`the CSV is larger than ${config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)`)
       pieces.push(decoder.end())
