@@ -46,7 +46,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   app.decorate('metrics', createMetrics('api', () => deps.requests.countByStatus()))
   app.decorate('storage', deps.storage)
   await app.register(sensible)
-  await app.register(limits, { config: deps.config })
+  await app.register(limits, { config: deps.config, metrics: app.metrics })
   await app.register(securityHeaders, { config: deps.config })
   await app.register(swagger, {
     openapi: {

@@ -33,3 +33,8 @@ t.test('the built-in webhook secret is refused outside development (NODE_ENV=pro
   t.throws(() => loadConfig({ WEBHOOK_SECRET: DEV_WEBHOOK_SECRET, HOST: '10.0.0.5' }), /refused/, 'set explicitly to the default is no better')
   t.equal(loadConfig({ NODE_ENV: 'production', HOST: '0.0.0.0', WEBHOOK_SECRET: 'a-real-random-secret-0123' }).WEBHOOK_SECRET, 'a-real-random-secret-0123')
 })
+
+t.test('bounds on what one client can hold', async (t) => {
+  t.match(loadConfig({}), { REQUEST_TIMEOUT_MS: 60_000, CONNECTION_IDLE_TIMEOUT_MS: 30_000, MAX_CONNECTIONS_PER_CLIENT: 64, MAX_CONCURRENT_UPLOADS: 4, UPLOAD_QUEUE_MS: 2000 })
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '10', MAX_CONCURRENT_UPLOADS: '0' }), /REQUEST_TIMEOUT_MS=10: must be >= 1000[\s\S]*MAX_CONCURRENT_UPLOADS=0: must be >= 1/)
+})

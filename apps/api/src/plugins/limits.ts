@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Config } from '@imgproc/core'
+import type { Config, Metrics } from '@imgproc/core'
 
 type Limits = Pick<Config, 'REQUEST_TIMEOUT_MS' | 'CONNECTION_IDLE_TIMEOUT_MS' | 'MAX_CONNECTIONS_PER_CLIENT' | 'MAX_CONCURRENT_UPLOADS' | 'UPLOAD_QUEUE_MS'>
 
@@ -54,8 +54,8 @@ const MULTIPART = /^multipart\/form-data\b/i
  * Bounds on what one client can hold: open connections per address, uploads parsed at once, and multipart
  * bodies without a boundary refused as 400 (the parser would otherwise fail with a 500).
  */
-export default fp(async (app: FastifyInstance, opts: { config: Limits }) => {
-  const { config } = opts
+export default fp(async (app: FastifyInstance, opts: { config: Limits; metrics: Pick<Metrics, 'uploadsBusy'> }) => {
+  const { config, metrics } = opts
   const perClient = new Map<string, number>()
   app.server.on('connection', (socket: Socket) => {
     const client = socket.remoteAddress ?? 'unknown'
@@ -92,7 +92,7 @@ export default fp(async (app: FastifyInstance, opts: { config: Limits }) => {
     if (!isUpload(request)) return payload
     if (!(await uploads.acquire(config.UPLOAD_QUEUE_MS))) {
       const retryAfterS = Math.max(1, Math.ceil(config.UPLOAD_QUEUE_MS / 1000))
-      app.metrics.uploadsBusy.inc()
+      metrics.uploadsBusy.inc()
       return reply.code(503).header('retry-after', String(retryAfterS)).header('connection', 'close')
         .send({ statusCode: 503, error: 'Service Unavailable', message: `${config.MAX_CONCURRENT_UPLOADS} uploads are being read (MAX_CONCURRENT_UPLOADS); retry in ${retryAfterS} s` })
     }
