@@ -28,3 +28,17 @@ if [ -z "${IMGPROC_CORPUS_DIR:-}" ]; then
     if [ -d "$candidate" ]; then export IMGPROC_CORPUS_DIR=$(cd "$candidate" && pwd); break; fi
   done
 fi
+
+# WEBHOOK_SECRET for `npm start`: made once (random, readable by the owner only) and kept in DIR/webhook-secret,
+# so signatures stay valid across restarts and no public default is ever used. An exported one wins.
+ensure_webhook_secret() {
+  local file="$1/webhook-secret"
+  if [ -z "${WEBHOOK_SECRET:-}" ]; then
+    if [ ! -s "$file" ]; then
+      mkdir -p "$1"
+      (umask 077 && node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))' >"$file.tmp" && mv "$file.tmp" "$file")
+    fi
+    WEBHOOK_SECRET=$(cat "$file")
+  fi
+  export WEBHOOK_SECRET
+}

@@ -20,6 +20,7 @@ trap cleanup EXIT INT TERM
 
 export STORAGE_DIR=${STORAGE_DIR:-$root/data/storage}
 export ALLOW_PRIVATE_NETWORKS=${ALLOW_PRIVATE_NETWORKS:-false}
+ensure_webhook_secret "$root/data"
 
 pnpm_cmd --silent start:api & pids+=($!)
 pnpm_cmd --silent start:worker & pids+=($!)

@@ -11,6 +11,8 @@ import fileRoutes from './routes/files.ts'
 import healthRoutes from './routes/health.ts'
 import metricsRoutes from './routes/metrics.ts'
 import pageRoutes from './routes/page.ts'
+import limits, { serverTimeouts } from './plugins/limits.ts'
+import securityHeaders from './plugins/security-headers.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +36,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     logger: { level: deps.config.LOG_LEVEL },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
     return503OnClosing: true,
+    ...serverTimeouts(deps.config),
     ...options
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -43,6 +46,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   app.decorate('metrics', createMetrics('api', () => deps.requests.countByStatus()))
   app.decorate('storage', deps.storage)
   await app.register(sensible)
+  await app.register(limits, { config: deps.config, metrics: app.metrics })
+  await app.register(securityHeaders, { config: deps.config })
   await app.register(swagger, {
     openapi: {
       info: { title: 'Image processor', version: '0.1.0', description: 'Bulk product-image compression: upload a CSV of image URLs, poll status, fetch the output CSV.' },

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { loadConfig } from './config.ts'
+import { DEV_WEBHOOK_SECRET, loadConfig } from './config.ts'
 
 t.test('defaults, coercion and clear refusals', async (t) => {
   const config = loadConfig({ PORT: '8080', ALLOW_PRIVATE_NETWORKS: 'true', API_KEYS: ' a, b ,' })
@@ -23,4 +23,18 @@ t.test('storage: STORAGE_URL, with STORAGE_DIR as the filesystem shorthand', asy
   t.match(loadConfig({}), { S3_FORCE_PATH_STYLE: false, STORAGE_PUBLIC_URL: '', S3_ENDPOINT: '' })
   t.throws(() => loadConfig({ STORAGE_URL: 'ftp://x/y' }), { name: 'ConfigError', message: /STORAGE_URL="ftp:\/\/x\/y": scheme "ftp" is not supported/ })
   t.throws(() => loadConfig({ S3_ENDPOINT: 'minio:9000', S3_FORCE_PATH_STYLE: 'yes' }), /S3_ENDPOINT="minio:9000"[\s\S]*S3_FORCE_PATH_STYLE="yes": must be one of true, false/)
+})
+
+t.test('the built-in webhook secret is refused outside development (NODE_ENV=production or a non-loopback HOST)', async (t) => {
+  t.equal(loadConfig({}).WEBHOOK_SECRET, DEV_WEBHOOK_SECRET, 'development: loopback HOST, NODE_ENV unset')
+  t.equal(loadConfig({ HOST: '::1', NODE_ENV: 'development' }).WEBHOOK_SECRET, DEV_WEBHOOK_SECRET)
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), { name: 'ConfigError', message: /WEBHOOK_SECRET: the built-in development secret is refused with NODE_ENV=production/ })
+  t.throws(() => loadConfig({ HOST: '0.0.0.0' }), /WEBHOOK_SECRET: .* when listening on HOST=0\.0\.0\.0/)
+  t.throws(() => loadConfig({ WEBHOOK_SECRET: DEV_WEBHOOK_SECRET, HOST: '10.0.0.5' }), /refused/, 'set explicitly to the default is no better')
+  t.equal(loadConfig({ NODE_ENV: 'production', HOST: '0.0.0.0', WEBHOOK_SECRET: 'a-real-random-secret-0123' }).WEBHOOK_SECRET, 'a-real-random-secret-0123')
+})
+
+t.test('bounds on what one client can hold', async (t) => {
+  t.match(loadConfig({}), { REQUEST_TIMEOUT_MS: 60_000, CONNECTION_IDLE_TIMEOUT_MS: 30_000, MAX_CONNECTIONS_PER_CLIENT: 64, MAX_CONCURRENT_UPLOADS: 4, UPLOAD_QUEUE_MS: 2000 })
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '10', MAX_CONCURRENT_UPLOADS: '0' }), /REQUEST_TIMEOUT_MS=10: must be >= 1000[\s\S]*MAX_CONCURRENT_UPLOADS=0: must be >= 1/)
 })

@@ -3,6 +3,9 @@ import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 import { parseStorageUrl, type StorageLocation } from './storage/location.ts'
 
+/** Development only: anyone who has read this file can sign events with it. */
+export const DEV_WEBHOOK_SECRET = 'dev-secret-change-me-0123456789'
+
 // One schema for every knob: defaults, coercion from strings and the error text all come from here.
 const Bool = Type.Enum(['true', 'false'], { default: 'false' })
 
@@ -20,7 +23,8 @@ export const ConfigSchema = Type.Object({
   // A CDN or public-bucket base that maps to the storage root: output image URLs then point there, not at the API.
   STORAGE_PUBLIC_URL: Type.String({ pattern: '^(https?://[^\\s]+)?$', default: '' }),
   PUBLIC_BASE_URL: Type.String({ pattern: '^(https?://[^\\s]+)?$', default: '' }),
-  WEBHOOK_SECRET: Type.String({ minLength: 16, default: 'dev-secret-change-me-0123456789' }),
+  // The built-in default is public (it is in this file): refused outside development, see exposedWithDevSecret.
+  WEBHOOK_SECRET: Type.String({ minLength: 16, default: DEV_WEBHOOK_SECRET }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: Math.max(2, os.availableParallelism()) }),
   WORKER_ID: Type.String({ minLength: 1, default: `${os.hostname()}-${process.pid}` }),
   WORKER_HTTP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
@@ -32,6 +36,15 @@ export const ConfigSchema = Type.Object({
   ALLOW_PRIVATE_NETWORKS: Bool,
   API_KEYS: Type.String({ default: '' }),
   MAX_CSV_BYTES: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+  // A whole request (headers and body) must arrive within this, or it is answered 408 and closed: no drip-fed uploads.
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000 }),
+  // A connection with no traffic either way for this long is closed.
+  CONNECTION_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
+  // Open connections per client address; more are answered 503 and closed. Behind a proxy, all clients share one.
+  MAX_CONNECTIONS_PER_CLIENT: Type.Integer({ minimum: 1, maximum: 100_000, default: 64 }),
+  // Uploads parsed at once; the next ones wait up to UPLOAD_QUEUE_MS for a turn, then get 503 with Retry-After.
+  MAX_CONCURRENT_UPLOADS: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
+  UPLOAD_QUEUE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 2_000 }),
   MAX_IMAGES_PER_REQUEST: Type.Integer({ minimum: 1, maximum: 10_000, default: 10_000 }),
   MAX_URL_LENGTH: Type.Integer({ minimum: 16, maximum: 8192, default: 2048 }),
   MAX_URLS_PER_ROW: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
@@ -88,6 +101,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
   const config = raw as Raw
+  const exposed = exposedWithDevSecret(config, env)
+  if (exposed) {
+    throw new ConfigError(`invalid configuration:\n  WEBHOOK_SECRET: the built-in development secret is refused ${exposed}; set a random one (e.g. openssl rand -hex 32)`)
+  }
   let storage: StorageLocation
   try {
     storage = parseStorageUrl(config.STORAGE_URL, config.STORAGE_DIR)
@@ -105,6 +122,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Code that still takes a directory sees the one STORAGE_URL names.
     STORAGE_DIR: storage.kind === 'file' ? storage.dir : config.STORAGE_DIR
   }
+}
+
+/**
+ * Development is signalled by two things at once: NODE_ENV is not "production" (the Dockerfiles set it) and HOST
+ * is a loopback address (nothing else can reach the port). Anything else is treated as exposed, and the public
+ * default secret would let anyone forge signed events. Returns why it is refused, or null.
+ */
+export function exposedWithDevSecret(config: Pick<Raw, 'WEBHOOK_SECRET' | 'HOST'>, env: NodeJS.ProcessEnv): string | null {
+  if (config.WEBHOOK_SECRET !== DEV_WEBHOOK_SECRET) return null
+  if (env.NODE_ENV === 'production') return 'with NODE_ENV=production'
+  if (!isLoopbackHost(config.HOST)) return `when listening on HOST=${config.HOST} (not loopback)`
+  return null
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
 /** For process entry points: a bad configuration ends the process with the message and exit code 1, no stack trace. */

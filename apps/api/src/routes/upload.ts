@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { StringDecoder } from 'node:string_decoder'
 import multipart, { type MultipartFile } from '@fastify/multipart'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { checkUrlSyntax, DEFAULT_OPTIONS, type QuotaName, ErrorBody, parseInputCsv, planRequest, ProcessingOptions, UploadAccepted } from '@imgproc/core'
+import { checkUrlSyntax, CsvDecoder, DEFAULT_OPTIONS, type QuotaName, ErrorBody, parseInputCsv, planRequest, ProcessingOptions, UploadAccepted } from '@imgproc/core'
 import { requireApiKey } from '../auth.ts'
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel', 'application/octet-stream', 'text/comma-separated-values'])
@@ -17,26 +17,37 @@ const UploadBody = Type.Object(
   { additionalProperties: false }
 )
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    csvFromFilePart?: boolean
+  }
+}
+
 const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
     limits: { fileSize: config.MAX_CSV_BYTES, files: 1, fields: 10, fieldSize: 4096 },
     // The CSV arrives as text in body.file, so the route's schema validates the whole form in one place.
-    async onFile(part: MultipartFile) {
+    async onFile(this: FastifyRequest, part: MultipartFile) {
       if (part.fieldname !== 'file') throw app.httpErrors.badRequest(`unexpected file field "${part.fieldname}"; send the CSV in field "file"`)
       if (!CSV_TYPES.has(part.mimetype)) throw app.httpErrors.unsupportedMediaType(`"file" must be a CSV, got ${part.mimetype}`)
+      this.csvFromFilePart = true
       // Decoded chunk by chunk: the upload is never held as one buffer beside the string made from it.
-      const decoder = new StringDecoder('utf8')
+      const decoder = new CsvDecoder()
       const pieces: string[] = []
-      let binary = false
-      for await (const chunk of part.file as AsyncIterable<Buffer>) {
-        binary ||= chunk.includes(0)
-        if (!binary) pieces.push(decoder.write(chunk))
+      try {
+        for await (const chunk of part.file as AsyncIterable<Buffer>) {
+          if (!decoder.problem) pieces.push(decoder.write(chunk))
+        }
+      } catch (err) {
+        // The parser gave up on the form around the file (too many fields before it): the client's doing, not a 500.
+        if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') throw app.httpErrors.badRequest('the form could not be read whole: send at most 10 fields and one file "file"')
+        throw err
       }
       if (part.file.truncated) throw app.httpErrors.payloadTooLarge(`the CSV is larger than ${config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)`)
-      if (binary) throw app.httpErrors.unsupportedMediaType('"file" is binary, not a CSV text file')
       pieces.push(decoder.end())
+      if (decoder.problem) throw app.httpErrors.unsupportedMediaType(`"file" ${decoder.problem}`)
       ;(part as unknown as { value: string }).value = pieces.join('')
     }
   })
@@ -62,6 +73,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: requireApiKey,
     preValidation: async (request, reply) => {
       if (!request.isMultipart()) return reply.unsupportedMediaType('send multipart/form-data with the CSV in field "file"')
+      // A text field would be cut at the field size limit without a word: only a file part carries the CSV.
+      if (request.body && !request.csvFromFilePart) return reply.badRequest('send the CSV as a file part (curl -F "file=@products.csv"), not as a text field')
     },
     schema: {
       summary: 'Upload a CSV of products and image URLs',

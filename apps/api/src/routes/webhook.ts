@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { ErrorBody, verifySignature, SIGNATURE_HEADER, ID_HEADER } from '@imgproc/core'
+import { ErrorBody, parseSignatureHeader, verifySignature, SIGNATURE_HEADER, ID_HEADER } from '@imgproc/core'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,8 +10,11 @@ declare module 'fastify' {
 
 /** Our own receiver of completion events: verifies the signature over the raw bytes and stores each event once. */
 const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // The signature is checked over the raw bytes before JSON.parse: an unsigned sender learns nothing from parse errors.
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (request, body, done) => {
     request.rawBody = body as string
+    const check = verifySignature(app.config.WEBHOOK_SECRET, body as string, request.headers[SIGNATURE_HEADER] as string | undefined)
+    if (!check.ok) return done(app.httpErrors.unauthorized(check.reason))
     try {
       done(null, JSON.parse(body as string))
     } catch {
@@ -26,7 +29,12 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ event_id: Type.String({ minLength: 1, maxLength: 200 }), request_id: Type.Optional(Type.String()) }),
       response: { 204: Type.Null({ description: 'Stored (or already stored)' }), 400: ErrorBody, 401: ErrorBody, 503: ErrorBody }
     },
-    // Signature before schema: an unsigned body should learn nothing about what we expect.
+    // No well-formed signature header: refused before the body is read at all.
+    onRequest: async (request, reply) => {
+      const header = request.headers[SIGNATURE_HEADER] as string | undefined
+      if (!parseSignatureHeader(header)) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: header ? 'malformed Webhook-Signature header' : 'missing Webhook-Signature header' })
+    },
+    // Signature before schema, also for a body that no parser saw: it should learn nothing about what we expect.
     preValidation: async (request, reply) => {
       const check = verifySignature(app.config.WEBHOOK_SECRET, request.rawBody ?? '', request.headers[SIGNATURE_HEADER] as string | undefined)
       if (!check.ok) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: check.reason })

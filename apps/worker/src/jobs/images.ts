@@ -1,6 +1,6 @@
 import type { LimitFunction } from 'p-limit'
 import {
-  EXTENSIONS, finishKey, imageKey, processImage, ProgressBatcher, tally, failureKind,
+  EXTENSIONS, finishKey, imageKey, processImage, ProgressBatcher, redactUrl, tally, failureKind,
   type ImageDeps, type ImageRecord, type Metrics, type RequestStore, type Storage, type UnitData
 } from '@imgproc/core'
 import type { JobContext, Outcome, Processor } from '../runner.ts'
@@ -54,7 +54,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
           const record = await processImage({ requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options }, deps.imageDeps)
           images[slot] = record
           observe(deps.metrics, record)
-          if (record.status === 'failed') log.info({ image: unit.first + slot, kind: record.error_kind, reason: record.error }, 'image failed')
+          if (record.status === 'failed') log.info({ image: unit.first + slot, url: redactUrl(record.url), kind: record.error_kind, reason: record.error }, 'image failed')
           batcher.add(slot)
         }).catch((err) => {
           failed.abort()

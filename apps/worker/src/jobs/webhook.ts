@@ -29,7 +29,7 @@ export function webhookProcessor(deps: WebhookDeps): Processor<DeliveryData> {
       ctx.log.info({ event_id: delivery.event_id, attempt: made, status_code: attempt.status_code, error: attempt.error, state }, 'webhook attempt')
       const update = { $push: { 'data.attempts': attempt }, $set: { 'data.state': state, ...(state === 'delivered' ? { 'data.delivered_at': attempt.at } : {}) } }
       if (state === 'delivered') return { kind: 'done', update }
-      if (state === 'failed') return { kind: 'failed', reason: `gave up after ${made} attempts`, update }
+      if (state === 'failed') return { kind: 'failed', reason: attempt.permanent ? `not retried: ${attempt.error}` : `gave up after ${made} attempts`, update }
       return { kind: 'retry', at: new Date(Date.now() + nextDelayMs(made, config.WEBHOOK_BACKOFF_MS)), update }
     },
     async exhausted(_ctx, reason) {

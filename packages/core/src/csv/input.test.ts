@@ -63,9 +63,9 @@ t.test('reports every bad row with row, column and reason', async (t) => {
   t.match(result.errors[4]!.message, /scheme "mailto"/)
   t.match(result.errors[5]!.message, /credentials/)
   t.match(result.errors[6]!.message, /longer than 2048/)
-  t.match(result.errors[7]!.message, /private address/)
+  t.match(result.errors[7]!.message, /private-use address/)
   t.match(result.errors[8]!.message, /loopback/)
-  t.match(result.errors[9]!.message, /linkLocal/)
+  t.match(result.errors[9]!.message, /link-local/)
   t.match(result.errors[10]!.message, /expected 3 columns, found 2/)
 })
 

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import type { OptionsInit } from 'got'
-import { hostLiteral, refuseAddress } from './policy.ts'
+import { hostLiteral, refuseAddress, refuseResolvedName } from './policy.ts'
 
 /** got is loaded on first use, like sharp: the API imports this package and never downloads anything. */
 let gotModule: typeof import('got') | null = null
@@ -32,8 +32,7 @@ const RETRY_ERRORS = ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_A
 function guardedLookup(hostname: string, options: object, callback: (...args: any[]) => void): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
     if (err) return callback(err)
-    const refused = addresses.map((a) => refuseAddress(a.address)).find(Boolean)
-    if (refused) return callback(Object.assign(new Error(refused), { code: 'EREFUSED_PRIVATE' }))
+    if (addresses.some((a) => refuseAddress(a.address))) return callback(Object.assign(new Error(refuseResolvedName(hostname)), { code: 'EREFUSED_PRIVATE' }))
     const all = (options as { all?: boolean }).all
     if (all) callback(null, addresses)
     else callback(null, addresses[0]!.address, addresses[0]!.family)
@@ -79,22 +78,31 @@ export function gotOptions(limits: DownloadLimits): OptionsInit {
 export async function downloadImage(url: string, limits: DownloadLimits): Promise<Buffer> {
   const { got } = await gotLib()
   const request = got(url, { ...gotOptions(limits), responseType: 'buffer', resolveBodyOnly: false, isStream: false })
+  // got's cancel error only says "Promise was canceled", so the reason is kept here to name the limit.
+  let tooLarge = false
   request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
-    if (progress.transferred > limits.maxBytes || (progress.total ?? 0) > limits.maxBytes) request.cancel(`larger than ${limits.maxBytes} bytes`)
+    if (progress.transferred > limits.maxBytes || (progress.total ?? 0) > limits.maxBytes) {
+      tooLarge = true
+      request.cancel()
+    }
   })
   try {
     const response = await request
     return response.body
   } catch (err) {
-    throw new DownloadError(describeDownloadError(err, limits))
+    throw new DownloadError(tooLarge ? tooLargeMessage(limits.maxBytes) : describeDownloadError(err, limits))
   }
+}
+
+export function tooLargeMessage(maxBytes: number): string {
+  return `download too large: the image is larger than the ${maxBytes}-byte limit (MAX_DOWNLOAD_BYTES)`
 }
 
 export function describeDownloadError(err: unknown, limits: Pick<DownloadLimits, 'maxBytes' | 'timeoutMs' | 'maxRedirects'>): string {
   if (err instanceof DownloadError) return err.message
   const lib = gotModule // a got error can only exist once got has been loaded
   if (lib && err instanceof lib.HTTPError) return `HTTP ${err.response.statusCode} ${err.response.statusMessage ?? ''}`.trim()
-  if (err instanceof Error && err.name === 'CancelError') return `download too large: ${err.message}`
+  if (err instanceof Error && err.name === 'CancelError') return tooLargeMessage(limits.maxBytes)
   if (lib && err instanceof lib.RequestError) {
     if (err.code === 'ERR_TOO_MANY_REDIRECTS') return `too many redirects (more than ${limits.maxRedirects})`
     if (err.code === 'ETIMEDOUT') return `download timed out (${err.message.replace(/^Timeout awaiting '(\w+)'.*/, '$1 deadline')}; limit ${limits.timeoutMs} ms)`

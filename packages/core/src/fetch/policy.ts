@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import ipaddr from 'ipaddr.js'
+import { nonPublicBlock } from './special-addresses.ts'
 
 export interface UrlRules {
   maxUrlLength: number
@@ -33,16 +34,25 @@ export function hostLiteral(hostname: string): string | null {
 }
 
 /**
- * Why connecting to this address is refused, or null when it is public unicast.
- * IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 it carries.
+ * Why connecting to this address literal is refused, or null when it is public (see nonPublicBlock: the IANA
+ * special-purpose registries). The literal is the customer's own text, so naming it leaks nothing.
  */
 export function refuseAddress(address: string): string | null {
   let parsed: ipaddr.IPv4 | ipaddr.IPv6
   try {
-    parsed = ipaddr.process(address)
+    // ipaddr.js reads "::a.b.c.d" (IPv4-compatible) as IPv4-mapped; the URL parser's canonical form is unambiguous.
+    parsed = ipaddr.parse(isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address)
   } catch {
     return `"${address}" is not an IP address`
   }
-  const range = parsed.range()
-  return range === 'unicast' ? null : `refused: ${address} is a ${range} address (set ALLOW_PRIVATE_NETWORKS=true to allow)`
+  const block = nonPublicBlock(parsed)
+  return block === null ? null : `refused: ${address} is a ${block} address (not public; set ALLOW_PRIVATE_NETWORKS=true to allow)`
+}
+
+/**
+ * The refusal for a DNS name that resolved to a non-public address. It never says which address: that would
+ * let anyone map our internal names through upload errors.
+ */
+export function refuseResolvedName(hostname: string): string {
+  return `refused: ${hostname} resolves to a non-public address (set ALLOW_PRIVATE_NETWORKS=true to allow)`
 }

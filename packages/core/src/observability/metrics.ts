@@ -41,6 +41,7 @@ export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promi
     claimQueries: new Counter({ name: 'imgproc_claim_queries_total', help: 'Claim queries sent to the work queue (idle workers send none until woken)', registers: [registry] }),
     claims: new Counter({ name: 'imgproc_claims_total', help: 'Jobs claimed from the work queue, by kind (images, finish, webhook, retention)', labelNames: ['kind'], registers: [registry] }),
     leaseTakeovers: new Counter({ name: 'imgproc_lease_takeovers_total', help: 'Jobs claimed again after their previous holder stopped without handing them back', labelNames: ['kind'], registers: [registry] }),
+    uploadsBusy: new Counter({ name: 'imgproc_uploads_busy_total', help: 'Uploads refused with 503 because MAX_CONCURRENT_UPLOADS were being read for UPLOAD_QUEUE_MS', registers: [registry] }),
     quotaRejections: new Counter({ name: 'imgproc_quota_rejections_total', help: 'Uploads refused with 429 by a per-tenant quota', labelNames: ['quota'], registers: [registry] }),
     webhookDeliveries: new Counter({ name: 'imgproc_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] })
   }

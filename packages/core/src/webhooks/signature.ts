@@ -11,15 +11,32 @@ export function signPayload(secret: string, body: string, timestamp = Math.floor
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: string }
 
-/** Checks `t=…,v1=…` against the raw body: constant-time comparison, and stale timestamps refused (replay). */
+export interface SignatureHeader {
+  t: number
+  v1: string[]
+}
+
+/** `t=…,v1=…[,v1=…]` parsed, or null when malformed. Several v1 values let a sender roll its secret (as Stripe does). */
+export function parseSignatureHeader(header: string | undefined): SignatureHeader | null {
+  if (!header) return null
+  let t = NaN
+  const v1: string[] = []
+  for (const part of header.split(',')) {
+    const [key, value = ''] = part.trim().split('=', 2)
+    if (key === 't') t = /^[0-9]{1,12}$/.test(value) ? Number(value) : NaN
+    else if (key === 'v1' && /^[0-9a-f]{64}$/.test(value)) v1.push(value)
+  }
+  return Number.isInteger(t) && v1.length > 0 ? { t, v1 } : null
+}
+
+/** Checks the header against the raw body: constant-time comparison, any v1 may match, stale timestamps refused (replay). */
 export function verifySignature(secret: string, body: string, header: string | undefined, now = Math.floor(Date.now() / 1000)): SignatureCheck {
   if (!header) return { ok: false, reason: 'missing Webhook-Signature header' }
-  const parts = new Map(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]))
-  const t = Number(parts.get('t'))
-  const v1 = parts.get('v1') ?? ''
-  if (!Number.isInteger(t) || !/^[0-9a-f]{64}$/.test(v1)) return { ok: false, reason: 'malformed Webhook-Signature header' }
-  if (Math.abs(now - t) > SIGNATURE_TOLERANCE_S) return { ok: false, reason: 'signature timestamp is outside the 5 minute tolerance' }
-  const expected = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'), 'hex')
-  const given = Buffer.from(v1, 'hex')
-  return timingSafeEqual(expected, given) ? { ok: true } : { ok: false, reason: 'signature does not match' }
+  const parsed = parseSignatureHeader(header)
+  if (!parsed) return { ok: false, reason: 'malformed Webhook-Signature header' }
+  if (Math.abs(now - parsed.t) > SIGNATURE_TOLERANCE_S) return { ok: false, reason: 'signature timestamp is outside the 5 minute tolerance' }
+  const expected = createHmac('sha256', secret).update(`${parsed.t}.${body}`).digest()
+  // Every candidate is compared (no early exit), so timing does not tell which one matched.
+  const matches = parsed.v1.map((v1) => timingSafeEqual(expected, Buffer.from(v1, 'hex'))).filter(Boolean).length
+  return matches > 0 ? { ok: true } : { ok: false, reason: 'signature does not match' }
 }
