@@ -58,13 +58,13 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (isDatabaseUnavailable(err)) {
-      request.log.error({ err: err.message }, 'database unavailable')
-      return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
-    }
     if (err instanceof StorageError && err.kind !== 'invalid-key') {
       request.log.error({ err: err.message, kind: err.kind }, 'storage unavailable')
       return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'storage is unavailable; retry shortly' })
+    }
+    if (isDatabaseUnavailable(err)) {
+      request.log.error({ err: err.message }, 'database unavailable')
+      return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
     }
     if (err.code === 'FST_REQ_FILE_TOO_LARGE') {
       return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: `the CSV is larger than ${deps.config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)` })

@@ -1,6 +1,6 @@
 import type { LimitFunction } from 'p-limit'
 import {
-  EXTENSIONS, finishKey, imageKey, processImage, ProgressBatcher, redactUrl, tally, failureKind,
+  EXTENSIONS, finishKey, imageKey, processImage, ProgressBatcher, redactUrl, tally,
   type ImageDeps, type ImageRecord, type Metrics, type RequestStore, type Storage, type UnitData
 } from '@imgproc/core'
 import type { JobContext, Outcome, Processor } from '../runner.ts'
@@ -93,7 +93,7 @@ function progressUpdate(images: ImageRecord[], slots: number[]) {
 }
 
 function observe(metrics: Metrics, record: ImageRecord): void {
-  metrics.images.inc({ outcome: record.status, reason: record.error_kind ?? (record.error ? failureKind(record.error) : '') })
+  metrics.images.inc({ outcome: record.status, reason: record.error_kind ?? '' })
   if (record.download_ms !== undefined) metrics.downloadSeconds.observe(record.download_ms / 1000)
   if (record.status !== 'succeeded') return
   metrics.compressSeconds.observe((record.compress_ms ?? 0) / 1000)

@@ -38,11 +38,12 @@ export const CONTENT_TYPES: Record<string, string> = {
 }
 
 /** Refusal reason for an input before any pixel is decoded, or null when it may be decoded. */
-export function refuseInput(facts: InputFacts, maxPixels: number): string | null {
-  if (!(INPUT_FORMATS as readonly string[]).includes(facts.format)) return `unsupported image format "${facts.format}"`
+export function refuseInput(facts: InputFacts, maxPixels: number): { kind: 'unsupported_format' | 'pixel_limit'; reason: string } | null {
+  if (!(INPUT_FORMATS as readonly string[]).includes(facts.format)) return { kind: 'unsupported_format', reason: `unsupported image format "${facts.format}"` }
   const pixels = facts.width * facts.height * Math.max(1, facts.pages)
   if (pixels > maxPixels) {
-    return `image is ${facts.width}x${facts.height}${facts.pages > 1 ? `x${facts.pages} frames` : ''} = ${(pixels / 1e6).toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels`
+    const size = `${facts.width}x${facts.height}${facts.pages > 1 ? `x${facts.pages} frames` : ''}`
+    return { kind: 'pixel_limit', reason: `image is ${size} = ${(pixels / 1e6).toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels` }
   }
   return null
 }

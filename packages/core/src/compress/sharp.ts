@@ -18,8 +18,14 @@ function sharpLib() {
   return loaded
 }
 
+/** Why an image could not be compressed, as a fixed vocabulary; the message is for people. */
+export type ImageFailureKind = 'not_an_image' | 'unsupported_format' | 'pixel_limit' | 'corrupt_image'
+
 export class ImageError extends Error {
   override name = 'ImageError'
+  constructor(readonly kind: ImageFailureKind, message: string) {
+    super(message)
+  }
 }
 
 export interface CompressResult {
@@ -37,7 +43,7 @@ export async function readFacts(input: Buffer): Promise<InputFacts> {
   try {
     meta = await sharp(input, { limitInputPixels: false, animated: true }).metadata()
   } catch (err) {
-    throw new ImageError(`not a supported image: ${sharpReason(err)}`)
+    throw new ImageError('not_an_image', `not a supported image: ${sharpReason(err)}`)
   }
   const pageHeight = meta.pageHeight ?? meta.height ?? 0
   return {
@@ -62,7 +68,7 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   const started = performance.now()
   const facts = await readFacts(input)
   const refusal = refuseInput(facts, maxPixels)
-  if (refusal) throw new ImageError(refusal)
+  if (refusal) throw new ImageError(refusal.kind, refusal.reason)
   const plan = planCompression(facts, options)
 
   const sharp = await sharpLib()
@@ -84,7 +90,7 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
       output = await encode(pipeline, plan.format, plan.quality, plan.mozjpeg).toBuffer({ resolveWithObject: true })
     }
   } catch (err) {
-    throw new ImageError(`could not decode image: ${sharpReason(err)}`)
+    throw new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
   }
   const keep = mayKeepOriginal(facts, plan, output.data.length, input.length)
   const data = keep ? input : output.data

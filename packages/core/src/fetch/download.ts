@@ -17,8 +17,14 @@ export interface DownloadLimits {
   allowPrivateNetworks: boolean
 }
 
+/** Why a download failed, as a fixed vocabulary (metrics labels, dashboards, retry policy); the message is for people. */
+export type DownloadFailureKind = 'http_4xx' | 'http_5xx' | 'timeout' | 'too_large' | 'redirects' | 'refused_private_network' | 'network'
+
 export class DownloadError extends Error {
   override name = 'DownloadError'
+  constructor(readonly kind: DownloadFailureKind, message: string) {
+    super(message)
+  }
 }
 
 // Only transient failures are worth another try; 4xx answers are final.
@@ -42,7 +48,7 @@ function guardedLookup(hostname: string, options: object, callback: (...args: an
 function refuseLiteral(url: URL): void {
   const literal = hostLiteral(url.hostname)
   const refused = literal ? refuseAddress(literal) : null
-  if (refused) throw new DownloadError(refused)
+  if (refused) throw new DownloadError('refused_private_network', refused)
 }
 
 export function gotOptions(limits: DownloadLimits): OptionsInit {
@@ -90,7 +96,7 @@ export async function downloadImage(url: string, limits: DownloadLimits): Promis
     const response = await request
     return response.body
   } catch (err) {
-    throw new DownloadError(tooLarge ? tooLargeMessage(limits.maxBytes) : describeDownloadError(err, limits))
+    throw tooLarge ? new DownloadError('too_large', tooLargeMessage(limits.maxBytes)) : toDownloadError(err, limits)
   }
 }
 
@@ -98,16 +104,23 @@ export function tooLargeMessage(maxBytes: number): string {
   return `download too large: the image is larger than the ${maxBytes}-byte limit (MAX_DOWNLOAD_BYTES)`
 }
 
-export function describeDownloadError(err: unknown, limits: Pick<DownloadLimits, 'maxBytes' | 'timeoutMs' | 'maxRedirects'>): string {
-  if (err instanceof DownloadError) return err.message
+/** A got failure as a DownloadError: its kind decided from got's error class and code, its message for people. */
+export function toDownloadError(err: unknown, limits: Pick<DownloadLimits, 'maxBytes' | 'timeoutMs' | 'maxRedirects'>): DownloadError {
+  if (err instanceof DownloadError) return err
   const lib = gotModule // a got error can only exist once got has been loaded
-  if (lib && err instanceof lib.HTTPError) return `HTTP ${err.response.statusCode} ${err.response.statusMessage ?? ''}`.trim()
-  if (err instanceof Error && err.name === 'CancelError') return tooLargeMessage(limits.maxBytes)
-  if (lib && err instanceof lib.RequestError) {
-    if (err.code === 'ERR_TOO_MANY_REDIRECTS') return `too many redirects (more than ${limits.maxRedirects})`
-    if (err.code === 'ETIMEDOUT') return `download timed out (${err.message.replace(/^Timeout awaiting '(\w+)'.*/, '$1 deadline')}; limit ${limits.timeoutMs} ms)`
-    if (err.code === 'EREFUSED_PRIVATE' || /refused: /.test(err.message)) return err.message.replace(/^.*?(refused: )/, '$1')
-    return `download failed: ${err.code ?? ''} ${err.message}`.trim()
+  if (lib && err instanceof lib.HTTPError) {
+    const status = err.response.statusCode
+    return new DownloadError(status >= 500 ? 'http_5xx' : 'http_4xx', `HTTP ${status} ${err.response.statusMessage ?? ''}`.trim())
   }
-  return `download failed: ${err instanceof Error ? err.message : String(err)}`
+  if (err instanceof Error && err.name === 'CancelError') return new DownloadError('too_large', tooLargeMessage(limits.maxBytes))
+  if (lib && err instanceof lib.RequestError) {
+    // A refusal thrown by our own hooks or lookup arrives wrapped; its own error is the cause.
+    const inner = (err as { cause?: unknown }).cause
+    if (inner instanceof DownloadError) return inner
+    if (err.code === 'ERR_TOO_MANY_REDIRECTS') return new DownloadError('redirects', `too many redirects (more than ${limits.maxRedirects})`)
+    if (err.code === 'ETIMEDOUT') return new DownloadError('timeout', `download timed out (${err.message.replace(/^Timeout awaiting '(\w+)'.*/, '$1 deadline')}; limit ${limits.timeoutMs} ms)`)
+    if (err.code === 'EREFUSED_PRIVATE') return new DownloadError('refused_private_network', err.message.replace(/^.*?(refused: )/, '$1'))
+    return new DownloadError('network', `download failed: ${err.code ?? ''} ${err.message}`.trim())
+  }
+  return new DownloadError('network', `download failed: ${err instanceof Error ? err.message : String(err)}`)
 }

@@ -1,20 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
-/** Failure reasons folded into a handful of label values (a label per distinct message would explode). */
-export function failureKind(reason: string): string {
-  if (/^HTTP 4\d\d/.test(reason)) return 'http_4xx'
-  if (/^HTTP 5\d\d/.test(reason)) return 'http_5xx'
-  if (/timed out/.test(reason)) return 'timeout'
-  if (/too large|larger than/.test(reason)) return 'too_large'
-  if (/redirects/.test(reason)) return 'redirects'
-  if (/^refused: /.test(reason)) return 'refused_private_network'
-  if (/megapixels/.test(reason)) return 'pixel_limit'
-  if (/not a supported image|unsupported image format/.test(reason)) return 'not_an_image'
-  if (/could not decode/.test(reason)) return 'corrupt_image'
-  if (/^download failed/.test(reason)) return 'network'
-  return 'other'
-}
-
 /** `countRequests` is read at scrape time (queue depth and friends come from MongoDB, not kept in step by hand). */
 export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promise<Array<{ _id: string; n: number }>>) {
   const registry = new Registry()

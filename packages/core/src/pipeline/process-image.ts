@@ -3,7 +3,6 @@ import { downloadImage, DownloadError, type DownloadLimits } from '../fetch/down
 import { imageKey } from '../storage/files.ts'
 import { objectMeta, type Storage } from '../storage/port.ts'
 import type { ImageRecord, ProcessingOptions } from '../requests/schema.ts'
-import { failureKind } from '../observability/metrics.ts'
 
 export interface ImageJob {
   requestId: string
@@ -47,6 +46,6 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
 }
 
 function failed(url: string, err: unknown): ImageRecord {
-  if (err instanceof DownloadError || err instanceof ImageError) return { url, status: 'failed', error: err.message, error_kind: failureKind(err.message) }
+  if (err instanceof DownloadError || err instanceof ImageError) return { url, status: 'failed', error: err.message, error_kind: err.kind }
   throw err
 }

@@ -1,5 +1,5 @@
 import type { DeliveryAttempt, DeliveryState } from '../requests/schema.ts'
-import { gotLib, gotOptions, describeDownloadError } from '../fetch/download.ts'
+import { gotLib, gotOptions, toDownloadError } from '../fetch/download.ts'
 import { signPayload, SIGNATURE_HEADER, ID_HEADER } from './signature.ts'
 
 export interface DeliverySettings {
@@ -50,8 +50,8 @@ export async function postWebhook(url: string, eventId: string, body: string, se
     const duration_ms = Math.round(performance.now() - started)
     return statusCode >= 200 && statusCode < 300 ? { at, status_code: statusCode, duration_ms } : { at, status_code: statusCode, error: `HTTP ${statusCode}`, duration_ms }
   } catch (err) {
-    const error = describeDownloadError(err, limits)
-    return { at, error, duration_ms: Math.round(performance.now() - started), ...(error.startsWith('refused: ') ? { permanent: true as const } : {}) }
+    const failure = toDownloadError(err, limits)
+    return { at, error: failure.message, duration_ms: Math.round(performance.now() - started), ...(failure.kind === 'refused_private_network' ? { permanent: true as const } : {}) }
   } finally {
     stream?.destroy()
   }
