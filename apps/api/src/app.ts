@@ -43,7 +43,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   app.decorate('config', deps.config)
   app.decorate('requests', deps.requests)
   app.decorate('quotas', deps.quotas)
-  app.decorate('metrics', createMetrics('api', () => deps.requests.countByStatus()))
+  app.decorate('metrics', createMetrics('api', () => deps.requests.countActive()))
   app.decorate('storage', deps.storage)
   await app.register(sensible)
   await app.register(limits, { config: deps.config, metrics: app.metrics })

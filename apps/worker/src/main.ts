@@ -31,7 +31,7 @@ const store = new RequestStore(db)
 await untilOk(() => store.ensureIndexes(), 'creating indexes')
 if (config.RETENTION_DAYS > 0) await untilOk(() => store.queue.enqueue([{ kind: 'retention', key: RETENTION_KEY, data: {} }]), 'scheduling retention')
 
-const metrics = createMetrics('worker', () => store.countByStatus())
+const metrics = createMetrics('worker', () => store.countActive())
 const http = config.WORKER_HTTP_PORT > 0 ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, storage, config.METRICS_TOKEN) : null
 
 const compressSlot = pLimit(config.WORKER_CONCURRENCY)
@@ -60,7 +60,7 @@ const processors = [
     concurrency: config.WORKER_UNITS,
     metrics
   }),
-  finishProcessor({ store, storage, urls: config }),
+  finishProcessor({ store, storage, urls: config, metrics }),
   webhookProcessor({ store, config, concurrency: 4, metrics }),
   retentionProcessor({ store, storage, days: config.RETENTION_DAYS, everyMs: config.RETENTION_SWEEP_MS })
 ]

@@ -3,6 +3,7 @@ import {
   deliveryUrl, imagesSummary, objectMeta, outputCsv, outputCsvKey, outputRows, tally, webhookKey,
   type DeliveryData, type RequestDocument, type RequestStore, type Storage, type UrlSettings
 } from '@imgproc/core'
+import type { Metrics } from '@imgproc/core'
 import type { Processor } from '../runner.ts'
 import { pauseBeforeFinish } from '../test-hooks.ts'
 
@@ -10,6 +11,7 @@ export interface FinishDeps {
   store: RequestStore
   storage: Storage
   urls: UrlSettings
+  metrics: Metrics
 }
 
 /**
@@ -42,6 +44,7 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
         const summary = imagesSummary(doc.images.total, tally(images))
         if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv: deliveryUrl(deps.urls, outputCsvKey(requestId)) })) {
           ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request completed')
+          deps.metrics.requestsFinished.inc({ status: 'Completed' })
         }
       }
       await queueDelivery(deps.store, doc)
@@ -52,7 +55,7 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
       const doc = await deps.store.find(requestId)
       if (!doc) return { kind: 'failed', reason }
       const { images } = await deps.store.loadAll(doc)
-      await deps.store.finish(requestId, { status: 'Failed', images: imagesSummary(doc.images.total, tally(images)), error: reason })
+      if (await deps.store.finish(requestId, { status: 'Failed', images: imagesSummary(doc.images.total, tally(images)), error: reason })) deps.metrics.requestsFinished.inc({ status: 'Failed' })
       await queueDelivery(deps.store, doc)
       return { kind: 'failed', reason }
     }

@@ -1,6 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
-/** `countRequests` is read at scrape time (queue depth and friends come from MongoDB, not kept in step by hand). */
+/**
+ * `countRequests` is read at scrape time: the requests still in the system (Pending, Processing), which indexed
+ * counts answer in time proportional to the backlog, never to the history. Finished requests are a counter
+ * (`requests_finished_total`) that the finishers increment: a scrape never scans the collection.
+ */
 export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promise<Array<{ _id: string; n: number }>>) {
   const registry = new Registry()
   registry.setDefaultLabels({ app })
@@ -10,7 +14,7 @@ export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promi
     registry,
     requestsByStatus: new Gauge({
       name: 'imgproc_requests',
-      help: 'Requests by status (Pending is the queue depth)',
+      help: 'Requests not yet finished, by status (Pending: waiting for a first worker)',
       labelNames: ['status'],
       registers: [registry],
       async collect() {
@@ -18,6 +22,7 @@ export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promi
         for (const { _id, n } of await countRequests().catch(() => [])) this.set({ status: _id }, n)
       }
     }),
+    requestsFinished: new Counter({ name: 'imgproc_requests_finished_total', help: 'Requests that reached Completed or Failed, by status (counted by the worker that finished them)', labelNames: ['status'], registers: [registry] }),
     images: new Counter({ name: 'imgproc_images_total', help: 'Images processed, by outcome and failure reason', labelNames: ['outcome', 'reason'], registers: [registry] }),
     bytesIn: new Counter({ name: 'imgproc_image_bytes_in_total', help: 'Bytes downloaded for images that were compressed', registers: [registry] }),
     bytesOut: new Counter({ name: 'imgproc_image_bytes_out_total', help: 'Bytes written for compressed images', registers: [registry] }),

@@ -127,8 +127,9 @@ export class RequestStore {
     return result.modifiedCount === 1
   }
 
-  countByStatus(): Promise<Array<{ _id: string; n: number }>> {
-    return this.requests.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }]).toArray()
+  /** Requests still in the system, by status: index-only counts over the backlog (see metrics). */
+  async countActive(): Promise<Array<{ _id: string; n: number }>> {
+    return Promise.all((['Pending', 'Processing'] as const).map(async (status) => ({ _id: status, n: await this.requests.countDocuments({ status }) })))
   }
 
   /** Stores a received webhook event once; false when the event id was seen before (a redelivery). */
