@@ -1,19 +1,13 @@
 /** The page with quality=auto: the score beside the savings, and the before/after comparison at 1:1. */
 import t from 'tap'
-import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { chromium } from 'playwright-core'
-import { ROOT, csvOf, startImageServer, startService } from './helpers.ts'
+import { launchBrowser, OUTPUT_DIR } from './browser.ts'
+import { csvOf, startImageServer, startService } from './helpers.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-})
-const outputDir = path.join(ROOT, 'test-output')
-await mkdir(outputDir, { recursive: true })
+const browser = await launchBrowser()
+const outputDir = OUTPUT_DIR
 t.teardown(async () => { await browser.close(); await service.stop(); await images.close() })
 
 t.test('quality=auto from the page: score beside the savings, before/after that zooms to 1:1', async (t) => {

@@ -1,18 +1,13 @@
 import t from 'tap'
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { chromium } from 'playwright-core'
+import { launchBrowser, OUTPUT_DIR } from './browser.ts'
 import { ROOT, csvOf, startImageServer, startService } from './helpers.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-})
-const outputDir = path.join(ROOT, 'test-output')
-await mkdir(outputDir, { recursive: true })
+const browser = await launchBrowser()
+const outputDir = OUTPUT_DIR
 t.teardown(async () => { await browser.close(); await service.stop(); await images.close() })
 
 t.test('the page: upload, live progress to 100 %, gallery with savings and a failure reason, CSV download', async (t) => {
