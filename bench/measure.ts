@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs'
+
+/** Peak resident set (VmHWM) of a live process, in MB. */
+export const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM') / 1024
+/** Current resident set (VmRSS) of a live process, in MB. */
+export const rssMb = (pid: number) => statusKb(pid, 'VmRSS') / 1024
+const statusKb = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+/** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
+export const cpuSeconds = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) / 100 }
+/** Machine-wide CPU ticks from /proc/stat: busy (everything but idle and iowait) and total, to compare runs by utilisation. */
+export const machineTicks = () => { const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number); const total = f.reduce((a, b) => a + b, 0); return { busy: total - f[3]! - f[4]!, total } }
+export const busyPct = (from: ReturnType<typeof machineTicks>) => { const to = machineTicks(); return (100 * (to.busy - from.busy)) / (to.total - from.total) }
+/** CPU seconds this process used since `from` (process.cpuUsage()). */
+export const ownCpuSeconds = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1e6 }
+export const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN }
+export const mb = (b: number) => b / 1024 / 1024
+/** Every k-th item so that about `n` remain: a sample that keeps the catalogue's mix of sizes and formats. */
+export const sample = <T>(xs: T[], n: number) => { const k = Math.max(1, Math.floor(xs.length / n)); return xs.filter((_, i) => i % k === 0).slice(0, n) }
