@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs'
 export const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM') / 1024
 /** Current resident set (VmRSS) of a live process, in MB. */
 export const rssMb = (pid: number) => statusKb(pid, 'VmRSS') / 1024
+/** Proportional set size (/proc/PID/smaps_rollup): shared pages (the node binary, libraries) split among the
+ * processes that map them, so the sum over processes is the memory they take together. */
+export const pssMb = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]) / 1024
 const statusKb = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
 /** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
 export const cpuSeconds = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) / 100 }

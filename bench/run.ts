@@ -26,7 +26,7 @@ import { CORPUS, ROOT, csvOf, startService, waitForStatus } from '../test/helper
 import { buildCatalogue, buildWebCatalogue, type CatalogueImage } from './images.ts'
 import { ceiling, grid, sweep, type CeilingRun } from './ceiling.ts'
 import { frontier, measure, variants, type ParetoRow } from './pareto.ts'
-import { busyPct, cpuSeconds, machineTicks, mb, pct, peakRssMb, rssMb, sample } from './measure.ts'
+import { busyPct, cpuSeconds, machineTicks, mb, pct, peakRssMb, pssMb, rssMb, sample } from './measure.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -40,8 +40,9 @@ const { values: args } = parseArgs({
 })
 const CORES = availableParallelism()
 /** What production sets around the processes (scripts/start-local.sh, infra/Dockerfile.*): glibc keeps at most
- * 2 malloc arenas instead of 8 per core, which libvips' threads otherwise each grow and keep. */
-export const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2' }
+ * 2 malloc arenas instead of 8 per core, which libvips' threads otherwise each grow and keep; V8 keeps 1 MB
+ * semi-spaces (young objects here are small: image data lives in Buffers outside the JS heap). */
+export const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=1`.trim() }
 /** Update operations the server has run (all databases): progress writes, heartbeats, claims. */
 const serverUpdates = async (db: Db) => ((await db.admin().command({ serverStatus: 1 })).opcounters.update as number)
 /** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
@@ -66,7 +67,7 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
   const api = service.api.child.pid!
   try {
     await delay(2000) // started and settled: what an idle deployment holds
-    const idle = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api) }
+    const idle = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api), pssMb: pssMb(worker) + pssMb(api) }
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
     const cpu0 = { worker: cpuSeconds(worker), api: cpuSeconds(api), db: databaseCpuSeconds(), bench: process.cpuUsage() }
@@ -220,7 +221,7 @@ async function catalogueRun(kind: 'web' | 'mixed', n: number, results: Record<st
       [`[${kind}] RATIO throughput end-to-end / ceiling`, ratio(rate / ceilRate, '≥ 0.90')],
       [`[${kind}] RATIO CPU per image worker / ceiling`, ratio(e2e.cpu.worker / ceilCpu, '≤ 1.10') + `: ${((1000 * e2e.cpu.worker) / n).toFixed(1)} vs ${((1000 * ceilCpu) / n).toFixed(1)} ms`],
       [`[${kind}] peak RSS API + worker`, `${peak.toFixed(0)} MB (${e2e.apiPeakRssMb.toFixed(0)} + ${e2e.workerPeakRssMb.toFixed(0)})${kind === 'web' ? '  (target ≤ 400 MB)' : ''}`],
-      [`[${kind}] idle RSS API + worker`, `${idle.toFixed(0)} MB (${e2e.idle.apiRssMb.toFixed(0)} + ${e2e.idle.workerRssMb.toFixed(0)})  (target ≤ 150 MB)`],
+      [`[${kind}] idle RSS API + worker`, `${idle.toFixed(0)} MB (${e2e.idle.apiRssMb.toFixed(0)} + ${e2e.idle.workerRssMb.toFixed(0)}); PSS together ${e2e.idle.pssMb.toFixed(0)} MB  (target ≤ 150 MB)`],
       [`[${kind}] MB in → out (savings)`, `${mb(bytesIn).toFixed(1)} → ${mb(e2e.status.totals.bytes_out).toFixed(1)} (${e2e.status.totals.savings_pct}%)`],
       [`[${kind}] completed / failed`, `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
       [`[${kind}] upload answered in`, `${e2e.uploadMs.toFixed(0)} ms`],
