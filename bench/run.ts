@@ -186,7 +186,7 @@ async function catalogueRun(kind: 'web' | 'mixed', n: number, results: Record<st
   const bytesIn = buffers.reduce((s, b) => s + b.length, 0)
   const megapixels = catalogue.reduce((s, c) => s + c.megapixels, 0) / n
   // The sweep runs on a sample with the catalogue's mix (whole catalogue when small), to keep the bench short.
-  const sweepSet = sample(buffers, kind === 'web' ? 300 : 60)
+  const sweepSet = sample(buffers, kind === 'web' ? 120 : 30)
   process.stdout.write(`sweeping the ceiling on ${sweepSet.length}… `)
   const swept = await sweep(sweepSet, DEFAULT_OPTIONS, grid(CORES))
   const best = swept[0]!
