@@ -17,5 +17,14 @@ export const busyPct = (from: ReturnType<typeof machineTicks>) => { const to = m
 export const ownCpuSeconds = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1e6 }
 export const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN }
 export const mb = (b: number) => b / 1024 / 1024
-/** Every k-th item so that about `n` remain: a sample that keeps the catalogue's mix of sizes and formats. */
-export const sample = <T>(xs: T[], n: number) => { const k = Math.max(1, Math.floor(xs.length / n)); return xs.filter((_, i) => i % k === 0).slice(0, n) }
+/**
+ * About `n` items picked by a seeded shuffle: the catalogues are periodic in the index (source photo, format),
+ * so every k-th item would alias onto a few sources and formats instead of keeping the catalogue's mix.
+ */
+export const sample = <T>(xs: T[], n: number): T[] => {
+  let seed = 12345
+  const random = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32 }
+  const order = xs.map((_, i) => i)
+  for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!] }
+  return order.slice(0, n).sort((a, b) => a - b).map((i) => xs[i]!)
+}
