@@ -50,3 +50,34 @@ export async function buildCatalogue(corpus: string, dir: string, n: number): Pr
   }
   return out
 }
+
+/**
+ * The "web" catalogue: N images of 0.2–2 megapixels (log-uniform), 3 in 5 JPEG, 1 in 5 PNG, 1 in 5 WebP, the
+ * size of ordinary product photos on a shop page, where per-image overhead rather than the codec dominates.
+ */
+export async function buildWebCatalogue(corpus: string, dir: string, n: number): Promise<CatalogueImage[]> {
+  await mkdir(dir, { recursive: true })
+  const sources = await Promise.all(SOURCES.map(async (f) => ({ data: await readFile(path.join(corpus, f)), meta: await sharp(path.join(corpus, f)).metadata() })))
+  const random = prng(7)
+  const out: CatalogueImage[] = []
+  for (let i = 0; i < n; i++) {
+    const source = sources[i % sources.length]!
+    const megapixels = Math.exp(Math.log(0.2) + random() * (Math.log(2) - Math.log(0.2)))
+    const cropW = Math.max(64, Math.floor(source.meta.width! * (0.5 + random() * 0.5)))
+    const cropH = Math.max(64, Math.floor(source.meta.height! * (0.5 + random() * 0.5)))
+    const left = Math.floor(random() * (source.meta.width! - cropW))
+    const top = Math.floor(random() * (source.meta.height! - cropH))
+    const scale = Math.sqrt((megapixels * 1e6) / (cropW * cropH))
+    const format = ['jpg', 'jpg', 'png', 'jpg', 'webp'][i % 5]!
+    const name = `web-${String(i).padStart(5, '0')}.${format}`
+    const file = path.join(dir, name)
+    const existing = await stat(file).catch(() => null)
+    if (!existing) {
+      const pipeline = sharp(source.data).rotate().extract({ left, top, width: cropW, height: cropH }).resize(Math.round(cropW * scale), Math.round(cropH * scale))
+      const encoded = format === 'png' ? pipeline.png({ compressionLevel: 6 }) : format === 'webp' ? pipeline.webp({ quality: 85 }) : pipeline.jpeg({ quality: 88 })
+      await writeFile(file, await encoded.toBuffer())
+    }
+    out.push({ name, bytes: (await stat(file)).size, megapixels: (Math.round(cropW * scale) * Math.round(cropH * scale)) / 1e6 })
+  }
+  return out
+}

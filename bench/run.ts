@@ -1,45 +1,52 @@
 /**
- * pnpm bench [--images N] [--large] [--spread]
+ * pnpm bench [--images N] [--catalogue web|mixed|both] [--skip-pareto] [--large] [--spread]
  *
- * Side by side in one run, on the same images and settings:
- *   ceiling    — compressImage() in-process over buffers already in memory, with the worker's concurrency,
- *                run before and after the end-to-end run and averaged;
- *   end to end — the real service (MongoDB + API + worker processes): upload → Completed, over HTTP.
- * Prints the ratio, MB in/out, peak RSS of API and worker, status latency under load, upload answer time and
- * mozjpeg's output size against the default. --large: a 10,000-image request of small images. --spread: one
- * request of latency-bound images with 1 worker and with 3 (at several WORK_UNIT_SIZEs): the speedup.
+ * Side by side in one run, on the same images and encoder settings, for each catalogue ("web": 2,000 images of
+ * 0.2–2 MP, JPEG/PNG/WebP; "mixed": 300 images of 0.3–12 MP, JPEG/PNG; --images N sets both):
+ *   ceiling    — compressImage() in-process over buffers already in memory, at the best of a sweep of images at
+ *                once × libvips threads (chosen on a sample), run over all images before and after the
+ *                end-to-end run and averaged;
+ *   end to end — the real service (MongoDB + API + worker processes, compiled): upload → Completed, over HTTP.
+ * Prints the ratios the issue sets targets for: throughput, CPU per image, peak and idle RSS, status p99, upload
+ * time, progress writes per image; then the encoder Pareto table (bytes, CPU, PSNR per image).
+ * --large: requests of 2,000 and 10,000 small images (worker RSS growth, upload time, writes per image).
+ * --spread: one request of latency-bound images with 1 worker and with 3 (at several WORK_UNIT_SIZEs).
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { compressImage, DEFAULT_OPTIONS, loadConfig, type ProcessingOptions } from '@imgproc/core'
+import { DEFAULT_OPTIONS, loadConfig } from '@imgproc/core'
 import type { Db } from 'mongodb'
-import { CORPUS, ROOT, csvOf, startService, waitForStatus, type Proc } from '../test/helpers.ts'
-import { buildCatalogue } from './images.ts'
+import { CORPUS, ROOT, csvOf, startService, waitForStatus } from '../test/helpers.ts'
+import { buildCatalogue, buildWebCatalogue, type CatalogueImage } from './images.ts'
+import { ceiling, grid, sweep, type CeilingRun } from './ceiling.ts'
+import { frontier, measure, variants, type ParetoRow } from './pareto.ts'
+import { busyPct, cpuSeconds, machineTicks, mb, pct, peakRssMb, pssMb, rssMb, sample } from './measure.ts'
 
-const { values: args } = parseArgs({ options: { images: { type: 'string', default: '300' }, large: { type: 'boolean', default: false }, spread: { type: 'boolean', default: false }, 'unit-sizes': { type: 'string', default: '10,25,50,100' } } })
-const N = Number(args.images)
-const CONCURRENCY = Math.max(2, availableParallelism())
-const DEFAULTS = DEFAULT_OPTIONS
-
-const peakRssMb = (p: Proc) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))![1]) / 1024
-/** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
-const cpuSeconds = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) / 100 }
-/** Machine-wide CPU ticks from /proc/stat: busy (everything but idle and iowait) and total, to compare runs by utilisation. */
-const machineTicks = () => { const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number); const total = f.reduce((a, b) => a + b, 0); return { busy: total - f[3]! - f[4]!, total } }
-const busyPct = (from: ReturnType<typeof machineTicks>) => { const to = machineTicks(); return (100 * (to.busy - from.busy)) / (to.total - from.total) }
-/** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
-const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
+const { values: args } = parseArgs({
+  options: {
+    images: { type: 'string' },
+    catalogue: { type: 'string', default: 'both' },
+    'skip-pareto': { type: 'boolean', default: false },
+    large: { type: 'boolean', default: false },
+    spread: { type: 'boolean', default: false },
+    'unit-sizes': { type: 'string', default: '10,25,50,100' }
+  }
+})
+const CORES = availableParallelism()
+/** What production sets around the processes (scripts/start-local.sh, infra/Dockerfile.*): glibc keeps at most
+ * 2 malloc arenas instead of 8 per core, which libvips' threads otherwise each grow and keep; V8 keeps 1 MB
+ * semi-spaces (young objects here are small: image data lives in Buffers outside the JS heap). */
+export const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=1`.trim() }
 /** Update operations the server has run (all databases): progress writes, heartbeats, claims. */
 const serverUpdates = async (db: Db) => ((await db.admin().command({ serverStatus: 1 })).opcounters.update as number)
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN }
-const mb = (b: number) => b / 1024 / 1024
+/** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
+const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
 
 async function serve(files: Map<string, Buffer>) {
   const server = createServer((req, res) => {
@@ -50,28 +57,20 @@ async function serve(files: Map<string, Buffer>) {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => { server.closeAllConnections(); server.close() } }
 }
 
-async function ceiling(buffers: Buffer[], options: ProcessingOptions) {
-  sharp.concurrency(Number(process.env.SHARP_CONCURRENCY ?? 1)) // the worker's setting
-  const limit = pLimit(CONCURRENCY)
-  const started = performance.now()
-  const cpu0 = process.cpuUsage()
-  const ticks = machineTicks()
-  const results = await Promise.all(buffers.map((b) => limit(() => compressImage(b, options, 100_000_000))))
-  const seconds = (performance.now() - started) / 1000
-  const cpu = process.cpuUsage(cpu0)
-  return { seconds, busyPct: busyPct(ticks), cpuSeconds: (cpu.user + cpu.system) / 1e6, imagesPerSecond: buffers.length / seconds, bytesOut: results.reduce((s, r) => s + r.data.length, 0) }
-}
-
 /** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
 async function endToEnd(csv: string, env: Record<string, string> = {}) {
   // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
   const defaults = loadConfig({})
   const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
-  const service = await startService({ workers: 1, env: { LOG_LEVEL: 'warn', POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'), PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'), ...env } })
+  const service = await startService({ workers: 1, env: { ...PRODUCTION_ENV, LOG_LEVEL: 'warn', POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'), PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'), ...env } })
+  const worker = service.workers[0]!.child.pid!
+  const api = service.api.child.pid!
   try {
+    await delay(2000) // started and settled: what an idle deployment holds
+    const idle = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api), pssMb: pssMb(worker) + pssMb(api) }
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
-    const cpu0 = { worker: cpuSeconds(service.workers[0]!.child.pid!), api: cpuSeconds(service.api.child.pid!), db: databaseCpuSeconds(), bench: process.cpuUsage() }
+    const cpu0 = { worker: cpuSeconds(worker), api: cpuSeconds(api), db: databaseCpuSeconds(), bench: process.cpuUsage() }
     const ticks = machineTicks()
     const updates0 = await serverUpdates(service.db)
     const t0 = performance.now()
@@ -92,8 +91,8 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
     const bench = process.cpuUsage(cpu0.bench)
     // Where the CPU went while the request ran: worker, API, this process (image server + status polling).
     const cpu = {
-      worker: cpuSeconds(service.workers[0]!.child.pid!) - cpu0.worker,
-      api: cpuSeconds(service.api.child.pid!) - cpu0.api,
+      worker: cpuSeconds(worker) - cpu0.worker,
+      api: cpuSeconds(api) - cpu0.api,
       db: databaseCpuSeconds() - cpu0.db,
       bench: (bench.user + bench.system) / 1e6
     }
@@ -107,8 +106,9 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
       statusP50: pct(latencies, 50),
       statusP99: pct(latencies, 99),
       statusSamples: latencies.length,
-      workerPeakRssMb: peakRssMb(service.workers[0]!),
-      apiPeakRssMb: peakRssMb(service.api),
+      idle,
+      workerPeakRssMb: peakRssMb(worker),
+      apiPeakRssMb: peakRssMb(api),
       progressWrites
     }
   } finally {
@@ -120,14 +120,14 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
 async function acceptLargestCsv() {
   const row = (i: number) => `${i + 1},Product ${i + 1},"https://cdn.example.com/catalogue/${'x'.repeat(960)}/${i}.jpg"`
   const csv = ['S. No.,Product Name,Input Image Urls', ...Array.from({ length: 10_000 }, (_, i) => row(i))].join('\n')
-  const service = await startService({ workers: 0, env: { LOG_LEVEL: 'warn' } })
+  const service = await startService({ workers: 0, env: { ...PRODUCTION_ENV, LOG_LEVEL: 'warn' } })
   try {
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'big.csv')
     const t0 = performance.now()
     const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
     const uploadMs = performance.now() - t0
-    return { status: res.status, csvBytes: csv.length, uploadMs, apiPeakRssMb: peakRssMb(service.api) }
+    return { status: res.status, csvBytes: csv.length, uploadMs, apiPeakRssMb: peakRssMb(service.api.child.pid!) }
   } finally {
     await service.stop()
   }
@@ -173,75 +173,135 @@ async function spread(results: Record<string, unknown>): Promise<Array<[string, 
   }
 }
 
+type Rows = Array<[string, string]>
+const ratio = (value: number, target: string) => `${value.toFixed(3)}  (target ${target})`
+
+/** One catalogue: the ceiling sweep on a sample, then ceiling — end to end — ceiling over all of it. */
+async function catalogueRun(kind: 'web' | 'mixed', n: number, results: Record<string, unknown>): Promise<Rows> {
+  const dir = path.join(ROOT, 'bench/.cache', `${kind}-n${n}`)
+  process.stdout.write(`${kind}: building ${n} catalogue images… `)
+  const catalogue: CatalogueImage[] = kind === 'web' ? await buildWebCatalogue(CORPUS, dir, n) : await buildCatalogue(CORPUS, dir, n)
+  const files = new Map(await Promise.all(catalogue.map(async (c) => [c.name, await readFile(path.join(dir, c.name))] as const)))
+  const buffers = [...files.values()]
+  const bytesIn = buffers.reduce((s, b) => s + b.length, 0)
+  const megapixels = catalogue.reduce((s, c) => s + c.megapixels, 0) / n
+  // The sweep runs on a sample with the catalogue's mix (whole catalogue when small), to keep the bench short.
+  const sweepSet = sample(buffers, kind === 'web' ? 120 : 30)
+  process.stdout.write(`sweeping the ceiling on ${sweepSet.length}… `)
+  const swept = await sweep(sweepSet, DEFAULT_OPTIONS, grid(CORES))
+  const best = swept[0]!
+  console.log(`best: ${best.concurrency} at once × ${best.threads} thread(s)`)
+  const server = await serve(files)
+  try {
+    // Ceiling before and after the end-to-end run (A-B-A): on a shared machine the speed drifts between
+    // runs, and the mean of the two brackets cancels a linear drift; their spread shows how noisy it was.
+    const before = await ceiling(buffers, DEFAULT_OPTIONS, best)
+    const e2e = await endToEnd(csvOf(catalogue.map((c, i) => [i + 1, `SKU${i + 1}`, [`${server.url}/${c.name}`]])))
+    const after = await ceiling(buffers, DEFAULT_OPTIONS, best)
+    const ceilRate = (before.imagesPerSecond + after.imagesPerSecond) / 2
+    const ceilCpu = (before.cpuSeconds + after.cpuSeconds) / 2
+    const rate = n / e2e.seconds
+    const peak = e2e.workerPeakRssMb + e2e.apiPeakRssMb
+    const idle = e2e.idle.workerRssMb + e2e.idle.apiRssMb
+    const config = loadConfig({})
+    Object.assign(results, {
+      [kind]: {
+        images: n, bytesIn, megapixels, sweep: swept.map(({ concurrency, threads, imagesPerSecond, cpuSeconds }) => ({ concurrency, threads, imagesPerSecond, cpuSeconds })),
+        ceiling: { before, after, imagesPerSecond: ceilRate, cpuSeconds: ceilCpu },
+        endToEnd: { ...e2e, status: undefined, imagesPerSecond: rate, totals: e2e.status.totals, counts: e2e.status.counts },
+        ratios: { throughput: rate / ceilRate, cpuPerImage: e2e.cpu.worker / ceilCpu, peakRssMb: peak, idleRssMb: idle }
+      }
+    })
+    const sweepText = swept.map((r) => `${r.concurrency}×${r.threads}: ${r.imagesPerSecond.toFixed(1)}`).join(', ')
+    return [
+      [`[${kind}] images`, `${n}, ${mb(bytesIn).toFixed(1)} MB, mean ${megapixels.toFixed(2)} MP`],
+      [`[${kind}] ceiling sweep (at once × threads: images/s)`, sweepText],
+      [`[${kind}] ceiling at ${best.concurrency}×${best.threads} (before, after)`, `${ceilRate.toFixed(2)} images/s (${before.imagesPerSecond.toFixed(2)}, ${after.imagesPerSecond.toFixed(2)})`],
+      [`[${kind}] end to end (WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}, SHARP_CONCURRENCY=${config.SHARP_CONCURRENCY})`, `${rate.toFixed(2)} images/s`],
+      [`[${kind}] RATIO throughput end-to-end / ceiling`, ratio(rate / ceilRate, '≥ 0.90')],
+      [`[${kind}] RATIO CPU per image worker / ceiling`, ratio(e2e.cpu.worker / ceilCpu, '≤ 1.10') + `: ${((1000 * e2e.cpu.worker) / n).toFixed(1)} vs ${((1000 * ceilCpu) / n).toFixed(1)} ms`],
+      [`[${kind}] peak RSS API + worker`, `${peak.toFixed(0)} MB (${e2e.apiPeakRssMb.toFixed(0)} + ${e2e.workerPeakRssMb.toFixed(0)})${kind === 'web' ? '  (target ≤ 400 MB)' : ''}`],
+      [`[${kind}] idle RSS API + worker`, `${idle.toFixed(0)} MB (${e2e.idle.apiRssMb.toFixed(0)} + ${e2e.idle.workerRssMb.toFixed(0)}); PSS together ${e2e.idle.pssMb.toFixed(0)} MB  (target ≤ 150 MB)`],
+      [`[${kind}] MB in → out (savings)`, `${mb(bytesIn).toFixed(1)} → ${mb(e2e.status.totals.bytes_out).toFixed(1)} (${e2e.status.totals.savings_pct}%)`],
+      [`[${kind}] completed / failed`, `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
+      [`[${kind}] upload answered in`, `${e2e.uploadMs.toFixed(0)} ms`],
+      [`[${kind}] GET /status p50 / p99 under load`, `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)  (target p99 ≤ 50 ms)`],
+      [`[${kind}] CPU s worker / API / DB / bench`, `${e2e.cpu.worker.toFixed(1)} / ${e2e.cpu.api.toFixed(1)} / ${e2e.cpu.db.toFixed(1)} / ${e2e.cpu.bench.toFixed(1)} (of ${(e2e.seconds * CORES).toFixed(1)} = wall × cores)`],
+      [`[${kind}] machine CPU busy: ceiling before / end to end / after`, `${before.busyPct.toFixed(0)}% / ${e2e.machineBusyPct.toFixed(0)}% / ${after.busyPct.toFixed(0)}%`],
+      [`[${kind}] updates to MongoDB (progress, heartbeats, claims)`, `${e2e.progressWrites} for ${n} images (${(e2e.progressWrites / n).toFixed(3)} per image)`]
+    ]
+  } finally {
+    server.close()
+  }
+}
+
+/** The encoder table on the web catalogue's images: each family over the same inputs, CPU at one thread per image. */
+async function paretoRun(n: number, results: Record<string, unknown>): Promise<Rows> {
+  const dir = path.join(ROOT, 'bench/.cache', `web-n${n}`)
+  const catalogue = await buildWebCatalogue(CORPUS, dir, n)
+  const load = (images: CatalogueImage[]) => Promise.all(images.map((c) => readFile(path.join(dir, c.name))))
+  const small = n < 100
+  const jpegs = await load(sample(catalogue.filter((c) => c.name.endsWith('.jpg')), small ? 8 : 150))
+  const webps = await load(sample(catalogue, small ? 6 : 60))
+  const avifs = await load(sample(catalogue, small ? 4 : 24))
+  process.stdout.write('encoder table… ')
+  const rows: ParetoRow[] = []
+  for (const v of variants(DEFAULT_OPTIONS.quality)) rows.push(await measure(v, v.family === 'JPEG' ? jpegs : v.family === 'WebP' ? webps : avifs, CORES))
+  console.log('done')
+  const onFrontier = frontier(rows)
+  results.pareto = rows.map((r) => ({ ...r, frontier: onFrontier.has(r) }))
+  const base = (family: string) => rows.find((r) => r.family === family)!
+  return rows.map((r): [string, string] => [
+    `[encoder q${DEFAULT_OPTIONS.quality}] ${r.family} ${r.name}`,
+    `${r.kbPerImage.toFixed(1)} KB (${(r.kbPerImage / base(r.family).kbPerImage).toFixed(3)}×), ${r.cpuMsPerImage.toFixed(1)} ms CPU (${(r.cpuMsPerImage / base(r.family).cpuMsPerImage).toFixed(2)}×), ${r.psnr.toFixed(2)} dB, n=${r.images}${onFrontier.has(r) ? '  ◆ frontier' : ''}`
+  ])
+}
+
+/** Requests of 2,000 and 10,000 small images: worker memory must not grow with the request, uploads stay fast. */
+async function largeRun(results: Record<string, unknown>): Promise<Rows> {
+  const tiny = await sharp(path.join(CORPUS, 'rocket.jpg')).resize(48, 32).jpeg({ quality: 80 }).toBuffer()
+  const server = await serve(new Map([['tiny.jpg', tiny]]))
+  // Distinct URLs (query string) of one small image: the request's size is real, the compression cheap.
+  const csvFor = (n: number) => csvOf(Array.from({ length: n }, (_, i) => [i + 1, `Product with a realistic name ${i + 1}`, [`${server.url}/tiny.jpg?sku=${i + 1}&n=${n}`]]))
+  try {
+    const rows: Rows = []
+    const runs: Record<number, Awaited<ReturnType<typeof endToEnd>>> = {}
+    for (const n of [2_000, 10_000]) {
+      const csv = csvFor(n)
+      const e2e = (runs[n] = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(n) }))
+      rows.push(
+        [`[large ${n}] CSV`, `${mb(csv.length).toFixed(2)} MB, upload answered in ${e2e.uploadMs.toFixed(0)} ms${n === 10_000 ? '  (target ≤ 1000 ms)' : ''}`],
+        [`[large ${n}] end to end`, `${e2e.seconds.toFixed(1)} s (${(n / e2e.seconds).toFixed(0)} images/s), ${e2e.status.counts.succeeded} / ${e2e.status.counts.failed} completed / failed`],
+        [`[large ${n}] GET /status p50 / p99 under load`, `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
+        [`[large ${n}] peak RSS worker / API`, `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
+        [`[large ${n}] updates to MongoDB`, `${e2e.progressWrites} (${(e2e.progressWrites / n).toFixed(4)} per image)`]
+      )
+    }
+    const growth = runs[10_000]!.workerPeakRssMb / runs[2_000]!.workerPeakRssMb
+    rows.push(['[large] RATIO worker peak RSS 10,000 / 2,000 images', ratio(growth, '≤ 1.10')])
+    const biggest = await acceptLargestCsv()
+    rows.push(['[large] 10 MB CSV (10,000 rows, 1 KB URLs)', `HTTP ${biggest.status} in ${biggest.uploadMs.toFixed(0)} ms, API peak RSS ${biggest.apiPeakRssMb.toFixed(0)} MB`])
+    results.large = { runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { ...v, status: undefined }])), workerRssGrowth: growth, largestCsv: biggest }
+    return rows
+  } finally {
+    server.close()
+  }
+}
+
 async function main() {
   // Measure what production runs: the compiled bundle under plain node (tsx adds ~35 MB and start-up work).
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: ROOT, stdio: 'inherit' })
   process.env.IMGPROC_RUN_FROM = 'dist'
-  const results: Record<string, unknown> = { date: new Date().toISOString(), images: N, concurrency: CONCURRENCY, cpus: availableParallelism() }
-  const rows: Array<[string, string]> = []
-  if (args.spread) {
-    rows.push(...(await spread(results)))
-  } else if (!args.large) {
-    process.stdout.write(`building ${N} catalogue images… `)
-    const catalogue = await buildCatalogue(CORPUS, path.join(ROOT, 'bench/.cache', `n${N}`), N)
-    const files = new Map(await Promise.all(catalogue.map(async (c) => [c.name, await readFile(path.join(ROOT, 'bench/.cache', `n${N}`, c.name))] as const)))
-    console.log('done')
-    const server = await serve(files)
-    const buffers = [...files.values()]
-    const bytesIn = buffers.reduce((s, b) => s + b.length, 0)
-    try {
-      // Ceiling before and after the end-to-end run (A-B-A): on a shared machine the speed drifts between
-      // runs, and the mean of the two brackets cancels a linear drift; their spread shows how noisy it was.
-      const before = await ceiling(buffers, DEFAULTS)
-      const e2e = await endToEnd(csvOf(catalogue.map((c, i) => [i + 1, `SKU${i + 1}`, [`${server.url}/${c.name}`]])))
-      const after = await ceiling(buffers, DEFAULTS)
-      const ceil = { before, after, imagesPerSecond: (before.imagesPerSecond + after.imagesPerSecond) / 2, cpuSeconds: (before.cpuSeconds + after.cpuSeconds) / 2 }
-      const jpegs = buffers.filter((_, i) => catalogue[i]!.name.endsWith('.jpg'))
-      const plain = await ceiling(jpegs, DEFAULTS)
-      const moz = await ceiling(jpegs, { ...DEFAULTS, mozjpeg: true })
-      const e2eRate = N / e2e.seconds
-      Object.assign(results, { ceiling: ceil, endToEnd: { ...e2e, status: undefined, imagesPerSecond: e2eRate }, bytesIn, bytesOut: e2e.status.totals.bytes_out, mozjpeg: { defaultBytes: plain.bytesOut, mozjpegBytes: moz.bytesOut, ratio: moz.bytesOut / plain.bytesOut, defaultSeconds: plain.seconds, mozjpegSeconds: moz.seconds } })
-      rows.push(
-        ['images (mixed JPEG/PNG, 0.3–12 MP)', `${N}, ${mb(bytesIn).toFixed(1)} MB`],
-        ['ceiling: sharp in-process (before, after)', `${ceil.imagesPerSecond.toFixed(2)} images/s (${before.imagesPerSecond.toFixed(2)}, ${after.imagesPerSecond.toFixed(2)})`],
-        ['end to end: upload → Completed', `${e2eRate.toFixed(2)} images/s`],
-        ['ratio end-to-end / ceiling', `${(e2eRate / ceil.imagesPerSecond).toFixed(3)}`],
-        ['MB in → out (savings)', `${mb(bytesIn).toFixed(1)} → ${mb(e2e.status.totals.bytes_out).toFixed(1)} (${e2e.status.totals.savings_pct}%)`],
-        ['completed / failed', `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
-        ['upload answered in', `${e2e.uploadMs.toFixed(0)} ms`],
-        ['GET /status p50 / p99 under load', `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
-        ['peak RSS worker / API', `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
-        ['CPU s worker / API / DB / bench (of wall × cores)', `${e2e.cpu.worker.toFixed(1)} / ${e2e.cpu.api.toFixed(1)} / ${e2e.cpu.db.toFixed(1)} / ${e2e.cpu.bench.toFixed(1)} (of ${(e2e.seconds * availableParallelism()).toFixed(1)}); ceiling ${ceil.cpuSeconds.toFixed(1)}`],
-        ['machine CPU busy: ceiling / end to end', `${before.busyPct.toFixed(0)}%, ${after.busyPct.toFixed(0)}% / ${e2e.machineBusyPct.toFixed(0)}%`],
-        ['updates to MongoDB (progress, heartbeats, claims)', `${e2e.progressWrites} for ${N} images`],
-        ['mozjpeg vs default (JPEG subset, q50)', `${(moz.bytesOut / plain.bytesOut).toFixed(3)}× bytes, ${(moz.seconds / plain.seconds).toFixed(2)}× time`]
-      )
-    } finally {
-      server.close()
-    }
-  } else {
-    const LARGE = 10_000
-    const tiny = await sharp(path.join(CORPUS, 'rocket.jpg')).resize(48, 32).jpeg({ quality: 80 }).toBuffer()
-    const server = await serve(new Map([['tiny.jpg', tiny]]))
-    // Distinct URLs (query string) of one small image: the request's size is real, the compression cheap.
-    const csv = csvOf(Array.from({ length: LARGE }, (_, i) => [i + 1, `Product with a realistic name ${i + 1}`, [`${server.url}/tiny.jpg?sku=${i + 1}&variant=front`]]))
-    try {
-      const e2e = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(LARGE) })
-      const biggest = await acceptLargestCsv()
-      Object.assign(results, { large: { ...e2e, status: undefined, csvBytes: csv.length, writesPerImage: e2e.progressWrites / LARGE }, largestCsv: biggest })
-      rows.push(
-        ['large request', `${LARGE} images, CSV ${mb(csv.length).toFixed(2)} MB`],
-        ['upload answered in', `${e2e.uploadMs.toFixed(0)} ms`],
-        ['end to end', `${e2e.seconds.toFixed(1)} s (${(LARGE / e2e.seconds).toFixed(0)} images/s)`],
-        ['completed / failed', `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
-        ['GET /status p50 / p99 under load', `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
-        ['peak RSS worker / API', `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
-        ['updates to MongoDB (progress, heartbeats, claims)', `${e2e.progressWrites} (${(e2e.progressWrites / LARGE).toFixed(4)} per image)`],
-        ['10 MB CSV (10,000 rows, 1 KB URLs)', `HTTP ${biggest.status} in ${biggest.uploadMs.toFixed(0)} ms, API peak RSS ${biggest.apiPeakRssMb.toFixed(0)} MB (${mb(biggest.csvBytes).toFixed(1)} MB CSV)`]
-      )
-    } finally {
-      server.close()
-    }
+  const loadAverage = () => readFile('/proc/loadavg', 'utf8').then((s) => s.split(' ').slice(0, 3).join(' '))
+  const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: CORES, loadAverageAtStart: await loadAverage() }
+  const rows: Rows = [['machine', `${CORES} cores, load average at start ${results.loadAverageAtStart}`]]
+  const webN = args.images ? Number(args.images) : 2_000
+  if (args.spread) rows.push(...(await spread(results)))
+  else if (args.large) rows.push(...(await largeRun(results)))
+  else {
+    if (args.catalogue !== 'mixed') rows.push(...(await catalogueRun('web', webN, results)))
+    if (args.catalogue !== 'web') rows.push(...(await catalogueRun('mixed', args.images ? Number(args.images) : 300, results)))
+    if (!args['skip-pareto']) rows.push(...(await paretoRun(webN, results)))
   }
   await mkdir(path.join(ROOT, 'bench/results'), { recursive: true })
   const file = path.join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : args.spread ? '-spread' : ''}.json`)

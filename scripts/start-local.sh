@@ -21,9 +21,13 @@ trap cleanup EXIT INT TERM
 export STORAGE_DIR=${STORAGE_DIR:-$root/data/storage}
 export ALLOW_PRIVATE_NETWORKS=${ALLOW_PRIVATE_NETWORKS:-false}
 ensure_webhook_secret "$root/data"
+# Memory as in production (infra/Dockerfile.*): compiled code under plain node (tsx holds ~35 MB more per
+# process), at most 2 glibc malloc arenas (libvips threads otherwise each grow and keep their own), 1 MB V8 semi-spaces.
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} NODE_OPTIONS="${NODE_OPTIONS:-} --max-semi-space-size=1"
+node node_modules/typescript/bin/tsc -b
 
-pnpm_cmd --silent start:api & pids+=($!)
-pnpm_cmd --silent start:worker & pids+=($!)
+node apps/api/dist/main.js & pids+=($!)
+node apps/worker/dist/main.js & pids+=($!)
 port=${PORT:-3000}
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
