@@ -246,7 +246,8 @@ async function paretoRun(n: number, results: Record<string, unknown>): Promise<R
   const avifs = await load(sample(catalogue, small ? 4 : 24))
   process.stdout.write('encoder table… ')
   const rows: ParetoRow[] = []
-  for (const v of variants(DEFAULT_OPTIONS.quality)) rows.push(await measure(v, v.family === 'JPEG' ? jpegs : v.family === 'WebP' ? webps : avifs, CORES))
+  const quality = DEFAULT_OPTIONS.quality as number // the service's default is a fixed quality (50)
+  for (const v of variants(quality)) rows.push(await measure(v, v.family === 'JPEG' ? jpegs : v.family === 'WebP' ? webps : avifs, CORES))
   console.log('done')
   const onFrontier = frontier(rows)
   results.pareto = rows.map((r) => ({ ...r, frontier: onFrontier.has(r) }))

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { checkStorage, createStorage, FileStorage, loadConfig, S3Storage } from '@imgproc/core'
+import { checkStorage, createStorage, FileStorage, loadConfig } from '@imgproc/core'
+import { S3Storage } from '@imgproc/core/storage/s3'
 import { freePort, mongoUri, ROOT } from './helpers.ts'
 import { startS3Server } from './s3.ts'
 
@@ -21,7 +22,7 @@ t.test('a good bucket passes, for reading and writing, with credentials from the
   // The default chain reads the process environment; these are this test process's own.
   process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID
   process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY
-  const storage = createStorage(loadConfig(env))
+  const storage = await createStorage(loadConfig(env))
   t.teardown(() => storage.close())
   await t.resolves(checkStorage(storage, { write: true }))
 })

@@ -10,7 +10,8 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3'
-import { FileStorage, IMMUTABLE, objectMeta, PRIVATE, S3Storage, StorageError, type Storage } from '@imgproc/core'
+import { FileStorage, IMMUTABLE, objectMeta, PRIVATE, StorageError, type Storage } from '@imgproc/core'
+import { S3Storage } from '@imgproc/core/storage/s3'
 import { startS3Server } from './s3.ts'
 
 const s3 = await startS3Server()

@@ -4,7 +4,7 @@ import { buildApp } from './app.ts'
 const config = loadConfigOrExit()
 
 // The API only reads outputs; a bucket it cannot reach would fail every download, so it refuses to start.
-const storage = createStorage(config)
+const storage = await createStorage(config)
 await checkStorageOrExit(storage)
 // Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
 const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')

@@ -21,7 +21,7 @@ try {
   /* not permitted here: run at normal priority */
 }
 // A store the worker cannot write to would fail every image: refuse to start instead, with the reason.
-const storage = createStorage(config)
+const storage = await createStorage(config)
 await checkStorageOrExit(storage, { write: true })
 // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
 sharp.concurrency(config.SHARP_CONCURRENCY)
