@@ -16,7 +16,7 @@ t.test('a work unit that killed its workers MAX_CLAIMS times fails its images wi
       const unit = d?.units[0]
       return unit?.state === 'running' && unit.claims === kill ? unit : null
     })
-    const worker = service.workers.find((w) => live(w) && w.output().includes(`"owner":"${holder.owner}"`))!
+    const worker = service.workers.find((w) => live(w) && w.id === holder.owner)!
     worker.child.kill('SIGKILL')
     await worker.exited
     await service.startWorker()

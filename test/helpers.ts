@@ -112,6 +112,8 @@ export interface Proc {
   child: ChildProcess
   output: () => string
   exited: Promise<number | null>
+  /** A worker's WORKER_ID: the owner its leases carry. */
+  id?: string
 }
 
 // Children must not outlive a test process that is interrupted (tap's timeout, Ctrl-C): they would keep polling
@@ -183,7 +185,8 @@ export async function startService(options: { workers?: number; env?: Record<str
   let n = 0
   const startWorker = async (extra: Record<string, string> = {}) => {
     // Workers log at info: their output is only captured, and tests read it (start-up, completions).
-    const worker = startProcess('apps/worker/src/main.ts', { WORKER_ID: `w${++n}-${dbName}`, ...env, LOG_LEVEL: 'info', ...extra })
+    const id = extra.WORKER_ID ?? `w${++n}-${dbName}`
+    const worker: Proc = { ...startProcess('apps/worker/src/main.ts', { WORKER_ID: id, ...env, LOG_LEVEL: 'info', ...extra }), id }
     workers.push(worker)
     await waitFor('worker start', () => worker.output().includes('worker started'), 30_000)
     return worker
