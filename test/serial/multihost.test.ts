@@ -226,7 +226,10 @@ t.test(`${IMAGES} images across API, 3 workers, MongoDB and S3 on separate netwo
   const victim = workers.find((w) => w.name === atKill.holder.owner)!
   victim.child.kill('SIGKILL')
   await victim.exited
-  const heldAtKill = atKill.d.units.filter((u) => u.state === 'running' && u.owner === victim.name).map((u) => u.data.n)
+  // Read after the kill: a dead worker changes nothing more, while a snapshot from before it may be stale (the
+  // victim can finish a unit and claim another between that read and the signal).
+  const afterKill = (await snapshot(db, id))!
+  const heldAtKill = afterKill.units.filter((u) => u.state === 'running' && u.owner === victim.name).map((u) => u.data.n)
   t.comment(`SIGKILLed ${victim.name} at ${atKill.d.counts.succeeded}/${IMAGES} images, ${Date.now() - started} ms in, holding units ${heldAtKill.join(', ')}`)
 
   const done = await waitFor('Completed with the webhook delivered', async () => {
