@@ -1,22 +1,15 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ROOT, csvOf, startImageServer, startService } from './helpers.ts'
+import { csvOf, runCli, startImageServer, startService } from './helpers.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })
 const dir = await mkdtemp(path.join(tmpdir(), 'cli-'))
 t.teardown(async () => { await service.stop(); await images.close() })
 
-function imgproc(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, IMGPROC_API_URL: service.apiUrl } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (err as NodeJS.ErrnoException & { code: number }).code : 0, stdout, stderr })
-    )
-  })
-}
+const imgproc = (...args: string[]) => runCli(service.apiUrl, ...args)
 
 t.test('submit --wait: progress lines, summary, exit 0 when every image succeeded', async (t) => {
   const file = path.join(dir, 'ok.csv')

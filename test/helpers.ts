@@ -2,7 +2,7 @@
  * Integration harness: the API and workers as real child processes, a real HTTP server for images and another
  * for webhooks on 127.0.0.1, and a MongoDB client on the same server the processes use.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { readFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
@@ -318,4 +318,13 @@ export async function startMongod(options: { replSet: boolean }): Promise<Mongod
     }
   }
   return mongod
+}
+
+/** Runs the CLI from source against `apiUrl`, as a user would; resolves with its exit code and output. */
+export function runCli(apiUrl: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, IMGPROC_API_URL: apiUrl } }, (err, stdout, stderr) =>
+      resolve({ code: err ? (err as NodeJS.ErrnoException & { code: number }).code : 0, stdout, stderr })
+    )
+  })
 }

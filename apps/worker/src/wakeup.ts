@@ -1,5 +1,5 @@
 /**
- * A sleep that can be cut short: `wake()` now, or `wakeAt(date)` later. Lets a poll loop back off while idle
+ * A sleep that can be cut short by `wake()`. Lets a poll loop back off while idle
  * yet react at once to work it knows about (a request it just completed, a retry it scheduled).
  */
 export class Wakeup {
@@ -28,9 +28,5 @@ export class Wakeup {
   wake(): void {
     if (this.pending) this.pending()
     else this.woken = true
-  }
-
-  wakeAt(at: Date): void {
-    setTimeout(() => this.wake(), Math.max(0, at.getTime() - Date.now())).unref()
   }
 }

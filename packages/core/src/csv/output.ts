@@ -1,5 +1,3 @@
-import { createWriteStream } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
 import { pipeline as connect, Readable } from 'node:stream'
 import { format } from 'fast-csv'
 import { OUTPUT_HEADER } from './input.ts'
@@ -33,7 +31,3 @@ export function outputCsv(rows: Iterable<OutputRow>): Readable {
   return connect(Readable.from(cells), format({ quoteColumns: false }), () => undefined)
 }
 
-/** Streams rows to `path` as CSV (header first); the caller renames it into place. */
-export async function writeOutputCsv(path: string, rows: Iterable<OutputRow>): Promise<void> {
-  await pipeline(outputCsv(rows), createWriteStream(path))
-}

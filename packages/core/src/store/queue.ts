@@ -183,11 +183,6 @@ export class WorkQueue {
     return next?.due_at ?? null
   }
 
-  /** Jobs ready to be claimed now, by kind (queue depth for metrics). */
-  async depth(now = this.now()): Promise<Array<{ _id: JobKind; n: number }>> {
-    return this.jobs.aggregate<{ _id: JobKind; n: number }>([{ $match: { due_at: { $lte: now }, state: 'pending' } }, { $group: { _id: '$kind', n: { $sum: 1 } } }]).toArray()
-  }
-
   /**
    * Calls `onWork` whenever a job becomes pending (inserted, released, or its barrier completed). Needs a
    * replica set (change streams); on a standalone server it returns null and the runner polls instead.
