@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
-  deliveryUrl, imagesSummary, objectMeta, outputCsv, outputCsvKey, outputRows, tally, webhookKey,
+  deliveryUrl, objectMeta, outputCsv, outputCsvKey, outputRow, webhookKey,
   type DeliveryData, type RequestDocument, type RequestStore, type Storage, type UrlSettings
 } from '@imgproc/core'
 import type { Metrics } from '@imgproc/core'
@@ -29,9 +29,9 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
       if (!doc) return { kind: 'failed', reason: 'the request document does not exist (its upload never completed)' }
       await pauseBeforeFinish(() => ctx.save({}))
       if (doc.status === 'Pending' || doc.status === 'Processing') {
-        const { products, images } = await deps.store.loadAll(doc)
+        const summary = await deps.store.unitsSummary(doc)
         // Every unit arrived, so every image is recorded; if not, a unit's data is still landing: look again soon.
-        if (images.length < doc.images.total || images.some((i) => i.status === 'pending')) {
+        if (summary.pending > 0) {
           ctx.log.warn('finisher found images not yet recorded; retrying shortly')
           return { kind: 'retry', at: new Date(Date.now() + 1000) }
         }
@@ -40,8 +40,9 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
         // Last check of the claim right before the one write that is not a database update.
         if (!(await ctx.save({}))) return { kind: 'lost' }
         // Stored once: a finisher repeating this after a crash finds it there ('exists') and writes nothing.
-        if ((await deps.storage.put(key, outputCsv(outputRows(products, images, deps.urls)), objectMeta(key))) === 'created') ctx.log.info('output csv written')
-        const summary = imagesSummary(doc.images.total, tally(images))
+        // Streamed from the database a page at a time: the finisher's memory does not grow with the request.
+        const rows = outputCsv(mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls)))
+        if ((await deps.storage.put(key, rows, objectMeta(key))) === 'created') ctx.log.info('output csv written')
         if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv: deliveryUrl(deps.urls, outputCsvKey(requestId)) })) {
           ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request completed')
           deps.metrics.requestsFinished.inc({ status: 'Completed' })
@@ -54,12 +55,15 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
       const requestId = ctx.job.request_id!
       const doc = await deps.store.find(requestId)
       if (!doc) return { kind: 'failed', reason }
-      const { images } = await deps.store.loadAll(doc)
-      if (await deps.store.finish(requestId, { status: 'Failed', images: imagesSummary(doc.images.total, tally(images)), error: reason })) deps.metrics.requestsFinished.inc({ status: 'Failed' })
+      if (await deps.store.finish(requestId, { status: 'Failed', images: await deps.store.unitsSummary(doc), error: reason })) deps.metrics.requestsFinished.inc({ status: 'Failed' })
       await queueDelivery(deps.store, doc)
       return { kind: 'failed', reason }
     }
   }
+}
+
+async function* mapRows<T, U>(rows: AsyncIterable<T>, fn: (row: T) => U): AsyncGenerator<U> {
+  for await (const row of rows) yield fn(row)
 }
 
 /** Keyed by the request, so a finisher that repeats this after a crash queues nothing new: one event id. */

@@ -22,10 +22,10 @@ export function outputCells(row: OutputRow): string[] {
 }
 
 /** The output CSV as a stream (header first), for Storage.put. */
-export function outputCsv(rows: Iterable<OutputRow>): Readable {
-  const cells = (function* () {
+export function outputCsv(rows: Iterable<OutputRow> | AsyncIterable<OutputRow>): Readable {
+  const cells = (async function* () {
     yield [...OUTPUT_HEADER]
-    for (const row of rows) yield outputCells(row)
+    for await (const row of rows) yield outputCells(row)
   })()
   // A failure anywhere destroys the returned stream with that error, so the consumer sees it.
   return connect(Readable.from(cells), format({ quoteColumns: false }), () => undefined)

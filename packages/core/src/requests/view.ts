@@ -106,13 +106,14 @@ export function statusView(doc: RequestDocument, images: RequestDocument['images
   }
 }
 
-export function outputRows(products: ProductRecord[], images: ImageRecord[], urls: UrlSettings): Iterable<OutputRow> {
-  return products.map((p) => ({
-    serial: p.serial,
-    name: p.name,
-    inputUrls: p.image_ids.map((i) => images[i]!.url),
-    outputUrls: p.image_ids.map((i) => outputUrl(urls, images[i]!))
-  }))
+/** One output row: the product and its images, outputs in the same order as the inputs. */
+export function outputRow(product: ProductRecord, images: ImageRecord[], urls: UrlSettings): OutputRow {
+  return {
+    serial: product.serial,
+    name: product.name,
+    inputUrls: images.map((i) => i.url),
+    outputUrls: images.map((i) => outputUrl(urls, i))
+  }
 }
 
 export function webhookEvent(doc: RequestDocument, eventId: string, urls: UrlSettings): WebhookEvent {

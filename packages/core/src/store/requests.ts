@@ -5,6 +5,9 @@ import { productsWithin, type DeliveryData } from '../requests/view.ts'
 import { insertMissing, insertOnce } from './mongo.ts'
 import { WorkQueue, type JobDocument } from './queue.ts'
 
+/** Units the finisher keeps while it streams the output CSV. */
+const UNITS_AT_HAND = 8
+
 export interface WebhookEventDocument {
   event_id: string
   request_id: string | null
@@ -65,6 +68,11 @@ export class RequestStore {
   /** The image summary as of now: stored once the request is finished, summed over its units while it runs. */
   async imagesNow(doc: RequestDocument): Promise<RequestDocument['images']> {
     if (doc.status === 'Completed' || doc.status === 'Failed') return doc.images
+    return this.unitsSummary(doc)
+  }
+
+  /** The summary from the units' counters (exact: each is written in the same update as the records it counts). */
+  async unitsSummary(doc: RequestDocument): Promise<RequestDocument['images']> {
     const units = await this.queue.jobs
       .find({ request_id: doc.request_id, kind: 'images' }, { projection: { 'data.tally': 1 } })
       .toArray() as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
@@ -98,12 +106,32 @@ export class RequestStore {
     return { products: products.slice(0, productsWithin(products, (i) => images.get(i)!, maxBytes)), images }
   }
 
-  /** Every product row and every image of a request, in order (the finisher's view). */
-  async loadAll(doc: RequestDocument): Promise<{ products: ProductRecord[]; images: ImageRecord[] }> {
-    const pages = await this.productPages.find({ request_id: doc.request_id }).sort({ n: 1 }).toArray()
-    const units = await this.unitImages(doc.request_id)
-    const images = [...units.keys()].sort((a, b) => a - b).flatMap((n) => units.get(n)!)
-    return { products: pages.flatMap((p) => p.products), images }
+  /**
+   * Every product row of a request in order, each with its images (the finisher's view), read a product page and a
+   * unit at a time: memory stays the same whatever the request's size. Image numbers mostly rise with the rows;
+   * a repeated URL points back to an earlier image, so the last few units stay at hand (least recently used go).
+   */
+  async *rowsInOrder(doc: RequestDocument): AsyncGenerator<{ product: ProductRecord; images: ImageRecord[] }> {
+    const units = new Map<number, ImageRecord[]>()
+    const pages = this.productPages.find({ request_id: doc.request_id }).sort({ n: 1 }).batchSize(1)
+    for await (const page of pages) {
+      for (const product of page.products) {
+        const images: ImageRecord[] = []
+        for (const index of product.image_ids) {
+          const { n, slot } = unitOf(index, doc.unit_size)
+          let unit = units.get(n)
+          if (unit) units.delete(n)
+          else {
+            unit = (await this.unitImages(doc.request_id, [n])).get(n)
+            if (!unit) throw new Error(`request ${doc.request_id}: work unit ${n} is missing`)
+            if (units.size >= UNITS_AT_HAND) units.delete(units.keys().next().value!)
+          }
+          units.set(n, unit) // most recently used last
+          images.push(unit[slot]!)
+        }
+        yield { product, images }
+      }
+    }
   }
 
   private async unitImages(requestId: string, numbers?: number[]): Promise<Map<number, ImageRecord[]>> {
