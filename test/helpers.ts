@@ -128,9 +128,10 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   })
 }
 
-/** Runs an app from its TypeScript source, or with IMGPROC_RUN_FROM=dist from `tsc -b` output as production does. */
+/** Runs an app from its TypeScript source, or with IMGPROC_RUN_FROM=dist from the production bundle
+ * (scripts/bundle.mjs) as production does. */
 function startProcess(script: string, env: Record<string, string>): Proc {
-  const args = process.env.IMGPROC_RUN_FROM === 'dist' ? [script.replace('/src/', '/dist/').replace(/\.ts$/, '.js')] : ['--conditions=imgproc-source', '--import', 'tsx', script]
+  const args = process.env.IMGPROC_RUN_FROM === 'dist' ? [script.replace(/\/src\/main\.ts$/, '/dist/bundle/main.js')] : ['--conditions=imgproc-source', '--import', 'tsx', script]
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -156,8 +157,8 @@ export interface Service {
   stop(): Promise<void>
 }
 
-/** API + N workers on a fresh database and storage directory. */
-export async function startService(options: { workers?: number; env?: Record<string, string>; mongoUri?: string } = {}): Promise<Service> {
+/** API + N workers on a fresh database and storage directory; `apiEnv` and `workerEnv` go to one side only. */
+export async function startService(options: { workers?: number; env?: Record<string, string>; apiEnv?: Record<string, string>; workerEnv?: Record<string, string>; mongoUri?: string } = {}): Promise<Service> {
   const port = await freePort()
   const dbName = `t_${randomBytes(6).toString('hex')}`
   const storage = await mkdtemp(path.join(tmpdir(), 'imgproc-storage-'))
@@ -179,14 +180,14 @@ export async function startService(options: { workers?: number; env?: Record<str
   }
   const client = await MongoClient.connect(options.mongoUri ?? mongoUri(), { serverSelectionTimeoutMS: 60_000 })
   const db = client.db(dbName)
-  const api = startProcess('apps/api/src/main.ts', env)
+  const api = startProcess('apps/api/src/main.ts', { ...env, ...options.apiEnv })
   const apiUrl = `http://127.0.0.1:${port}`
   const workers: Proc[] = []
   let n = 0
   const startWorker = async (extra: Record<string, string> = {}) => {
     // Workers log at info: their output is only captured, and tests read it (start-up, completions).
     const id = extra.WORKER_ID ?? `w${++n}-${dbName}`
-    const worker: Proc = { ...startProcess('apps/worker/src/main.ts', { WORKER_ID: id, ...env, LOG_LEVEL: 'info', ...extra }), id }
+    const worker: Proc = { ...startProcess('apps/worker/src/main.ts', { WORKER_ID: id, ...env, LOG_LEVEL: 'info', ...options.workerEnv, ...extra }), id }
     workers.push(worker)
     await waitFor('worker start', () => worker.output().includes('worker started'), 30_000)
     return worker
