@@ -301,7 +301,7 @@ async function largeRun(results: Record<string, unknown>): Promise<Rows> {
 
 async function main() {
   // Measure what production runs: the bundle under plain node (tsx adds ~35 MB and start-up work).
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle.mjs'), 'api', 'worker'], { cwd: ROOT, stdio: 'inherit' })
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle/build.mjs'), 'api', 'worker'], { cwd: ROOT, stdio: 'inherit' })
   process.env.IMGPROC_RUN_FROM = 'dist'
   const loadAverage = () => readFile('/proc/loadavg', 'utf8').then((s) => s.split(' ').slice(0, 3).join(' '))
   const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: CORES, loadAverageAtStart: await loadAverage() }

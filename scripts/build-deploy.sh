@@ -7,6 +7,6 @@ source "$(dirname "$0")/lib.sh"
 app=$1 out=$2
 cd "$root"
 pnpm_cmd exec tsc -b "apps/$app"
-node scripts/bundle.mjs "$app"
+node scripts/bundle/build.mjs "$app"
 rm -rf "$out"
 pnpm_cmd --filter "@imgproc/$app" deploy --prod --legacy "$out" >/dev/null

@@ -129,7 +129,7 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
 }
 
 /** Runs an app from its TypeScript source, or with IMGPROC_RUN_FROM=dist from the production bundle
- * (scripts/bundle.mjs) as production does. */
+ * (scripts/bundle/build.mjs) as production does. */
 function startProcess(script: string, env: Record<string, string>): Proc {
   const args = process.env.IMGPROC_RUN_FROM === 'dist' ? [script.replace(/\/src\/main\.ts$/, '/dist/bundle/main.js')] : ['--conditions=imgproc-source', '--import', 'tsx', script]
   const child = spawn(process.execPath, args, {

@@ -1,4 +1,4 @@
-// node scripts/bundle.mjs APP...: the production build of apps/APP, one minified ES module (plus lazily loaded
+// node scripts/bundle/build.mjs APP...: the production build of apps/APP, one minified ES module (plus lazily loaded
 // chunks, e.g. the AWS SDK) in apps/APP/dist/bundle/, built from TypeScript source with the workspace's code inlined.
 //
 // Why a bundle and not tsc's one file per module: V8 keeps every loaded module's source text and per-module
@@ -8,7 +8,8 @@ import { build } from 'esbuild'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.resolve(here, '../..')
 
 // Loaded from node_modules at run time: native code (sharp), packages that read files beside their own source
 // (swagger-ui's assets), and the MongoDB driver's optional extras, which it requires inside try/catch.
@@ -30,6 +31,7 @@ for (const app of process.argv.slice(2)) {
     minify: true,
     sourcemap: 'linked',
     external,
+    alias: { 'whatwg-url': path.join(here, 'whatwg-url.cjs') },
     // CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __imgprocRequire } from 'node:module'; const require = __imgprocRequire(import.meta.url);" },
     logLevel: 'warning'
