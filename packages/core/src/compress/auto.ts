@@ -1,6 +1,6 @@
 import type Sharp from 'sharp'
 import type { EncodeFormat } from './plan.ts'
-import { addSums, linearHalved, partialSums, pyramidSums, scoreFromSums, toLinear, type PartialSums, type RgbImage } from '../quality/ssimulacra2.ts'
+import { addSums, linearHalved, prepareReference, pyramidSums, scoreFromSums, scorerFor, sumsAgainst, toLinear, type PartialSums, type RgbImage } from '../quality/ssimulacra2.ts'
 import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Trial } from '../quality/search.ts'
 
 /**
@@ -87,7 +87,8 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
   const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
-  const scorer = sampled ? sampledScorer(reference) : (decoded: RgbImage) => scoreFromSums(partialSums(reference, decoded))
+  const scorer = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference)
+  const proxyScorer = scorerFor(proxyRef)
 
   const search = async (chroma: Chroma) => {
     // Stage 1: bracket the floor on the proxy.
@@ -95,7 +96,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     const outputs = new Map<number, Buffer>()
     for (let q = nextProxyQuality(proxyTrials, floor); q !== null; q = nextProxyQuality(proxyTrials, floor)) {
       const out = await encodeAt(proxy, q, chroma)
-      proxyTrials.push({ quality: q, score: scoreFromSums(partialSums(proxyRef, await decodeFlat(sharp, out))), bytes: out.length })
+      proxyTrials.push({ quality: q, score: proxyScorer(await decodeFlat(sharp, out)), bytes: out.length })
       if (small) outputs.set(q, out)
     }
     if (small) return { proxyTrials, fullTrials: proxyTrials, outputs, ...chooseQuality(proxyTrials, floor) }
@@ -103,7 +104,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     const fullTrials: Trial[] = []
     for (let q = nextFullQuality(proxyTrials, fullTrials, required); q !== null; q = nextFullQuality(proxyTrials, fullTrials, required)) {
       const out = await encodeAt(raw, q, chroma)
-      fullTrials.push({ quality: q, score: scorer(await decodeFlat(sharp, out)), bytes: out.length })
+      fullTrials.push({ quality: q, score: scorer!(await decodeFlat(sharp, out)), bytes: out.length })
       outputs.set(q, out)
     }
     return { proxyTrials, fullTrials, outputs, ...chooseQuality(fullTrials, required) }
@@ -173,11 +174,12 @@ interface Region { left: number; top: number; width: number; height: number }
  * to 6 points; the worst window per cell was 9 points too pessimistic.
  */
 export function sampledScorer(reference: RgbImage): (decoded: RgbImage) => number {
-  const referenceCoarse = linearHalved(reference, 3)
+  // The coarse scales' reference side is the same for every trial; the crops move with the errors.
+  const referenceCoarse = prepareReference(linearHalved(reference, 3), 3)
   return (decoded) => {
     const regions = worstWindows(reference, decoded)
     const fine = addSums(regions.map((r) => pyramidSums(toLinear(crop(reference, r)), toLinear(crop(decoded, r)), 3, BORDER)))
-    const coarse = pyramidSums(referenceCoarse, linearHalved(decoded, 3), 3, 0)
+    const coarse = sumsAgainst(referenceCoarse, linearHalved(decoded, 3))
     const whole: PartialSums = { sums: [...fine.sums, ...coarse.sums], pixels: [...fine.pixels, ...coarse.pixels] }
     return scoreFromSums(whole)
   }
