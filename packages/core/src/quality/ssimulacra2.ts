@@ -175,7 +175,7 @@ class Workspace {
    * (products rounded to float32, as the reference multiplies planes before blurring). The three planes run
    * in one loop: nine independent recurrences instead of three keep the CPU busy.
    */
-  horizontal(a: Float32Array, b: Float32Array, width: number, height: number) {
+  horizontal(a: Float32Array, b: Float32Array, width: number, height: number, cross = true) {
     const { h0, h1, h2, padA, padB } = this
     padA.fill(0)
     padB.fill(0)
@@ -192,7 +192,6 @@ class Workspace {
         const al = padA[j]!, ar = padA[j + P]!, bl = padB[j]!, br = padB[j + P]!
         const s0 = f(bl + br)
         const s1 = f(f(bl * bl) + f(br * br))
-        const s2 = f(f(al * bl) + f(ar * br))
         const o1 = f(f(f(s0 * IN1) - q1) - D1 * p1)
         const o3 = f(f(f(s0 * IN3) - q3) - D3 * p3)
         const o5 = f(f(f(s0 * IN5) - q5) - D5 * p5)
@@ -201,25 +200,28 @@ class Workspace {
         const x3 = f(f(f(s1 * IN3) - v3) - D3 * u3)
         const x5 = f(f(f(s1 * IN5) - v5) - D5 * u5)
         v1 = u1; v3 = u3; v5 = u5; u1 = x1; u3 = x3; u5 = x5
-        const y1 = f(f(f(s2 * IN1) - z1) - D1 * w1)
-        const y3 = f(f(f(s2 * IN3) - z3) - D3 * w3)
-        const y5 = f(f(f(s2 * IN5) - z5) - D5 * w5)
-        z1 = w1; z3 = w3; z5 = w5; w1 = y1; w3 = y3; w5 = y5
         const n = j - N + 1
         if (n >= 0) {
           h0[row + n] = f(o1 + o3) + o5
           h1[row + n] = f(x1 + x3) + x5
-          h2[row + n] = f(y1 + y3) + y5
         }
+        if (!cross) continue
+        const s2 = f(f(al * bl) + f(ar * br))
+        const y1 = f(f(f(s2 * IN1) - z1) - D1 * w1)
+        const y3 = f(f(f(s2 * IN3) - z3) - D3 * w3)
+        const y5 = f(f(f(s2 * IN5) - z5) - D5 * w5)
+        z1 = w1; z3 = w3; z5 = w5; w1 = y1; w3 = y3; w5 = y5
+        if (n >= 0) h2[row + n] = f(y1 + y3) + y5
       }
     }
   }
 
   /**
    * Vertical pass over the horizontal results, row by row: `onRow(n)` gets the finished row n of the three
-   * blurred planes in r0, r1, r2 (so a comparison never stores whole blurred planes).
+   * blurred planes in r0, r1, r2 (so a comparison never stores whole blurred planes). Without `cross`, the
+   * third plane is skipped (in both passes).
    */
-  vertical(width: number, height: number, onRow: (n: number) => void) {
+  vertical(width: number, height: number, onRow: (n: number) => void, cross = true) {
     const { h0, h1, h2, r0, r1, r2, zeros } = this
     let A = this.stateA, B = this.stateB
     A.fill(0, 0, 9 * width)
@@ -233,21 +235,22 @@ class Workspace {
       for (let x = 0, s = 0; x < width; x++, s += 9) {
         const s0 = f(t0[to + x]! + b0[bo + x]!)
         const s1 = f(t1[to + x]! + b1[bo + x]!)
-        const s2 = f(t2[to + x]! + b2[bo + x]!)
         const o1 = f(s0 * IN1 - f(A[s]! * D1 + B[s]!))
         const o3 = f(s0 * IN3 - f(A[s + 1]! * D3 + B[s + 1]!))
         const o5 = f(s0 * IN5 - f(A[s + 2]! * D5 + B[s + 2]!))
         const x1 = f(s1 * IN1 - f(A[s + 3]! * D1 + B[s + 3]!))
         const x3 = f(s1 * IN3 - f(A[s + 4]! * D3 + B[s + 4]!))
         const x5 = f(s1 * IN5 - f(A[s + 5]! * D5 + B[s + 5]!))
+        B[s] = o1; B[s + 1] = o3; B[s + 2] = o5
+        B[s + 3] = x1; B[s + 4] = x3; B[s + 5] = x5
+        r0[x] = f(o1 + o3) + o5
+        r1[x] = f(x1 + x3) + x5
+        if (!cross) continue
+        const s2 = f(t2[to + x]! + b2[bo + x]!)
         const y1 = f(s2 * IN1 - f(A[s + 6]! * D1 + B[s + 6]!))
         const y3 = f(s2 * IN3 - f(A[s + 7]! * D3 + B[s + 7]!))
         const y5 = f(s2 * IN5 - f(A[s + 8]! * D5 + B[s + 8]!))
-        B[s] = o1; B[s + 1] = o3; B[s + 2] = o5
-        B[s + 3] = x1; B[s + 4] = x3; B[s + 5] = x5
         B[s + 6] = y1; B[s + 7] = y3; B[s + 8] = y5
-        r0[x] = f(o1 + o3) + o5
-        r1[x] = f(x1 + x3) + x5
         r2[x] = f(y1 + y3) + y5
       }
       const swap = A; A = B; B = swap
@@ -364,13 +367,13 @@ export function prepareReference(first: LinearImage, scales: number): PreparedRe
     const mu = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as Planes
     const sq = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as Planes
     for (let c = 0; c < 3; c++) {
-      // The comparison's blurs of (a, a, a): a, a² and a·a; the third is the second again.
-      workspace.horizontal(xyb[c]!, xyb[c]!, w, h)
+      // The comparison's first two blurs of (a, a): a and a² (no cross term: it would be a² again).
+      workspace.horizontal(xyb[c]!, xyb[c]!, w, h, false)
       const m = mu[c]!, q = sq[c]!, r0 = workspace.r0, r1 = workspace.r1
       workspace.vertical(w, h, (y) => {
         m.set(r0.subarray(0, w), y * w)
         q.set(r1.subarray(0, w), y * w)
-      })
+      }, false)
     }
     prepared.scales.push({ width: w, height: h, xyb, mu, sq })
   }
