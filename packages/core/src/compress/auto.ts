@@ -1,6 +1,6 @@
 import type Sharp from 'sharp'
 import type { EncodeFormat } from './plan.ts'
-import { addSums, linearHalved, prepareReference, pyramidSums, scoreFromSums, scorerFor, sumsAgainst, toLinear, type PartialSums, type RgbImage } from '../quality/ssimulacra2.ts'
+import { addSums, linearHalved, prepareReference, scoreFromSums, scorerFor, sumsAgainst, toLinear, type PartialSums, type PreparedReference, type RgbImage } from '../quality/ssimulacra2.ts'
 import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Trial } from '../quality/search.ts'
 
 /**
@@ -176,9 +176,21 @@ interface Region { left: number; top: number; width: number; height: number }
 export function sampledScorer(reference: RgbImage): (decoded: RgbImage) => number {
   // The coarse scales' reference side is the same for every trial; the crops move with the errors.
   const referenceCoarse = prepareReference(linearHalved(reference, 3), 3)
+  // Trials at nearby qualities mostly pick the same windows: their reference side is prepared once.
+  const crops = new Map<string, PreparedReference>()
+  const preparedCrop = (r: Region) => {
+    const key = `${r.left},${r.top}`
+    let prepared = crops.get(key)
+    if (!prepared) {
+      if (crops.size >= 4 * GRID * GRID) crops.clear() // bounded: a few trials' worth of windows
+      prepared = prepareReference(toLinear(crop(reference, r)), 3)
+      crops.set(key, prepared)
+    }
+    return prepared
+  }
   return (decoded) => {
     const regions = worstWindows(reference, decoded)
-    const fine = addSums(regions.map((r) => pyramidSums(toLinear(crop(reference, r)), toLinear(crop(decoded, r)), 3, BORDER)))
+    const fine = addSums(regions.map((r) => sumsAgainst(preparedCrop(r), toLinear(crop(decoded, r)), BORDER)))
     const coarse = sumsAgainst(referenceCoarse, linearHalved(decoded, 3))
     const whole: PartialSums = { sums: [...fine.sums, ...coarse.sums], pixels: [...fine.pixels, ...coarse.pixels] }
     return scoreFromSums(whole)
