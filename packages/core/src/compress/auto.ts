@@ -6,7 +6,7 @@ import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Tr
 /**
  * quality=auto: the thin sharp side of the search whose decisions live in quality/search.ts.
  *
- * Cost bounds (SSIMULACRA2 in JS costs ~25× a JPEG encode per pixel, so pixels scored are what we budget):
+ * Cost bounds (scoring a trial in JS costs ~10× a JPEG encode per pixel, so pixels scored are what we budget):
  * - the proxy is the image downscaled to ≤ PROXY_PIXELS; its trials are cheap;
  * - the full-size output is what gets scored for the decision: whole up to CONFIRM_PIXELS; above, its three
  *   coarse scales (1/8 to 1/32) exactly, from the whole image halved three times, and its three fine scales
