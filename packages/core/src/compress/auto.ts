@@ -1,12 +1,12 @@
 import type Sharp from 'sharp'
 import type { EncodeFormat } from './plan.ts'
-import { addSums, linearHalved, partialSums, pyramidSums, scoreFromSums, toLinear, type PartialSums, type RgbImage } from '../quality/ssimulacra2.ts'
+import { addSums, linearHalved, prepareReference, scoreFromSums, scorerFor, sumsAgainst, toLinear, type PartialSums, type PreparedReference, type RgbImage } from '../quality/ssimulacra2.ts'
 import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Trial } from '../quality/search.ts'
 
 /**
  * quality=auto: the thin sharp side of the search whose decisions live in quality/search.ts.
  *
- * Cost bounds (SSIMULACRA2 in JS costs ~25× a JPEG encode per pixel, so pixels scored are what we budget):
+ * Cost bounds (scoring a trial in JS costs ~10× a JPEG encode per pixel, so pixels scored are what we budget):
  * - the proxy is the image downscaled to ≤ PROXY_PIXELS; its trials are cheap;
  * - the full-size output is what gets scored for the decision: whole up to CONFIRM_PIXELS; above, its three
  *   coarse scales (1/8 to 1/32) exactly, from the whole image halved three times, and its three fine scales
@@ -87,7 +87,8 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
   const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
-  const scorer = sampled ? sampledScorer(reference) : (decoded: RgbImage) => scoreFromSums(partialSums(reference, decoded))
+  const scorer = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference)
+  const proxyScorer = scorerFor(proxyRef)
 
   const search = async (chroma: Chroma) => {
     // Stage 1: bracket the floor on the proxy.
@@ -95,7 +96,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     const outputs = new Map<number, Buffer>()
     for (let q = nextProxyQuality(proxyTrials, floor); q !== null; q = nextProxyQuality(proxyTrials, floor)) {
       const out = await encodeAt(proxy, q, chroma)
-      proxyTrials.push({ quality: q, score: scoreFromSums(partialSums(proxyRef, await decodeFlat(sharp, out))), bytes: out.length })
+      proxyTrials.push({ quality: q, score: proxyScorer(await decodeFlat(sharp, out)), bytes: out.length })
       if (small) outputs.set(q, out)
     }
     if (small) return { proxyTrials, fullTrials: proxyTrials, outputs, ...chooseQuality(proxyTrials, floor) }
@@ -103,7 +104,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     const fullTrials: Trial[] = []
     for (let q = nextFullQuality(proxyTrials, fullTrials, required); q !== null; q = nextFullQuality(proxyTrials, fullTrials, required)) {
       const out = await encodeAt(raw, q, chroma)
-      fullTrials.push({ quality: q, score: scorer(await decodeFlat(sharp, out)), bytes: out.length })
+      fullTrials.push({ quality: q, score: scorer!(await decodeFlat(sharp, out)), bytes: out.length })
       outputs.set(q, out)
     }
     return { proxyTrials, fullTrials, outputs, ...chooseQuality(fullTrials, required) }
@@ -173,11 +174,24 @@ interface Region { left: number; top: number; width: number; height: number }
  * to 6 points; the worst window per cell was 9 points too pessimistic.
  */
 export function sampledScorer(reference: RgbImage): (decoded: RgbImage) => number {
-  const referenceCoarse = linearHalved(reference, 3)
+  // The coarse scales' reference side is the same for every trial; the crops move with the errors.
+  const referenceCoarse = prepareReference(linearHalved(reference, 3), 3)
+  // Trials at nearby qualities mostly pick the same windows: their reference side is prepared once.
+  const crops = new Map<string, PreparedReference>()
+  const preparedCrop = (r: Region) => {
+    const key = `${r.left},${r.top}`
+    let prepared = crops.get(key)
+    if (!prepared) {
+      if (crops.size >= 4 * GRID * GRID) crops.clear() // bounded: a few trials' worth of windows
+      prepared = prepareReference(toLinear(crop(reference, r)), 3)
+      crops.set(key, prepared)
+    }
+    return prepared
+  }
   return (decoded) => {
     const regions = worstWindows(reference, decoded)
-    const fine = addSums(regions.map((r) => pyramidSums(toLinear(crop(reference, r)), toLinear(crop(decoded, r)), 3, BORDER)))
-    const coarse = pyramidSums(referenceCoarse, linearHalved(decoded, 3), 3, 0)
+    const fine = addSums(regions.map((r) => sumsAgainst(preparedCrop(r), toLinear(crop(decoded, r)), BORDER)))
+    const coarse = sumsAgainst(referenceCoarse, linearHalved(decoded, 3))
     const whole: PartialSums = { sums: [...fine.sums, ...coarse.sums], pixels: [...fine.pixels, ...coarse.pixels] }
     return scoreFromSums(whole)
   }

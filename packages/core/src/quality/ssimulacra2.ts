@@ -6,10 +6,11 @@
  *
  * The maps are summed per scale, so a score can be assembled from parts (`pyramidSums`, `addSums`,
  * `scoreFromSums`): the search scores a large image's fine scales on a sample of crops and its coarse scales
- * on the whole image (see compress/auto.ts).
+ * on the whole image (see compress/auto.ts). The reference's side of a comparison (its XYB planes and their
+ * blurs) is computed once (`prepareReference`, `scorerFor`) and shared by every trial scored against it.
  *
- * Memory: planes are Float32Array and the three channels are processed one after another, so a 1 MP image
- * needs about 14 planes (56 MB) at its finest scale.
+ * Memory: planes are Float32Array; a prepared reference holds 9 planes per scale plus 6 working planes, so a
+ * 1 MP reference holds about 18 planes (72 MB) while its trials are scored.
  */
 
 const NUM_SCALES = 6
@@ -70,13 +71,29 @@ const BIAS = f(0.0037930734)
 const NEG_BIAS_CBRT = f(-Math.cbrt(BIAS))
 const X_OFFSET = f(0.42), Y_OFFSET = f(0.01), B_OFFSET = f(0.55)
 
+/**
+ * Cube root of the opsin mixes (in [0, ~1.004]): a table guess refined by two Halley steps is exact to ~1e-15,
+ * so after rounding to float32 it equals Math.cbrt's (no mismatch in 4M random inputs), at half the cost.
+ */
+const CBRT_STEPS = 256
+const CBRT_TABLE = new Float64Array(CBRT_STEPS + 2).map((_, i) => Math.cbrt(i / CBRT_STEPS))
+function cbrt(x: number): number {
+  if (x <= 0) return 0
+  const t = x * CBRT_STEPS, i = Math.min(CBRT_STEPS, t | 0)
+  let y = CBRT_TABLE[i]! + (CBRT_TABLE[i + 1]! - CBRT_TABLE[i]!) * (t - i)
+  let y3 = y * y * y
+  y = (y * (y3 + 2 * x)) / (2 * y3 + x)
+  y3 = y * y * y
+  return (y * (y3 + 2 * x)) / (2 * y3 + x)
+}
+
 /** Linear RGB planes → "positive" XYB planes (the offsets SSIMULACRA2 applies so every value is in 0..1). */
 function toPositiveXyb(r: Float32Array, g: Float32Array, b: Float32Array, x: Float32Array, y: Float32Array, bb: Float32Array) {
   for (let i = 0; i < r.length; i++) {
     const R = r[i]!, G = g[i]!, B = b[i]!
-    const l = f(f(Math.cbrt(Math.max(0, f(M00 * R + f(M01 * G + f(M02 * B + BIAS)))))) + NEG_BIAS_CBRT)
-    const m = f(f(Math.cbrt(Math.max(0, f(M10 * R + f(M11 * G + f(M12 * B + BIAS)))))) + NEG_BIAS_CBRT)
-    const s = f(f(Math.cbrt(Math.max(0, f(M20 * R + f(M21 * G + f(M22 * B + BIAS)))))) + NEG_BIAS_CBRT)
+    const l = f(f(cbrt(f(M00 * R + f(M01 * G + f(M02 * B + BIAS))))) + NEG_BIAS_CBRT)
+    const m = f(f(cbrt(f(M10 * R + f(M11 * G + f(M12 * B + BIAS))))) + NEG_BIAS_CBRT)
+    const s = f(f(cbrt(f(M20 * R + f(M21 * G + f(M22 * B + BIAS))))) + NEG_BIAS_CBRT)
     const X = f(0.5 * f(l - m))
     const Y = f(0.5 * f(l + m))
     x[i] = f(X * 14 + X_OFFSET)
@@ -112,59 +129,132 @@ function solve3(a: number[][], v: number[]): number[] {
   return [0, 1, 2].map((col) => det(a.map((row, r) => row.map((x, c) => (c === col ? v[r]! : x)))) / d)
 }
 
+const N = G.radius
+const IN1 = G.n2[0]!, IN3 = G.n2[1]!, IN5 = G.n2[2]!
+const D1 = G.d1[0]!, D3 = G.d1[1]!, D5 = G.d1[2]!
+
 /**
- * Blurs `src` into `dst` (both width×height). Horizontal pass per row, then the vertical pass over all columns
- * of a row at once (row-major, cache-friendly); the same recurrence and zero padding as the reference.
+ * Buffers for blurring images of up to `maxPixels` (rows up to `maxWidth`), reused across scales and trials:
+ * allocating and zeroing ~10 planes per score cost more than the blur's arithmetic.
  */
-class Blur {
-  private temp: Float32Array
-  private prev: Float32Array
-  private prev2: Float32Array
-  constructor(maxPixels: number, maxWidth: number) {
-    this.temp = new Float32Array(maxPixels)
-    this.prev = new Float32Array(3 * maxWidth)
-    this.prev2 = new Float32Array(3 * maxWidth)
+class Workspace {
+  /** Horizontal-pass results of the three blurred planes. */
+  readonly h0: Float32Array
+  readonly h1: Float32Array
+  readonly h2: Float32Array
+  /** One row of each vertical-pass result. */
+  readonly r0: Float32Array
+  readonly r1: Float32Array
+  readonly r2: Float32Array
+  /** Rows of the two inputs with 2N zeros before and N after (the reference's zero padding, branch-free). */
+  readonly padA: Float32Array
+  readonly padB: Float32Array
+  readonly zeros: Float32Array
+  /** The vertical recursions' state, 9 per column: rows n−1 and n−2, swapped every row. */
+  stateA: Float32Array
+  stateB: Float32Array
+  /** The compared image's XYB planes at the current scale. */
+  readonly xyb: Planes
+  constructor(readonly maxPixels: number, readonly maxWidth: number) {
+    this.xyb = [new Float32Array(maxPixels), new Float32Array(maxPixels), new Float32Array(maxPixels)]
+    this.h0 = new Float32Array(maxPixels)
+    this.h1 = new Float32Array(maxPixels)
+    this.h2 = new Float32Array(maxPixels)
+    this.r0 = new Float32Array(maxWidth)
+    this.r1 = new Float32Array(maxWidth)
+    this.r2 = new Float32Array(maxWidth)
+    this.padA = new Float32Array(maxWidth + 3 * N)
+    this.padB = new Float32Array(maxWidth + 3 * N)
+    this.zeros = new Float32Array(maxWidth)
+    this.stateA = new Float32Array(9 * maxWidth)
+    this.stateB = new Float32Array(9 * maxWidth)
   }
 
-  run(src: Float32Array, dst: Float32Array, width: number, height: number) {
-    const N = G.radius
-    const [in1, in3, in5] = G.n2 as [number, number, number]
-    const [d1, d3, d5] = G.d1 as [number, number, number]
-    const temp = this.temp
+  /**
+   * Horizontal pass of the three blurs one comparison needs from channel planes `a` and `b`: b, b² and a·b
+   * (products rounded to float32, as the reference multiplies planes before blurring). The three planes run
+   * in one loop: nine independent recurrences instead of three keep the CPU busy.
+   */
+  horizontal(a: Float32Array, b: Float32Array, width: number, height: number, cross = true) {
+    const { h0, h1, h2, padA, padB } = this
+    padA.fill(0)
+    padB.fill(0)
+    const P = 2 * N
     for (let y = 0; y < height; y++) {
       const row = y * width
+      padA.set(a.subarray(row, row + width), P)
+      padB.set(b.subarray(row, row + width), P)
       let p1 = 0, p3 = 0, p5 = 0, q1 = 0, q3 = 0, q5 = 0
-      for (let n = -N + 1; n < width; n++) {
-        const left = n - N - 1
-        const right = n + N - 1
-        const sum = f((left >= 0 ? src[row + left]! : 0) + (right < width ? src[row + right]! : 0))
-        const o1 = f(f(f(sum * in1) - q1) - d1 * p1)
-        const o3 = f(f(f(sum * in3) - q3) - d3 * p3)
-        const o5 = f(f(f(sum * in5) - q5) - d5 * p5)
-        q1 = p1; q3 = p3; q5 = p5
-        p1 = o1; p3 = o3; p5 = o5
-        if (n >= 0) temp[row + n] = f(o1 + o3) + o5
+      let u1 = 0, u3 = 0, u5 = 0, v1 = 0, v3 = 0, v5 = 0
+      let w1 = 0, w3 = 0, w5 = 0, z1 = 0, z3 = 0, z5 = 0
+      // j: index of the left tap in the padded row; the output pixel is j − N + 1.
+      for (let j = 0, end = width + N - 1; j < end; j++) {
+        const al = padA[j]!, ar = padA[j + P]!, bl = padB[j]!, br = padB[j + P]!
+        const s0 = f(bl + br)
+        const s1 = f(f(bl * bl) + f(br * br))
+        const o1 = f(f(f(s0 * IN1) - q1) - D1 * p1)
+        const o3 = f(f(f(s0 * IN3) - q3) - D3 * p3)
+        const o5 = f(f(f(s0 * IN5) - q5) - D5 * p5)
+        q1 = p1; q3 = p3; q5 = p5; p1 = o1; p3 = o3; p5 = o5
+        const x1 = f(f(f(s1 * IN1) - v1) - D1 * u1)
+        const x3 = f(f(f(s1 * IN3) - v3) - D3 * u3)
+        const x5 = f(f(f(s1 * IN5) - v5) - D5 * u5)
+        v1 = u1; v3 = u3; v5 = u5; u1 = x1; u3 = x3; u5 = x5
+        const n = j - N + 1
+        if (n >= 0) {
+          h0[row + n] = f(o1 + o3) + o5
+          h1[row + n] = f(x1 + x3) + x5
+        }
+        if (!cross) continue
+        const s2 = f(f(al * bl) + f(ar * br))
+        const y1 = f(f(f(s2 * IN1) - z1) - D1 * w1)
+        const y3 = f(f(f(s2 * IN3) - z3) - D3 * w3)
+        const y5 = f(f(f(s2 * IN5) - z5) - D5 * w5)
+        z1 = w1; z3 = w3; z5 = w5; w1 = y1; w3 = y3; w5 = y5
+        if (n >= 0) h2[row + n] = f(y1 + y3) + y5
       }
     }
-    const prev = this.prev, prev2 = this.prev2
-    prev.fill(0, 0, 3 * width)
-    prev2.fill(0, 0, 3 * width)
+  }
+
+  /**
+   * Vertical pass over the horizontal results, row by row: `onRow(n)` gets the finished row n of the three
+   * blurred planes in r0, r1, r2 (so a comparison never stores whole blurred planes). Without `cross`, the
+   * third plane is skipped (in both passes).
+   */
+  vertical(width: number, height: number, onRow: (n: number) => void, cross = true) {
+    const { h0, h1, h2, r0, r1, r2, zeros } = this
+    let A = this.stateA, B = this.stateB
+    A.fill(0, 0, 9 * width)
+    B.fill(0, 0, 9 * width)
     for (let n = -N + 1; n < height; n++) {
-      const top = n - N - 1
-      const bottom = n + N - 1
-      const topRow = top >= 0 ? top * width : -1
-      const bottomRow = bottom < height ? bottom * width : -1
-      const outRow = n >= 0 ? n * width : -1
-      for (let x = 0; x < width; x++) {
-        const sum = f((topRow >= 0 ? temp[topRow + x]! : 0) + (bottomRow >= 0 ? temp[bottomRow + x]! : 0))
-        const i1 = x, i3 = x + width, i5 = x + 2 * width
-        const o1 = f(sum * in1 - f(prev[i1]! * d1 + prev2[i1]!))
-        const o3 = f(sum * in3 - f(prev[i3]! * d3 + prev2[i3]!))
-        const o5 = f(sum * in5 - f(prev[i5]! * d5 + prev2[i5]!))
-        prev2[i1] = prev[i1]!; prev2[i3] = prev[i3]!; prev2[i5] = prev[i5]!
-        prev[i1] = o1; prev[i3] = o3; prev[i5] = o5
-        if (outRow >= 0) dst[outRow + x] = f(o1 + o3) + o5
+      const top = n - N - 1, bottom = n + N - 1
+      const t0 = top >= 0 ? h0 : zeros, t1 = top >= 0 ? h1 : zeros, t2 = top >= 0 ? h2 : zeros
+      const b0 = bottom < height ? h0 : zeros, b1 = bottom < height ? h1 : zeros, b2 = bottom < height ? h2 : zeros
+      const to = top >= 0 ? top * width : 0, bo = bottom < height ? bottom * width : 0
+      // A holds row n−1 of each recurrence, B row n−2; the new value overwrites B, then they swap.
+      for (let x = 0, s = 0; x < width; x++, s += 9) {
+        const s0 = f(t0[to + x]! + b0[bo + x]!)
+        const s1 = f(t1[to + x]! + b1[bo + x]!)
+        const o1 = f(s0 * IN1 - f(A[s]! * D1 + B[s]!))
+        const o3 = f(s0 * IN3 - f(A[s + 1]! * D3 + B[s + 1]!))
+        const o5 = f(s0 * IN5 - f(A[s + 2]! * D5 + B[s + 2]!))
+        const x1 = f(s1 * IN1 - f(A[s + 3]! * D1 + B[s + 3]!))
+        const x3 = f(s1 * IN3 - f(A[s + 4]! * D3 + B[s + 4]!))
+        const x5 = f(s1 * IN5 - f(A[s + 5]! * D5 + B[s + 5]!))
+        B[s] = o1; B[s + 1] = o3; B[s + 2] = o5
+        B[s + 3] = x1; B[s + 4] = x3; B[s + 5] = x5
+        r0[x] = f(o1 + o3) + o5
+        r1[x] = f(x1 + x3) + x5
+        if (!cross) continue
+        const s2 = f(t2[to + x]! + b2[bo + x]!)
+        const y1 = f(s2 * IN1 - f(A[s + 6]! * D1 + B[s + 6]!))
+        const y3 = f(s2 * IN3 - f(A[s + 7]! * D3 + B[s + 7]!))
+        const y5 = f(s2 * IN5 - f(A[s + 8]! * D5 + B[s + 8]!))
+        B[s + 6] = y1; B[s + 7] = y3; B[s + 8] = y5
+        r2[x] = f(y1 + y3) + y5
       }
+      const swap = A; A = B; B = swap
+      if (n >= 0) onRow(n)
     }
   }
 }
@@ -217,16 +307,33 @@ function downscale(p: Float32Array, w: number, h: number): Float32Array {
   return out
 }
 
+/** linearPlane then downscale in one pass over the bytes, with the same float32 sums (same values). */
+function halvedLinearPlane(img: RgbImage, channel: number): Float32Array {
+  const w = img.width, h = img.height, d = img.data
+  const ow = (w + 1) >> 1, oh = (h + 1) >> 1
+  const out = new Float32Array(ow * oh)
+  for (let oy = 0; oy < oh; oy++) {
+    const y0 = 2 * oy * w, y1 = Math.min(2 * oy + 1, h - 1) * w
+    for (let ox = 0; ox < ow; ox++) {
+      const x0 = 2 * ox, x1 = Math.min(2 * ox + 1, w - 1)
+      const p00 = TO_LINEAR[d[(y0 + x0) * 3 + channel]!]!, p01 = TO_LINEAR[d[(y0 + x1) * 3 + channel]!]!
+      const p10 = TO_LINEAR[d[(y1 + x0) * 3 + channel]!]!, p11 = TO_LINEAR[d[(y1 + x1) * 3 + channel]!]!
+      out[oy * ow + ox] = f(f(f(p00 + p01) + p10) + p11) * 0.25
+    }
+  }
+  return out
+}
+
 /**
- * The image halved `times` times, as the metric's pyramid does, one channel at a time so a large image never
- * holds more than one full-size float plane.
+ * The image halved `times` (≥ 1) times, as the metric's pyramid does, one channel at a time and never as a
+ * full-size float plane (the first halving reads the 8-bit pixels directly).
  */
 export function linearHalved(img: RgbImage, times: number): LinearImage {
   let width = img.width, height = img.height
   const planes = [0, 1, 2].map((c) => {
-    let p = linearPlane(img, c)
-    let w = img.width, h = img.height
-    for (let k = 0; k < times; k++) {
+    let p = halvedLinearPlane(img, c)
+    let w = (img.width + 1) >> 1, h = (img.height + 1) >> 1
+    for (let k = 1; k < times; k++) {
       p = downscale(p, w, h)
       w = (w + 1) >> 1
       h = (h + 1) >> 1
@@ -246,55 +353,90 @@ export function partialSums(reference: RgbImage, distorted: RgbImage): PartialSu
 }
 
 /**
- * Sums over `scales` scales starting from the given linear images. `border` pixels at the first scale (halved
- * at each next one) are computed but not counted: a crop cut with that much context around the part that
- * counts sees the blur of the whole image there, not the zero padding of its own edges.
+ * What a comparison needs of the reference image at each scale, computed once and reused by every trial:
+ * its XYB planes, their blur (μ₁) and the blur of their squares (σ₁² + μ₁²). This is 2 of the 5 blurs and
+ * one of the 2 colour conversions of each comparison.
  */
-export function pyramidSums(first: LinearImage, second: LinearImage, scales: number, border: number): PartialSums {
-  let w = first.width, h = first.height
-  let lin1 = first.planes, lin2 = second.planes
-  const max = w * h
-  const blur = new Blur(max, w)
-  const x1 = [new Float32Array(max), new Float32Array(max), new Float32Array(max)]
-  const x2 = [new Float32Array(max), new Float32Array(max), new Float32Array(max)]
-  const mul = new Float32Array(max), mu1 = new Float32Array(max), mu2 = new Float32Array(max)
-  const s11 = new Float32Array(max), s22 = new Float32Array(max), s12 = new Float32Array(max)
-  const result: PartialSums = { sums: [], pixels: [] }
+export interface PreparedReference {
+  width: number
+  height: number
+  scales: Array<{ width: number; height: number; xyb: Planes; mu: Planes; sq: Planes }>
+  workspace: Workspace
+}
 
+/** Prepares `first` (linear RGB) as the reference of comparisons over up to `scales` scales. */
+export function prepareReference(first: LinearImage, scales: number): PreparedReference {
+  let w = first.width, h = first.height
+  let lin = first.planes
+  const workspace = new Workspace(w * h, w)
+  const prepared: PreparedReference = { width: w, height: h, scales: [], workspace }
   for (let scale = 0; scale < scales; scale++) {
     // Checked before halving, as the reference does: the last scale may be smaller than 8 pixels.
     if (w < 8 || h < 8) break
     if (scale > 0) {
-      lin1 = lin1.map((p) => downscale(p, w, h)) as Planes
-      lin2 = lin2.map((p) => downscale(p, w, h)) as Planes
+      lin = lin.map((p) => downscale(p, w, h)) as Planes
       w = (w + 1) >> 1
       h = (h + 1) >> 1
     }
     const n = w * h
+    const xyb = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as Planes
+    toPositiveXyb(lin[0], lin[1], lin[2], xyb[0], xyb[1], xyb[2])
+    const mu = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as Planes
+    const sq = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as Planes
+    for (let c = 0; c < 3; c++) {
+      // The comparison's first two blurs of (a, a): a and a² (no cross term: it would be a² again).
+      workspace.horizontal(xyb[c]!, xyb[c]!, w, h, false)
+      const m = mu[c]!, q = sq[c]!, r0 = workspace.r0, r1 = workspace.r1
+      workspace.vertical(w, h, (y) => {
+        m.set(r0.subarray(0, w), y * w)
+        q.set(r1.subarray(0, w), y * w)
+      }, false)
+    }
+    prepared.scales.push({ width: w, height: h, xyb, mu, sq })
+  }
+  return prepared
+}
+
+/**
+ * Sums of `second` (linear RGB, the reference's size) against a prepared reference. `border` pixels at the
+ * first scale (halved at each next one) are computed but not counted: a crop cut with that much context
+ * around the part that counts sees the blur of the whole image there, not the zero padding of its own edges.
+ */
+export function sumsAgainst(reference: PreparedReference, second: LinearImage, border = 0): PartialSums {
+  if (second.width !== reference.width || second.height !== reference.height) throw new RangeError('SSIMULACRA2: images differ in size')
+  const ws = reference.workspace
+  const result: PartialSums = { sums: [], pixels: [] }
+  let lin = second.planes
+  let prevW = second.width, prevH = second.height
+  const x2 = ws.xyb
+  for (const [scale, ref] of reference.scales.entries()) {
+    const w = ref.width, h = ref.height, n = w * h
+    if (scale > 0) {
+      lin = lin.map((p) => downscale(p, prevW, prevH)) as Planes
+      prevW = w
+      prevH = h
+    }
+    toPositiveXyb(lin[0], lin[1], lin[2], x2[0]!.subarray(0, n), x2[1]!.subarray(0, n), x2[2]!.subarray(0, n))
     const edge = Math.ceil(border / 2 ** scale)
-    const v = (a: Float32Array) => a.subarray(0, n)
-    toPositiveXyb(lin1[0], lin1[1], lin1[2], v(x1[0]!), v(x1[1]!), v(x1[2]!))
-    toPositiveXyb(lin2[0], lin2[1], lin2[2], v(x2[0]!), v(x2[1]!), v(x2[2]!))
     const sums = new Float64Array(18)
     for (let c = 0; c < 3; c++) {
-      const a = x1[c]!, b = x2[c]!
-      for (let i = 0; i < n; i++) mul[i] = a[i]! * a[i]!
-      blur.run(mul, s11, w, h)
-      for (let i = 0; i < n; i++) mul[i] = b[i]! * b[i]!
-      blur.run(mul, s22, w, h)
-      for (let i = 0; i < n; i++) mul[i] = a[i]! * b[i]!
-      blur.run(mul, s12, w, h)
-      blur.run(a, mu1, w, h)
-      blur.run(b, mu2, w, h)
-      let ssim = 0, ssim4 = 0, ring = 0, ring4 = 0, blurred = 0, blurred4 = 0
-      for (let y = edge; y < h - edge; y++) {
-        for (let i = y * w + edge, end = y * w + w - edge; i < end; i++) {
-          const m1 = mu1[i]!, m2 = mu2[i]!
+      const a = ref.xyb[c]!, b = x2[c]!, mu1 = ref.mu[c]!, sq1 = ref.sq[c]!
+      const mu2 = ws.r0, sq2 = ws.r1, s12 = ws.r2
+      const k = c * 6
+      ws.horizontal(a, b, w, h)
+      ws.vertical(w, h, (y) => {
+        if (y < edge || y >= h - edge) return
+        const row = y * w
+        // Row totals in locals (a closure's captured variables are slow to update per pixel).
+        let ssim = 0, ssim4 = 0, ring = 0, ring4 = 0, blurred = 0, blurred4 = 0
+        for (let x = edge; x < w - edge; x++) {
+          const i = row + x
+          const m1 = mu1[i]!, m2 = mu2[x]!
           const diff = f(m1 - m2)
           // SSIM without the luminance denominator (the values are already perceptually uniform)
           const numM = f(1 - diff * diff)
-          const numS = f(2 * f(s12[i]! - f(m1 * m2)) + C2)
-          const denS = f(f(f(s11[i]! - f(m1 * m1)) + f(s22[i]! - f(m2 * m2))) + C2)
+          const numS = f(2 * f(s12[x]! - f(m1 * m2)) + C2)
+          const denS = f(f(f(sq1[i]! - f(m1 * m1)) + f(sq2[x]! - f(m2 * m2))) + C2)
           const d = Math.max(0, 1 - f(f(numM * numS) / denS))
           ssim += d
           ssim4 += d * d * d * d
@@ -303,13 +445,28 @@ export function pyramidSums(first: LinearImage, second: LinearImage, scales: num
           const e = (1 + Math.abs(f(b[i]! - m2))) / (1 + Math.abs(f(a[i]! - m1))) - 1
           if (e > 0) { ring += e; ring4 += e * e * e * e } else { blurred -= e; blurred4 += e * e * e * e }
         }
-      }
-      sums.set([ssim, ssim4, ring, ring4, blurred, blurred4], c * 6)
+        sums[k]! += ssim; sums[k + 1]! += ssim4; sums[k + 2]! += ring; sums[k + 3]! += ring4; sums[k + 4]! += blurred; sums[k + 5]! += blurred4
+      })
     }
     result.sums.push(sums)
     result.pixels.push(Math.max(0, w - 2 * edge) * Math.max(0, h - 2 * edge))
   }
   return result
+}
+
+/** Sums over `scales` scales of two linear images (see `sumsAgainst` for `border`). */
+export function pyramidSums(first: LinearImage, second: LinearImage, scales: number, border: number): PartialSums {
+  return sumsAgainst(prepareReference(first, scales), second, border)
+}
+
+/**
+ * A scorer of images against one reference: the reference's side of the metric is computed once, so each
+ * further comparison costs about half of a standalone `ssimulacra2` call.
+ */
+export function scorerFor(reference: RgbImage): (distorted: RgbImage) => number {
+  if (reference.width < 8 || reference.height < 8) throw new RangeError('SSIMULACRA2: images must be at least 8×8')
+  const prepared = prepareReference(toLinear(reference), NUM_SCALES)
+  return (distorted) => scoreFromSums(sumsAgainst(prepared, toLinear(distorted)))
 }
 
 /** Adds the sums of several crops, which must have the same number of scales (crops of one size do). */
