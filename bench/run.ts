@@ -6,7 +6,7 @@
  *   ceiling    — compressImage() in-process over buffers already in memory, at the best of a sweep of images at
  *                once × libvips threads (chosen on a sample), run over all images before and after the
  *                end-to-end run and averaged;
- *   end to end — the real service (MongoDB + API + worker processes, compiled): upload → Completed, over HTTP.
+ *   end to end — the real service (MongoDB + API + worker processes, bundled as production runs them): upload → Completed, over HTTP.
  * Prints the ratios the issue sets targets for: throughput, CPU per image, peak and idle RSS, status p99, upload
  * time, progress writes per image; then the encoder Pareto table (bytes, CPU, PSNR per image).
  * --large: requests of 2,000 and 10,000 small images (worker RSS growth, upload time, writes per image).
@@ -44,7 +44,7 @@ const CORES = availableParallelism()
  * semi-spaces (young objects here are small: image data lives in Buffers outside the JS heap) and an old
  * space of at most 512 MB, which also makes it collect before garbage piles up (a status poll's garbage grew
  * the API's heap by ~50 MB between collections under the default limit, a quarter of the machine's memory). */
-export const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=1 --max-old-space-size=512`.trim() }
+export const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: `--max-semi-space-size=1 --max-old-space-size=512 ${process.env.NODE_OPTIONS ?? ''}`.trim() }
 /** The API only: malloc serves blocks of 32 KB and more from mmap, so they go back to the system when freed
  * (the parser's scratch memory at start-up would otherwise stay resident). Not for the worker: libvips'
  * buffers would pay a page fault per page every time (~5 % more CPU per image, measured). */

@@ -25,7 +25,7 @@ ensure_webhook_secret "$root/data"
 # plain node (tsx holds ~35 MB more per process), at most 2 glibc malloc arenas (libvips threads otherwise each
 # grow and keep their own), 1 MB V8 semi-spaces and a 512 MB old space; the API also returns freed blocks of
 # 32 KB and more to the system.
-export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} NODE_OPTIONS="${NODE_OPTIONS:-} --max-semi-space-size=1 --max-old-space-size=512"
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} NODE_OPTIONS="--max-semi-space-size=1 --max-old-space-size=512 ${NODE_OPTIONS:-}"
 node scripts/bundle/build.mjs api worker
 
 MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-32768} node apps/api/dist/bundle/main.js & pids+=($!)

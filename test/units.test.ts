@@ -41,7 +41,7 @@ t.test('a request split into work units: stored as small documents, paged by sta
   // The last cell: quoted when it holds several URLs (no URL here has a quote or a comma of its own).
   const outputs = (line: string) => /(?:^|,)("[^"]*"|[^,]*)$/.exec(line)![1]!.replaceAll('"', '').split(',')
   t.same(outputs(csv[7]!).map((u) => new URL(u).pathname), seventh.images.map((i: any) => new URL(i.output_url).pathname), 'the CSV row, streamed unit by unit, has the status page’s outputs')
-  t.equal(outputs(csv[7]!)[1], outputs(csv[1]!)[0], 'a URL repeated across units (unit 0 read again after units 1 and 2) has one output')
+  t.equal(outputs(csv[7]!)[1], outputs(csv[1]!)[0], 'a URL repeated from an earlier unit has that image’s one output')
   t.equal(outputs(csv[3]!)[1], '', 'a failed image keeps its slot empty')
 })
 
@@ -56,6 +56,6 @@ t.test('product rows are stored in pages of 500; a status page across a page bou
   t.same(res.products.items.map((p: any) => p.serial), [499, 500, 501, 502])
   t.ok(res.products.items.every((p: any) => p.images[0].status === 'succeeded'))
   const csv = readFileSync(path.join(service.env.STORAGE_DIR!, body.request_id, 'output.csv'), 'utf8').trim().split('\n')
-  t.equal(csv.length, 621, 'every row of both product pages is in the CSV')
+  t.equal(csv.length, 621, 'every row of both product pages is in the CSV (the second page reuses the unit the first read)')
   t.match(csv[620], /^620,SKU620,/)
 })

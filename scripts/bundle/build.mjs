@@ -5,6 +5,7 @@
 // bookkeeping for the life of the process; one tree-shaken, minified file saves ~8 MB of heap per process at
 // idle (measured by `pnpm bench`; see README "Benchmark"). tsc still type-checks (`pnpm typecheck`).
 import { build } from 'esbuild'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -19,9 +20,11 @@ const external = [
 ]
 
 for (const app of process.argv.slice(2)) {
+  const outdir = path.join(root, 'apps', app, 'dist/bundle')
+  rmSync(outdir, { recursive: true, force: true }) // chunk names change with their content: no stale ones shipped
   await build({
     entryPoints: [path.join(root, 'apps', app, 'src/main.ts')],
-    outdir: path.join(root, 'apps', app, 'dist/bundle'),
+    outdir,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -29,6 +32,8 @@ for (const app of process.argv.slice(2)) {
     target: 'node20',
     conditions: ['imgproc-source'],
     minify: true,
+    // Names are minified too (keepNames costs ~5 MB per process): logged errors still say what they are, because
+    // the driver's errors and ours set `name`, which heads every stack; source maps give the rest.
     sourcemap: 'linked',
     external,
     alias: { 'whatwg-url': path.join(here, 'whatwg-url.cjs') },

@@ -39,10 +39,13 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
         if (ctx.job.claims > 1) await deps.storage.removeStale([key])
         // Last check of the claim right before the one write that is not a database update.
         if (!(await ctx.save({}))) return { kind: 'lost' }
-        // Stored once: a finisher repeating this after a crash finds it there ('exists') and writes nothing.
-        // Streamed from the database a page at a time: the finisher's memory does not grow with the request.
-        const rows = outputCsv(mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls)))
-        if ((await deps.storage.put(key, rows, objectMeta(key))) === 'created') ctx.log.info('output csv written')
+        // Stored once: a finisher repeating this after a crash finds it there and writes nothing (put answers
+        // 'exists' if another write got in first). Streamed from the database a page at a time: the finisher's
+        // memory does not grow with the request.
+        if (!(await deps.storage.head(key))) {
+          const rows = outputCsv(mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls)))
+          if ((await deps.storage.put(key, rows, objectMeta(key))) === 'created') ctx.log.info('output csv written')
+        }
         if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv: deliveryUrl(deps.urls, outputCsvKey(requestId)) })) {
           ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request completed')
           deps.metrics.requestsFinished.inc({ status: 'Completed' })

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import {
   AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
   ListMultipartUploadsCommand, ListObjectsV2Command, paginateListObjectsV2, PutObjectCommand, S3Client, type GetObjectCommandOutput, type HeadObjectCommandOutput
@@ -71,10 +71,15 @@ export class S3Storage implements Storage {
       queueSize: 2,
       leavePartsOnError: false
     })
+    // A body that fails (a stream fed from the database) is the caller's failure, not the storage's: it passes
+    // through as it is, so it is not taken for a storage outage and retried forever.
+    let bodyError: unknown
+    if (body instanceof Readable) body.once('error', (err) => { bodyError = err })
     try {
       await upload.done()
       return 'created'
     } catch (err) {
+      if (bodyError) throw bodyError
       // 412: the key exists. 409: another writer's conditional write of the same key is in flight; ours loses.
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
       if (status === 412 || status === 409) return 'exists'

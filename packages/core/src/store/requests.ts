@@ -5,9 +5,6 @@ import { productsWithin, type DeliveryData } from '../requests/view.ts'
 import { insertMissing, insertOnce } from './mongo.ts'
 import { WorkQueue, type JobDocument } from './queue.ts'
 
-/** Units the finisher keeps while it streams the output CSV. */
-const UNITS_AT_HAND = 8
-
 export interface WebhookEventDocument {
   event_id: string
   request_id: string | null
@@ -107,31 +104,27 @@ export class RequestStore {
   }
 
   /**
-   * Every product row of a request in order, each with its images (the finisher's view), read a product page and a
-   * unit at a time: memory stays the same whatever the request's size. Image numbers mostly rise with the rows;
-   * a repeated URL points back to an earlier image, so the last few units stay at hand (least recently used go).
+   * Every product row of a request in order, each with its images (the finisher's view), read a product page at a
+   * time with the work units its rows use (one query for those not already held for the page before): memory
+   * stays the same whatever the request's size, and a URL repeated from far back costs no extra query.
    */
   async *rowsInOrder(doc: RequestDocument): AsyncGenerator<{ product: ProductRecord; images: ImageRecord[] }> {
-    const units = new Map<number, ImageRecord[]>()
+    let held = new Map<number, ImageRecord[]>()
+    let rows = 0
     const pages = this.productPages.find({ request_id: doc.request_id }).sort({ n: 1 }).batchSize(1)
     for await (const page of pages) {
+      const needed = new Set(page.products.flatMap((p) => p.image_ids.map((i) => unitOf(i, doc.unit_size).n)))
+      const missing = [...needed].filter((n) => !held.has(n))
+      const loaded = missing.length > 0 ? await this.unitImages(doc.request_id, missing) : new Map<number, ImageRecord[]>()
+      const units = new Map([...needed].map((n) => [n, held.get(n) ?? loaded.get(n)] as const))
+      for (const [n, unit] of units) if (!unit) throw new Error(`request ${doc.request_id}: work unit ${n} is missing`)
+      held = units as Map<number, ImageRecord[]>
       for (const product of page.products) {
-        const images: ImageRecord[] = []
-        for (const index of product.image_ids) {
-          const { n, slot } = unitOf(index, doc.unit_size)
-          let unit = units.get(n)
-          if (unit) units.delete(n)
-          else {
-            unit = (await this.unitImages(doc.request_id, [n])).get(n)
-            if (!unit) throw new Error(`request ${doc.request_id}: work unit ${n} is missing`)
-            if (units.size >= UNITS_AT_HAND) units.delete(units.keys().next().value!)
-          }
-          units.set(n, unit) // most recently used last
-          images.push(unit[slot]!)
-        }
-        yield { product, images }
+        rows += 1
+        yield { product, images: product.image_ids.map((i) => { const { n, slot } = unitOf(i, doc.unit_size); return held.get(n)![slot]! }) }
       }
     }
+    if (rows !== doc.product_count) throw new Error(`request ${doc.request_id}: ${rows} of ${doc.product_count} product rows found`)
   }
 
   private async unitImages(requestId: string, numbers?: number[]): Promise<Map<number, ImageRecord[]>> {
