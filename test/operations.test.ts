@@ -68,20 +68,31 @@ t.test('an idle worker waits on a change stream: no claim queries while idle, an
   t.ok((await queries()) > idleFrom, 'the upload woke it')
 })
 
-t.test('the production bundle the Dockerfiles build runs with plain node (no tsx, production dependencies only)', async (t) => {
+t.test('the production bundles the Dockerfiles build run with plain node (no tsx, production dependencies only) and process a request', async (t) => {
   const run = promisify(execFile)
-  const out = await mkdtemp(path.join(tmpdir(), 'deploy-api-'))
-  await run('bash', ['scripts/build-deploy.sh', 'api', out], { cwd: ROOT })
+  const [apiOut, workerOut] = await Promise.all(['api', 'worker'].map((app) => mkdtemp(path.join(tmpdir(), `deploy-${app}-`))))
+  await run('bash', ['scripts/build-deploy.sh', 'api', apiOut], { cwd: ROOT })
+  await run('bash', ['scripts/build-deploy.sh', 'worker', workerOut], { cwd: ROOT })
   const port = await freePort()
-  const api = spawn(process.execPath, ['dist/bundle/main.js'], { cwd: out, env: { ...process.env, PORT: String(port), MONGODB_URI: mongoUri(), MONGODB_DB: 't_deploy', STORAGE_DIR: path.join(out, 'storage'), LOG_LEVEL: 'warn' }, stdio: 'ignore' })
-  t.teardown(() => void api.kill('SIGKILL'))
-  await waitFor('bundle API health', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 30_000)
-  t.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /<title>Image processor<\/title>/, 'static page shipped')
-  t.equal((await fetch(`http://127.0.0.1:${port}/openapi.json`)).status, 200)
-  const asset = await fetch(`http://127.0.0.1:${port}/docs/static/swagger-ui-bundle.js`, { redirect: 'manual' })
+  const env = { ...process.env, MONGODB_URI: mongoUri(), MONGODB_DB: `t_deploy_${port}`, STORAGE_DIR: path.join(apiOut, 'storage'), LOG_LEVEL: 'warn', ALLOW_PRIVATE_NETWORKS: 'true', DOWNLOAD_PER_HOST_PER_SECOND: '0', POLL_INTERVAL_MS: '100' }
+  const api = spawn(process.execPath, ['dist/bundle/main.js'], { cwd: apiOut, env: { ...env, PORT: String(port) }, stdio: 'ignore' })
+  const worker = spawn(process.execPath, ['dist/bundle/main.js'], { cwd: workerOut, env: { ...env, WORKER_HTTP_PORT: String(await freePort()) }, stdio: 'ignore' })
+  t.teardown(() => { api.kill('SIGKILL'); worker.kill('SIGKILL') })
+  const apiUrl = `http://127.0.0.1:${port}`
+  await waitFor('bundle API health', async () => (await fetch(`${apiUrl}/healthz`)).ok, 30_000)
+  t.match(await (await fetch(`${apiUrl}/`)).text(), /<title>Image processor<\/title>/, 'static page shipped')
+  t.equal((await fetch(`${apiUrl}/openapi.json`)).status, 200)
+  const asset = await fetch(`${apiUrl}/docs/static/swagger-ui-bundle.js`, { redirect: 'manual' })
   t.equal(asset.status, 200, 'Swagger UI serves its assets from node_modules (kept outside the bundle)')
   t.match(asset.headers.get('content-type'), /javascript/)
-  const installed = await readdir(path.join(out, 'node_modules/.pnpm'))
-  t.same(installed.filter((d) => /^(tap|tsx|typescript|@tapjs|playwright)/.test(d)), [], 'dev dependencies are not in the bundle')
-  t.ok(installed.some((d) => d.startsWith('sharp@')), 'production dependencies are')
+  // The worker's bundle loads sharp (native, outside the bundle) from its own production dependencies.
+  const { body } = await upload(apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]))
+  let status: any
+  await waitFor('the deployed worker to complete the request', async () => (status = await (await fetch(`${apiUrl}/status/${body.request_id}`)).json()).status === 'Completed', 60_000)
+  t.match(status.counts, { succeeded: 1, failed: 0 }, 'an image compressed by the deployed worker bundle')
+  for (const out of [apiOut, workerOut]) {
+    const installed = await readdir(path.join(out, 'node_modules/.pnpm'))
+    t.same(installed.filter((d) => /^(tap|tsx|typescript|@tapjs|playwright|esbuild)/.test(d)), [], 'dev dependencies are not in the bundle')
+    t.ok(installed.some((d) => d.startsWith('sharp@')), 'production dependencies are')
+  }
 })
