@@ -90,16 +90,10 @@ export class RequestStore {
     // First cut by the least an image can cost (no unit is read for rows that cannot fit), then by real URLs.
     const window = rows.filter((r) => r.at >= offset && r.at < offset + limit).map((r) => r.product)
     const products = window.slice(0, productsWithin(window, () => ({ url: '' }), maxBytes))
-    const wanted = [...new Set(products.flatMap((p) => p.image_ids))]
-    const unitNumbers = [...new Set(wanted.map((i) => unitOf(i, doc.unit_size).n))]
-    const units = await this.unitImages(doc.request_id, unitNumbers)
+    const units = await this.unitsFor(doc, products)
     // Units gone under a live request: retention is removing it right now. Show no rows rather than fail.
-    if (unitNumbers.some((n) => !units.has(n))) return { products: [], images: new Map() }
-    const images = new Map<number, ImageRecord>()
-    for (const index of wanted) {
-      const { n, slot } = unitOf(index, doc.unit_size)
-      images.set(index, units.get(n)![slot]!)
-    }
+    if (!units) return { products: [], images: new Map() }
+    const images = new Map(products.flatMap((p) => p.image_ids).map((i) => [i, imageAt(units, i, doc.unit_size)] as const))
     return { products: products.slice(0, productsWithin(products, (i) => images.get(i)!, maxBytes)), images }
   }
 
@@ -113,25 +107,31 @@ export class RequestStore {
     let rows = 0
     const pages = this.productPages.find({ request_id: doc.request_id }).sort({ n: 1 }).batchSize(1)
     for await (const page of pages) {
-      const needed = new Set(page.products.flatMap((p) => p.image_ids.map((i) => unitOf(i, doc.unit_size).n)))
-      const missing = [...needed].filter((n) => !held.has(n))
-      const loaded = missing.length > 0 ? await this.unitImages(doc.request_id, missing) : new Map<number, ImageRecord[]>()
-      const units = new Map([...needed].map((n) => [n, held.get(n) ?? loaded.get(n)] as const))
-      for (const [n, unit] of units) if (!unit) throw new Error(`request ${doc.request_id}: work unit ${n} is missing`)
-      held = units as Map<number, ImageRecord[]>
+      const units = await this.unitsFor(doc, page.products, held)
+      if (!units) throw new Error(`request ${doc.request_id}: a work unit of product page ${page.n} is missing`)
+      held = units
       for (const product of page.products) {
         rows += 1
-        yield { product, images: product.image_ids.map((i) => { const { n, slot } = unitOf(i, doc.unit_size); return held.get(n)![slot]! }) }
+        yield { product, images: product.image_ids.map((i) => imageAt(units, i, doc.unit_size)) }
       }
     }
     if (rows !== doc.product_count) throw new Error(`request ${doc.request_id}: ${rows} of ${doc.product_count} product rows found`)
   }
 
-  private async unitImages(requestId: string, numbers?: number[]): Promise<Map<number, ImageRecord[]>> {
-    const keys = numbers?.map((n) => unitKey(requestId, n))
-    const filter = keys ? { key: { $in: keys } } : { request_id: requestId, kind: 'images' as const }
-    const units = await this.queue.jobs.find(filter, { projection: { 'data.n': 1, 'data.images': 1 } }).toArray() as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
-    return new Map(units.map((u) => [u.data.n, u.data.images]))
+  /** The work units holding these products' images: those in `held` kept, the rest read in one query; null if one is gone. */
+  private async unitsFor(doc: RequestDocument, products: ProductRecord[], held = new Map<number, ImageRecord[]>()): Promise<Map<number, ImageRecord[]> | null> {
+    const needed = new Set(products.flatMap((p) => p.image_ids.map((i) => unitOf(i, doc.unit_size).n)))
+    const missing = [...needed].filter((n) => !held.has(n))
+    const keys = missing.map((n) => unitKey(doc.request_id, n))
+    const read = keys.length === 0 ? [] : await this.queue.jobs.find({ key: { $in: keys } }, { projection: { 'data.n': 1, 'data.images': 1 } }).toArray() as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
+    const loaded = new Map(read.map((u) => [u.data.n, u.data.images]))
+    const units = new Map<number, ImageRecord[]>()
+    for (const n of needed) {
+      const unit = held.get(n) ?? loaded.get(n)
+      if (!unit) return null
+      units.set(n, unit)
+    }
+    return units
   }
 
   /** The first claimed unit moves the request from Pending to Processing (once). */
@@ -178,4 +178,10 @@ export class RequestStore {
   async removeWebhookEventsBefore(cutoff: Date): Promise<number> {
     return (await this.webhookEvents.deleteMany({ received_at: { $lt: cutoff } })).deletedCount
   }
+}
+
+/** Image `index` of a request, from the units holding it. */
+function imageAt(units: Map<number, ImageRecord[]>, index: number, unitSize: number): ImageRecord {
+  const { n, slot } = unitOf(index, unitSize)
+  return units.get(n)![slot]!
 }
