@@ -36,7 +36,9 @@ t.test('bracket and curveAt read the trials', async (t) => {
   t.same(bracket(trials, 80), { below: trials[2], above: undefined })
   t.same(bracket(trials, 60), { below: trials[0], above: trials[1] })
   t.equal(curveAt(trials, 50), 61.5, 'linear between trials')
-  t.equal(curveAt(trials, 10), 55, 'flat below the first')
+  t.equal(curveAt(trials, 10), 35.5, 'below the first: the first two trials\' slope')
+  t.equal(curveAt(trials, 90), 84.5, 'above the last: the last two trials\' slope')
+  t.equal(curveAt([trials[1]!, { quality: 70, score: 67, bytes: 2 }], 80), 70, 'a falling end pair extrapolates with the smallest plausible slope')
   t.equal(predictQuality(trials, 61.5, 0), 50)
   t.equal(predictQuality(trials, 71.5, 0), 67)
   t.equal(predictQuality(trials, 66.5, 5), 50, 'an offset shifts the curve')
@@ -109,4 +111,15 @@ t.test('out of full-size trials with nothing passing: one last trial at the top 
   t.equal(nextFullQuality(proxy, full, 70), SEARCH_LIMITS.max)
   t.equal(nextFullQuality(proxy, [...full, { quality: 100, score: 69, bytes: 100 }], 70), null, 'and then stops')
   t.equal(nextFullQuality(proxy, [...full.slice(0, 3), { quality: 66, score: 71, bytes: 66 }], 70), null, 'not when one passed')
+})
+
+t.test('one-sided full-size steps follow the proxy curve shifted by the offset measured at full size', async (t) => {
+  const proxy = [50, 55, 60].map((q) => ({ quality: q, score: 10 + q, bytes: q })) // slope 1
+  t.equal(nextFullQuality(proxy, [], 70, undefined, 2), 62, 'first: where the proxy, less its optimism, reaches the floor')
+  // Scored 4 below the proxy at q60: the floor needs the proxy at 74, q64, plus one point (measured below).
+  t.equal(nextFullQuality(proxy, [{ quality: 60, score: 66, bytes: 60 }], 70), 65)
+  // Scored 6 above at q60: q54 is predicted to reach 70.
+  t.equal(nextFullQuality(proxy, [{ quality: 60, score: 76, bytes: 60 }], 70), 54)
+  // A passing trial where the corrected curve crosses: nothing cheaper is predicted, stop.
+  t.equal(nextFullQuality(proxy, [{ quality: 60, score: 70.5, bytes: 60 }], 70), null)
 })

@@ -4,11 +4,11 @@
  *
  * Two stages, because scoring costs far more than encoding (SSIMULACRA2 in JS is ~0.24 µs per pixel and
  * trial, plus ~0.14 µs per pixel once per reference):
- *   1. proxy: the image downscaled to a few ten thousand pixels; a bracketing search finds where its curve
- *      crosses the floor (`nextProxyQuality`);
+ *   1. proxy: a few ten thousand of the image's pixels (a mosaic of tiles at full resolution, see
+ *      compress/auto.ts); a bracketing search finds where its curve crosses the floor (`nextProxyQuality`);
  *   2. full size: the real output is encoded at the quality the proxy curve predicts and scored; further
- *      full-size trials (`nextFullQuality`) close the bracket around the floor on the real curve, until a
- *      confirmed output reaches the floor with no clearly cheaper one left to try.
+ *      full-size trials (`nextFullQuality`) correct the proxy curve by the offset they measure, until a
+ *      confirmed output reaches the floor with no cheaper one predicted.
  */
 
 /** One encoding: its quality, SSIMULACRA2 score against the reference and size. */
@@ -30,7 +30,7 @@ export interface SearchLimits {
   fullTrials: number
 }
 
-export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 3, fullTrials: 4 }
+export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 2, fullTrials: 4 }
 
 /** Where the first proxy trial goes: about where typical photos cross each floor. */
 export function startQuality(floor: number): number {
@@ -87,61 +87,48 @@ function localSlope(trials: Trial[], end: Trial): number {
   return Number.isFinite(slope) ? Math.min(3, Math.max(0.2, slope)) : 1 / 1.5
 }
 
-/** The proxy curve's score at a quality: linear between the nearest trials, flat beyond the ends. */
+const MIN_SLOPE = 0.3
+/** The largest step between full-size trials: a prediction far from every trial is an extrapolation. */
+const MAX_STEP = 30
+
+/**
+ * The proxy curve's score at a quality: linear between the nearest trials; beyond the trials at either end it
+ * goes on with the slope of the two end trials, at least MIN_SLOPE (a noisy pair can be flat or falling; real
+ * curves rise 0.3–1.5 points a quality point near the floors). One trial: flat.
+ */
 export function curveAt(trials: Trial[], quality: number): number {
   const sorted = byQuality(trials)
   if (sorted.length === 0) return NaN
-  if (quality <= sorted[0]!.quality) return sorted[0]!.score
+  const first = sorted[0]!, last = sorted[sorted.length - 1]!
+  if (sorted.length === 1) return first.score
+  const slope = (a: Trial, b: Trial) => Math.max(MIN_SLOPE, (b.score - a.score) / (b.quality - a.quality))
+  if (quality < first.quality) return first.score - slope(first, sorted[1]!) * (first.quality - quality)
+  if (quality > last.quality) return last.score + slope(sorted[sorted.length - 2]!, last) * (quality - last.quality)
   for (let i = 1; i < sorted.length; i++) {
     const a = sorted[i - 1]!, b = sorted[i]!
     if (quality <= b.quality) return a.score + ((b.score - a.score) * (quality - a.quality)) / (b.quality - a.quality || 1)
   }
-  return sorted[sorted.length - 1]!.score
+  return last.score
 }
 
-/**
- * The lowest quality whose predicted score (proxy curve + offset) reaches the floor, or `limits.max` when
- * none does. Above the last trial the curve is extended with the slope of the last two trials.
- */
+/** The lowest quality whose predicted score (proxy curve + offset) reaches the floor, or `limits.max` when none does. */
 export function predictQuality(proxy: Trial[], floor: number, offset: number, limits: SearchLimits = SEARCH_LIMITS): number {
-  const sorted = byQuality(proxy)
-  for (let q = limits.min; q <= limits.max; q++) {
-    let predicted = curveAt(sorted, q)
-    const last = sorted[sorted.length - 1]!
-    if (q > last.quality && sorted.length >= 2) {
-      const prev = sorted[sorted.length - 2]!
-      const slope = Math.max(0, (last.score - prev.score) / (last.quality - prev.quality))
-      predicted = last.score + slope * (q - last.quality)
-    }
-    if (predicted + offset >= floor) return q
-  }
+  for (let q = limits.min; q <= limits.max; q++) if (curveAt(proxy, q) + offset >= floor) return q
   return limits.max
-}
-
-/** The proxy curve's slope around a quality (score points per quality point), kept in a plausible range. */
-export function slopeAt(trials: Trial[], quality: number): number {
-  const sorted = byQuality(trials)
-  let slope = NaN
-  if (sorted.length >= 2) {
-    let i = sorted.findIndex((t) => t.quality >= quality)
-    if (i <= 0) i = i === 0 ? 1 : sorted.length - 1
-    const a = sorted[i - 1]!, b = sorted[i]!
-    slope = (b.score - a.score) / (b.quality - a.quality)
-  }
-  return Number.isFinite(slope) ? Math.min(3, Math.max(0.4, slope)) : 1
 }
 
 /**
  * The next full-size quality to encode, or null to stop. `full` are the trials scored at full resolution,
  * `required` the score they must reach (the floor, plus a margin when the score came from a sample).
  *
- * The first trial goes where the proxy curve crosses `required`. The full-size curve can sit far from the
- * proxy's (a downscaled image hides blocking in smooth areas), so afterwards the full-size trials decide:
- * a secant inside the bracket once there is one, else a step sized by the proxy's slope. Steps overshoot by
- * one point towards the floor's safe side, so the bracket closes in few encodes.
+ * The full-size curve is modelled as the proxy's shifted by an offset that changes slowly with quality. The
+ * first trial goes where the proxy curve, less the proxy's typical `optimism`, crosses `required`; every
+ * later one where it crosses with the offset measured at the latest full-size trial (kept strictly inside
+ * the bracket the full-size trials have closed so far). It stops when the bracket is `tolerance` wide, or
+ * when a passing trial is already where the corrected curve says the crossing is.
  */
-export function nextFullQuality(proxy: Trial[], full: Trial[], required: number, limits: SearchLimits = SEARCH_LIMITS): number | null {
-  if (full.length === 0) return predictQuality(proxy, required, 0, limits)
+export function nextFullQuality(proxy: Trial[], full: Trial[], required: number, limits: SearchLimits = SEARCH_LIMITS, optimism = 0): number | null {
+  if (full.length === 0) return predictQuality(proxy, required, -optimism, limits)
   const { below, above } = bracket(full, required)
   if (full.length >= limits.fullTrials) {
     // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
@@ -150,21 +137,24 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
   let next: number
   if (below && above) {
     if (above.quality - below.quality <= limits.tolerance) return null
+    // Inside a bracket the full-size trials themselves say where the crossing is: a secant, met halfway by
+    // bisection (curves flatten as quality rises, so a secant over a wide bracket lands high).
     const slope = (above.score - below.score) / (above.quality - below.quality)
-    // Score curves flatten as quality rises, so a secant over a wide bracket lands high: meet bisection halfway.
     const secant = below.quality + (required - below.score) / Math.max(slope, 1e-6)
     next = Math.ceil((secant + (below.quality + above.quality) / 2) / 2)
     next = Math.min(above.quality - 1, Math.max(below.quality + 1, next))
-  } else if (below) {
-    if (below.quality >= limits.max) return null
-    const step = Math.ceil((required - below.score) / slopeAt(proxy, below.quality)) + 1
-    next = below.quality + Math.min(40, Math.max(2, step))
   } else {
-    const top = above!
-    if (top.quality <= limits.min) return null
-    const step = Math.floor((top.score - required) / slopeAt(proxy, top.quality)) - 1
-    if (step < 2) return null
-    next = top.quality - Math.min(40, step)
+    // One-sided: the proxy curve, shifted by the offset measured at the nearest full-size trial.
+    const last = (above ?? below)!
+    next = predictQuality(proxy, required, last.score - curveAt(proxy, last.quality), limits)
+    next = Math.min(last.quality + MAX_STEP, Math.max(last.quality - MAX_STEP, next))
+    if (above) {
+      if (above.quality <= limits.min || next >= above.quality) return null
+    } else {
+      if (below!.quality >= limits.max) return null
+      // Measured below the floor, where curves are steeper: one point more keeps the step from landing short.
+      next = Math.max(below!.quality + 1, next + 1)
+    }
   }
   next = Math.min(limits.max, Math.max(limits.min, next))
   return full.some((t) => t.quality === next) ? null : next
