@@ -10,6 +10,8 @@ ensure_dependencies
 ensure_mongod
 bash scripts/install-system-packages.sh
 bash scripts/install-versitygw.sh # the S3 server the storage tests start
+# The metric's WebAssembly kernels: install builds them, but an install is skipped when up to date.
+pnpm_cmd --filter @imgproc/core run build:wasm
 pnpm_cmd exec tsc -b
 pnpm_cmd exec tsc -p test/tsconfig.json
 # tap compiles its plugin set once per install; ours drops the ts-node plugin (tests run through tsx instead).

@@ -85,11 +85,13 @@ t.test('the production bundles the Dockerfiles build run with plain node (no tsx
   const asset = await fetch(`${apiUrl}/docs/static/swagger-ui-bundle.js`, { redirect: 'manual' })
   t.equal(asset.status, 200, 'Swagger UI serves its assets from node_modules (kept outside the bundle)')
   t.match(asset.headers.get('content-type'), /javascript/)
-  // The worker's bundle loads sharp (native, outside the bundle) from its own production dependencies.
-  const { body } = await upload(apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]))
+  // The worker's bundle loads sharp (native, outside the bundle) from its own production dependencies, and
+  // scores quality=auto with the WebAssembly kernels embedded in it.
+  const { body } = await upload(apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]), { quality: 'auto' })
   let status: any
   await waitFor('the deployed worker to complete the request', async () => (status = await (await fetch(`${apiUrl}/status/${body.request_id}`)).json()).status === 'Completed', 60_000)
   t.match(status.counts, { succeeded: 1, failed: 0 }, 'an image compressed by the deployed worker bundle')
+  t.ok(typeof status.totals.score_min === 'number', `scored by the bundle's metric: ${status.totals.score_min}`)
   for (const out of [apiOut, workerOut]) {
     const installed = await readdir(path.join(out, 'node_modules/.pnpm'))
     t.same(installed.filter((d) => /^(tap|tsx|typescript|@tapjs|playwright|esbuild)/.test(d)), [], 'dev dependencies are not in the bundle')

@@ -8,9 +8,24 @@ import { build } from 'esbuild'
 import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildWasm } from '../../packages/core/assembly/build.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '../..')
+
+// The metric's WebAssembly kernels, compiled from source here (the Dockerfiles install before they copy the
+// source, so install time cannot) and embedded in the bundle in place of the module that reads the file.
+const wasm = await buildWasm()
+const embedWasm = {
+  name: 'embed-ssimulacra2-wasm',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]quality[\\/]ssimulacra2-wasm-binary\.ts$/ }, () => ({
+      contents: `import bytes from ${JSON.stringify(wasm)}; export function wasmBinary() { return bytes }`,
+      loader: 'js',
+      resolveDir: here
+    }))
+  }
+}
 
 // Loaded from node_modules at run time: native code (sharp), packages that read files beside their own source
 // (swagger-ui's assets), and the MongoDB driver's optional extras, which it requires inside try/catch.
@@ -39,6 +54,8 @@ for (const app of process.argv.slice(2)) {
     alias: { 'whatwg-url': path.join(here, 'whatwg-url.cjs') },
     // CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __imgprocRequire } from 'node:module'; const require = __imgprocRequire(import.meta.url);" },
+    loader: { '.wasm': 'binary' },
+    plugins: [embedWasm],
     logLevel: 'warning'
   })
 }

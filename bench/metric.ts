@@ -1,0 +1,55 @@
+/**
+ * node --expose-gc --conditions=imgproc-source --import tsx bench/metric.ts [image...]
+ *
+ * CPU of the SSIMULACRA2 port per pixel, TypeScript kernels against the WebAssembly ones, in the same run:
+ * preparing a reference (toLinear + prepareReference) and one trial (toLinear + sumsAgainst, a JPEG q50 of it),
+ * median of 5 trials. Then the process's RSS after scoring with the WebAssembly kernels and after a GC.
+ */
+import path from 'node:path'
+import sharp from 'sharp'
+import { prepareReference, sumsAgainst, toLinear, type RgbImage } from '@imgproc/core'
+import { prepareReferenceJs, sumsAgainstJs } from '../packages/core/src/quality/ssimulacra2-js.ts'
+import { CORPUS } from '../test/helpers.ts'
+
+const images = process.argv.slice(2).length ? process.argv.slice(2) : ['astronaut.png', '2569067123_aca715a2ee_o.jpg']
+const TRIALS = 5
+
+async function rgb(pipeline: sharp.Sharp): Promise<RgbImage> {
+  const { data, info } = await pipeline.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  return { data, width: info.width, height: info.height }
+}
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+for (const name of images) {
+  const reference = await rgb(sharp(path.join(CORPUS, name)).rotate())
+  const distorted = await rgb(sharp(await sharp(reference.data, { raw: { width: reference.width, height: reference.height, channels: 3 } }).jpeg({ quality: 50 }).toBuffer()))
+  const pixels = reference.width * reference.height
+  const usPerPixel = (ms: number) => ((ms * 1000) / pixels).toFixed(4)
+  // CPU time, not wall time: the figures hold on a machine shared with other work.
+  const time = (run: () => unknown) => { const t0 = process.cpuUsage(); run(); const t = process.cpuUsage(t0); return (t.user + t.system) / 1000 }
+  const kernels = {
+    js: { prepare: (s: number) => prepareReferenceJs(toLinear(reference), s), trial: (p: any) => sumsAgainstJs(p, toLinear(distorted)) },
+    wasm: { prepare: (s: number) => prepareReference(toLinear(reference), s), trial: (p: any) => sumsAgainst(p, toLinear(distorted)) }
+  }
+  console.log(`${name}: ${reference.width}×${reference.height} (${(pixels / 1e6).toFixed(2)} MP)`)
+  for (const [kind, k] of Object.entries(kernels)) {
+    k.prepare(1) // warm-up of the code paths
+    let prepared: unknown
+    const prepare = time(() => (prepared = k.prepare(6)))
+    const trials = median(Array.from({ length: TRIALS }, () => time(() => k.trial(prepared))))
+    console.log(`  ${kind.padEnd(4)}  prepare ${usPerPixel(prepare)} µs/px (${prepare.toFixed(0)} ms)  trial ${usPerPixel(trials)} µs/px (${trials.toFixed(0)} ms)`)
+  }
+}
+if (globalThis.gc) {
+  const before = process.memoryUsage().rss
+  const scored = (() => {
+    const last = images.at(-1)!
+    return rgb(sharp(path.join(CORPUS, last)).rotate()).then((img) => { const p = prepareReference(toLinear(img), 6); sumsAgainst(p, toLinear(img)); return process.memoryUsage().rss })
+  })()
+  const peak = await scored
+  globalThis.gc()
+  await new Promise((r) => setTimeout(r, 100))
+  globalThis.gc()
+  console.log(`RSS: ${mb(before)} before, ${mb(peak)} while a ${images.at(-1)} reference is held, ${mb(process.memoryUsage().rss)} after it is dropped and a GC`)
+}

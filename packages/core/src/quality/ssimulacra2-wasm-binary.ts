@@ -1,0 +1,21 @@
+/**
+ * The compiled kernels (packages/core/dist/ssimulacra2.wasm, built from packages/core/assembly by
+ * `pnpm install`). The production bundle replaces this module with the bytes themselves
+ * (scripts/bundle/build.mjs), so only source and tsc runs read the file.
+ */
+import { readFileSync, statSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+// Two levels down from the package in both src/quality and dist/quality.
+const WASM = fileURLToPath(new URL('../../dist/ssimulacra2.wasm', import.meta.url))
+const SOURCE = fileURLToPath(new URL('../../assembly/ssimulacra2.ts', import.meta.url))
+const REBUILD = 'build it with `pnpm --filter @imgproc/core build:wasm` (pnpm install does)'
+
+export function wasmBinary(): Uint8Array<ArrayBuffer> {
+  const built = statSync(WASM, { throwIfNoEntry: false })
+  if (!built) throw new Error(`SSIMULACRA2: ${WASM} is missing: ${REBUILD}`)
+  // Beside its source (a checkout, not a deployed copy), an older build means an edit not compiled yet.
+  const source = statSync(SOURCE, { throwIfNoEntry: false })
+  if (source && source.mtimeMs > built.mtimeMs) throw new Error(`SSIMULACRA2: ${WASM} is older than ${SOURCE}: ${REBUILD}`)
+  return readFileSync(WASM)
+}

@@ -1,0 +1,157 @@
+/**
+ * The metric's pipeline on the WebAssembly kernels (../../assembly/ssimulacra2.ts): the same steps as
+ * `prepareReferenceJs` and `sumsAgainstJs` (ssimulacra2-js.ts), with the same results bit for bit.
+ *
+ * Memory: each prepared reference gets its own instance and memory, sized once for it (its planes at every
+ * scale, and the working planes of its trials), so it is freed with the reference. A WebAssembly memory never
+ * shrinks: one shared by every score would keep the largest image ever scored for the life of the worker.
+ */
+import * as js from './ssimulacra2-js.ts'
+import type { LinearImage, PartialSums } from './ssimulacra2.ts'
+import { wasmBinary } from './ssimulacra2-wasm-binary.ts'
+
+/** The kernels' exports (pointers are byte offsets into the instance's memory). */
+interface Kernels {
+  init(radius: number, gauss: number, opsin: number, cbrtTable: number, cbrtSteps: number): void
+  downscale(src: number, w: number, h: number, dst: number): void
+  toXyb(r: number, g: number, b: number, n: number, x: number, y: number, bb: number): void
+  horizontalScratchBytes(w: number): number
+  horizontal(a: number, b: number, w: number, h: number, cross: number, h0: number, h1: number, h2: number, scratch: number): void
+  verticalScratchBytes(w: number): number
+  verticalStore(w: number, h: number, h0: number, h1: number, mu: number, sq: number, scratch: number): void
+  verticalSsim(w: number, h: number, h0: number, h1: number, h2: number, a: number, b: number, mu1: number, sq1: number, edge: number, sums: number, scratch: number): void
+}
+
+let compiled: WebAssembly.Module | undefined
+/** Compiled on first use, once per process (the API process never scores, so never loads it). */
+const kernelsModule = () => (compiled ??= new WebAssembly.Module(wasmBinary()))
+
+const PAGE = 65_536
+/** wasm32: 4 GiB of addresses, the most V8 gives one memory. */
+const MAX_BYTES = 65_536 * PAGE
+
+/** Three planes (pointers), one per channel. */
+type Planes = [number, number, number]
+
+interface Scale {
+  width: number
+  height: number
+  /** The reference's XYB planes, their blur μ₁ and the blur of their squares (σ₁² + μ₁²). */
+  xyb: Planes
+  mu: Planes
+  sq: Planes
+}
+
+/** Bump allocation of 16-byte-aligned blocks, each with 16 bytes to spare (the kernels' 4-lane overreads). */
+class Layout {
+  end = 64
+  take(bytes: number): number {
+    const at = this.end
+    this.end = (at + bytes + 16 + 15) & ~15
+    return at
+  }
+  planes(pixels: number): Planes {
+    return [this.take(4 * pixels), this.take(4 * pixels), this.take(4 * pixels)]
+  }
+}
+
+export class WasmReference {
+  readonly width: number
+  readonly height: number
+  readonly scales: Scale[] = []
+  readonly #memory: WebAssembly.Memory
+  readonly #k: Kernels
+  /** Linear planes of the current scale and of the next (halving alternates between them). */
+  readonly #linear: [Planes, Planes]
+  /** The compared image's XYB planes; the horizontal pass's three planes; scratch of both passes; 18 sums. */
+  readonly #xyb: Planes
+  readonly #h: Planes
+  readonly #hScratch: number
+  readonly #vScratch: number
+  readonly #sums: number
+
+  /** Prepares `first` (linear RGB) as the reference of comparisons over up to `scales` scales. */
+  constructor(first: LinearImage, scales: number) {
+    this.width = first.width
+    this.height = first.height
+    // Scale sizes first: every buffer is laid out before the memory is sized.
+    const sizes: Array<[number, number]> = []
+    for (let scale = 0, w = first.width, h = first.height; scale < scales; scale++) {
+      // Checked before halving, as the reference does: the last scale may be smaller than 8 pixels.
+      if (w < 8 || h < 8) break
+      if (scale > 0) [w, h] = [(w + 1) >> 1, (h + 1) >> 1]
+      sizes.push([w, h])
+    }
+    this.#memory = new WebAssembly.Memory({ initial: 1 })
+    this.#k = new WebAssembly.Instance(kernelsModule(), { env: { memory: this.#memory } }).exports as unknown as Kernels
+    const layout = new Layout()
+    const gauss = layout.take(6 * 4), opsin = layout.take(15 * 4), cbrt = layout.take(js.CBRT_TABLE.byteLength)
+    new Float32Array(this.#memory.buffer, gauss, 6).set([js.IN1, js.IN3, js.IN5, js.D1, js.D3, js.D5])
+    new Float32Array(this.#memory.buffer, opsin, 15).set([
+      js.M00, js.M01, js.M02, js.M10, js.M11, js.M12, js.M20, js.M21, js.M22,
+      js.BIAS, js.NEG_BIAS_CBRT, js.X_OFFSET, js.Y_OFFSET, js.B_OFFSET, js.C2
+    ])
+    new Float64Array(this.#memory.buffer, cbrt, js.CBRT_TABLE.length).set(js.CBRT_TABLE)
+    this.#k.init(js.N, gauss, opsin, cbrt, js.CBRT_STEPS)
+
+    const pixels = first.width * first.height
+    for (const [width, height] of sizes) {
+      const n = width * height
+      this.scales.push({ width, height, xyb: layout.planes(n), mu: layout.planes(n), sq: layout.planes(n) })
+    }
+    this.#linear = [layout.planes(pixels), layout.planes(sizes.length > 1 ? sizes[1]![0] * sizes[1]![1] : 0)]
+    this.#xyb = layout.planes(pixels)
+    this.#h = layout.planes(pixels)
+    this.#hScratch = layout.take(this.#k.horizontalScratchBytes(first.width))
+    this.#vScratch = layout.take(this.#k.verticalScratchBytes(first.width))
+    this.#sums = layout.take(18 * 8)
+    if (layout.end > MAX_BYTES) {
+      throw new RangeError(`SSIMULACRA2: a ${first.width}×${first.height} image needs ${(layout.end / 2 ** 30).toFixed(1)} GiB of WebAssembly memory (at most 4)`)
+    }
+    this.#memory.grow(Math.ceil(layout.end / PAGE) - 1)
+
+    const [h0, h1] = this.#h
+    for (const [scale, { width: w, height: h, xyb, mu, sq }] of this.scales.entries()) {
+      const lin = this.#linearAt(scale, first)
+      this.#k.toXyb(lin[0], lin[1], lin[2], w * h, xyb[0], xyb[1], xyb[2])
+      for (let c = 0; c < 3; c++) {
+        // The comparison's first two blurs of (a, a): a and a² (no cross term: it would be a² again).
+        this.#k.horizontal(xyb[c]!, xyb[c]!, w, h, 0, h0, h1, 0, this.#hScratch)
+        this.#k.verticalStore(w, h, h0, h1, mu[c]!, sq[c]!, this.#vScratch)
+      }
+    }
+  }
+
+  /** The linear planes at `scale`: the image's own at 0, each next one halved from the previous one. */
+  #linearAt(scale: number, image: LinearImage): Planes {
+    if (scale === 0) {
+      image.planes.forEach((plane, c) => new Float32Array(this.#memory.buffer, this.#linear[0][c]!, plane.length).set(plane))
+    } else {
+      const from = this.#linear[(scale - 1) % 2]!, to = this.#linear[scale % 2]!
+      const { width, height } = this.scales[scale - 1]!
+      for (let c = 0; c < 3; c++) this.#k.downscale(from[c]!, width, height, to[c]!)
+    }
+    return this.#linear[scale % 2]!
+  }
+
+  /** See `sumsAgainst` in ssimulacra2.ts. */
+  sumsAgainst(second: LinearImage, border: number): PartialSums {
+    const result: PartialSums = { sums: [], pixels: [] }
+    const [h0, h1, h2] = this.#h, x2 = this.#xyb
+    for (const [scale, ref] of this.scales.entries()) {
+      const w = ref.width, h = ref.height
+      const lin = this.#linearAt(scale, second)
+      this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x2[0], x2[1], x2[2])
+      const edge = Math.ceil(border / 2 ** scale)
+      const sums = new Float64Array(this.#memory.buffer, this.#sums, 18)
+      sums.fill(0)
+      for (let c = 0; c < 3; c++) {
+        this.#k.horizontal(ref.xyb[c]!, x2[c]!, w, h, 1, h0, h1, h2, this.#hScratch)
+        this.#k.verticalSsim(w, h, h0, h1, h2, ref.xyb[c]!, x2[c]!, ref.mu[c]!, ref.sq[c]!, edge, this.#sums + c * 6 * 8, this.#vScratch)
+      }
+      result.sums.push(sums.slice())
+      result.pixels.push(Math.max(0, w - 2 * edge) * Math.max(0, h - 2 * edge))
+    }
+    return result
+  }
+}
