@@ -244,15 +244,16 @@ const PERCENTILE = 0.75
 /** Per cell, the INNER×INNER window (on the 16-pixel grid, with room for its border) of largest difference. */
 function worstWindows(a: RgbImage, b: RgbImage): Region[] {
   const bw = Math.floor(a.width / BLOCK), bh = Math.floor(a.height / BLOCK)
-  // Summed-area table of per-block sums of |a − b| over the three channels.
+  // Summed-area table of per-block sums of |a − b| over the three channels, from every other pixel of every
+  // other row: it only ranks windows, and reading all of a 6 MP image cost ~40 ms per trial.
   const sat = new Float64Array((bw + 1) * (bh + 1))
   for (let by = 0; by < bh; by++) {
     let row = 0
     for (let bx = 0; bx < bw; bx++) {
       let sum = 0
-      for (let y = by * BLOCK; y < (by + 1) * BLOCK; y++) {
+      for (let y = by * BLOCK; y < (by + 1) * BLOCK; y += 2) {
         const from = (y * a.width + bx * BLOCK) * 3
-        for (let i = from; i < from + BLOCK * 3; i++) sum += Math.abs(a.data[i]! - b.data[i]!)
+        for (let i = from; i < from + BLOCK * 3; i += 6) sum += Math.abs(a.data[i]! - b.data[i]!) + Math.abs(a.data[i + 1]! - b.data[i + 1]!) + Math.abs(a.data[i + 2]! - b.data[i + 2]!)
       }
       row += sum
       sat[(by + 1) * (bw + 1) + bx + 1] = sat[by * (bw + 1) + bx + 1]! + row

@@ -30,7 +30,7 @@ export interface SearchLimits {
   fullTrials: number
 }
 
-export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 2, fullTrials: 4 }
+export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 3, fullTrials: 4 }
 
 /** Where the first proxy trial goes: about where typical photos cross each floor. */
 export function startQuality(floor: number): number {
