@@ -6,7 +6,7 @@ import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Tr
 /**
  * quality=auto: the thin sharp side of the search whose decisions live in quality/search.ts.
  *
- * Cost bounds (scoring a trial in JS costs ~10× a JPEG encode per pixel, so pixels scored are what we budget):
+ * Cost bounds (scoring a trial costs ~9× a JPEG encode per pixel, so pixels scored are what we budget):
  * - the proxy is a mosaic of MOSAIC_GRID×MOSAIC_GRID tiles of TILE pixels cut from the image at full resolution
  *   (a downscaled image scored from 18 points below to 12 above the full size at the same quality, as its
  *   detail is denser; tiles encode as they do in the whole image and read 0–5 points optimistic, from the
