@@ -1,13 +1,14 @@
 /**
  * node --expose-gc --conditions=imgproc-source --import tsx bench/metric.ts [image...]
  *
- * CPU of the SSIMULACRA2 port per pixel, TypeScript kernels against the WebAssembly ones, in the same run:
- * preparing a reference (toLinear + prepareReference) and one trial (toLinear + sumsAgainst, a JPEG q50 of it),
- * median of 5 trials. Then the process's RSS after scoring with the WebAssembly kernels and after a GC.
+ * CPU of the SSIMULACRA2 port per pixel, in the same run: the TypeScript kernels, the WebAssembly ones fed
+ * linear planes converted in TypeScript, and the search's way (8-bit pixels converted inside WebAssembly, only
+ * the weighted channels): preparing a reference and one trial (a JPEG q50 of it), median of 5 trials. Then the
+ * process's RSS after scoring with the WebAssembly kernels and after a GC.
  */
 import path from 'node:path'
 import sharp from 'sharp'
-import { prepareReference, sumsAgainst, toLinear, type RgbImage } from '@imgproc/core'
+import { prepareReference, scaleCount, sumsAgainst, toLinear, weightedChannels, type RgbImage } from '@imgproc/core'
 import { prepareReferenceJs, sumsAgainstJs } from '../packages/core/src/quality/ssimulacra2-js.ts'
 import { CORPUS } from '../test/helpers.ts'
 
@@ -30,7 +31,8 @@ for (const name of images) {
   const time = (run: () => unknown) => { const t0 = process.cpuUsage(); run(); const t = process.cpuUsage(t0); return (t.user + t.system) / 1000 }
   const kernels = {
     js: { prepare: (s: number) => prepareReferenceJs(toLinear(reference), s), trial: (p: any) => sumsAgainstJs(p, toLinear(distorted)) },
-    wasm: { prepare: (s: number) => prepareReference(toLinear(reference), s), trial: (p: any) => sumsAgainst(p, toLinear(distorted)) }
+    wasm: { prepare: (s: number) => prepareReference(toLinear(reference), s), trial: (p: any) => sumsAgainst(p, toLinear(distorted)) },
+    search: { prepare: (s: number) => prepareReference(reference, s, weightedChannels(scaleCount(reference.width, reference.height))), trial: (p: any) => sumsAgainst(p, distorted) }
   }
   console.log(`${name}: ${reference.width}×${reference.height} (${(pixels / 1e6).toFixed(2)} MP)`)
   for (const [kind, k] of Object.entries(kernels)) {
@@ -38,14 +40,14 @@ for (const name of images) {
     let prepared: unknown
     const prepare = time(() => (prepared = k.prepare(6)))
     const trials = median(Array.from({ length: TRIALS }, () => time(() => k.trial(prepared))))
-    console.log(`  ${kind.padEnd(4)}  prepare ${usPerPixel(prepare)} µs/px (${prepare.toFixed(0)} ms)  trial ${usPerPixel(trials)} µs/px (${trials.toFixed(0)} ms)`)
+    console.log(`  ${kind.padEnd(6)}  prepare ${usPerPixel(prepare)} µs/px (${prepare.toFixed(0)} ms)  trial ${usPerPixel(trials)} µs/px (${trials.toFixed(0)} ms)`)
   }
 }
 if (globalThis.gc) {
   const before = process.memoryUsage().rss
   const scored = (() => {
     const last = images.at(-1)!
-    return rgb(sharp(path.join(CORPUS, last)).rotate()).then((img) => { const p = prepareReference(toLinear(img), 6); sumsAgainst(p, toLinear(img)); return process.memoryUsage().rss })
+    return rgb(sharp(path.join(CORPUS, last)).rotate()).then((img) => { const p = prepareReference(img, 6); sumsAgainst(p, img); return process.memoryUsage().rss })
   })()
   const peak = await scored
   globalThis.gc()

@@ -20,8 +20,11 @@ let BIAS: f32 = 0, NEG_BIAS_CBRT: f32 = 0, X_OFFSET: f32 = 0, Y_OFFSET: f32 = 0,
 /** Float64Array of CBRT_STEPS + 2 values, cbrt(i / CBRT_STEPS). */
 let CBRT_TABLE: usize = 0
 let CBRT_STEPS: i32 = 0
+/** Float32Array of 256 values: 8-bit sRGB → linear. */
+let TO_LINEAR: usize = 0
 
-export function init(radius: i32, gauss: usize, opsin: usize, cbrtTable: usize, cbrtSteps: i32): void {
+export function init(radius: i32, gauss: usize, opsin: usize, cbrtTable: usize, cbrtSteps: i32, toLinear: usize): void {
+  TO_LINEAR = toLinear
   RADIUS = radius
   IN1 = load<f32>(gauss, 0); IN3 = load<f32>(gauss, 4); IN5 = load<f32>(gauss, 8)
   D1 = load<f32>(gauss, 12); D3 = load<f32>(gauss, 16); D5 = load<f32>(gauss, 20)
@@ -46,6 +49,33 @@ export function init(radius: i32, gauss: usize, opsin: usize, cbrtTable: usize, 
 /** Rounds f64 lanes to float32 and back: Math.fround of a double result. */
 @inline function fround(v: v128): v128 { return f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(v)) }
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2) }
+
+// ---- 8-bit sRGB → linear RGB ------------------------------------------------------------------------------
+@inline function linear(p: usize): f32 { return load<f32>(TO_LINEAR + (<usize>load<u8>(p) << 2)) }
+
+/** n interleaved 8-bit RGB pixels → three linear planes. */
+export function linearPlanes(src: usize, n: i32, r: usize, g: usize, b: usize): void {
+  for (let i = 0; i < n; i++) {
+    const p = src + <usize>i * 3
+    store<f32>(at(r, i), linear(p)); store<f32>(at(g, i), linear(p + 1)); store<f32>(at(b, i), linear(p + 2))
+  }
+}
+
+/** linearPlanes then downscale in one pass over the bytes: the same f32 sums in the same order. */
+export function halvedLinearPlanes(src: usize, w: i32, h: i32, r: usize, g: usize, b: usize): void {
+  const ow = (w + 1) >> 1, oh = (h + 1) >> 1
+  for (let oy = 0; oy < oh; oy++) {
+    const y0 = src + <usize>(2 * oy * w) * 3, y1 = src + <usize>(min(2 * oy + 1, h - 1) * w) * 3
+    for (let ox = 0; ox < ow; ox++) {
+      const x0 = <usize>(2 * ox) * 3, x1 = <usize>min(2 * ox + 1, w - 1) * 3
+      const i = oy * ow + ox
+      for (let c: usize = 0; c < 3; c++) {
+        const sum: f32 = linear(y0 + x0 + c) + linear(y0 + x1 + c) + linear(y1 + x0 + c) + linear(y1 + x1 + c)
+        store<f32>(at(c == 0 ? r : c == 1 ? g : b, i), sum * <f32>0.25)
+      }
+    }
+  }
+}
 
 // ---- downscale ---------------------------------------------------------------------------------------------
 /** 2×2 box average with edge replication: ((p00 + p01) + p10) + p11, times 0.25, in f32. */

@@ -1,6 +1,6 @@
 import type Sharp from 'sharp'
 import type { EncodeFormat } from './plan.ts'
-import { addSums, linearHalved, prepareReference, scoreFromSums, scorerFor, sumsAgainst, toLinear, type PartialSums, type PreparedReference, type RgbImage } from '../quality/ssimulacra2.ts'
+import { addSums, prepareReference, scoreFromSums, scorerFor, sumsAgainst, weightedChannels, type PartialSums, type PreparedReference, type RgbImage } from '../quality/ssimulacra2.ts'
 import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Trial } from '../quality/search.ts'
 
 /**
@@ -31,6 +31,8 @@ const GRID = 4
 const INNER = 80
 const BORDER = 24
 export const SAMPLE_MARGIN = 2
+/** Sampled images have all six scales (both sides ≥ 256): fine ones from crops, coarse ones from the whole. */
+const SAMPLED_CHANNELS = weightedChannels(6)
 
 export interface RawImage {
   data: Buffer
@@ -97,8 +99,8 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
   const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
-  const scorer = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference)
-  const proxyScorer = scorerFor(proxyRef)
+  const scorer = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
+  const proxyScorer = scorerFor(proxyRef, true)
 
   const search = async (chroma: Chroma) => {
     // Stage 1: bracket the floor on the proxy.
@@ -211,7 +213,7 @@ interface Region { left: number; top: number; width: number; height: number }
  */
 export function sampledScorer(reference: RgbImage): (decoded: RgbImage) => number {
   // The coarse scales' reference side is the same for every trial; the crops move with the errors.
-  const referenceCoarse = prepareReference(linearHalved(reference, 3), 3)
+  const referenceCoarse = prepareReference(reference, 3, SAMPLED_CHANNELS.slice(3), 3)
   // Trials at nearby qualities mostly pick the same windows: their reference side is prepared once.
   const crops = new Map<string, PreparedReference>()
   const preparedCrop = (r: Region) => {
@@ -219,15 +221,15 @@ export function sampledScorer(reference: RgbImage): (decoded: RgbImage) => numbe
     let prepared = crops.get(key)
     if (!prepared) {
       if (crops.size >= 4 * GRID * GRID) crops.clear() // bounded: a few trials' worth of windows
-      prepared = prepareReference(toLinear(crop(reference, r)), 3)
+      prepared = prepareReference(crop(reference, r), 3, SAMPLED_CHANNELS)
       crops.set(key, prepared)
     }
     return prepared
   }
   return (decoded) => {
     const regions = worstWindows(reference, decoded)
-    const fine = addSums(regions.map((r) => sumsAgainst(preparedCrop(r), toLinear(crop(decoded, r)), BORDER)))
-    const coarse = sumsAgainst(referenceCoarse, linearHalved(decoded, 3))
+    const fine = addSums(regions.map((r) => sumsAgainst(preparedCrop(r), crop(decoded, r), BORDER)))
+    const coarse = sumsAgainst(referenceCoarse, decoded)
     const whole: PartialSums = { sums: [...fine.sums, ...coarse.sums], pixels: [...fine.pixels, ...coarse.pixels] }
     return scoreFromSums(whole)
   }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
-import { linearHalved, prepareReference, pyramidSums, scoreFromSums, ssimulacra2, sumsAgainst, toLinear, type LinearImage, type PartialSums, type RgbImage } from './ssimulacra2.ts'
+import { EVERY_CHANNEL, linearHalved, prepareReference, pyramidSums, scoreFromSums, ssimulacra2, sumsAgainst, toLinear, scaleCount, weightedChannels, type LinearImage, type PartialSums, type RgbImage } from './ssimulacra2.ts'
 import { prepareReferenceJs, sumsAgainstJs } from './ssimulacra2-js.ts'
 
 const corpus = process.env.IMGPROC_CORPUS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images')
@@ -68,5 +68,40 @@ t.test('crops with a border (fine scales) and the halved image (coarse scales), 
   for (const times of [3, 1]) {
     const [a, b] = [linearHalved(photo, times), linearHalved(distorted, times)]
     sameSums(t, pyramidSums(a, b, 3, 0), portSums(a, b, 3), `halved ${times}×: ${a.width}×${a.height}`)
+  }
+})
+
+t.test('8-bit images converted (and halved) strip by strip inside WebAssembly: the same sums as the port from its own linear planes', async (t) => {
+  const photo = await rgb(sharp(readFileSync(path.join(corpus, 'flowers.jpeg'))).resize(1001, 563, { fit: 'fill' }))
+  const distorted = await distort(photo, 'jpeg', 40)
+  sameSums(t, sumsAgainst(prepareReference(photo, 6), distorted), portSums(toLinear(photo), toLinear(distorted), 6), 'whole image from bytes')
+  // Odd sizes at every level, and images shorter than one strip.
+  for (const [width, height, times] of [[1001, 563, 3], [1001, 563, 1], [333, 97, 2], [64, 9, 3], [77, 1100, 3]] as const) {
+    const [a, b] = await Promise.all([photo, distorted].map((img) => rgb(raw(img).resize(width, height, { fit: 'fill' }))))
+    sameSums(t, sumsAgainst(prepareReference(a!, 3, EVERY_CHANNEL, times), b!), portSums(linearHalved(a!, times), linearHalved(b!, times), 3), `${width}×${height} halved ${times}× from bytes`)
+  }
+  t.throws(() => sumsAgainst(prepareReference(photo, 3, EVERY_CHANNEL, 3), toLinear(distorted)), /8-bit/, 'a halved reference takes 8-bit images only')
+  t.throws(() => sumsAgainst(prepareReference(photo, 3), photo.width > 9 ? { ...distorted, width: photo.width - 1 } : distorted), /differ in size/)
+})
+
+t.test('weighted channels: those computed have the exact sums, the others 0, and scores move by under 0.001', async (t) => {
+  t.same(weightedChannels(6), [[1], [0, 1], [0, 1], [0, 1, 2], [0, 1, 2], []], 'six scales: Y alone at full size; X and Y at 1/2 and 1/4; none at 1/32')
+  t.same([109, 96, 2725, 2225, 8, 8, 15, 300, 7, 100].flatMap((n, i, all) => (i % 2 ? [] : [scaleCount(n, all[i + 1]!)])), [5, 6, 2, 3, 0], 'scales present')
+  t.same([[109, 96], [8, 8], [15, 300]].map(([w, h]) => prepareReference({ data: new Uint8Array(w! * h! * 3), width: w!, height: h! }, 6).scales.length), [5, 2, 3], 'as many as a prepared reference has')
+  // Fewer scales shift which weight each (scale, channel) gets, as the reference takes them in order.
+  for (const [name, size] of [['astronaut.png', 700], ['alpha-premultiply-2048x1536-paper.png', 700], ['16-bit-grey-alpha.png', 200], ['chelsea.png', 40]] as const) {
+    const reference = await rgb(sharp(readFileSync(path.join(corpus, name))).resize(size, size, { fit: 'inside' }))
+    const channels = weightedChannels(scaleCount(reference.width, reference.height))
+    for (const [format, quality] of DISTORTIONS) {
+      const distorted = await distort(reference, format, quality)
+      const every = sumsAgainst(prepareReference(reference, 6), distorted)
+      const weighted = sumsAgainst(prepareReference(reference, 6, channels), distorted)
+      const wrong = weighted.sums.flatMap((s, scale) => [...s].flatMap((v, k) => {
+        const expected = channels[scale]!.includes(Math.floor(k / 6)) ? every.sums[scale]![k]! : 0
+        return Object.is(v, expected) ? [] : [`scale ${scale} sum ${k}`]
+      }))
+      t.same(wrong, [], `${name} ${format} q${quality}: kept sums exact, skipped ones 0`)
+      t.ok(Math.abs(scoreFromSums(weighted) - scoreFromSums(every)) < 0.001, `${name} ${format} q${quality}: ${scoreFromSums(every).toFixed(4)} → ${scoreFromSums(weighted).toFixed(4)}`)
+    }
   }
 })

@@ -7,12 +7,14 @@
  * shrinks: one shared by every score would keep the largest image ever scored for the life of the worker.
  */
 import * as js from './ssimulacra2-js.ts'
-import type { LinearImage, PartialSums } from './ssimulacra2.ts'
+import type { LinearImage, PartialSums, RgbImage, ScaleChannels } from './ssimulacra2.ts'
 import { wasmBinary } from './ssimulacra2-wasm-binary.ts'
 
 /** The kernels' exports (pointers are byte offsets into the instance's memory). */
 interface Kernels {
-  init(radius: number, gauss: number, opsin: number, cbrtTable: number, cbrtSteps: number): void
+  init(radius: number, gauss: number, opsin: number, cbrtTable: number, cbrtSteps: number, toLinear: number): void
+  linearPlanes(src: number, n: number, r: number, g: number, b: number): void
+  halvedLinearPlanes(src: number, w: number, h: number, r: number, g: number, b: number): void
   downscale(src: number, w: number, h: number, dst: number): void
   toXyb(r: number, g: number, b: number, n: number, x: number, y: number, bb: number): void
   horizontalScratchBytes(w: number): number
@@ -29,6 +31,9 @@ const kernelsModule = () => (compiled ??= new WebAssembly.Module(wasmBinary()))
 const PAGE = 65_536
 /** wasm32: 4 GiB of addresses, the most V8 gives one memory. */
 const MAX_BYTES = 65_536 * PAGE
+
+/** 8-bit images are brought in by strips of about this many pixels (whole rows, a multiple of 2^halvings). */
+const STRIP_PIXELS = 65_536
 
 /** Three planes (pointers), one per channel. */
 type Planes = [number, number, number]
@@ -56,6 +61,7 @@ class Layout {
 }
 
 export class WasmReference {
+  /** The size of the images compared (before any halving). */
   readonly width: number
   readonly height: number
   readonly scales: Scale[] = []
@@ -69,41 +75,67 @@ export class WasmReference {
   readonly #hScratch: number
   readonly #vScratch: number
   readonly #sums: number
+  readonly #channels: ScaleChannels
+  readonly #halvings: number
+  /** Rows of an 8-bit image per strip, the strip's bytes, and the halvings' working planes (two levels). */
+  readonly #stripRows: number
+  readonly #strip: number
+  readonly #halving: [Planes, Planes]
 
-  /** Prepares `first` (linear RGB) as the reference of comparisons over up to `scales` scales. */
-  constructor(first: LinearImage, scales: number) {
+  /**
+   * Prepares `first` as the reference of comparisons over up to `scales` scales, in the channels `channels`
+   * lists for each scale (the others' sums stay 0). An 8-bit `first` may be halved `halvings` times first (in
+   * linear RGB, as the metric's pyramid does): the reference is then its coarser scales, and the images
+   * compared with it are halved alike. 8-bit images are converted here, a strip at a time: no full-size float
+   * plane of them exists on either side of the boundary.
+   */
+  constructor(first: LinearImage | RgbImage, scales: number, channels: ScaleChannels, halvings = 0) {
+    if (halvings > 0 && 'planes' in first) throw new RangeError('SSIMULACRA2: only 8-bit images are halved on the way in')
+    this.#channels = channels
+    this.#halvings = halvings
     this.width = first.width
     this.height = first.height
+    let [baseWidth, baseHeight] = [first.width, first.height]
+    for (let k = 0; k < halvings; k++) [baseWidth, baseHeight] = [(baseWidth + 1) >> 1, (baseHeight + 1) >> 1]
+    const unit = 2 ** halvings
+    this.#stripRows = unit * Math.max(1, Math.floor(STRIP_PIXELS / (first.width * unit)))
     // Scale sizes first: every buffer is laid out before the memory is sized.
     const sizes: Array<[number, number]> = []
-    for (let scale = 0, w = first.width, h = first.height; scale < scales; scale++) {
+    for (let scale = 0, w = baseWidth, h = baseHeight; scale < scales; scale++) {
       // Checked before halving, as the reference does: the last scale may be smaller than 8 pixels.
       if (w < 8 || h < 8) break
       if (scale > 0) [w, h] = [(w + 1) >> 1, (h + 1) >> 1]
       sizes.push([w, h])
     }
+    if (channels.length < sizes.length) throw new RangeError(`SSIMULACRA2: channels given for ${channels.length} of ${sizes.length} scales`)
     this.#memory = new WebAssembly.Memory({ initial: 1 })
     this.#k = new WebAssembly.Instance(kernelsModule(), { env: { memory: this.#memory } }).exports as unknown as Kernels
     const layout = new Layout()
-    const gauss = layout.take(6 * 4), opsin = layout.take(15 * 4), cbrt = layout.take(js.CBRT_TABLE.byteLength)
+    const gauss = layout.take(6 * 4), opsin = layout.take(15 * 4), cbrt = layout.take(js.CBRT_TABLE.byteLength), toLinear = layout.take(256 * 4)
     new Float32Array(this.#memory.buffer, gauss, 6).set([js.IN1, js.IN3, js.IN5, js.D1, js.D3, js.D5])
     new Float32Array(this.#memory.buffer, opsin, 15).set([
       js.M00, js.M01, js.M02, js.M10, js.M11, js.M12, js.M20, js.M21, js.M22,
       js.BIAS, js.NEG_BIAS_CBRT, js.X_OFFSET, js.Y_OFFSET, js.B_OFFSET, js.C2
     ])
     new Float64Array(this.#memory.buffer, cbrt, js.CBRT_TABLE.length).set(js.CBRT_TABLE)
-    this.#k.init(js.N, gauss, opsin, cbrt, js.CBRT_STEPS)
+    new Float32Array(this.#memory.buffer, toLinear, 256).set(js.TO_LINEAR)
+    this.#k.init(js.N, gauss, opsin, cbrt, js.CBRT_STEPS, toLinear)
 
-    const pixels = first.width * first.height
-    for (const [width, height] of sizes) {
-      const n = width * height
-      this.scales.push({ width, height, xyb: layout.planes(n), mu: layout.planes(n), sq: layout.planes(n) })
+    const pixels = baseWidth * baseHeight
+    for (const [scale, [width, height]] of sizes.entries()) {
+      // Planes only for the channels computed at this scale (0 for the others: never read).
+      const planes = () => [0, 1, 2].map((c) => (channels[scale]!.includes(c) ? layout.take(4 * width * height) : 0)) as Planes
+      this.scales.push({ width, height, xyb: planes(), mu: planes(), sq: planes() })
     }
     this.#linear = [layout.planes(pixels), layout.planes(sizes.length > 1 ? sizes[1]![0] * sizes[1]![1] : 0)]
     this.#xyb = layout.planes(pixels)
     this.#h = layout.planes(pixels)
-    this.#hScratch = layout.take(this.#k.horizontalScratchBytes(first.width))
-    this.#vScratch = layout.take(this.#k.verticalScratchBytes(first.width))
+    this.#hScratch = layout.take(this.#k.horizontalScratchBytes(baseWidth))
+    this.#vScratch = layout.take(this.#k.verticalScratchBytes(baseWidth))
+    const rgb = !('planes' in first)
+    this.#strip = rgb ? layout.take(3 * this.#stripRows * first.width) : 0
+    const level = (k: number) => (halvings >= k ? ((first.width + 2 ** k - 1) >> k) * (this.#stripRows >> k) : 0)
+    this.#halving = [layout.planes(level(1)), layout.planes(level(2))]
     this.#sums = layout.take(18 * 8)
     if (layout.end > MAX_BYTES) {
       throw new RangeError(`SSIMULACRA2: a ${first.width}×${first.height} image needs ${(layout.end / 2 ** 30).toFixed(1)} GiB of WebAssembly memory (at most 4)`)
@@ -113,8 +145,11 @@ export class WasmReference {
     const [h0, h1] = this.#h
     for (const [scale, { width: w, height: h, xyb, mu, sq }] of this.scales.entries()) {
       const lin = this.#linearAt(scale, first)
-      this.#k.toXyb(lin[0], lin[1], lin[2], w * h, xyb[0], xyb[1], xyb[2])
-      for (let c = 0; c < 3; c++) {
+      if (channels[scale]!.length === 0) continue
+      // Channels not kept are converted into the compared image's planes, free until the first trial.
+      const [x, y, b] = xyb.map((p, c) => p || this.#xyb[c]!)
+      this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x!, y!, b!)
+      for (const c of channels[scale]!) {
         // The comparison's first two blurs of (a, a): a and a² (no cross term: it would be a² again).
         this.#k.horizontal(xyb[c]!, xyb[c]!, w, h, 0, h0, h1, 0, this.#hScratch)
         this.#k.verticalStore(w, h, h0, h1, mu[c]!, sq[c]!, this.#vScratch)
@@ -123,9 +158,10 @@ export class WasmReference {
   }
 
   /** The linear planes at `scale`: the image's own at 0, each next one halved from the previous one. */
-  #linearAt(scale: number, image: LinearImage): Planes {
+  #linearAt(scale: number, image: LinearImage | RgbImage): Planes {
     if (scale === 0) {
-      image.planes.forEach((plane, c) => new Float32Array(this.#memory.buffer, this.#linear[0][c]!, plane.length).set(plane))
+      if ('planes' in image) image.planes.forEach((plane, c) => new Float32Array(this.#memory.buffer, this.#linear[0][c]!, plane.length).set(plane))
+      else this.#load(image)
     } else {
       const from = this.#linear[(scale - 1) % 2]!, to = this.#linear[scale % 2]!
       const { width, height } = this.scales[scale - 1]!
@@ -134,18 +170,49 @@ export class WasmReference {
     return this.#linear[scale % 2]!
   }
 
+  /** An 8-bit image → the linear planes of scale 0, through the strip: converted, then halved `halvings` times. */
+  #load(image: RgbImage): void {
+    const { width: w, height: h } = image, out = this.#linear[0], outWidth = this.scales[0]!.width
+    const bytes = new Uint8Array(this.#memory.buffer)
+    const offset = (planes: Planes, pixels: number) => planes.map((p) => p + 4 * pixels) as Planes
+    let outRow = 0
+    for (let y = 0; y < h; y += this.#stripRows) {
+      const rows = Math.min(this.#stripRows, h - y)
+      bytes.set(image.data.subarray(y * w * 3, (y + rows) * w * 3), this.#strip)
+      if (this.#halvings === 0) {
+        this.#k.linearPlanes(this.#strip, rows * w, ...offset(out, y * w))
+        continue
+      }
+      // A strip is a whole number of 2^halvings rows (but the last): every 2×2 average stays inside it, and
+      // the last strip's odd rows repeat as the whole image's would.
+      let from: Planes | null = null, sw = w, sh = rows
+      for (let k = 1; k <= this.#halvings; k++) {
+        const to = k === this.#halvings ? offset(out, outRow * outWidth) : this.#halving[(k - 1) % 2]!
+        if (from) for (let c = 0; c < 3; c++) this.#k.downscale(from[c]!, sw, sh, to[c]!)
+        else this.#k.halvedLinearPlanes(this.#strip, sw, sh, ...to)
+        from = to
+        sw = (sw + 1) >> 1
+        sh = (sh + 1) >> 1
+      }
+      outRow += sh
+    }
+  }
+
   /** See `sumsAgainst` in ssimulacra2.ts. */
-  sumsAgainst(second: LinearImage, border: number): PartialSums {
+  sumsAgainst(second: LinearImage | RgbImage, border: number): PartialSums {
+    if (second.width !== this.width || second.height !== this.height) throw new RangeError('SSIMULACRA2: images differ in size')
+    if (this.#halvings > 0 && 'planes' in second) throw new RangeError('SSIMULACRA2: only 8-bit images are halved on the way in')
     const result: PartialSums = { sums: [], pixels: [] }
     const [h0, h1, h2] = this.#h, x2 = this.#xyb
     for (const [scale, ref] of this.scales.entries()) {
       const w = ref.width, h = ref.height
       const lin = this.#linearAt(scale, second)
-      this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x2[0], x2[1], x2[2])
       const edge = Math.ceil(border / 2 ** scale)
       const sums = new Float64Array(this.#memory.buffer, this.#sums, 18)
       sums.fill(0)
-      for (let c = 0; c < 3; c++) {
+      const channels = this.#channels[scale]!
+      if (channels.length > 0) this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x2[0], x2[1], x2[2])
+      for (const c of channels) {
         this.#k.horizontal(ref.xyb[c]!, x2[c]!, w, h, 1, h0, h1, h2, this.#hScratch)
         this.#k.verticalSsim(w, h, h0, h1, h2, ref.xyb[c]!, x2[c]!, ref.mu[c]!, ref.sq[c]!, edge, this.#sums + c * 6 * 8, this.#vScratch)
       }
