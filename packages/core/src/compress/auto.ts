@@ -99,7 +99,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
   const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
-  const scorer = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
+  const scorer: ((decoded: RgbImage, quality: number) => number) | null = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
   const proxyScorer = scorerFor(proxyRef, true)
 
   const search = async (chroma: Chroma) => {
@@ -118,7 +118,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     const next = () => nextFullQuality(proxyTrials, fullTrials, required, undefined, optimism)
     for (let q = next(); q !== null; q = next()) {
       const out = await encodeAt(raw, q, chroma)
-      fullTrials.push({ quality: q, score: scorer!(await decodeFlat(sharp, out)), bytes: out.length })
+      fullTrials.push({ quality: q, score: scorer!(await decodeFlat(sharp, out), q), bytes: out.length })
       outputs.set(q, out)
     }
     return { proxyTrials, fullTrials, outputs, ...chooseQuality(fullTrials, required) }
@@ -211,29 +211,28 @@ interface Region { left: number; top: number; width: number; height: number }
  * Fixed positions missed errors concentrated in parts of an image (a product on a plain background) by up
  * to 6 points; the worst window per cell was 9 points too pessimistic.
  */
-export function sampledScorer(reference: RgbImage): (decoded: RgbImage) => number {
-  // The coarse scales' reference side is the same for every trial; the crops move with the errors.
+export function sampledScorer(reference: RgbImage): (decoded: RgbImage, quality: number) => number {
+  // The coarse scales' reference side is the same for every trial.
   const referenceCoarse = prepareReference(reference, 3, SAMPLED_CHANNELS.slice(3), 3)
-  // Trials at nearby qualities mostly pick the same windows: their reference side is prepared once.
-  const crops = new Map<string, PreparedReference>()
-  const preparedCrop = (r: Region) => {
-    const key = `${r.left},${r.top}`
-    let prepared = crops.get(key)
-    if (!prepared) {
-      if (crops.size >= 4 * GRID * GRID) crops.clear() // bounded: a few trials' worth of windows
-      prepared = prepareReference(crop(reference, r), 3, SAMPLED_CHANNELS)
-      crops.set(key, prepared)
+  // The windows, and their reference side, are kept for trials within RERANK_QUALITY of the trial that chose
+  // them: ranking and preparing them again cost ~35 ms per 6 MP trial, and nearby qualities err in the same
+  // places. Scoring the same pixels also makes the trials' differences the encoder's, not the sample's.
+  let sample: { quality: number; regions: Region[]; prepared: PreparedReference[] } | null = null
+  return (decoded, quality) => {
+    if (!sample || Math.abs(quality - sample.quality) > RERANK_QUALITY) {
+      const regions = worstWindows(reference, decoded)
+      sample = { quality, regions, prepared: regions.map((r) => prepareReference(crop(reference, r), 3, SAMPLED_CHANNELS)) }
     }
-    return prepared
-  }
-  return (decoded) => {
-    const regions = worstWindows(reference, decoded)
-    const fine = addSums(regions.map((r) => sumsAgainst(preparedCrop(r), crop(decoded, r), BORDER)))
+    const { regions, prepared } = sample
+    const fine = addSums(regions.map((r, i) => sumsAgainst(prepared[i]!, crop(decoded, r), BORDER)))
     const coarse = sumsAgainst(referenceCoarse, decoded)
     const whole: PartialSums = { sums: [...fine.sums, ...coarse.sums], pixels: [...fine.pixels, ...coarse.pixels] }
     return scoreFromSums(whole)
   }
 }
+
+/** How far (quality points) a trial may be from the one whose errors chose the sample's windows. */
+const RERANK_QUALITY = 10
 
 const BLOCK = 16
 /**

@@ -123,3 +123,11 @@ t.test('one-sided full-size steps follow the proxy curve shifted by the offset m
   // A passing trial where the corrected curve crosses: nothing cheaper is predicted, stop.
   t.equal(nextFullQuality(proxy, [{ quality: 60, score: 70.5, bytes: 60 }], 70), null)
 })
+
+t.test('nextFullQuality settles on a full-size trial that reaches the floor by at most `settle` points', async (t) => {
+  const proxy = [{ quality: 50, score: 65, bytes: 1 }, { quality: 70, score: 75, bytes: 2 }]
+  t.equal(SEARCH_LIMITS.settle, 1)
+  t.equal(nextFullQuality(proxy, [{ quality: 62, score: 70.8, bytes: 1 }], 70), null, '0.8 above: delivered as it is')
+  t.equal(nextFullQuality(proxy, [{ quality: 62, score: 71.5, bytes: 1 }], 70), 59, '1.5 above: the shifted proxy curve says 59 reaches it')
+  t.equal(nextFullQuality(proxy, [{ quality: 62, score: 71.5, bytes: 1 }], 70, { ...SEARCH_LIMITS, settle: 2 }), null, 'a wider settle stops there too')
+})

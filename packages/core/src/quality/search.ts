@@ -25,12 +25,15 @@ export interface SearchLimits {
   proxyTolerance: number
   /** Stop bracketing at full size when the bracket is this narrow. */
   tolerance: number
+  /** Stop at full size once a trial reaches the floor by no more than this many points: a point is ~2–3
+   *  quality points (~3–5% of the bytes) near the floors, and each full-size trial costs ~2 encodes. */
+  settle: number
   /** Full-size encodes allowed per image (each costs an encode, a decode and a bounded score), plus one at
    *  `max` when none of them reached the floor. */
   fullTrials: number
 }
 
-export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 3, fullTrials: 4 }
+export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 3, settle: 1, fullTrials: 4 }
 
 /** Where the first proxy trial goes: about where typical photos cross each floor. */
 export function startQuality(floor: number): number {
@@ -134,6 +137,7 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
     // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
     return !above && !full.some((t) => t.quality === limits.max) && full.length === limits.fullTrials ? limits.max : null
   }
+  if (above && above.score - required <= limits.settle) return null
   let next: number
   if (below && above) {
     if (above.quality - below.quality <= limits.tolerance) return null
