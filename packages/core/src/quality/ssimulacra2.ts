@@ -102,8 +102,8 @@ export function scaleCount(width: number, height: number): number {
  * order over the scales present, so which weight a (scale, channel) gets depends on how many there are. One
  * whose six weights are all below 0.01 (for six scales: X and B at full size, B at 1/2 and 1/4, all at 1/32)
  * moved no score by more than 0.0005 points on the corpus (JPEG and WebP at q20–95), yet computing them is
- * half of the work: full size alone is ¾ of the pixels. The search scores in these; the scores reported to
- * users are exact (EVERY_CHANNEL).
+ * half of the work: full size alone is ¾ of the pixels. The search scores in these (so does the `score` it
+ * delivers, within 0.0005); `ssimulacra2` and the tests use EVERY_CHANNEL.
  */
 export function weightedChannels(scales: number = NUM_SCALES): ScaleChannels {
   return Array.from({ length: scales }, (_, scale) =>
