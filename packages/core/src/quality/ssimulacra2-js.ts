@@ -1,7 +1,7 @@
 /**
- * SSIMULACRA2's steps in TypeScript: the port's constants, its conversion to linear RGB (`toLinear`,
- * `linearHalved`, which production uses), and its kernels and pipeline (`prepareReferenceJs`, `sumsAgainstJs`)
- * as the readable reference of the metric. Production scores run those kernels as WebAssembly
+ * SSIMULACRA2's steps in TypeScript: the port's constants, its conversion to linear RGB (`toLinear`, and
+ * `linearHalved`, the reference for the halving done in WebAssembly), and its kernels and pipeline
+ * (`prepareReferenceJs`, `sumsAgainstJs`) as the readable reference of the metric. Production scores run those kernels as WebAssembly
  * (../../assembly/ssimulacra2.ts, driven by ssimulacra2-wasm.ts), which ssimulacra2-wasm.test.ts holds
  * bit-identical to these. The public API, and what the metric is, are in ssimulacra2.ts.
  */
@@ -273,33 +273,16 @@ function downscale(p: Float32Array, w: number, h: number): Float32Array {
   return out
 }
 
-/** linearPlane then downscale in one pass over the bytes, with the same float32 sums (same values). */
-function halvedLinearPlane(img: RgbImage, channel: number): Float32Array {
-  const w = img.width, h = img.height, d = img.data
-  const ow = (w + 1) >> 1, oh = (h + 1) >> 1
-  const out = new Float32Array(ow * oh)
-  for (let oy = 0; oy < oh; oy++) {
-    const y0 = 2 * oy * w, y1 = Math.min(2 * oy + 1, h - 1) * w
-    for (let ox = 0; ox < ow; ox++) {
-      const x0 = 2 * ox, x1 = Math.min(2 * ox + 1, w - 1)
-      const p00 = TO_LINEAR[d[(y0 + x0) * 3 + channel]!]!, p01 = TO_LINEAR[d[(y0 + x1) * 3 + channel]!]!
-      const p10 = TO_LINEAR[d[(y1 + x0) * 3 + channel]!]!, p11 = TO_LINEAR[d[(y1 + x1) * 3 + channel]!]!
-      out[oy * ow + ox] = f(f(f(p00 + p01) + p10) + p11) * 0.25
-    }
-  }
-  return out
-}
-
 /**
- * The image halved `times` (≥ 1) times, as the metric's pyramid does, one channel at a time and never as a
- * full-size float plane (the first halving reads the 8-bit pixels directly).
+ * The image halved `times` (≥ 1) times, as the metric's pyramid does, one channel at a time: the reference the
+ * WebAssembly's strip-by-strip conversion and halving (WasmReference with `halvings`) must match.
  */
 export function linearHalved(img: RgbImage, times: number): LinearImage {
   let width = img.width, height = img.height
   const planes = [0, 1, 2].map((c) => {
-    let p = halvedLinearPlane(img, c)
-    let w = (img.width + 1) >> 1, h = (img.height + 1) >> 1
-    for (let k = 1; k < times; k++) {
+    let p = linearPlane(img, c)
+    let w = img.width, h = img.height
+    for (let k = 0; k < times; k++) {
       p = downscale(p, w, h)
       w = (w + 1) >> 1
       h = (h + 1) >> 1
