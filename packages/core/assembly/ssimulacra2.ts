@@ -126,8 +126,12 @@ export function downscale(src: usize, w: i32, h: i32, dst: usize): void {
   return fround(f64x2.add(f64x2.mul(f64x2.splat(m0), R), middle))
 }
 
-/** Linear RGB planes → positive XYB planes, two pixels per step (an odd last pixel is stored alone). */
-export function toXyb(r: usize, g: usize, b: usize, n: i32, x: usize, y: usize, bb: usize): void {
+/**
+ * Linear RGB planes → positive XYB planes, two pixels per step (an odd last pixel is stored alone). Without
+ * `blue` the B plane is not written and its cube root (a third of the work) not taken: the finest scales weigh
+ * no B.
+ */
+export function toXyb(r: usize, g: usize, b: usize, n: i32, x: usize, y: usize, bb: usize, blue: bool): void {
   const negBiasCbrt = f32x4.splat(NEG_BIAS_CBRT), half = f32x4.splat(0.5)
   const fourteen = f64x2.splat(14), xOffset = f64x2.splat(<f64>X_OFFSET)
   const yOffset = f32x4.splat(Y_OFFSET), bOffset = f32x4.splat(B_OFFSET)
@@ -135,17 +139,18 @@ export function toXyb(r: usize, g: usize, b: usize, n: i32, x: usize, y: usize, 
     const R = low64(v128.load64_zero(at(r, i))), G = low64(v128.load64_zero(at(g, i))), B = low64(v128.load64_zero(at(b, i)))
     const l = f32x4.add(demote(cbrt2(mix(R, G, B, M00, M01, M02))), negBiasCbrt)
     const m = f32x4.add(demote(cbrt2(mix(R, G, B, M10, M11, M12))), negBiasCbrt)
-    const s = f32x4.add(demote(cbrt2(mix(R, G, B, M20, M21, M22))), negBiasCbrt)
     const X = f32x4.mul(half, f32x4.sub(l, m))
     const Y = f32x4.mul(half, f32x4.add(l, m))
     const outX = demote(f64x2.add(f64x2.mul(low64(X), fourteen), xOffset))
     const outY = f32x4.add(Y, yOffset)
+    const pair = i + 1 < n
+    if (pair) { v128.store64_lane(at(x, i), outX, 0); v128.store64_lane(at(y, i), outY, 0) }
+    else { v128.store32_lane(at(x, i), outX, 0); v128.store32_lane(at(y, i), outY, 0) }
+    if (!blue) continue
+    const s = f32x4.add(demote(cbrt2(mix(R, G, B, M20, M21, M22))), negBiasCbrt)
     const outB = f32x4.add(f32x4.sub(s, Y), bOffset)
-    if (i + 1 < n) {
-      v128.store64_lane(at(x, i), outX, 0); v128.store64_lane(at(y, i), outY, 0); v128.store64_lane(at(bb, i), outB, 0)
-    } else {
-      v128.store32_lane(at(x, i), outX, 0); v128.store32_lane(at(y, i), outY, 0); v128.store32_lane(at(bb, i), outB, 0)
-    }
+    if (pair) v128.store64_lane(at(bb, i), outB, 0)
+    else v128.store32_lane(at(bb, i), outB, 0)
   }
 }
 

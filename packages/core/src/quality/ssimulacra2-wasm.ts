@@ -16,7 +16,7 @@ interface Kernels {
   linearPlanes(src: number, n: number, r: number, g: number, b: number): void
   halvedLinearPlanes(src: number, w: number, h: number, r: number, g: number, b: number): void
   downscale(src: number, w: number, h: number, dst: number): void
-  toXyb(r: number, g: number, b: number, n: number, x: number, y: number, bb: number): void
+  toXyb(r: number, g: number, b: number, n: number, x: number, y: number, bb: number, blue: number): void
   horizontalScratchBytes(w: number): number
   horizontal(a: number, b: number, w: number, h: number, cross: number, h0: number, h1: number, h2: number, scratch: number): void
   verticalScratchBytes(w: number): number
@@ -148,7 +148,7 @@ export class WasmReference {
       if (channels[scale]!.length === 0) continue
       // Channels not kept are converted into the compared image's planes, free until the first trial.
       const [x, y, b] = xyb.map((p, c) => p || this.#xyb[c]!)
-      this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x!, y!, b!)
+      this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x!, y!, b!, +channels[scale]!.includes(2))
       for (const c of channels[scale]!) {
         // The comparison's first two blurs of (a, a): a and a² (no cross term: it would be a² again).
         this.#k.horizontal(xyb[c]!, xyb[c]!, w, h, 0, h0, h1, 0, this.#hScratch)
@@ -211,7 +211,7 @@ export class WasmReference {
       const sums = new Float64Array(this.#memory.buffer, this.#sums, 18)
       sums.fill(0)
       const channels = this.#channels[scale]!
-      if (channels.length > 0) this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x2[0], x2[1], x2[2])
+      if (channels.length > 0) this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x2[0], x2[1], x2[2], +channels.includes(2))
       for (const c of channels) {
         this.#k.horizontal(ref.xyb[c]!, x2[c]!, w, h, 1, h0, h1, h2, this.#hScratch)
         this.#k.verticalSsim(w, h, h0, h1, h2, ref.xyb[c]!, x2[c]!, ref.mu[c]!, ref.sq[c]!, edge, this.#sums + c * 6 * 8, this.#vScratch)
