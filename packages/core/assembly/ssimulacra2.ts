@@ -233,10 +233,8 @@ function recur3(s: usize, steps: i32): void {
   }
 }
 
-/** Bytes of horizontal scratch for width w: two padded interleaved inputs, three interleaved sums. */
-export function horizontalScratchBytes(w: i32): i32 {
-  return (2 * (w + 3 * RADIUS + 1) + 3 * (w + RADIUS)) << 4
-}
+// Scratch: two padded interleaved inputs, three interleaved sums; sized by horizontalScratchBytes in
+// src/quality/ssimulacra2-wasm.ts (the caller lays memory out before it has an instance).
 
 /**
  * Horizontal pass of the blurs of b, b² and (with `cross`) a·b into h0, h1, h2, with the port's zero padding
@@ -277,11 +275,8 @@ export function horizontal(a: usize, b: usize, w: i32, h: i32, cross: bool, h0: 
 // State of the recurrences (9 per column, the outputs of rows n−1 and n−2) is kept as f64 (values rounded to
 // float32), so the double steps need no conversion.
 
-/** Bytes of vertical scratch for width w: the state (2 × 9 rows of f64), three output rows and a row of zeros. */
-export function verticalScratchBytes(w: i32): i32 {
-  const wp = (w + 3) & ~3
-  return 2 * 9 * wp * 8 + 4 * (wp * 4 + 16)
-}
+// Scratch: the state (2 × 9 rows of f64), three output rows and a row of zeros; sized by verticalScratchBytes
+// in src/quality/ssimulacra2-wasm.ts.
 
 /**
  * One recurrence on four columns: o = f(s·IN − f(A·D + B)) (both steps in double), A and B the outputs of

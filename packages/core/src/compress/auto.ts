@@ -1,6 +1,6 @@
 import type Sharp from 'sharp'
 import type { EncodeFormat } from './plan.ts'
-import { addSums, prepareReference, scoreFromSums, scorerFor, sumsAgainst, weightedChannels, type PartialSums, type PreparedReference, type RgbImage } from '../quality/ssimulacra2.ts'
+import { addSums, prepareReference, scoreFromSums, scorerFor, sumsAgainst, weightedChannels, type PartialSums, type PreparedReference, type RgbImage, type Scorer } from '../quality/ssimulacra2.ts'
 import { chooseQuality, nextFullQuality, nextProxyQuality, startQuality, type Trial } from '../quality/search.ts'
 
 /**
@@ -105,7 +105,6 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const small = pixels <= PROXY_PIXELS
   const tiled = !small && Math.min(raw.width, raw.height) >= TILE
   const proxy = small ? raw : tiled ? mosaic(raw) : await downscale(sharp, raw, PROXY_PIXELS)
-  const optimism = tiled ? MOSAIC_OPTIMISM : 0
   const proxyRef = await flattenRaw(sharp, proxy)
   // Thin images have fewer than six scales in their 1/8 part: those are scored whole. So are transparent ones
   // up to ALPHA_CONFIRM_PIXELS: the sample read up to 3.7 points optimistic on a transparent product as WebP
@@ -113,52 +112,58 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const alpha = raw.channels === 2 || raw.channels === 4
   const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
   const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
+  const optimism = tiled ? MOSAIC_OPTIMISM : 0
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
-  const scorer: ((decoded: RgbImage, quality: number) => number) | null = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
+  const scorer: Scorer<[RgbImage, number]> | null = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
   const proxyScorer = scorerFor(proxyRef, true)
+  try {
+    const search = async (chroma: Chroma) => {
+      // Stage 1: bracket the floor on the proxy.
+      const proxyTrials: Trial[] = []
+      const outputs = new Map<number, Buffer>()
+      const proxyTarget = small ? floor : required + optimism
+      for (let q = nextProxyQuality(proxyTrials, proxyTarget); q !== null; q = nextProxyQuality(proxyTrials, proxyTarget)) {
+        const out = await encodeAt(proxy, q, chroma)
+        proxyTrials.push({ quality: q, score: proxyScorer(await decodeFlat(sharp, out)), bytes: out.length })
+        if (small) outputs.set(q, out)
+      }
+      if (small) return { proxyTrials, fullTrials: proxyTrials, outputs, ...chooseQuality(proxyTrials, floor) }
+      // Stage 2: full size, scored on the whole image or on a sample of crops.
+      const fullTrials: Trial[] = []
+      const next = () => nextFullQuality(proxyTrials, fullTrials, required, undefined, optimism)
+      for (let q = next(); q !== null; q = next()) {
+        const out = await encodeAt(raw, q, chroma)
+        fullTrials.push({ quality: q, score: scorer!(await decodeFlat(sharp, out), q), bytes: out.length })
+        outputs.set(q, out)
+      }
+      return { proxyTrials, fullTrials, outputs, ...chooseQuality(fullTrials, required) }
+    }
 
-  const search = async (chroma: Chroma) => {
-    // Stage 1: bracket the floor on the proxy.
-    const proxyTrials: Trial[] = []
-    const outputs = new Map<number, Buffer>()
-    const proxyTarget = small ? floor : required + optimism
-    for (let q = nextProxyQuality(proxyTrials, proxyTarget); q !== null; q = nextProxyQuality(proxyTrials, proxyTarget)) {
-      const out = await encodeAt(proxy, q, chroma)
-      proxyTrials.push({ quality: q, score: proxyScorer(await decodeFlat(sharp, out)), bytes: out.length })
-      if (small) outputs.set(q, out)
+    let best = await search(undefined)
+    let chroma: Chroma = undefined
+    if (settings.format === 'jpeg' && (!best.met || best.trial.quality > TRY_444_ABOVE)) {
+      const full = await search('4:4:4')
+      const pick = chooseQuality([best.trial, full.trial], small ? floor : required)
+      if (pick.trial === full.trial) {
+        best = { ...full, proxyTrials: [...best.proxyTrials, ...full.proxyTrials], fullTrials: [...best.fullTrials, ...full.fullTrials] }
+        chroma = '4:4:4'
+      }
     }
-    if (small) return { proxyTrials, fullTrials: proxyTrials, outputs, ...chooseQuality(proxyTrials, floor) }
-    // Stage 2: full size, scored on the whole image or on a sample of crops.
-    const fullTrials: Trial[] = []
-    const next = () => nextFullQuality(proxyTrials, fullTrials, required, undefined, optimism)
-    for (let q = next(); q !== null; q = next()) {
-      const out = await encodeAt(raw, q, chroma)
-      fullTrials.push({ quality: q, score: scorer!(await decodeFlat(sharp, out), q), bytes: out.length })
-      outputs.set(q, out)
+    const { trial, met } = best
+    return {
+      data: best.outputs.get(trial.quality)!,
+      quality: trial.quality,
+      score: trial.score,
+      met,
+      ...(settings.format === 'jpeg' && { chroma: chroma ?? '4:2:0' }),
+      proxy: best.proxyTrials,
+      full: small ? [] : best.fullTrials,
+      sampled
     }
-    return { proxyTrials, fullTrials, outputs, ...chooseQuality(fullTrials, required) }
-  }
-
-  let best = await search(undefined)
-  let chroma: Chroma = undefined
-  if (settings.format === 'jpeg' && (!best.met || best.trial.quality > TRY_444_ABOVE)) {
-    const full = await search('4:4:4')
-    const pick = chooseQuality([best.trial, full.trial], small ? floor : required)
-    if (pick.trial === full.trial) {
-      best = { ...full, proxyTrials: [...best.proxyTrials, ...full.proxyTrials], fullTrials: [...best.fullTrials, ...full.fullTrials] }
-      chroma = '4:4:4'
-    }
-  }
-  const { trial, met } = best
-  return {
-    data: best.outputs.get(trial.quality)!,
-    quality: trial.quality,
-    score: trial.score,
-    met,
-    ...(settings.format === 'jpeg' && { chroma: chroma ?? '4:2:0' }),
-    proxy: best.proxyTrials,
-    full: small ? [] : best.fullTrials,
-    sampled
+  } finally {
+    // Their WebAssembly memories go back to the pool for the next image.
+    proxyScorer.release()
+    scorer?.release()
   }
 }
 
@@ -226,15 +231,17 @@ interface Region { left: number; top: number; width: number; height: number }
  * Fixed positions missed errors concentrated in parts of an image (a product on a plain background) by up
  * to 6 points; the worst window per cell was 9 points too pessimistic.
  */
-export function sampledScorer(reference: RgbImage): (decoded: RgbImage, quality: number) => number {
+export function sampledScorer(reference: RgbImage): Scorer<[RgbImage, number]> {
   // The coarse scales' reference side is the same for every trial.
   const referenceCoarse = prepareReference(reference, 3, SAMPLED_CHANNELS.slice(3), 3)
   // The windows, and their reference side, are kept for trials within RERANK_QUALITY of the trial that chose
   // them: ranking and preparing them again cost ~35 ms per 6 MP trial, and nearby qualities err in the same
   // places. Scoring the same pixels also makes the trials' differences the encoder's, not the sample's.
   let sample: { quality: number; regions: Region[]; prepared: PreparedReference[] } | null = null
-  return (decoded, quality) => {
+  const releaseSample = () => sample?.prepared.forEach((p) => p.release())
+  const score = (decoded: RgbImage, quality: number) => {
     if (!sample || Math.abs(quality - sample.quality) > RERANK_QUALITY) {
+      releaseSample()
       const regions = worstWindows(reference, decoded)
       sample = { quality, regions, prepared: regions.map((r) => prepareReference(crop(reference, r), 3, SAMPLED_CHANNELS)) }
     }
@@ -244,6 +251,7 @@ export function sampledScorer(reference: RgbImage): (decoded: RgbImage, quality:
     const whole: PartialSums = { sums: [...fine.sums, ...coarse.sums], pixels: [...fine.pixels, ...coarse.pixels] }
     return scoreFromSums(whole)
   }
+  return Object.assign(score, { release: () => { releaseSample(); referenceCoarse.release() } })
 }
 
 /** How far (quality points) a trial may be from the one whose errors chose the sample's windows. */

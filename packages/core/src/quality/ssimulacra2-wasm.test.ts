@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { EVERY_CHANNEL, linearHalved, prepareReference, pyramidSums, scoreFromSums, ssimulacra2, sumsAgainst, toLinear, scaleCount, weightedChannels, type LinearImage, type PartialSums, type RgbImage } from './ssimulacra2.ts'
 import { prepareReferenceJs, sumsAgainstJs } from './ssimulacra2-js.ts'
+import { pool } from './ssimulacra2-wasm.ts'
 
 const corpus = process.env.IMGPROC_CORPUS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images')
 
@@ -104,4 +105,30 @@ t.test('weighted channels: those computed have the exact sums, the others 0, and
       t.ok(Math.abs(scoreFromSums(weighted) - scoreFromSums(every)) < 0.001, `${name} ${format} q${quality}: ${scoreFromSums(every).toFixed(4)} → ${scoreFromSums(weighted).toFixed(4)}`)
     }
   }
+})
+
+t.test('a released reference\'s memory serves the next one, whatever it held: the same sums bit for bit', async (t) => {
+  const photo = await rgb(sharp(readFileSync(path.join(corpus, 'coffee.png'))).resize(401, 299, { fit: 'fill' }))
+  const distorted = await distort(photo, 'jpeg', 35)
+  // Leave noise everywhere a smaller reference will lay out its planes and scratch: a larger noisy one, used
+  // with a halving (strip buffers) and a border, then released.
+  const noise = { data: Uint8Array.from({ length: 520 * 410 * 3 }, (_, i) => (i * 2654435761) >>> 24), width: 520, height: 410 }
+  for (const times of [0, 2]) {
+    const dirty = prepareReference(noise, 6, EVERY_CHANNEL, times)
+    sumsAgainst(dirty, { ...noise, data: noise.data.map((v) => 255 - v) }, 9)
+    dirty.release()
+    const before = pool.idleBytes()
+    const reused = prepareReference(photo, 6, EVERY_CHANNEL, times)
+    t.ok(pool.idleBytes() < before, `halvings ${times}: the released memory was taken again`)
+    const expected = times ? portSums(linearHalved(photo, times), linearHalved(distorted, times), 6) : portSums(toLinear(photo), toLinear(distorted), 6)
+    sameSums(t, sumsAgainst(reused, distorted), expected, `halvings ${times}: on a reused memory`)
+    reused.release()
+    t.throws(() => sumsAgainst(reused, distorted), /released/, 'a released reference cannot be used')
+    reused.release() // twice: nothing happens
+  }
+  t.ok(pool.idleBytes() <= 96 * 2 ** 20, `the pool keeps at most 96 MB (${(pool.idleBytes() / 2 ** 20).toFixed(1)} MB)`)
+  const large = prepareReference({ data: new Uint8Array(1500 * 1500 * 3), width: 1500, height: 1500 }, 6)
+  const idle = pool.idleBytes()
+  large.release()
+  t.equal(pool.idleBytes(), idle, 'a memory over 48 MB is not kept')
 })

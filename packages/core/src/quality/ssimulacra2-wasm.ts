@@ -3,8 +3,10 @@
  * `prepareReferenceJs` and `sumsAgainstJs` (ssimulacra2-js.ts), with the same results bit for bit.
  *
  * Memory: each prepared reference gets its own instance and memory, sized once for it (its planes at every
- * scale, and the working planes of its trials), so it is freed with the reference. A WebAssembly memory never
- * shrinks: one shared by every score would keep the largest image ever scored for the life of the worker.
+ * scale, and the working planes of its trials). A WebAssembly memory never shrinks, so one shared by every
+ * score would keep the largest image ever scored for the life of the worker; instead a released reference
+ * hands its instance to a small pool (see `Pool`), because the first touch of fresh pages cost more than the
+ * kernels' own work when preparing (~0.5 ms per MB: 12.6 ms to prepare a 512×512 reference).
  */
 import * as js from './ssimulacra2-js.ts'
 import type { LinearImage, PartialSums, RgbImage, ScaleChannels } from './ssimulacra2.ts'
@@ -17,9 +19,7 @@ interface Kernels {
   halvedLinearPlanes(src: number, w: number, h: number, r: number, g: number, b: number): void
   downscale(src: number, w: number, h: number, dst: number): void
   toXyb(r: number, g: number, b: number, n: number, x: number, y: number, bb: number, blue: number): void
-  horizontalScratchBytes(w: number): number
   horizontal(a: number, b: number, w: number, h: number, cross: number, h0: number, h1: number, h2: number, scratch: number): void
-  verticalScratchBytes(w: number): number
   verticalStore(w: number, h: number, h0: number, h1: number, mu: number, sq: number, scratch: number): void
   verticalSsim(w: number, h: number, h0: number, h1: number, h2: number, a: number, b: number, mu1: number, sq1: number, edge: number, sums: number, scratch: number): void
 }
@@ -35,6 +35,54 @@ const MAX_BYTES = 65_536 * PAGE
 /** 8-bit images are brought in by strips of about this many pixels (whole rows, a multiple of 2^halvings). */
 const STRIP_PIXELS = 65_536
 
+/** An instance of the kernels with its memory. */
+interface Instance {
+  memory: WebAssembly.Memory
+  kernels: Kernels
+}
+
+/**
+ * Instances of released references, kept for the next ones: their pages are already mapped. Bounded so
+ * that what it keeps is small beside a worker's images: memories above POOL_MEMORY_BYTES are dropped, and so
+ * is anything beyond POOL_BYTES in all.
+ */
+class Pool {
+  static readonly POOL_MEMORY_BYTES = 48 * 2 ** 20
+  static readonly POOL_BYTES = 96 * 2 ** 20
+  readonly #idle: Instance[] = []
+
+  /** The smallest idle instance holding `bytes`, else the largest idle one grown to them, else a new one. */
+  take(bytes: number): Instance {
+    let pick = -1
+    for (const [i, inst] of this.#idle.entries()) {
+      const size = inst.memory.buffer.byteLength, best = this.#idle[pick]?.memory.buffer.byteLength
+      if (best === undefined || (size >= bytes ? best < bytes || size < best : best < bytes && size > best)) pick = i
+    }
+    const instance = pick >= 0 ? this.#idle.splice(pick, 1)[0]! : Pool.#create()
+    const missing = Math.ceil(bytes / PAGE) - instance.memory.buffer.byteLength / PAGE
+    if (missing > 0) instance.memory.grow(missing)
+    return instance
+  }
+
+  give(instance: Instance): void {
+    const size = instance.memory.buffer.byteLength
+    if (size > Pool.POOL_MEMORY_BYTES || this.idleBytes() + size > Pool.POOL_BYTES) return
+    this.#idle.push(instance)
+  }
+
+  idleBytes(): number {
+    return this.#idle.reduce((sum, inst) => sum + inst.memory.buffer.byteLength, 0)
+  }
+
+  static #create(): Instance {
+    const memory = new WebAssembly.Memory({ initial: 1 })
+    return { memory, kernels: new WebAssembly.Instance(kernelsModule(), { env: { memory } }).exports as unknown as Kernels }
+  }
+}
+
+/** The process's pool (exported for its tests). */
+export const pool = new Pool()
+
 /** Three planes (pointers), one per channel. */
 type Planes = [number, number, number]
 
@@ -46,6 +94,12 @@ interface Scale {
   mu: Planes
   sq: Planes
 }
+
+// Scratch of the kernels' passes (their layouts are in assembly/ssimulacra2.ts), known before an instance is
+// taken: horizontal, two padded interleaved inputs and three interleaved sums (16 bytes a step); vertical, the
+// recurrences' state (2 × 9 rows of f64), three output rows and a row of zeros.
+const horizontalScratchBytes = (w: number) => (2 * (w + 3 * js.N + 1) + 3 * (w + js.N)) << 4
+const verticalScratchBytes = (w: number) => { const wp = (w + 3) & ~3; return 2 * 9 * wp * 8 + 4 * (wp * 4 + 16) }
 
 /** Bump allocation of 16-byte-aligned blocks, each with 16 bytes to spare (the kernels' 4-lane overreads). */
 class Layout {
@@ -65,8 +119,7 @@ export class WasmReference {
   readonly width: number
   readonly height: number
   readonly scales: Scale[] = []
-  readonly #memory: WebAssembly.Memory
-  readonly #k: Kernels
+  #instance: Instance | null
   /** Linear planes of the current scale and of the next (halving alternates between them). */
   readonly #linear: [Planes, Planes]
   /** The compared image's XYB planes; the horizontal pass's three planes; scratch of both passes; 18 sums. */
@@ -108,19 +161,8 @@ export class WasmReference {
       sizes.push([w, h])
     }
     if (channels.length < sizes.length) throw new RangeError(`SSIMULACRA2: channels given for ${channels.length} of ${sizes.length} scales`)
-    this.#memory = new WebAssembly.Memory({ initial: 1 })
-    this.#k = new WebAssembly.Instance(kernelsModule(), { env: { memory: this.#memory } }).exports as unknown as Kernels
     const layout = new Layout()
     const gauss = layout.take(6 * 4), opsin = layout.take(15 * 4), cbrt = layout.take(js.CBRT_TABLE.byteLength), toLinear = layout.take(256 * 4)
-    new Float32Array(this.#memory.buffer, gauss, 6).set([js.IN1, js.IN3, js.IN5, js.D1, js.D3, js.D5])
-    new Float32Array(this.#memory.buffer, opsin, 15).set([
-      js.M00, js.M01, js.M02, js.M10, js.M11, js.M12, js.M20, js.M21, js.M22,
-      js.BIAS, js.NEG_BIAS_CBRT, js.X_OFFSET, js.Y_OFFSET, js.B_OFFSET, js.C2
-    ])
-    new Float64Array(this.#memory.buffer, cbrt, js.CBRT_TABLE.length).set(js.CBRT_TABLE)
-    new Float32Array(this.#memory.buffer, toLinear, 256).set(js.TO_LINEAR)
-    this.#k.init(js.N, gauss, opsin, cbrt, js.CBRT_STEPS, toLinear)
-
     const pixels = baseWidth * baseHeight
     for (const [scale, [width, height]] of sizes.entries()) {
       // Planes only for the channels computed at this scale (0 for the others: never read).
@@ -130,8 +172,8 @@ export class WasmReference {
     this.#linear = [layout.planes(pixels), layout.planes(sizes.length > 1 ? sizes[1]![0] * sizes[1]![1] : 0)]
     this.#xyb = layout.planes(pixels)
     this.#h = layout.planes(pixels)
-    this.#hScratch = layout.take(this.#k.horizontalScratchBytes(baseWidth))
-    this.#vScratch = layout.take(this.#k.verticalScratchBytes(baseWidth))
+    this.#hScratch = layout.take(horizontalScratchBytes(baseWidth))
+    this.#vScratch = layout.take(verticalScratchBytes(baseWidth))
     const rgb = !('planes' in first)
     this.#strip = rgb ? layout.take(3 * this.#stripRows * first.width) : 0
     const level = (k: number) => (halvings >= k ? ((first.width + 2 ** k - 1) >> k) * (this.#stripRows >> k) : 0)
@@ -140,7 +182,18 @@ export class WasmReference {
     if (layout.end > MAX_BYTES) {
       throw new RangeError(`SSIMULACRA2: a ${first.width}×${first.height} image needs ${(layout.end / 2 ** 30).toFixed(1)} GiB of WebAssembly memory (at most 4)`)
     }
-    this.#memory.grow(Math.ceil(layout.end / PAGE) - 1)
+    // A pooled instance's memory holds whatever its last reference left: every kernel writes what it reads
+    // (padding and recurrence state included), and the constants are written again here.
+    this.#instance = pool.take(layout.end)
+    const buffer = this.#memory.buffer
+    new Float32Array(buffer, gauss, 6).set([js.IN1, js.IN3, js.IN5, js.D1, js.D3, js.D5])
+    new Float32Array(buffer, opsin, 15).set([
+      js.M00, js.M01, js.M02, js.M10, js.M11, js.M12, js.M20, js.M21, js.M22,
+      js.BIAS, js.NEG_BIAS_CBRT, js.X_OFFSET, js.Y_OFFSET, js.B_OFFSET, js.C2
+    ])
+    new Float64Array(buffer, cbrt, js.CBRT_TABLE.length).set(js.CBRT_TABLE)
+    new Float32Array(buffer, toLinear, 256).set(js.TO_LINEAR)
+    this.#k.init(js.N, gauss, opsin, cbrt, js.CBRT_STEPS, toLinear)
 
     const [h0, h1] = this.#h
     for (const [scale, { width: w, height: h, xyb, mu, sq }] of this.scales.entries()) {
@@ -155,6 +208,22 @@ export class WasmReference {
         this.#k.verticalStore(w, h, h0, h1, mu[c]!, sq[c]!, this.#vScratch)
       }
     }
+  }
+
+  get #memory(): WebAssembly.Memory {
+    if (!this.#instance) throw new Error('SSIMULACRA2: this reference was released')
+    return this.#instance.memory
+  }
+
+  get #k(): Kernels {
+    if (!this.#instance) throw new Error('SSIMULACRA2: this reference was released')
+    return this.#instance.kernels
+  }
+
+  /** Hands the instance to the pool; the reference cannot be used after. Releasing twice does nothing. */
+  release(): void {
+    if (this.#instance) pool.give(this.#instance)
+    this.#instance = null
   }
 
   /** The linear planes at `scale`: the image's own at 0, each next one halved from the previous one. */

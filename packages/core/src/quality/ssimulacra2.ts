@@ -70,7 +70,16 @@ export interface LinearImage {
 export function partialSums(reference: RgbImage, distorted: RgbImage): PartialSums {
   if (reference.width !== distorted.width || reference.height !== distorted.height) throw new RangeError('SSIMULACRA2: images differ in size')
   if (reference.width < 8 || reference.height < 8) throw new RangeError('SSIMULACRA2: images must be at least 8×8')
-  return sumsAgainst(prepareReference(reference, NUM_SCALES), distorted)
+  return once(prepareReference(reference, NUM_SCALES), (prepared) => sumsAgainst(prepared, distorted))
+}
+
+/** Uses a prepared reference for one comparison, then releases it. */
+function once<T>(prepared: PreparedReference, use: (prepared: PreparedReference) => T): T {
+  try {
+    return use(prepared)
+  } finally {
+    prepared.release()
+  }
 }
 
 /**
@@ -115,7 +124,8 @@ export function weightedChannels(scales: number = NUM_SCALES): ScaleChannels {
  * Prepares `first` (8-bit sRGB or linear RGB) as the reference of comparisons over up to `scales` scales,
  * computing the channels `channels` lists for each. With `halvings`, an 8-bit `first` is halved that many times
  * first, as the pyramid does, and so is every image compared with it: its scales are then the image's from
- * 1/2^halvings on (`channels` should start at that scale too).
+ * 1/2^halvings on (`channels` should start at that scale too). `release()` it when done: its memory goes back
+ * to a pool for the next one (an unreleased one is simply garbage-collected).
  */
 export function prepareReference(first: LinearImage | RgbImage, scales: number, channels: ScaleChannels = EVERY_CHANNEL, halvings = 0): PreparedReference {
   return new WasmReference(first, scales, channels, halvings)
@@ -132,7 +142,7 @@ export function sumsAgainst(reference: PreparedReference, second: LinearImage | 
 
 /** Sums over `scales` scales of two linear images (see `sumsAgainst` for `border`). */
 export function pyramidSums(first: LinearImage, second: LinearImage, scales: number, border: number): PartialSums {
-  return sumsAgainst(prepareReference(first, scales), second, border)
+  return once(prepareReference(first, scales), (prepared) => sumsAgainst(prepared, second, border))
 }
 
 /**
@@ -140,11 +150,14 @@ export function pyramidSums(first: LinearImage, second: LinearImage, scales: num
  * further comparison costs about half of a standalone `ssimulacra2` call; a quarter with `weighted` (only the
  * channels with a say, see `weightedChannels`).
  */
-export function scorerFor(reference: RgbImage, weighted = false): (distorted: RgbImage) => number {
+export function scorerFor(reference: RgbImage, weighted = false): Scorer<[RgbImage]> {
   if (reference.width < 8 || reference.height < 8) throw new RangeError('SSIMULACRA2: images must be at least 8×8')
   const prepared = prepareReference(reference, NUM_SCALES, weighted ? weightedChannels(scaleCount(reference.width, reference.height)) : EVERY_CHANNEL)
-  return (distorted) => scoreFromSums(sumsAgainst(prepared, distorted))
+  return Object.assign((distorted: RgbImage) => scoreFromSums(sumsAgainst(prepared, distorted)), { release: () => prepared.release() })
 }
+
+/** Scores images against a reference it holds prepared; `release()` when done (see `prepareReference`). */
+export type Scorer<Args extends unknown[]> = ((...args: Args) => number) & { release(): void }
 
 /** Adds the sums of several crops, which must have the same number of scales (crops of one size do). */
 export function addSums(parts: PartialSums[]): PartialSums {
