@@ -2,13 +2,14 @@
  * The decisions of the auto-quality search, as pure functions of the trials made so far. Encoding and scoring
  * happen in compress/auto.ts; here only: which quality to try next, and which trial to deliver.
  *
- * Two stages, because scoring costs far more than encoding (a SSIMULACRA2 trial ~0.09 µs per pixel, a JPEG
- * encode ~0.01):
+ * Two stages, because scoring costs far more than encoding (a SSIMULACRA2 trial ~0.04 µs per pixel, a JPEG
+ * encode ~0.005):
  *   1. proxy: a few ten thousand of the image's pixels (a mosaic of tiles at full resolution, see
- *      compress/auto.ts); a bracketing search finds where its curve crosses the floor (`nextProxyQuality`);
- *   2. full size: the real output is encoded at the quality the proxy curve predicts and scored; further
- *      full-size trials (`nextFullQuality`) correct the proxy curve by the offset they measure, until a
- *      confirmed output reaches the floor with no cheaper one predicted.
+ *      compress/auto.ts); a search stops once a trial lands near the floor or the crossing is bracketed
+ *      (`nextProxyQuality`);
+ *   2. full size: the real output is encoded where the proxy curve predicts a point above the floor, and
+ *      scored; further full-size trials (`nextFullQuality`) correct the proxy curve by the offset they measure,
+ *      until a confirmed output reaches the floor by at most `settle` points, or no cheaper one is predicted.
  */
 
 /** One encoding: its quality, SSIMULACRA2 score against the reference and size. */
@@ -23,17 +24,24 @@ export interface SearchLimits {
   max: number
   /** Stop bracketing on the proxy when the bracket is this narrow (quality points): it only predicts. */
   proxyTolerance: number
+  /** Stop on the proxy once two trials are made and one scores within this many points of the target: the
+   *  pair's slope then places the crossing within a few qualities, closer than the proxy predicts the full size. */
+  proxyClose: number
   /** Stop bracketing at full size when the bracket is this narrow. */
   tolerance: number
   /** Stop at full size once a trial reaches the floor by no more than this many points: a point is ~2–3
-   *  quality points (~3–5% of the bytes) near the floors, and each full-size trial costs ~2 encodes. */
+   *  quality points (~3–5% of the bytes) near the floors, but a full-size trial costs an encode, a decode and a
+   *  score, more than a whole fixed-quality run; JPEG's bytes had room for it (auto ÷ uniform 0.58 → 0.61). */
   settle: number
+  /** Full-size trials aim this many points above the score required, so that the first one usually passes
+   *  (one short by a fraction of a point costs a second). */
+  aim: number
   /** Full-size encodes allowed per image (each costs an encode, a decode and a bounded score), plus one at
    *  `max` when none of them reached the floor. */
   fullTrials: number
 }
 
-export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, tolerance: 3, settle: 1, fullTrials: 4 }
+export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, proxyClose: 1.5, tolerance: 3, settle: 3, aim: 1, fullTrials: 4 }
 
 /** Where the first proxy trial goes: about where typical photos cross each floor. */
 export function startQuality(floor: number): number {
@@ -61,15 +69,17 @@ export function nextProxyQuality(trials: Trial[], floor: number, limits: SearchL
   if (trials.length === 0) return startQuality(floor)
   const tried = new Set(trials.map((t) => t.quality))
   const { below, above } = bracket(trials, floor)
+  if (trials.length >= 2 && trials.some((t) => Math.abs(t.score - floor) <= limits.proxyClose)) return null
   let next: number
   if (!above) {
-    // Everything so far is below the floor: step up by the local slope (or 1.5 points a point at first).
+    // Everything so far is below the floor: step up by the local slope (or 1.5 points a point at first), at
+    // least 3 qualities (a step shorter than the slope's noise).
     const top = below!
     if (top.quality >= limits.max) return null
-    next = top.quality + Math.min(30, Math.max(8, Math.ceil((floor - top.score) / localSlope(trials, top) + 1)))
+    next = top.quality + Math.min(30, Math.max(3, Math.ceil((floor - top.score) / localSlope(trials, top) + 1)))
   } else if (!below) {
     if (above.quality <= limits.min) return null
-    next = above.quality - Math.min(30, Math.max(8, Math.floor((above.score - floor) / localSlope(trials, above))))
+    next = above.quality - Math.min(30, Math.max(3, Math.floor((above.score - floor) / localSlope(trials, above))))
   } else {
     if (above.quality - below.quality <= limits.proxyTolerance) return null
     // Linear interpolation of the crossing, met halfway by bisection (curves bend), strictly inside the bracket.
@@ -131,7 +141,8 @@ export function predictQuality(proxy: Trial[], floor: number, offset: number, li
  * when a passing trial is already where the corrected curve says the crossing is.
  */
 export function nextFullQuality(proxy: Trial[], full: Trial[], required: number, limits: SearchLimits = SEARCH_LIMITS, optimism = 0): number | null {
-  if (full.length === 0) return predictQuality(proxy, required, -optimism, limits)
+  const aim = required + limits.aim
+  if (full.length === 0) return predictQuality(proxy, aim, -optimism, limits)
   const { below, above } = bracket(full, required)
   if (full.length >= limits.fullTrials) {
     // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
@@ -150,7 +161,7 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
   } else {
     // One-sided: the proxy curve, shifted by the offset measured at the nearest full-size trial.
     const last = (above ?? below)!
-    next = predictQuality(proxy, required, last.score - curveAt(proxy, last.quality), limits)
+    next = predictQuality(proxy, aim, last.score - curveAt(proxy, last.quality), limits)
     next = Math.min(last.quality + MAX_STEP, Math.max(last.quality - MAX_STEP, next))
     if (above) {
       if (above.quality <= limits.min || next >= above.quality) return null
