@@ -325,21 +325,32 @@ export function horizontal(a: usize, b: usize, w: i32, h: i32, cross: bool, h0: 
   }
 }
 
-/** Vertical pass of a reference's own blurs (b, b²) into the planes mu and sq. */
-export function verticalStore(w: i32, h: i32, h0: usize, h1: usize, mu: usize, sq: usize, scratch: usize): void {
+/**
+ * The vertical pass in the scratch's layout (two state planes swapped each row, three output rows, a row of
+ * zeros for rows past the edges). Each finished row goes, without `cross`, to the planes mu and sq; with it, to
+ * the SSIM and edge maps (`ssimRow`). Inlined into its two callers, where `cross` is a constant.
+ */
+@inline function verticalPass(w: i32, h: i32, cross: bool, h0: usize, h1: usize, h2: usize, scratch: usize, mu: usize, sq: usize, a: usize, b: usize, edge: i32, sums: usize): void {
   const wp = (w + 3) & ~3
   let A = scratch, B = scratch + (<usize>(9 * wp) << 3)
   const r0 = B + (<usize>(9 * wp) << 3), r1 = r0 + (<usize>wp << 2) + 16, r2 = r1 + (<usize>wp << 2) + 16, zeros = r2 + (<usize>wp << 2) + 16
   memory.fill(A, 0, <usize>(18 * wp) << 3)
   memory.fill(zeros, 0, (<usize>wp << 2) + 16)
   for (let n = -RADIUS + 1; n < h; n++) {
-    verticalRow(n, w, h, false, h0, h1, 0, zeros, A, B, r0, r1, r2, wp)
+    verticalRow(n, w, h, cross, h0, h1, h2, zeros, A, B, r0, r1, r2, wp)
     const swap = A; A = B; B = swap
-    if (n >= 0) {
+    if (cross) {
+      if (n >= edge && n < h - edge) ssimRow(n * w, edge, w - edge, r0, r1, r2, a, b, mu, sq, sums)
+    } else if (n >= 0) {
       memory.copy(at(mu, n * w), r0, <usize>w << 2)
       memory.copy(at(sq, n * w), r1, <usize>w << 2)
     }
   }
+}
+
+/** Vertical pass of a reference's own blurs (b, b²) into the planes mu and sq. */
+export function verticalStore(w: i32, h: i32, h0: usize, h1: usize, mu: usize, sq: usize, scratch: usize): void {
+  verticalPass(w, h, false, h0, h1, 0, scratch, mu, sq, 0, 0, 0, 0)
 }
 
 /**
@@ -348,16 +359,7 @@ export function verticalStore(w: i32, h: i32, h0: usize, h1: usize, mu: usize, s
  * ringing, ringing⁴, blurring, blurring⁴) over the rows and columns `edge` pixels in from the border.
  */
 export function verticalSsim(w: i32, h: i32, h0: usize, h1: usize, h2: usize, a: usize, b: usize, mu1: usize, sq1: usize, edge: i32, sums: usize, scratch: usize): void {
-  const wp = (w + 3) & ~3
-  let A = scratch, B = scratch + (<usize>(9 * wp) << 3)
-  const r0 = B + (<usize>(9 * wp) << 3), r1 = r0 + (<usize>wp << 2) + 16, r2 = r1 + (<usize>wp << 2) + 16, zeros = r2 + (<usize>wp << 2) + 16
-  memory.fill(A, 0, <usize>(18 * wp) << 3)
-  memory.fill(zeros, 0, (<usize>wp << 2) + 16)
-  for (let n = -RADIUS + 1; n < h; n++) {
-    verticalRow(n, w, h, true, h0, h1, h2, zeros, A, B, r0, r1, r2, wp)
-    const swap = A; A = B; B = swap
-    if (n >= edge && n < h - edge) ssimRow(n * w, edge, w - edge, r0, r1, r2, a, b, mu1, sq1, sums)
-  }
+  verticalPass(w, h, true, h0, h1, h2, scratch, mu1, sq1, a, b, edge, sums)
 }
 
 /** Adds one row's sums (pixel by pixel, then the row totals) to sums, as the port does. */
