@@ -27,7 +27,7 @@ export const PROXY_PIXELS = (TILE * MOSAIC_GRID) ** 2
  * tiles cannot show) weigh in. Medians on the 11 bench photos (JPEG): 3.3 points near 62, 1.6 near 72, 1.4
  * near 82 (spread ±2–4; flowers.jpeg is 8–11 off at every level).
  */
-export const mosaicOptimism = (target: number) => Math.max(1, 1.5 + 0.1 * (80 - target))
+const mosaicOptimism = (target: number) => Math.max(1, 1.5 + 0.1 * (80 - target))
 export const CONFIRM_PIXELS = 524_288
 export const ALPHA_CONFIRM_PIXELS = 4_194_304
 /** Above this many output pixels auto is not searched (memory: ~10 bytes per pixel held across trials). */

@@ -68,8 +68,8 @@ export function bracket(trials: Trial[], floor: number): { below?: Trial; above?
 export function nextProxyQuality(trials: Trial[], floor: number, limits: SearchLimits = SEARCH_LIMITS): number | null {
   if (trials.length === 0) return startQuality(floor)
   const tried = new Set(trials.map((t) => t.quality))
-  const { below, above } = bracket(trials, floor)
   if (trials.length >= 2 && trials.some((t) => Math.abs(t.score - floor) <= limits.proxyClose)) return null
+  const { below, above } = bracket(trials, floor)
   let next: number
   if (!above) {
     // Everything so far is below the floor: step up by the local slope (or 1.5 points a point at first), at

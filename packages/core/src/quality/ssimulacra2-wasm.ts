@@ -53,12 +53,10 @@ class Pool {
 
   /** The smallest idle instance holding `bytes`, else the largest idle one grown to them, else a new one. */
   take(bytes: number): Instance {
-    let pick = -1
-    for (const [i, inst] of this.#idle.entries()) {
-      const size = inst.memory.buffer.byteLength, best = this.#idle[pick]?.memory.buffer.byteLength
-      if (best === undefined || (size >= bytes ? best < bytes || size < best : best < bytes && size > best)) pick = i
-    }
-    const instance = pick >= 0 ? this.#idle.splice(pick, 1)[0]! : Pool.#create()
+    // Lower is better: one that holds `bytes`, the smaller the better; else the larger, the less to grow.
+    const rank = (inst: Instance) => { const size = inst.memory.buffer.byteLength; return size >= bytes ? size : 2 * MAX_BYTES - size }
+    const chosen = this.#idle.reduce<Instance | undefined>((best, inst) => (!best || rank(inst) < rank(best) ? inst : best), undefined)
+    const instance = chosen ? this.#idle.splice(this.#idle.indexOf(chosen), 1)[0]! : Pool.#create()
     const missing = Math.ceil(bytes / PAGE) - instance.memory.buffer.byteLength / PAGE
     if (missing > 0) instance.memory.grow(missing)
     return instance
