@@ -136,3 +136,12 @@ t.test('nextFullQuality settles on a full-size trial that reaches the floor by a
   t.equal(nextFullQuality(proxy, [{ quality: 62, score: 73.5, bytes: 1 }], 70), 57, '3.5 above: the shifted proxy curve says 57 reaches 71')
   t.equal(nextFullQuality(proxy, [{ quality: 62, score: 73.5, bytes: 1 }], 70, { ...SEARCH_LIMITS, settle: 4 }), null, 'a wider settle stops there too')
 })
+
+t.test('a passing full-size trial is not followed by a step down shorter than the tolerance', async (t) => {
+  const proxy = [50, 55, 60].map((q) => ({ quality: q, score: 10 + q, bytes: q })) // slope 1
+  t.equal(SEARCH_LIMITS.tolerance, 3)
+  // 4 above at q60: the shifted curve says q57 reaches 71, a step of 3: taken.
+  t.equal(nextFullQuality(proxy, [{ quality: 60, score: 74, bytes: 60 }], 70), 57)
+  // 3.5 above: q58 (a step of 2) is predicted; not worth a trial.
+  t.equal(nextFullQuality(proxy, [{ quality: 60, score: 73.5, bytes: 60 }], 70), null)
+})

@@ -164,7 +164,10 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
     next = predictQuality(proxy, aim, last.score - curveAt(proxy, last.quality), limits)
     next = Math.min(last.quality + MAX_STEP, Math.max(last.quality - MAX_STEP, next))
     if (above) {
-      if (above.quality <= limits.min || next >= above.quality) return null
+      // A step down shorter than the bracket's tolerance would save a few percent of the bytes for a whole
+      // trial, and WebP's curves flatten at low qualities, where such steps barely moved the score (four
+      // trials from q22 to q18 within 0.3 points).
+      if (above.quality <= limits.min || next > above.quality - limits.tolerance) return null
     } else {
       if (below!.quality >= limits.max) return null
       // Measured below the floor, where curves are steeper: one point more keeps the step from landing short.
