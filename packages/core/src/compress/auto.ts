@@ -23,11 +23,14 @@ const MOSAIC_GRID = 4
 export const PROXY_PIXELS = (TILE * MOSAIC_GRID) ** 2
 /**
  * How far the mosaic's scores typically sit above the full size's at the same quality, near a score of
- * `target`: more at lower scores, where the whole image's coarse scales (blocking across a sky, which 64-pixel
- * tiles cannot show) weigh in. Medians on the 11 bench photos (JPEG): 3.3 points near 62, 1.6 near 72, 1.4
- * near 82 (spread ±2–4; flowers.jpeg is 8–11 off at every level).
+ * `target`, for an image of `pixels`: more at lower scores, where the whole image's coarse scales (blocking
+ * across a sky, which 64-pixel tiles cannot show) weigh in, and more the larger the image, as its 16 tiles
+ * cover less of it and its coarse scales hold more. Medians on the 11 bench photos (JPEG; WebP alike): below
+ * 0.3 MP 1.8 / 0.9 / 0.4 points near 60 / 70 / 80; from 0.8 to 6 MP 5.8 / 2.5 / 2.6 near 62 / 72 / 82 (spread
+ * ±2–4; flowers.jpeg is 7–17 off).
  */
-const mosaicOptimism = (target: number) => Math.max(1, 1.5 + 0.1 * (80 - target))
+const mosaicOptimism = (target: number, pixels: number) =>
+  Math.max(1, 1.5 + 0.1 * (80 - target)) * Math.min(1.75, Math.max(0.5, Math.log2(pixels / PROXY_PIXELS) / 4))
 export const CONFIRM_PIXELS = 524_288
 export const ALPHA_CONFIRM_PIXELS = 4_194_304
 /** Above this many output pixels auto is not searched (memory: ~10 bytes per pixel held across trials). */
@@ -117,7 +120,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const alpha = raw.channels === 2 || raw.channels === 4
   const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
   const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
-  const optimism = tiled ? mosaicOptimism(required) : 0
+  const optimism = tiled ? mosaicOptimism(required, pixels) : 0
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
   const scorer: Scorer<[RgbImage, number]> | null = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
   const proxyScorer = scorerFor(proxyRef, true)
