@@ -53,9 +53,10 @@ class Pool {
 
   /** The smallest idle instance holding `bytes`, else the largest idle one grown to them, else a new one. */
   take(bytes: number): Instance {
-    // Lower is better: one that holds `bytes`, the smaller the better; else the larger, the less to grow.
+    // Lower is better: one that holds `bytes`, the smaller the better; else the larger, the less to grow. A
+    // memory too large to keep gets a new instance: grown from an idle one, it would leave the pool with it.
     const rank = (inst: Instance) => { const size = inst.memory.buffer.byteLength; return size >= bytes ? size : 2 * MAX_BYTES - size }
-    const chosen = this.#idle.reduce<Instance | undefined>((best, inst) => (!best || rank(inst) < rank(best) ? inst : best), undefined)
+    const chosen = bytes > Pool.POOL_MEMORY_BYTES ? undefined : this.#idle.reduce<Instance | undefined>((best, inst) => (!best || rank(inst) < rank(best) ? inst : best), undefined)
     const instance = chosen ? this.#idle.splice(this.#idle.indexOf(chosen), 1)[0]! : Pool.#create()
     const missing = Math.ceil(bytes / PAGE) - instance.memory.buffer.byteLength / PAGE
     if (missing > 0) instance.memory.grow(missing)
