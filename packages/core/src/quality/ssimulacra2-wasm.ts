@@ -51,10 +51,12 @@ class Pool {
   static readonly POOL_BYTES = 96 * 2 ** 20
   readonly #idle: Instance[] = []
 
-  /** The smallest idle instance holding `bytes`, else the largest idle one grown to them, else a new one. */
+  /**
+   * The smallest idle instance holding `bytes`, else the largest idle one grown to them, else a new one; a new
+   * one too when `bytes` is more than the pool keeps (grown from an idle one, it would leave the pool with it).
+   */
   take(bytes: number): Instance {
-    // Lower is better: one that holds `bytes`, the smaller the better; else the larger, the less to grow. A
-    // memory too large to keep gets a new instance: grown from an idle one, it would leave the pool with it.
+    // Lower is better: one that holds `bytes`, the smaller the better; else the larger, the less to grow.
     const rank = (inst: Instance) => { const size = inst.memory.buffer.byteLength; return size >= bytes ? size : 2 * MAX_BYTES - size }
     const chosen = bytes > Pool.POOL_MEMORY_BYTES ? undefined : this.#idle.reduce<Instance | undefined>((best, inst) => (!best || rank(inst) < rank(best) ? inst : best), undefined)
     const instance = chosen ? this.#idle.splice(this.#idle.indexOf(chosen), 1)[0]! : Pool.#create()
