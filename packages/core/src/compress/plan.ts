@@ -85,11 +85,31 @@ export function mayKeepOriginal(facts: InputFacts, plan: CompressionPlan, output
   return webSafe && !facts.hasExif && !facts.hasProfile
 }
 
-/** Output pixels of the plan, known from the header: upright size, fitted inside the resize box, never enlarged. */
-export function plannedPixels(facts: InputFacts, plan: CompressionPlan): number {
+/** Output size of the plan, known from the header: upright, fitted inside the resize box, never enlarged. */
+export function plannedSize(facts: InputFacts, plan: CompressionPlan): { width: number; height: number } {
   const turned = facts.orientation >= 5 && facts.orientation <= 8
   const width = turned ? facts.height : facts.width
   const height = turned ? facts.width : facts.height
   const scale = Math.min(1, plan.resize?.width ? plan.resize.width / width : 1, plan.resize?.height ? plan.resize.height / height : 1)
-  return Math.round(width * scale) * Math.round(height * scale)
+  return { width: Math.round(width * scale), height: Math.round(height * scale) }
+}
+
+export function plannedPixels(facts: InputFacts, plan: CompressionPlan): number {
+  const { width, height } = plannedSize(facts, plan)
+  return width * height
+}
+
+/** The longest side each encoder writes (sharp's checks; a frame's height for animations). PNG has none. */
+export const MAX_OUTPUT_SIDE: Record<EncodeFormat, number> = { jpeg: 65_535, png: Infinity, webp: 16_383, gif: 65_535, avif: 16_384 }
+
+/**
+ * Refusal of a plan whose output the encoder cannot write, before any pixel is decoded: without it the
+ * encoder's own error came after the whole decode and read as a corrupt image.
+ */
+export function refuseOutput(facts: InputFacts, plan: CompressionPlan): { kind: 'dimension_limit'; reason: string } | null {
+  const { width, height } = plannedSize(facts, plan)
+  const limit = MAX_OUTPUT_SIDE[plan.format]
+  if (width <= limit && height <= limit) return null
+  const advice = plan.format === 'png' ? '' : '; set max_width/max_height to fit it, or choose PNG'
+  return { kind: 'dimension_limit', reason: `output would be ${width}x${height}; ${plan.format.toUpperCase()} allows at most ${limit} pixels a side${advice}` }
 }

@@ -56,11 +56,22 @@ t.test('animated GIF keeps its frames', async (t) => {
 
 t.test('corrupt, truncated and bomb inputs fail with a reason', async (t) => {
   await t.rejects(compressImage(read('corrupt-header.jpg'), defaults, MAX_PIXELS), { name: 'ImageError', message: /not a supported image: .*premature end/ })
-  await t.rejects(compressImage(read('truncated.jpg'), defaults, MAX_PIXELS), { name: 'ImageError', message: /could not decode image/ })
+  await t.rejects(compressImage(read('truncated.jpg'), defaults, MAX_PIXELS), { name: 'ImageError', kind: 'corrupt_image', message: /could not decode image/ })
+  await t.rejects(compressImage(read('truncated.jpg'), { ...defaults, quality: 'auto' }, MAX_PIXELS), { name: 'ImageError', kind: 'corrupt_image' }, 'auto decodes first: the same kind')
   const before = process.memoryUsage().rss
   await t.rejects(compressImage(read('giant-image.jpg'), defaults, MAX_PIXELS), { name: 'ImageError', message: /20000x14000 = 280.0 megapixels; the limit is 100.0 megapixels/ })
   t.ok(process.memoryUsage().rss - before < 50e6, 'refused before decoding (no 280 MB allocation)')
   await t.rejects(compressImage(Buffer.from('<html><body>not an image</body></html>'), defaults, MAX_PIXELS), { message: /not a supported image/ })
+})
+
+t.test('an output larger than its format allows is refused by name, not decoded and called corrupt', async (t) => {
+  const wide = await sharp({ create: { width: 17_000, height: 24, channels: 3, background: '#808080' } }).png().toBuffer()
+  for (const quality of [50, 'auto'] as const) {
+    await t.rejects(compressImage(wide, { ...defaults, format: 'webp', quality }, MAX_PIXELS), { name: 'ImageError', kind: 'dimension_limit', message: /17000x24; WEBP allows at most 16383/ }, `webp, quality ${quality}`)
+  }
+  await t.rejects(compressImage(wide, { ...defaults, format: 'avif' }, MAX_PIXELS), { kind: 'dimension_limit' })
+  t.equal((await compressImage(wide, { ...defaults, format: 'webp', max_width: 16_000 }, MAX_PIXELS)).stats.width_out, 16_000, 'fitted, it encodes')
+  t.equal((await compressImage(wide, { ...defaults, format: 'jpeg' }, MAX_PIXELS)).stats.width_out, 17_000, 'JPEG takes it')
 })
 
 t.test('options: format conversion, resize without enlarging, mozjpeg', async (t) => {

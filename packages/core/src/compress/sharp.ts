@@ -1,6 +1,6 @@
 import type Sharp from 'sharp'
 import type { Metadata, OutputInfo } from 'sharp'
-import { mayKeepOriginal, planCompression, plannedPixels, refuseInput, EXTENSIONS, type InputFacts } from './plan.ts'
+import { mayKeepOriginal, planCompression, plannedPixels, refuseInput, refuseOutput, EXTENSIONS, type InputFacts } from './plan.ts'
 import { AUTO_MAX_PIXELS, encode, encodeAuto, type AutoResult, type RawImage } from './auto.ts'
 import type { ImageStats, ProcessingOptions } from '../requests/schema.ts'
 
@@ -19,7 +19,7 @@ function sharpLib() {
 }
 
 /** Why an image could not be compressed, as a fixed vocabulary; the message is for people. */
-export type ImageFailureKind = 'not_an_image' | 'unsupported_format' | 'pixel_limit' | 'corrupt_image'
+export type ImageFailureKind = 'not_an_image' | 'unsupported_format' | 'pixel_limit' | 'dimension_limit' | 'corrupt_image' | 'encode_failed'
 
 export class ImageError extends Error {
   override name = 'ImageError'
@@ -70,6 +70,8 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   const refusal = refuseInput(facts, maxPixels)
   if (refusal) throw new ImageError(refusal.kind, refusal.reason)
   const plan = planCompression(facts, options)
+  const tooLarge = refuseOutput(facts, plan)
+  if (tooLarge) throw new ImageError(tooLarge.kind, tooLarge.reason)
 
   const sharp = await sharpLib()
   let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', animated: plan.animated, sequentialRead: true })
@@ -80,17 +82,20 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   if (plan.format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' })
   let output: { data: Buffer; info: Pick<OutputInfo, 'width' | 'height' | 'pageHeight'> }
   let auto: AutoResult | null = null
-  try {
-    if (plan.auto && plannedPixels(facts, plan) <= AUTO_MAX_PIXELS) {
-      const decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
-      const raw: RawImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels }
+  const decodeFailed = (err: unknown) => new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
+  if (plan.auto && plannedPixels(facts, plan) <= AUTO_MAX_PIXELS) {
+    const decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }).catch((err) => { throw decodeFailed(err) })
+    const raw: RawImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels }
+    try {
       auto = await encodeAuto(sharp, raw, { format: plan.format, mozjpeg: plan.mozjpeg }, plan.auto.floor)
-      output = { data: auto.data, info: decoded.info }
-    } else {
-      output = await encode(pipeline, plan.format, plan.quality, plan.mozjpeg).toBuffer({ resolveWithObject: true })
+    } catch (err) {
+      // The pixels decoded: whatever failed is the search's or the encoder's, not the image's corruption.
+      throw new ImageError('encode_failed', `could not encode the image (quality=auto): ${sharpReason(err)}`)
     }
-  } catch (err) {
-    throw new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
+    output = { data: auto.data, info: decoded.info }
+  } else {
+    // One libvips pipeline decodes and encodes; with the encoder's size limits refused above, what fails is the decode.
+    output = await encode(pipeline, plan.format, plan.quality, plan.mozjpeg).toBuffer({ resolveWithObject: true }).catch((err) => { throw decodeFailed(err) })
   }
   const keep = mayKeepOriginal(facts, plan, output.data.length, input.length)
   const data = keep ? input : output.data
