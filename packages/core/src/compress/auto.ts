@@ -1,7 +1,7 @@
 import type Sharp from 'sharp'
 import type { EncodeFormat } from './plan.ts'
 import { addSums, prepareReference, scoreFromSums, scorerFor, sumsAgainst, weightedChannels, type PartialSums, type PreparedReference, type RgbImage, type Scorer } from '../quality/ssimulacra2.ts'
-import { chooseQuality, nextFullQuality, nextProxyQuality, SEARCH_LIMITS, startQuality, type SearchLimits, type Trial } from '../quality/search.ts'
+import { chooseQuality, nextFullQuality, nextProxyQuality, preferOnProxy, SEARCH_LIMITS, startQuality, type SearchLimits, type Trial } from '../quality/search.ts'
 
 /**
  * quality=auto: the thin sharp side of the search whose decisions live in quality/search.ts.
@@ -125,38 +125,59 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const scorer: Scorer<[RgbImage, number]> | null = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
   const proxyScorer = scorerFor(proxyRef, true)
   try {
-    const search = async (chroma: Chroma, limits: SearchLimits) => {
-      // Stage 1: bracket the floor on the proxy.
-      const proxyTrials: Trial[] = []
+    // Stage 1: bracket the floor on the proxy. A small image's proxy trials are its final ones.
+    const proxySearch = async (chroma: Chroma) => {
+      const trials: Trial[] = []
       const outputs = new Map<number, Buffer>()
-      const proxyTarget = small ? floor : required + optimism
-      for (let q = nextProxyQuality(proxyTrials, proxyTarget); q !== null; q = nextProxyQuality(proxyTrials, proxyTarget)) {
+      const target = small ? floor : required + optimism
+      for (let q = nextProxyQuality(trials, target); q !== null; q = nextProxyQuality(trials, target)) {
         const out = await encodeAt(proxy, q, chroma)
-        proxyTrials.push({ quality: q, score: proxyScorer(await decodeFlat(sharp, out)), bytes: out.length })
+        trials.push({ quality: q, score: proxyScorer(await decodeFlat(sharp, out)), bytes: out.length })
         if (small) outputs.set(q, out)
       }
-      if (small) return { proxyTrials, fullTrials: proxyTrials, outputs, ...chooseQuality(proxyTrials, floor) }
-      // Stage 2: full size, scored on the whole image or on a sample of crops.
+      return { chroma, proxyTrials: trials, fullTrials: small ? trials : [], outputs, ...chooseQuality(trials, floor) }
+    }
+    // Stage 2: full size, scored on the whole image or on a sample of crops.
+    const fullSearch = async (chroma: Chroma, proxyTrials: Trial[], limits: SearchLimits) => {
       const fullTrials: Trial[] = []
+      const outputs = new Map<number, Buffer>()
       const next = () => nextFullQuality(proxyTrials, fullTrials, required, limits, optimism)
       for (let q = next(); q !== null; q = next()) {
         const out = await encodeAt(raw, q, chroma)
         fullTrials.push({ quality: q, score: scorer!(await decodeFlat(sharp, out), q), bytes: out.length })
         outputs.set(q, out)
       }
-      return { proxyTrials, fullTrials, outputs, ...chooseQuality(fullTrials, required) }
+      return { chroma, proxyTrials, fullTrials, outputs, ...chooseQuality(fullTrials, required) }
     }
-
-    let best = await search(undefined, SEARCH_LIMITS)
-    let chroma: Chroma = undefined
-    if (settings.format === 'jpeg' && (!best.met || best.trial.quality > TRY_444_ABOVE)) {
-      // A second chance, not a second search: one full-size trial where its own proxy curve says the floor is.
-      const full = await search('4:4:4', { ...SEARCH_LIMITS, fullTrials: 1 })
-      const pick = chooseQuality([best.trial, full.trial], small ? floor : required)
-      if (pick.trial === full.trial) {
-        best = { ...full, proxyTrials: [...best.proxyTrials, ...full.proxyTrials], fullTrials: [...best.fullTrials, ...full.fullTrials] }
-        chroma = '4:4:4'
-      }
+    type Outcome = Awaited<ReturnType<typeof fullSearch>>
+    const jpeg = settings.format === 'jpeg'
+    // The proxy searches made, by variant (a JPEG chroma, or the format's one setting).
+    const proxied: Outcome[] = [await proxySearch(undefined)]
+    const proxyOf = async (chroma: Chroma) => {
+      let outcome = proxied.find((o) => o.chroma === chroma)
+      if (!outcome) proxied.push((outcome = await proxySearch(chroma)))
+      return outcome
+    }
+    let best: Outcome
+    if (small) {
+      best = proxied[0]!
+    } else {
+      // JPEG whose 4:2:0 the proxy places above TRY_444_ABOVE: 4:4:4's proxy too, and only the variant
+      // predicted smaller is searched at full size (a full-size trial costs more than a proxy search).
+      if (jpeg && nextFullQuality(proxied[0]!.proxyTrials, [], required, SEARCH_LIMITS, optimism)! > TRY_444_ABOVE) await proxyOf('4:4:4')
+      const [a, b] = proxied
+      const chosen = b && preferOnProxy(a!.proxyTrials, b.proxyTrials, required, optimism) === 'b' ? b : a!
+      best = await fullSearch(chosen.chroma, chosen.proxyTrials, SEARCH_LIMITS)
+    }
+    // A second chance for JPEG, not a second search: the other chroma, at one full-size trial where its own
+    // proxy curve says the floor is, when the first missed the floor or needed a quality so high that 4:4:4
+    // may be smaller and the proxy has not compared them yet.
+    if (jpeg && (!best.met || (!best.chroma && best.trial.quality > TRY_444_ABOVE && proxied.length === 1))) {
+      const chroma: Chroma = best.chroma ? undefined : '4:4:4'
+      const proxy = await proxyOf(chroma)
+      const other = small ? proxy : await fullSearch(chroma, proxy.proxyTrials, { ...SEARCH_LIMITS, fullTrials: 1 })
+      const pick = chooseQuality([best.trial, other.trial], required).trial === other.trial ? other : best
+      best = { ...pick, fullTrials: small ? pick.fullTrials : [...best.fullTrials, ...other.fullTrials] }
     }
     const { trial, met } = best
     return {
@@ -164,8 +185,8 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
       quality: trial.quality,
       score: trial.score,
       met,
-      ...(settings.format === 'jpeg' && { chroma: chroma ?? '4:2:0' }),
-      proxy: best.proxyTrials,
+      ...(jpeg && { chroma: best.chroma ?? '4:2:0' }),
+      proxy: proxied.flatMap((o) => o.proxyTrials),
       full: small ? [] : best.fullTrials,
       sampled
     }

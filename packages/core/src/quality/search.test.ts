@@ -1,11 +1,11 @@
 import t from 'tap'
-import { bracket, chooseQuality, curveAt, nextFullQuality, nextProxyQuality, predictQuality, SEARCH_LIMITS, startQuality, type Trial } from './search.ts'
+import { bracket, bytesAt, chooseQuality, curveAt, nextFullQuality, nextProxyQuality, predictQuality, preferOnProxy, SEARCH_LIMITS, startQuality, type Trial } from './search.ts'
 import { parseQuality, QUALITY_FLOORS } from './setting.ts'
 
 /** A synthetic quality→score curve that flattens towards the top, like real encoders, and its byte curve. */
 const curve = (scale: number, shift = 0) => (q: number) => 100 * (1 - Math.exp(-q / scale)) - 10 + shift
-const bytesAt = (q: number) => Math.round(1000 * Math.exp(q / 25))
-const trial = (score: (q: number) => number) => (q: number): Trial => ({ quality: q, score: score(q), bytes: bytesAt(q) })
+const syntheticBytes = (q: number) => Math.round(1000 * Math.exp(q / 25))
+const trial = (score: (q: number) => number) => (q: number): Trial => ({ quality: q, score: score(q), bytes: syntheticBytes(q) })
 
 /** Runs the proxy stage then the full stage exactly as compress/auto.ts does, on synthetic curves. */
 function search(proxyCurve: (q: number) => number, fullCurve: (q: number) => number, floor: number) {
@@ -144,4 +144,27 @@ t.test('a passing full-size trial is not followed by a step down shorter than th
   t.equal(nextFullQuality(proxy, [{ quality: 60, score: 74, bytes: 60 }], 70), 57)
   // 3.5 above: q58 (a step of 2) is predicted; not worth a trial.
   t.equal(nextFullQuality(proxy, [{ quality: 60, score: 73.5, bytes: 60 }], 70), null)
+})
+
+t.test('bytesAt: log-linear between the proxy trials, the end pair\'s growth beyond them, never falling', async (t) => {
+  const trials = [{ quality: 40, score: 60, bytes: 1000 }, { quality: 60, score: 70, bytes: 4000 }, { quality: 80, score: 80, bytes: 8000 }]
+  t.equal(Math.round(bytesAt(trials, 50)), 2000, 'geometric midpoint')
+  t.equal(Math.round(bytesAt(trials, 90)), 11314, 'beyond the top: ×2 per 20 qualities')
+  t.equal(Math.round(bytesAt(trials, 30)), 500, 'below the bottom: ×4 per 20 qualities')
+  t.equal(bytesAt([trials[0]!, { quality: 50, score: 61, bytes: 900 }], 70), 1000, 'a falling pair is flat')
+  t.equal(bytesAt([trials[1]!], 99), 4000)
+})
+
+t.test('preferOnProxy: the variant predicted to reach the floor in fewer bytes; else the one scoring higher at the top', async (t) => {
+  // 4:2:0-like: cheap per quality but flattening below the floor; 4:4:4-like: dearer per quality, steeper.
+  const flat = [{ quality: 86, score: 78.7, bytes: 10_000 }, { quality: 91, score: 81.8, bytes: 12_000 }]
+  const steep = [{ quality: 82, score: 81.5, bytes: 11_000 }, { quality: 86, score: 84, bytes: 12_500 }]
+  t.equal(preferOnProxy(flat, steep, 80, 0.8), 'b', 'q≈82 at 4:4:4 (~11,000 bytes) beats q≈93 at 4:2:0 (~12,800)')
+  t.equal(preferOnProxy(steep, flat, 80, 0.8), 'a', 'the order does not matter')
+  const dear = steep.map((x) => ({ ...x, bytes: x.bytes * 1.5 }))
+  t.equal(preferOnProxy(flat, dear, 80, 0.8), 'a', 'the same curve at 1.5× the bytes loses')
+  const capped = [{ quality: 96, score: 80.8, bytes: 20_000 }, { quality: 100, score: 81, bytes: 24_000 }]
+  t.equal(preferOnProxy(capped, steep, 82, 1.5), 'b', 'one that cannot reach the floor loses to one that can, whatever the bytes')
+  const low = capped.map((x) => ({ ...x, score: x.score - 3 }))
+  t.equal(preferOnProxy(low, capped, 90, 0), 'b', 'neither reaches: the higher at the top')
 })

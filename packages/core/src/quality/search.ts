@@ -178,6 +178,38 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
   return full.some((t) => t.quality === next) ? null : next
 }
 
+/**
+ * The proxy's bytes at a quality: log-linear between the nearest trials, beyond the ends with the end pair's
+ * slope (at least flat: bytes never fall as quality rises). One trial: its bytes.
+ */
+export function bytesAt(trials: Trial[], quality: number): number {
+  const sorted = byQuality(trials)
+  if (sorted.length === 0) return NaN
+  if (sorted.length === 1) return sorted[0]!.bytes
+  let i = 1
+  while (i < sorted.length - 1 && sorted[i]!.quality < quality) i++
+  const a = sorted[i - 1]!, b = sorted[i]!
+  const slope = Math.max(0, Math.log(b.bytes / a.bytes) / (b.quality - a.quality || 1))
+  return a.bytes * Math.exp(slope * (quality - a.quality))
+}
+
+/**
+ * Which of two encoder variants (say JPEG's 4:2:0 and 4:4:4 chroma) to confirm at full size, from their proxy
+ * trials alone: the one predicted to reach `required` (with the proxy's `optimism` taken off, as the first
+ * full-size trial is placed) in fewer bytes; if neither reaches it, the one scoring higher at the top. A
+ * full-size trial costs more than a whole proxy search, so the loser is never encoded at full size.
+ */
+export function preferOnProxy(a: Trial[], b: Trial[], required: number, optimism: number, limits: SearchLimits = SEARCH_LIMITS): 'a' | 'b' {
+  const outlook = (proxy: Trial[]) => {
+    const quality = predictQuality(proxy, required + limits.aim, -optimism, limits)
+    return { reaches: curveAt(proxy, quality) - optimism >= required, bytes: bytesAt(proxy, quality), top: curveAt(proxy, limits.max) }
+  }
+  const x = outlook(a), y = outlook(b)
+  if (x.reaches !== y.reaches) return x.reaches ? 'a' : 'b'
+  if (!x.reaches) return y.top > x.top ? 'b' : 'a'
+  return y.bytes < x.bytes ? 'b' : 'a'
+}
+
 /** What to deliver: the smallest trial reaching the floor; otherwise the best-scoring one (floor not met). */
 export function chooseQuality(trials: Trial[], required: number): { trial: Trial; met: boolean } {
   if (trials.length === 0) throw new RangeError('chooseQuality needs at least one trial')
