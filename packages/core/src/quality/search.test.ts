@@ -66,7 +66,8 @@ t.test('the proxy search stops near the crossing: a trial within proxyClose of t
   }
   t.equal(nextProxyQuality([], 70), startQuality(70), 'starts where typical photos cross the floor')
   t.equal(nextProxyQuality([{ quality: 75, score: 79, bytes: 1 }, { quality: 60, score: 70.9, bytes: 1 }], 70), null, 'a second trial 0.9 from the floor: stop')
-  t.equal(nextProxyQuality([{ quality: 75, score: 79, bytes: 1 }, { quality: 60, score: 72, bytes: 1 }], 70), 56, 'still 2 above: a step down by the local slope (4), not a fixed 8')
+  t.equal(nextProxyQuality([{ quality: 75, score: 79, bytes: 1 }, { quality: 60, score: 72, bytes: 1 }], 70), 57, 'still 2 above: a step down by the local slope taken 1.5× steeper (2.9, so the least step, 3), not a fixed 8')
+  t.equal(nextProxyQuality([{ quality: 75, score: 79, bytes: 1 }, { quality: 60, score: 76.5, bytes: 1 }], 70), 39, '6.5 above on a flat pair (its slope held at 0.2): 21 down, not the 30 of the cap')
 })
 
 t.test('full size: the floor holds whatever the gap to the proxy curve, near the optimum, in few encodes', async (t) => {
