@@ -1,7 +1,7 @@
 import type Sharp from 'sharp'
 import type { EncodeFormat } from './plan.ts'
 import { addSums, prepareReference, scoreFromSums, scorerFor, sumsAgainst, weightedChannels, type PartialSums, type PreparedReference, type RgbImage, type Scorer } from '../quality/ssimulacra2.ts'
-import { chooseQuality, nextFullQuality, nextProxyQuality, preferOnProxy, SEARCH_LIMITS, startQuality, type SearchLimits, type Trial } from '../quality/search.ts'
+import { chooseQuality, firstFullQuality, nextFullQuality, nextProxyQuality, preferOnProxy, SEARCH_LIMITS, startQuality, type SearchLimits, type Trial } from '../quality/search.ts'
 
 /**
  * quality=auto: the thin sharp side of the search whose decisions live in quality/search.ts.
@@ -164,7 +164,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     } else {
       // JPEG whose 4:2:0 the proxy places above TRY_444_ABOVE: 4:4:4's proxy too, and only the variant
       // predicted smaller is searched at full size (a full-size trial costs more than a proxy search).
-      if (jpeg && nextFullQuality(proxied[0]!.proxyTrials, [], required, SEARCH_LIMITS, optimism)! > TRY_444_ABOVE) await proxyOf('4:4:4')
+      if (jpeg && firstFullQuality(proxied[0]!.proxyTrials, required, optimism) > TRY_444_ABOVE) await proxyOf('4:4:4')
       const [a, b] = proxied
       const chosen = b && preferOnProxy(a!.proxyTrials, b.proxyTrials, required, optimism) === 'b' ? b : a!
       best = await fullSearch(chosen.chroma, chosen.proxyTrials, SEARCH_LIMITS)

@@ -146,8 +146,8 @@ export function predictQuality(proxy: Trial[], floor: number, offset: number, li
  * when a passing trial is already where the corrected curve says the crossing is.
  */
 export function nextFullQuality(proxy: Trial[], full: Trial[], required: number, limits: SearchLimits = SEARCH_LIMITS, optimism = 0): number | null {
+  if (full.length === 0) return firstFullQuality(proxy, required, optimism, limits)
   const aim = required + limits.aim
-  if (full.length === 0) return predictQuality(proxy, aim, -optimism, limits)
   const { below, above } = bracket(full, required)
   if (full.length >= limits.fullTrials) {
     // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
@@ -183,6 +183,11 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
   return full.some((t) => t.quality === next) ? null : next
 }
 
+/** Where the first full-size trial goes: where the proxy curve, less its `optimism`, reaches `required` + aim. */
+export function firstFullQuality(proxy: Trial[], required: number, optimism = 0, limits: SearchLimits = SEARCH_LIMITS): number {
+  return predictQuality(proxy, required + limits.aim, -optimism, limits)
+}
+
 /**
  * The proxy's bytes at a quality: log-linear between the nearest trials, beyond the ends with the end pair's
  * slope (at least flat: bytes never fall as quality rises). One trial: its bytes.
@@ -206,7 +211,7 @@ export function bytesAt(trials: Trial[], quality: number): number {
  */
 export function preferOnProxy(a: Trial[], b: Trial[], required: number, optimism: number, limits: SearchLimits = SEARCH_LIMITS): 'a' | 'b' {
   const outlook = (proxy: Trial[]) => {
-    const quality = predictQuality(proxy, required + limits.aim, -optimism, limits)
+    const quality = firstFullQuality(proxy, required, optimism, limits)
     return { reaches: curveAt(proxy, quality) - optimism >= required, bytes: bytesAt(proxy, quality), top: curveAt(proxy, limits.max) }
   }
   const x = outlook(a), y = outlook(b)

@@ -1,9 +1,10 @@
 /**
  * SSIMULACRA2's steps in TypeScript: the port's constants, its conversion to linear RGB (`toLinear`, and
  * `linearHalved`, the reference for the halving done in WebAssembly), and its kernels and pipeline
- * (`prepareReferenceJs`, `sumsAgainstJs`) as the readable reference of the metric. Production scores run those kernels as WebAssembly
- * (../../assembly/ssimulacra2.ts, driven by ssimulacra2-wasm.ts), which ssimulacra2-wasm.test.ts holds
- * bit-identical to these. The public API, and what the metric is, are in ssimulacra2.ts.
+ * (`prepareReferenceJs`, `sumsAgainstJs`) as the readable reference of the metric. Production scores run
+ * those kernels as WebAssembly (../../assembly/ssimulacra2.ts, driven by ssimulacra2-wasm.ts), which
+ * ssimulacra2-wasm.test.ts holds bit-identical to these. The public API, and what the metric is, are in
+ * ssimulacra2.ts.
  */
 import type { LinearImage, PartialSums, RgbImage } from './ssimulacra2.ts'
 

@@ -172,7 +172,6 @@ export function addSums(parts: PartialSums[]): PartialSums {
   return total
 }
 
-
 /** The SSIMULACRA2 score (100 = identical, 90 visually lossless, 70 high, 50 medium, 30 low quality). */
 export function scoreFromSums(total: PartialSums): number {
   let sum = 0
