@@ -26,6 +26,8 @@ const { values: args } = parseArgs({ options: { formats: { type: 'string', defau
 const formats = args.formats!.split(',') as Array<ProcessingOptions['format']>
 const levels = args.levels!.split(',') as AutoLevel[]
 
+/** With --expose-gc (the package script passes it): the bench's own garbage is collected before timing. */
+const gc = (globalThis as { gc?: () => void }).gc
 const cpuMs = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1000 }
 
 async function flat(image: Buffer | sharp.Sharp): Promise<RgbImage> {
@@ -72,17 +74,20 @@ async function main() {
     }
 
     const q50 = await Promise.all(inputs.map((_, i) => fixed(i, 50)))
-    // CPU of fixed q50 measured again right before the auto runs, image by image, to compare at the same load.
-    const q50Cpu: number[] = []
-    for (const input of inputs) {
-      const c0 = process.cpuUsage()
-      await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality: 50 }, MAX_PIXELS)
-      q50Cpu.push(cpuMs(c0))
-    }
     for (const level of levels) {
       const floor = QUALITY_FLOORS[level]
-      // Back to back, as a worker runs them; the delivered outputs are scored after (a whole-image score of a
-      // large photo in between would stand in for no work a worker does).
+      // CPU of fixed q50, then of auto, each over the images back to back as a worker runs them, measured again
+      // for each level so both run under about the same load (this machine is shared). The bench's own
+      // whole-image scores leave hundreds of MB of garbage that no worker makes: it is collected before each
+      // timed block, not during it. The delivered outputs are scored after.
+      gc?.()
+      const q50Cpu: number[] = []
+      for (const input of inputs) {
+        const c0 = process.cpuUsage()
+        await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality: 50 }, MAX_PIXELS)
+        q50Cpu.push(cpuMs(c0))
+      }
+      gc?.()
       const outputs: Array<{ data: Buffer; cpuMs: number; quality?: number }> = []
       for (const input of inputs) {
         const c0 = process.cpuUsage()
