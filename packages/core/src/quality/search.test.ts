@@ -116,6 +116,7 @@ t.test('out of full-size trials with nothing passing: one last trial at the top 
   t.equal(nextFullQuality(proxy, full, 70), SEARCH_LIMITS.max)
   t.equal(nextFullQuality(proxy, [...full, { quality: 100, score: 69, bytes: 100 }], 70), null, 'and then stops')
   t.equal(nextFullQuality(proxy, [...full.slice(0, 3), { quality: 66, score: 71, bytes: 66 }], 70), null, 'not when one passed')
+  t.equal(nextFullQuality(proxy, full.slice(0, 1), 70, { ...SEARCH_LIMITS, fullTrials: 1, lastAtMax: false }), null, 'nor for a second chance, which has a passing output in hand')
 })
 
 t.test('one-sided full-size steps follow the proxy curve shifted by the offset measured at full size, aiming `aim` above', async (t) => {
@@ -164,6 +165,8 @@ t.test('preferOnProxy: the variant predicted to reach the floor in fewer bytes; 
   t.equal(preferOnProxy(steep, flat, 80, 0.8), 'a', 'the order does not matter')
   const dear = steep.map((x) => ({ ...x, bytes: x.bytes * 1.5 }))
   t.equal(preferOnProxy(flat, dear, 80, 0.8), 'a', 'the same curve at 1.5× the bytes loses')
+  t.equal(preferOnProxy(flat, steep, 80, 0.8, 0.04), 'b', 'a dearer encode is chosen when it saves more than asked (~5%: q83 ~11,400 bytes, q91 12,000)')
+  t.equal(preferOnProxy(flat, steep, 80, 0.8, 0.1), 'a', 'but not when it saves less than asked')
   const capped = [{ quality: 96, score: 80.8, bytes: 20_000 }, { quality: 100, score: 81, bytes: 24_000 }]
   t.equal(preferOnProxy(capped, steep, 82, 1.5), 'b', 'one that cannot reach the floor loses to one that can, whatever the bytes')
   const low = capped.map((x) => ({ ...x, score: x.score - 3 }))

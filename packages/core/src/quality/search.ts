@@ -37,11 +37,13 @@ export interface SearchLimits {
    *  (one short by a fraction of a point costs a second). */
   aim: number
   /** Full-size encodes allowed per image (each costs an encode, a decode and a bounded score), plus one at
-   *  `max` when none of them reached the floor. */
+   *  `max` when none of them reached the floor and `lastAtMax`. */
   fullTrials: number
+  /** Off where an output reaching the floor is already in hand (a second chance only looks for a smaller one). */
+  lastAtMax: boolean
 }
 
-export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, proxyClose: 1.5, tolerance: 3, settle: 3, aim: 1, fullTrials: 4 }
+export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, proxyClose: 1.5, tolerance: 3, settle: 3, aim: 1, fullTrials: 4, lastAtMax: true }
 
 /** Where the first proxy trial goes: about where typical photos cross each floor. */
 export function startQuality(floor: number): number {
@@ -151,7 +153,7 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
   const { below, above } = bracket(full, required)
   if (full.length >= limits.fullTrials) {
     // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
-    return !above && !full.some((t) => t.quality === limits.max) && full.length === limits.fullTrials ? limits.max : null
+    return limits.lastAtMax && !above && !full.some((t) => t.quality === limits.max) && full.length === limits.fullTrials ? limits.max : null
   }
   if (above && above.score - required <= limits.settle) return null
   let next: number
@@ -206,10 +208,11 @@ export function bytesAt(trials: Trial[], quality: number): number {
 /**
  * Which of two encoder variants (say JPEG's 4:2:0 and 4:4:4 chroma) to confirm at full size, from their proxy
  * trials alone: the one predicted to reach `required` (with the proxy's `optimism` taken off, as the first
- * full-size trial is placed) in fewer bytes; if neither reaches it, the one scoring higher at the top. A
- * full-size trial costs more than a whole proxy search, so the loser is never encoded at full size.
+ * full-size trial is placed) in fewer bytes, `b` only if by at least the fraction `saving` (a dearer encode must
+ * earn it); if neither reaches it, the one scoring higher at the top. A full-size trial costs more than a
+ * whole proxy search, so the loser is never encoded at full size.
  */
-export function preferOnProxy(a: Trial[], b: Trial[], required: number, optimism: number, limits: SearchLimits = SEARCH_LIMITS): 'a' | 'b' {
+export function preferOnProxy(a: Trial[], b: Trial[], required: number, optimism: number, saving = 0, limits: SearchLimits = SEARCH_LIMITS): 'a' | 'b' {
   const outlook = (proxy: Trial[]) => {
     const quality = firstFullQuality(proxy, required, optimism, limits)
     return { reaches: curveAt(proxy, quality) - optimism >= required, bytes: bytesAt(proxy, quality), top: curveAt(proxy, limits.max) }
@@ -217,7 +220,7 @@ export function preferOnProxy(a: Trial[], b: Trial[], required: number, optimism
   const x = outlook(a), y = outlook(b)
   if (x.reaches !== y.reaches) return x.reaches ? 'a' : 'b'
   if (!x.reaches) return y.top > x.top ? 'b' : 'a'
-  return y.bytes < x.bytes ? 'b' : 'a'
+  return y.bytes < x.bytes * (1 - saving) ? 'b' : 'a'
 }
 
 /** What to deliver: the smallest trial reaching the floor; otherwise the best-scoring one (floor not met). */
