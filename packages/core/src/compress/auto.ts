@@ -104,7 +104,7 @@ const AUTO_TABLE = 5
  * - WebP: sharp RGB→YUV conversion. On the 11 bench photos, each at its own minimal quality, it reached floor
  *   80 in 0.93× the bytes and floor 70 in 0.98× (rocket.jpg reached 80 at q91, where the default tops out at
  *   76.9; cosmos reached 70 in 0.91×), but an encode with it costs ~1.5× the CPU: chosen only for 5% less.
- *   The mosaic proxy also reads truer with it: the default's read 15–20 points low on a star field at q70–77,
+ *   The mosaic proxy also reads truer with it: the default's read 13–18 points low on a star field at q70–77,
  *   as the whole image does not.
  */
 const ALTERNATIVE: Partial<Record<EncodeFormat, { variant: EncoderVariant; above: number; saving: number }>> = {

@@ -97,6 +97,13 @@ t.test('quality=auto reports the chosen quality and the score; fixed qualities r
   t.equal(fixed.auto, undefined)
 })
 
+t.test('quality=auto, WebP: colour in single pixels the default conversion loses reaches the floor with the sharp one', async (t) => {
+  // rocket.jpg (a night launch: sparks, thin coloured edges) tops out at 76.9 as WebP with the default RGB→YUV.
+  const high = await compressImage(read('rocket.jpg'), { ...defaults, format: 'webp', quality: 'auto:high' }, MAX_PIXELS)
+  t.match(high.auto, { floor: 80, met: true })
+  t.ok(high.stats.score! >= 80 && high.stats.quality! < 100, `scores ${high.stats.score} at q${high.stats.quality}`)
+})
+
 t.test('quality=auto leaves animations at a fixed quality and scores nothing there', async (t) => {
   const webp = await compressImage(read('animated-loop-3.gif'), { ...defaults, format: 'webp', quality: 'auto:high' }, MAX_PIXELS)
   t.equal((await sharp(webp.data, { animated: true }).metadata()).pages, 10)
