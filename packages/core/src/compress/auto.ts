@@ -180,9 +180,11 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     } else {
       // The default setting placed above the alternative's `above`: the alternative's proxy too, and only the
       // one predicted smaller is searched at full size (a full-size trial costs more than a proxy search).
-      if (alternative && firstFullQuality(proxied[0]!.proxyTrials, required, optimism) > alternative.above) await proxyOf(true)
-      const [a, b] = proxied
-      const chosen = b && preferOnProxy(a!.proxyTrials, b.proxyTrials, required, optimism, alternative!.saving) === 'b' ? b : a!
+      let chosen = proxied[0]!
+      if (alternative && firstFullQuality(chosen.proxyTrials, required, optimism) > alternative.above) {
+        const alt = await proxyOf(true)
+        if (preferOnProxy(chosen.proxyTrials, alt.proxyTrials, required, optimism, alternative.saving) === 'b') chosen = alt
+      }
       best = await fullSearch(chosen.alt, chosen.proxyTrials, SEARCH_LIMITS)
     }
     // A second chance, not a second search: the other setting, at one full-size trial where its own proxy
@@ -190,8 +192,8 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     // alternative may be smaller and the proxy has not compared them yet.
     if (alternative && (!best.met || (!best.alt && best.trial.quality > alternative.above && proxied.length === 1))) {
       const alt = !best.alt
-      const proxy = await proxyOf(alt)
-      const other = small ? proxy : await fullSearch(alt, proxy.proxyTrials, { ...SEARCH_LIMITS, fullTrials: 1, lastAtMax: !best.met })
+      const searched = await proxyOf(alt)
+      const other = small ? searched : await fullSearch(alt, searched.proxyTrials, { ...SEARCH_LIMITS, fullTrials: 1, lastAtMax: !best.met })
       const pick = chooseQuality([best.trial, other.trial], required).trial === other.trial ? other : best
       best = { ...pick, fullTrials: small ? pick.fullTrials : [...best.fullTrials, ...other.fullTrials] }
     }
