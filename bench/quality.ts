@@ -80,20 +80,18 @@ async function main() {
       // for each level so both run under about the same load (this machine is shared). The bench's own
       // whole-image scores leave hundreds of MB of garbage that no worker makes: it is collected before each
       // timed block, not during it. The delivered outputs are scored after.
-      gc?.()
-      const q50Cpu: number[] = []
-      for (const input of inputs) {
-        const c0 = process.cpuUsage()
-        await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality: 50 }, MAX_PIXELS)
-        q50Cpu.push(cpuMs(c0))
+      const timed = async (quality: ProcessingOptions['quality']) => {
+        gc?.()
+        const runs: Array<{ data: Buffer; cpuMs: number; quality?: number }> = []
+        for (const input of inputs) {
+          const c0 = process.cpuUsage()
+          const out = await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality }, MAX_PIXELS)
+          runs.push({ data: out.data, cpuMs: cpuMs(c0), quality: out.stats.quality })
+        }
+        return runs
       }
-      gc?.()
-      const outputs: Array<{ data: Buffer; cpuMs: number; quality?: number }> = []
-      for (const input of inputs) {
-        const c0 = process.cpuUsage()
-        const out = await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality: level }, MAX_PIXELS)
-        outputs.push({ data: out.data, cpuMs: cpuMs(c0), quality: out.stats.quality })
-      }
+      const q50Cpu = (await timed(50)).map((r) => r.cpuMs)
+      const outputs = await timed(level)
       const auto: Run[] = []
       for (const [i, out] of outputs.entries()) auto.push({ bytes: out.data.length, score: ssimulacra2(references[i]!, await flat(out.data)), cpuMs: out.cpuMs, quality: out.quality })
       const perImage = await Promise.all(inputs.map((_, i) => minimalQuality(i, floor)))
