@@ -5,7 +5,7 @@
  * Exactness: where the port rounds to float32 (Math.fround of one operation) these use f32 operations; where
  * it computes in double and rounds the result (e.g. f(a·b + c): an exact product, a double sum, one rounding),
  * they compute in f64 and demote, never an f32 multiply then add. f32 lanes are promoted to f64 (exact) and
- * demoted (rounded) around those steps. Sums of the error maps run pixel by pixel in the port's order.
+ * demoted (rounded) around those steps. The error maps are summed in four lanes per row, as the port sums them.
  *
  * Memory belongs to the caller: every plane is a pointer into the imported memory, allocated with at least
  * 16 bytes to spare after it (the 4-lane loops read up to 3 floats past a row's end; those lanes are dropped).
@@ -17,13 +17,13 @@ let IN1: f32 = 0, IN3: f32 = 0, IN5: f32 = 0
 let D1: f32 = 0, D3: f32 = 0, D5: f32 = 0
 let M00: f32 = 0, M01: f32 = 0, M02: f32 = 0, M10: f32 = 0, M11: f32 = 0, M12: f32 = 0, M20: f32 = 0, M21: f32 = 0, M22: f32 = 0
 let BIAS: f32 = 0, NEG_BIAS_CBRT: f32 = 0, X_OFFSET: f32 = 0, Y_OFFSET: f32 = 0, B_OFFSET: f32 = 0, C2: f32 = 0
-/** Float64Array of CBRT_STEPS + 2 values, cbrt(i / CBRT_STEPS). */
-let CBRT_TABLE: usize = 0
-let CBRT_STEPS: i32 = 0
+/** The cube root's first guess: bits(x) · THIRD + CBRT_MAGIC, as float bits. */
+let THIRD: f32 = 0
+let CBRT_MAGIC: i32 = 0
 /** Float32Array of 256 values: 8-bit sRGB → linear. */
 let TO_LINEAR: usize = 0
 
-export function init(radius: i32, gauss: usize, opsin: usize, cbrtTable: usize, cbrtSteps: i32, toLinear: usize): void {
+export function init(radius: i32, gauss: usize, opsin: usize, cbrtMagic: i32, toLinear: usize): void {
   TO_LINEAR = toLinear
   RADIUS = radius
   IN1 = load<f32>(gauss, 0); IN3 = load<f32>(gauss, 4); IN5 = load<f32>(gauss, 8)
@@ -33,8 +33,8 @@ export function init(radius: i32, gauss: usize, opsin: usize, cbrtTable: usize, 
   M20 = load<f32>(opsin, 24); M21 = load<f32>(opsin, 28); M22 = load<f32>(opsin, 32)
   BIAS = load<f32>(opsin, 36); NEG_BIAS_CBRT = load<f32>(opsin, 40)
   X_OFFSET = load<f32>(opsin, 44); Y_OFFSET = load<f32>(opsin, 48); B_OFFSET = load<f32>(opsin, 52); C2 = load<f32>(opsin, 56)
-  CBRT_TABLE = cbrtTable
-  CBRT_STEPS = cbrtSteps
+  THIRD = load<f32>(opsin, 60)
+  CBRT_MAGIC = cbrtMagic
 }
 
 // ---- lane helpers ------------------------------------------------------------------------------------------
@@ -117,21 +117,22 @@ export function downscale(src: usize, w: i32, h: i32, dst: usize): void {
 }
 
 // ---- linear RGB → positive XYB -----------------------------------------------------------------------------
-/** The port's cbrt (table guess, two Halley steps, all in double) on two lanes; 0 where x ≤ 0. */
-@inline function cbrt2(x: v128): v128 {
-  const t = f64x2.mul(x, f64x2.splat(<f64>CBRT_STEPS))
-  // t | 0, clamped to the table (the clamp below 0 only keeps x ≤ 0 lanes, whose result is discarded, in bounds).
-  const i = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f64x2_s_zero(t), i32x4.splat(CBRT_STEPS)), i32x4.splat(0))
-  const p0 = CBRT_TABLE + (<usize>i32x4.extract_lane(i, 0) << 3), p1 = CBRT_TABLE + (<usize>i32x4.extract_lane(i, 1) << 3)
-  const lo = f64x2.replace_lane(f64x2.splat(load<f64>(p0)), 1, load<f64>(p1))
-  const hi = f64x2.replace_lane(f64x2.splat(load<f64>(p0, 8)), 1, load<f64>(p1, 8))
-  let y = f64x2.add(lo, f64x2.mul(f64x2.sub(hi, lo), f64x2.sub(t, f64x2.convert_low_i32x4_s(i))))
-  const x2 = f64x2.add(x, x)
-  let y3 = f64x2.mul(f64x2.mul(y, y), y)
-  y = f64x2.div(f64x2.mul(y, f64x2.add(y3, x2)), f64x2.add(f64x2.add(y3, y3), x))
-  y3 = f64x2.mul(f64x2.mul(y, y), y)
-  y = f64x2.div(f64x2.mul(y, f64x2.add(y3, x2)), f64x2.add(f64x2.add(y3, y3), x))
-  return v128.and(y, f64x2.gt(x, f64x2.splat(0)))
+/**
+ * The port's cube root on four lanes of float32 mixes (lo, hi: the same as f64x2 pairs): a guess from the
+ * float bits and a Halley step in float32 (4 lanes), then a Halley step in double (2 × 2 lanes), rounded.
+ * 0 where x ≤ 0.
+ */
+@inline function cbrt4(x: v128, lo: v128, hi: v128): v128 {
+  let y = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.mul(f32x4.convert_i32x4_s(x), f32x4.splat(THIRD))), i32x4.splat(CBRT_MAGIC))
+  const y3 = f32x4.mul(f32x4.mul(y, y), y)
+  y = f32x4.sub(y, f32x4.div(f32x4.mul(y, f32x4.sub(y3, x)), f32x4.add(f32x4.add(y3, y3), x)))
+  return v128.and(join(demote(halley(low64(y), lo)), demote(halley(high64(y), hi))), f32x4.gt(x, f32x4.splat(0)))
+}
+
+/** One Halley step for cbrt(x) from y, in double: y(y³ + 2x) / (2y³ + x). */
+@inline function halley(y: v128, x: v128): v128 {
+  const y3 = f64x2.mul(f64x2.mul(y, y), y)
+  return f64x2.div(f64x2.mul(y, f64x2.add(y3, f64x2.add(x, x))), f64x2.add(f64x2.add(y3, y3), x))
 }
 
 /** f(m0·R + f(m1·G + f(m2·B + BIAS))): each multiply-add in double, rounded once. */
@@ -141,31 +142,42 @@ export function downscale(src: usize, w: i32, h: i32, dst: usize): void {
   return fround(f64x2.add(f64x2.mul(f64x2.splat(m0), R), middle))
 }
 
+/** One opsin channel of four pixels (R, G, B as f64x2 pairs): its mix, cube root, minus cbrt(BIAS). */
+@inline function opsin(Rlo: v128, Glo: v128, Blo: v128, Rhi: v128, Ghi: v128, Bhi: v128, m0: f32, m1: f32, m2: f32): v128 {
+  const lo = mix(Rlo, Glo, Blo, m0, m1, m2), hi = mix(Rhi, Ghi, Bhi, m0, m1, m2)
+  return f32x4.add(cbrt4(join(demote(lo), demote(hi)), lo, hi), f32x4.splat(NEG_BIAS_CBRT))
+}
+
+/** Stores the first `count` (1–4) lanes of v at p. */
+@inline function storeLanes(p: usize, v: v128, count: i32): void {
+  if (count >= 4) { v128.store(p, v); return }
+  v128.store32_lane(p, v, 0)
+  if (count > 1) v128.store32_lane(p, v, 1, 4)
+  if (count > 2) v128.store32_lane(p, v, 2, 8)
+}
+
 /**
- * Linear RGB planes → positive XYB planes, two pixels per step (an odd last pixel is stored alone). Without
- * `blue` the B plane is not written and its cube root (a third of the work) not taken: the finest scales weigh
- * no B.
+ * Linear RGB planes → positive XYB planes, four pixels per step (a last partial step stores only its pixels).
+ * Without `blue` the B plane is not written and its cube root (a third of the work) not taken: the finest
+ * scales weigh no B.
  */
 export function toXyb(r: usize, g: usize, b: usize, n: i32, x: usize, y: usize, bb: usize, blue: bool): void {
-  const negBiasCbrt = f32x4.splat(NEG_BIAS_CBRT), half = f32x4.splat(0.5)
-  const fourteen = f64x2.splat(14), xOffset = f64x2.splat(<f64>X_OFFSET)
+  const half = f32x4.splat(0.5), fourteen = f64x2.splat(14), xOffset = f64x2.splat(<f64>X_OFFSET)
   const yOffset = f32x4.splat(Y_OFFSET), bOffset = f32x4.splat(B_OFFSET)
-  for (let i = 0; i < n; i += 2) {
-    const R = low64(v128.load64_zero(at(r, i))), G = low64(v128.load64_zero(at(g, i))), B = low64(v128.load64_zero(at(b, i)))
-    const l = f32x4.add(demote(cbrt2(mix(R, G, B, M00, M01, M02))), negBiasCbrt)
-    const m = f32x4.add(demote(cbrt2(mix(R, G, B, M10, M11, M12))), negBiasCbrt)
+  for (let i = 0; i < n; i += 4) {
+    const R = v128.load(at(r, i)), G = v128.load(at(g, i)), B = v128.load(at(b, i))
+    const Rlo = low64(R), Glo = low64(G), Blo = low64(B), Rhi = high64(R), Ghi = high64(G), Bhi = high64(B)
+    const l = opsin(Rlo, Glo, Blo, Rhi, Ghi, Bhi, M00, M01, M02)
+    const m = opsin(Rlo, Glo, Blo, Rhi, Ghi, Bhi, M10, M11, M12)
     const X = f32x4.mul(half, f32x4.sub(l, m))
     const Y = f32x4.mul(half, f32x4.add(l, m))
-    const outX = demote(f64x2.add(f64x2.mul(low64(X), fourteen), xOffset))
-    const outY = f32x4.add(Y, yOffset)
-    const pair = i + 1 < n
-    if (pair) { v128.store64_lane(at(x, i), outX, 0); v128.store64_lane(at(y, i), outY, 0) }
-    else { v128.store32_lane(at(x, i), outX, 0); v128.store32_lane(at(y, i), outY, 0) }
+    const outX = join(demote(f64x2.add(f64x2.mul(low64(X), fourteen), xOffset)), demote(f64x2.add(f64x2.mul(high64(X), fourteen), xOffset)))
+    const count = n - i
+    storeLanes(at(x, i), outX, count)
+    storeLanes(at(y, i), f32x4.add(Y, yOffset), count)
     if (!blue) continue
-    const s = f32x4.add(demote(cbrt2(mix(R, G, B, M20, M21, M22))), negBiasCbrt)
-    const outB = f32x4.add(f32x4.sub(s, Y), bOffset)
-    if (pair) v128.store64_lane(at(bb, i), outB, 0)
-    else v128.store32_lane(at(bb, i), outB, 0)
+    const s = opsin(Rlo, Glo, Blo, Rhi, Ghi, Bhi, M20, M21, M22)
+    storeLanes(at(bb, i), f32x4.add(f32x4.sub(s, Y), bOffset), count)
   }
 }
 
@@ -377,13 +389,18 @@ export function verticalSsim(w: i32, h: i32, h0: usize, h1: usize, h2: usize, a:
   verticalPass(w, h, true, h0, h1, h2, scratch, mu1, sq1, a, b, edge, sums)
 }
 
-/** Adds one row's sums (pixel by pixel, then the row totals) to sums, as the port does. */
+/**
+ * Adds one row's sums to sums, as the port does: each of four lanes sums the pixels at from + 4j + k (a last
+ * partial group adds +0 in its missing lanes, which changes nothing), then the row total is
+ * (k0 + k2) + (k1 + k3). Summing in lanes keeps the adds independent; a single sum in pixel order made every
+ * add wait for the previous one.
+ */
 function ssimRow(row: i32, from: i32, to: i32, mu2: usize, sq2: usize, s12: usize, a: usize, b: usize, mu1: usize, sq1: usize, sums: usize): void {
-  const one32 = f32x4.splat(1), two = f32x4.splat(2), c2 = f32x4.splat(C2)
+  const two = f32x4.splat(2), c2 = f32x4.splat(C2)
   const one = f64x2.splat(1), zero = f64x2.splat(0)
-  let ssim: f64 = 0, ssim4: f64 = 0, ring: f64 = 0, ring4: f64 = 0, blurred: f64 = 0, blurred4: f64 = 0
-  let x = from
-  for (; x + 4 <= to; x += 4) {
+  let ssimLo = zero, ssimHi = zero, ssim4Lo = zero, ssim4Hi = zero, ringLo = zero, ringHi = zero
+  let ring4Lo = zero, ring4Hi = zero, blurLo = zero, blurHi = zero, blur4Lo = zero, blur4Hi = zero
+  for (let x = from; x < to; x += 4) {
     const i = row + x
     const m1 = v128.load(at(mu1, i)), m2 = v128.load(at(mu2, x))
     const diff = f32x4.sub(m1, m2)
@@ -392,40 +409,37 @@ function ssimRow(row: i32, from: i32, to: i32, mu2: usize, sq2: usize, s12: usiz
     const numS = f32x4.add(f32x4.mul(two, f32x4.sub(v128.load(at(s12, x)), f32x4.mul(m1, m2))), c2)
     const denS = f32x4.add(f32x4.add(f32x4.sub(v128.load(at(sq1, i)), f32x4.mul(m1, m1)), f32x4.sub(v128.load(at(sq2, x)), f32x4.mul(m2, m2))), c2)
     const q = f32x4.div(f32x4.mul(numM, numS), denS)
-    const dLo = f64x2.max(zero, f64x2.sub(one, low64(q))), dHi = f64x2.max(zero, f64x2.sub(one, high64(q)))
-    const d4Lo = f64x2.mul(f64x2.mul(f64x2.mul(dLo, dLo), dLo), dLo), d4Hi = f64x2.mul(f64x2.mul(f64x2.mul(dHi, dHi), dHi), dHi)
+    let dLo = f64x2.max(zero, f64x2.sub(one, low64(q))), dHi = f64x2.max(zero, f64x2.sub(one, high64(q)))
     const num = f32x4.abs(f32x4.sub(v128.load(at(b, i)), m2)), den = f32x4.abs(f32x4.sub(v128.load(at(a, i)), m1))
-    const eLo = f64x2.sub(f64x2.div(f64x2.add(one, low64(num)), f64x2.add(one, low64(den))), one)
-    const eHi = f64x2.sub(f64x2.div(f64x2.add(one, high64(num)), f64x2.add(one, high64(den))), one)
+    let eLo = f64x2.sub(f64x2.div(f64x2.add(one, low64(num)), f64x2.add(one, low64(den))), one)
+    let eHi = f64x2.sub(f64x2.div(f64x2.add(one, high64(num)), f64x2.add(one, high64(den))), one)
+    if (x + 4 > to) {
+      // The lanes past the row's end (read from what follows it) count +0.
+      const end = i64x2.splat(to)
+      const inLo = i64x2.lt_s(i64x2.replace_lane(i64x2.splat(x), 1, x + 1), end), inHi = i64x2.lt_s(i64x2.replace_lane(i64x2.splat(x + 2), 1, x + 3), end)
+      dLo = v128.and(dLo, inLo); dHi = v128.and(dHi, inHi); eLo = v128.and(eLo, inLo); eHi = v128.and(eHi, inHi)
+    }
+    const d4Lo = f64x2.mul(f64x2.mul(f64x2.mul(dLo, dLo), dLo), dLo), d4Hi = f64x2.mul(f64x2.mul(f64x2.mul(dHi, dHi), dHi), dHi)
     const e4Lo = f64x2.mul(f64x2.mul(f64x2.mul(eLo, eLo), eLo), eLo), e4Hi = f64x2.mul(f64x2.mul(f64x2.mul(eHi, eHi), eHi), eHi)
-    // e > 0 goes to ringing, else to blurring; the other sum gets +0, which leaves it unchanged (never −0).
+    // e > 0 goes to ringing, else to blurring (summed as e ≤ 0, negated with the row); the other gets +0.
     const posLo = f64x2.gt(eLo, zero), posHi = f64x2.gt(eHi, zero)
-    const rLo = v128.and(eLo, posLo), rHi = v128.and(eHi, posHi), r4Lo = v128.and(e4Lo, posLo), r4Hi = v128.and(e4Hi, posHi)
-    const bLo = v128.andnot(eLo, posLo), bHi = v128.andnot(eHi, posHi), b4Lo = v128.andnot(e4Lo, posLo), b4Hi = v128.andnot(e4Hi, posHi)
-    ssim += f64x2.extract_lane(dLo, 0); ssim += f64x2.extract_lane(dLo, 1); ssim += f64x2.extract_lane(dHi, 0); ssim += f64x2.extract_lane(dHi, 1)
-    ssim4 += f64x2.extract_lane(d4Lo, 0); ssim4 += f64x2.extract_lane(d4Lo, 1); ssim4 += f64x2.extract_lane(d4Hi, 0); ssim4 += f64x2.extract_lane(d4Hi, 1)
-    ring += f64x2.extract_lane(rLo, 0); ring += f64x2.extract_lane(rLo, 1); ring += f64x2.extract_lane(rHi, 0); ring += f64x2.extract_lane(rHi, 1)
-    ring4 += f64x2.extract_lane(r4Lo, 0); ring4 += f64x2.extract_lane(r4Lo, 1); ring4 += f64x2.extract_lane(r4Hi, 0); ring4 += f64x2.extract_lane(r4Hi, 1)
-    blurred -= f64x2.extract_lane(bLo, 0); blurred -= f64x2.extract_lane(bLo, 1); blurred -= f64x2.extract_lane(bHi, 0); blurred -= f64x2.extract_lane(bHi, 1)
-    blurred4 += f64x2.extract_lane(b4Lo, 0); blurred4 += f64x2.extract_lane(b4Lo, 1); blurred4 += f64x2.extract_lane(b4Hi, 0); blurred4 += f64x2.extract_lane(b4Hi, 1)
+    ssimLo = f64x2.add(ssimLo, dLo); ssimHi = f64x2.add(ssimHi, dHi)
+    ssim4Lo = f64x2.add(ssim4Lo, d4Lo); ssim4Hi = f64x2.add(ssim4Hi, d4Hi)
+    ringLo = f64x2.add(ringLo, v128.and(eLo, posLo)); ringHi = f64x2.add(ringHi, v128.and(eHi, posHi))
+    ring4Lo = f64x2.add(ring4Lo, v128.and(e4Lo, posLo)); ring4Hi = f64x2.add(ring4Hi, v128.and(e4Hi, posHi))
+    blurLo = f64x2.add(blurLo, v128.andnot(eLo, posLo)); blurHi = f64x2.add(blurHi, v128.andnot(eHi, posHi))
+    blur4Lo = f64x2.add(blur4Lo, v128.andnot(e4Lo, posLo)); blur4Hi = f64x2.add(blur4Hi, v128.andnot(e4Hi, posHi))
   }
-  for (; x < to; x++) {
-    const i = row + x
-    const m1 = load<f32>(at(mu1, i)), m2 = load<f32>(at(mu2, x))
-    const diff: f32 = m1 - m2
-    const numM = <f32>(1 - <f64>diff * <f64>diff)
-    const numS: f32 = <f32>2 * (load<f32>(at(s12, x)) - m1 * m2) + C2
-    const denS: f32 = load<f32>(at(sq1, i)) - m1 * m1 + (load<f32>(at(sq2, x)) - m2 * m2) + C2
-    const d = max<f64>(0, 1 - <f64>((numM * numS) / denS))
-    ssim += d
-    ssim4 += d * d * d * d
-    const e = (1 + <f64>abs<f32>(load<f32>(at(b, i)) - m2)) / (1 + <f64>abs<f32>(load<f32>(at(a, i)) - m1)) - 1
-    if (e > 0) { ring += e; ring4 += e * e * e * e } else { blurred -= e; blurred4 += e * e * e * e }
-  }
-  store<f64>(sums, load<f64>(sums) + ssim)
-  store<f64>(sums, load<f64>(sums, 8) + ssim4, 8)
-  store<f64>(sums, load<f64>(sums, 16) + ring, 16)
-  store<f64>(sums, load<f64>(sums, 24) + ring4, 24)
-  store<f64>(sums, load<f64>(sums, 32) + blurred, 32)
-  store<f64>(sums, load<f64>(sums, 40) + blurred4, 40)
+  store<f64>(sums, load<f64>(sums) + rowTotal(ssimLo, ssimHi))
+  store<f64>(sums, load<f64>(sums, 8) + rowTotal(ssim4Lo, ssim4Hi), 8)
+  store<f64>(sums, load<f64>(sums, 16) + rowTotal(ringLo, ringHi), 16)
+  store<f64>(sums, load<f64>(sums, 24) + rowTotal(ring4Lo, ring4Hi), 24)
+  store<f64>(sums, load<f64>(sums, 32) - rowTotal(blurLo, blurHi), 32)
+  store<f64>(sums, load<f64>(sums, 40) + rowTotal(blur4Lo, blur4Hi), 40)
+}
+
+/** (k0 + k2) + (k1 + k3) of lanes k0, k1 (lo) and k2, k3 (hi). */
+@inline function rowTotal(lo: v128, hi: v128): f64 {
+  const pair = f64x2.add(lo, hi)
+  return f64x2.extract_lane(pair, 0) + f64x2.extract_lane(pair, 1)
 }

@@ -14,7 +14,7 @@ import { wasmBinary } from './ssimulacra2-wasm-binary.ts'
 
 /** The kernels' exports (pointers are byte offsets into the instance's memory). */
 interface Kernels {
-  init(radius: number, gauss: number, opsin: number, cbrtTable: number, cbrtSteps: number, toLinear: number): void
+  init(radius: number, gauss: number, opsin: number, cbrtMagic: number, toLinear: number): void
   linearPlanes(src: number, n: number, r: number, g: number, b: number): void
   halvedLinearPlanes(src: number, w: number, h: number, r: number, g: number, b: number): void
   downscale(src: number, w: number, h: number, dst: number): void
@@ -163,7 +163,7 @@ export class WasmReference {
     }
     if (channels.length < sizes.length) throw new RangeError(`SSIMULACRA2: channels given for ${channels.length} of ${sizes.length} scales`)
     const layout = new Layout()
-    const gauss = layout.take(6 * 4), opsin = layout.take(15 * 4), cbrt = layout.take(js.CBRT_TABLE.byteLength), toLinear = layout.take(256 * 4)
+    const gauss = layout.take(6 * 4), opsin = layout.take(16 * 4), toLinear = layout.take(256 * 4)
     const pixels = baseWidth * baseHeight
     for (const [scale, [width, height]] of sizes.entries()) {
       // Planes only for the channels computed at this scale (0 for the others: never read).
@@ -188,13 +188,12 @@ export class WasmReference {
     this.#instance = pool.take(layout.end)
     const buffer = this.#memory.buffer
     new Float32Array(buffer, gauss, 6).set([js.IN1, js.IN3, js.IN5, js.D1, js.D3, js.D5])
-    new Float32Array(buffer, opsin, 15).set([
+    new Float32Array(buffer, opsin, 16).set([
       js.M00, js.M01, js.M02, js.M10, js.M11, js.M12, js.M20, js.M21, js.M22,
-      js.BIAS, js.NEG_BIAS_CBRT, js.X_OFFSET, js.Y_OFFSET, js.B_OFFSET, js.C2
+      js.BIAS, js.NEG_BIAS_CBRT, js.X_OFFSET, js.Y_OFFSET, js.B_OFFSET, js.C2, js.THIRD
     ])
-    new Float64Array(buffer, cbrt, js.CBRT_TABLE.length).set(js.CBRT_TABLE)
     new Float32Array(buffer, toLinear, 256).set(js.TO_LINEAR)
-    this.#k.init(js.N, gauss, opsin, cbrt, js.CBRT_STEPS, toLinear)
+    this.#k.init(js.N, gauss, opsin, js.CBRT_MAGIC, toLinear)
 
     const [h0, h1] = this.#h
     for (const [scale, { width: w, height: h, xyb, mu, sq }] of this.scales.entries()) {
