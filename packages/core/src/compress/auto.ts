@@ -314,18 +314,13 @@ const PERCENTILE = 0.75
 /** Per cell, the INNER×INNER window (on the 16-pixel grid, with room for its border) of largest difference. */
 function worstWindows(a: RgbImage, b: RgbImage): Region[] {
   const bw = Math.floor(a.width / BLOCK), bh = Math.floor(a.height / BLOCK)
-  // Summed-area table of per-block sums of |a − b| over the three channels, from every other pixel of every
-  // other row: it only ranks windows, and reading all of a 6 MP image cost ~40 ms per trial.
+  const blocks = blockDifferences(a, b, bw, bh)
+  // Summed-area table of the block sums.
   const sat = new Float64Array((bw + 1) * (bh + 1))
   for (let by = 0; by < bh; by++) {
     let row = 0
     for (let bx = 0; bx < bw; bx++) {
-      let sum = 0
-      for (let y = by * BLOCK; y < (by + 1) * BLOCK; y += 2) {
-        const from = (y * a.width + bx * BLOCK) * 3
-        for (let i = from; i < from + BLOCK * 3; i += 6) sum += Math.abs(a.data[i]! - b.data[i]!) + Math.abs(a.data[i + 1]! - b.data[i + 1]!) + Math.abs(a.data[i + 2]! - b.data[i + 2]!)
-      }
-      row += sum
+      row += blocks[by * bw + bx]!
       sat[(by + 1) * (bw + 1) + bx + 1] = sat[by * (bw + 1) + bx + 1]! + row
     }
   }
@@ -352,6 +347,25 @@ function worstWindows(a: RgbImage, b: RgbImage): Region[] {
     }
   }
   return regions
+}
+
+/**
+ * Per BLOCK×BLOCK block, the sum of |a − b| over the three channels of every other pixel of every other row:
+ * it only ranks windows, and reading all of a 6 MP image cost ~40 ms per trial. Row by row, so each row of
+ * bytes is read in order (block by block it cost 8–38 ms on a 6 MP image, against 5–10).
+ */
+function blockDifferences(a: RgbImage, b: RgbImage, bw: number, bh: number): Float64Array {
+  const blocks = new Float64Array(bw * bh)
+  const A = a.data, B = b.data, stride = a.width * 3, span = BLOCK * 3
+  for (let y = 0; y < bh * BLOCK; y += 2) {
+    const out = Math.floor(y / BLOCK) * bw
+    for (let bx = 0, i = y * stride; bx < bw; bx++, i += span) {
+      let sum = 0
+      for (let j = i; j < i + span; j += 6) sum += Math.abs(A[j]! - B[j]!) + Math.abs(A[j + 1]! - B[j + 1]!) + Math.abs(A[j + 2]! - B[j + 2]!)
+      blocks[out + bx]! += sum
+    }
+  }
+  return blocks
 }
 
 function crop(img: RgbImage, r: Region): RgbImage {
