@@ -299,10 +299,10 @@ export function horizontal(a: usize, b: usize, w: i32, h: i32, cross: bool, h0: 
 }
 
 // ---- vertical pass, four columns at a time -----------------------------------------------------------------
-// State of the recurrences (9 per column, the outputs of rows n−1 and n−2) is kept as f64 (values rounded to
-// float32), so the double steps need no conversion.
+// State of the recurrences: 9 per column, the outputs of rows n−1 and n−2, as float32 (half the bytes of
+// doubles to stream through each row; promoting a pair as it is loaded is exact).
 
-// Scratch: the state (2 × 9 rows of f64), three output rows and a row of zeros; sized by verticalScratchBytes
+// Scratch: the state (2 × 9 rows of f32), three output rows and a row of zeros; sized by verticalScratchBytes
 // in src/quality/ssimulacra2-wasm.ts.
 
 /**
@@ -310,13 +310,11 @@ export function horizontal(a: usize, b: usize, w: i32, h: i32, cross: bool, h0: 
  * rows n−1 and n−2; o overwrites B. Returns o as f32x4.
  */
 @inline function vstep(sLo: v128, sHi: v128, inK: v128, dK: v128, a: usize, b: usize): v128 {
-  const innerLo = fround(f64x2.add(f64x2.mul(v128.load(a), dK), v128.load(b)))
-  const innerHi = fround(f64x2.add(f64x2.mul(v128.load(a, 16), dK), v128.load(b, 16)))
-  const oLo = demote(f64x2.sub(f64x2.mul(sLo, inK), innerLo))
-  const oHi = demote(f64x2.sub(f64x2.mul(sHi, inK), innerHi))
-  v128.store(b, low64(oLo))
-  v128.store(b, low64(oHi), 16)
-  return join(oLo, oHi)
+  const innerLo = fround(f64x2.add(f64x2.mul(low64(v128.load64_zero(a)), dK), low64(v128.load64_zero(b))))
+  const innerHi = fround(f64x2.add(f64x2.mul(low64(v128.load64_zero(a, 8)), dK), low64(v128.load64_zero(b, 8))))
+  const o = join(demote(f64x2.sub(f64x2.mul(sLo, inK), innerLo)), demote(f64x2.sub(f64x2.mul(sHi, inK), innerHi)))
+  v128.store(b, o)
+  return o
 }
 
 /** Row n of the vertical pass of h0, h1 (and h2 with `cross`) into r0, r1, r2; swaps nothing (the caller does). */
@@ -328,10 +326,10 @@ export function horizontal(a: usize, b: usize, w: i32, h: i32, cross: bool, h0: 
   const b0 = bottom < h ? h0 + bo : zeros, b1 = bottom < h ? h1 + bo : zeros, b2 = bottom < h ? h2 + bo : zeros
   const in1 = f64x2.splat(<f64>IN1), in3 = f64x2.splat(<f64>IN3), in5 = f64x2.splat(<f64>IN5)
   const d1 = f64x2.splat(<f64>D1), d3 = f64x2.splat(<f64>D3), d5 = f64x2.splat(<f64>D5)
-  const plane = <usize>wp << 3 // bytes of one state row
+  const plane = <usize>wp << 2 // bytes of one state row
   for (let x = 0; x < w; x += 4) {
-    const xo = <usize>x << 2, so = <usize>x << 3
-    const a = A + so, b = B + so
+    const xo = <usize>x << 2
+    const a = A + xo, b = B + xo
     const s0 = f32x4.add(v128.load(t0 + xo), v128.load(b0 + xo)), s0lo = low64(s0), s0hi = high64(s0)
     const o1 = vstep(s0lo, s0hi, in1, d1, a, b)
     const o3 = vstep(s0lo, s0hi, in3, d3, a + plane, b + plane)
@@ -359,9 +357,9 @@ export function horizontal(a: usize, b: usize, w: i32, h: i32, cross: bool, h0: 
  */
 @inline function verticalPass(w: i32, h: i32, cross: bool, h0: usize, h1: usize, h2: usize, scratch: usize, mu: usize, sq: usize, a: usize, b: usize, edge: i32, sums: usize): void {
   const wp = (w + 3) & ~3
-  let A = scratch, B = scratch + (<usize>(9 * wp) << 3)
-  const r0 = B + (<usize>(9 * wp) << 3), r1 = r0 + (<usize>wp << 2) + 16, r2 = r1 + (<usize>wp << 2) + 16, zeros = r2 + (<usize>wp << 2) + 16
-  memory.fill(A, 0, <usize>(18 * wp) << 3)
+  let A = scratch, B = scratch + (<usize>(9 * wp) << 2)
+  const r0 = B + (<usize>(9 * wp) << 2), r1 = r0 + (<usize>wp << 2) + 16, r2 = r1 + (<usize>wp << 2) + 16, zeros = r2 + (<usize>wp << 2) + 16
+  memory.fill(A, 0, <usize>(18 * wp) << 2)
   memory.fill(zeros, 0, (<usize>wp << 2) + 16)
   for (let n = -RADIUS + 1; n < h; n++) {
     verticalRow(n, w, h, cross, h0, h1, h2, zeros, A, B, r0, r1, r2, wp)

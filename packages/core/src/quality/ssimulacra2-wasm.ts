@@ -98,9 +98,9 @@ interface Scale {
 
 // Scratch of the kernels' passes (their layouts are in assembly/ssimulacra2.ts), known before an instance is
 // taken: horizontal, two padded interleaved inputs and three interleaved sums (16 bytes a step); vertical, the
-// recurrences' state (2 × 9 rows of f64), three output rows and a row of zeros.
+// recurrences' state (2 × 9 rows of f32), three output rows and a row of zeros.
 const horizontalScratchBytes = (w: number) => (2 * (w + 3 * js.N + 1) + 3 * (w + js.N)) << 4
-const verticalScratchBytes = (w: number) => { const wp = (w + 3) & ~3; return 2 * 9 * wp * 8 + 4 * (wp * 4 + 16) }
+const verticalScratchBytes = (w: number) => { const wp = (w + 3) & ~3; return 2 * 9 * wp * 4 + 4 * (wp * 4 + 16) }
 
 /** Bump allocation of 16-byte-aligned blocks, each with 16 bytes to spare (the kernels' 4-lane overreads). */
 class Layout {
