@@ -131,6 +131,15 @@ t.test('one-sided full-size steps follow the proxy curve shifted by the offset m
   t.equal(nextFullQuality(proxy, [{ quality: 60, score: 70.5, bytes: 60 }], 70), null)
 })
 
+t.test('a step up from a full-size miss goes no further than the flattest real curve needs', async (t) => {
+  // A nearly flat proxy (a mosaic of plain background): the shifted curve would put 81 at q21.
+  const proxy = [{ quality: 5, score: 87.6, bytes: 5 }, { quality: 7, score: 86.9, bytes: 7 }, { quality: 37, score: 91.8, bytes: 37 }]
+  t.equal(nextFullQuality(proxy, [{ quality: 5, score: 79.7, bytes: 5 }], 80, { ...SEARCH_LIMITS, aim: 1 }), 10, '1.3 points at 0.3 a quality point: 5 qualities up')
+  // A steep curve is unaffected: its own step is shorter.
+  const steep = [50, 55, 60].map((q) => ({ quality: q, score: 10 + q, bytes: q }))
+  t.equal(nextFullQuality(steep, [{ quality: 60, score: 69.5, bytes: 60 }], 70), 63, 'the shifted proxy curve, one point more')
+})
+
 t.test('nextFullQuality settles on a full-size trial that reaches the floor by at most `settle` points', async (t) => {
   const proxy = [{ quality: 50, score: 65, bytes: 1 }, { quality: 70, score: 75, bytes: 2 }]
   t.equal(SEARCH_LIMITS.settle, 3)

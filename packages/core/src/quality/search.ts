@@ -178,7 +178,10 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
     } else {
       if (below!.quality >= limits.max) return null
       // Measured below the floor, where curves are steeper: one point more keeps the step from landing short.
-      next = Math.max(below!.quality + 1, next + 1)
+      // But never further than the flattest real curve (MIN_SLOPE) needs to close the gap: a flat proxy (a
+      // mosaic of mostly plain paper, 1 point over q7–37) sent a WebP 0.3 short at q5 to q21, 3.3 above.
+      const flattest = below!.quality + Math.ceil((aim - below!.score) / MIN_SLOPE)
+      next = Math.max(below!.quality + 1, Math.min(flattest, next + 1))
     }
   }
   next = Math.min(limits.max, Math.max(limits.min, next))
