@@ -10,8 +10,8 @@
  * blurs) is computed once (`prepareReference`, `scorerFor`) and shared by every trial scored against it.
  *
  * Where it runs: the port's steps are in ssimulacra2-js.ts (the readable reference); scores run them as
- * WebAssembly SIMD kernels (ssimulacra2-wasm.ts, ../../assembly/ssimulacra2.ts), bit-identical and ~3× faster
- * (a trial: 0.09 against 0.27 µs per pixel of CPU, bench/metric.ts).
+ * WebAssembly SIMD kernels (ssimulacra2-wasm.ts, ../../assembly/ssimulacra2.ts), bit-identical and ~4× faster
+ * (a trial over every channel: 0.07–0.09 against 0.31–0.33 µs per pixel of CPU, bench/metric.ts).
  *
  * Memory: a prepared reference holds 9 float32 planes per scale plus about 10 working planes in its own
  * WebAssembly memory (~87 bytes per pixel: 90 MB for 1 MP), freed with it.
