@@ -118,11 +118,11 @@ export function downscale(src: usize, w: i32, h: i32, dst: usize): void {
 
 // ---- linear RGB → positive XYB -----------------------------------------------------------------------------
 /**
- * The port's cube root on four lanes of float32 mixes (lo, hi: the same as f64x2 pairs): a guess from the
- * float bits and a Halley step in float32 (4 lanes), then a Halley step in double (2 × 2 lanes), rounded.
- * 0 where x ≤ 0.
+ * The port's cube root of four float32 mixes, given as two f64x2 pairs (lo, hi): a guess from the float bits
+ * and a Halley step in float32 (4 lanes), then a Halley step in double (2 × 2 lanes), rounded. 0 where x ≤ 0.
  */
-@inline function cbrt4(x: v128, lo: v128, hi: v128): v128 {
+@inline function cbrt4(lo: v128, hi: v128): v128 {
+  const x = join(demote(lo), demote(hi))
   let y = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.mul(f32x4.convert_i32x4_s(x), f32x4.splat(THIRD))), i32x4.splat(CBRT_MAGIC))
   const y3 = f32x4.mul(f32x4.mul(y, y), y)
   y = f32x4.sub(y, f32x4.div(f32x4.mul(y, f32x4.sub(y3, x)), f32x4.add(f32x4.add(y3, y3), x)))
@@ -145,7 +145,7 @@ export function downscale(src: usize, w: i32, h: i32, dst: usize): void {
 /** One opsin channel of four pixels (R, G, B as f64x2 pairs): its mix, cube root, minus cbrt(BIAS). */
 @inline function opsin(Rlo: v128, Glo: v128, Blo: v128, Rhi: v128, Ghi: v128, Bhi: v128, m0: f32, m1: f32, m2: f32): v128 {
   const lo = mix(Rlo, Glo, Blo, m0, m1, m2), hi = mix(Rhi, Ghi, Bhi, m0, m1, m2)
-  return f32x4.add(cbrt4(join(demote(lo), demote(hi)), lo, hi), f32x4.splat(NEG_BIAS_CBRT))
+  return f32x4.add(cbrt4(lo, hi), f32x4.splat(NEG_BIAS_CBRT))
 }
 
 /** Stores the first `count` (1–4) lanes of v at p. */
