@@ -112,13 +112,51 @@ const ALTERNATIVE: Partial<Record<EncodeFormat, { variant: EncoderVariant; above
   webp: { variant: { sharpYuv: true }, above: 78, saving: 0.05 }
 }
 
+/** The encoder settings of an auto output: the format's alternative (see ALTERNATIVE) or auto's default. */
+function autoVariant(settings: EncoderSettings, alternative: boolean): EncoderVariant {
+  if (alternative) return ALTERNATIVE[settings.format]!.variant
+  return settings.format === 'jpeg' && !settings.mozjpeg ? { table: AUTO_TABLE } : {}
+}
+
+/**
+ * How the full-size output of an image is scored (see the top of this file): whole, or sampled above
+ * CONFIRM_PIXELS. Thin images have fewer than six scales in their 1/8 part: they are scored whole. So are
+ * transparent ones up to ALPHA_CONFIRM_PIXELS: the sample read up to 3.7 points optimistic on a transparent
+ * product as WebP (alpha edges), more than the margin; above that size they get a double margin. `required`:
+ * the score a full-size trial must reach, the floor plus the sample's margin.
+ */
+export function fullSizeScoring(width: number, height: number, channels: RawImage['channels'], floor: number): { small: boolean; sampled: boolean; required: number } {
+  const pixels = width * height
+  const small = pixels <= PROXY_PIXELS
+  const alpha = channels === 2 || channels === 4
+  const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(width, height) >= 256
+  return { small, sampled, required: sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor }
+}
+
+const rawInput = (sharp: typeof Sharp, img: RawImage) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
+
+/**
+ * One full-size confirmation of a quality already known, made as the search makes its full-size trials (the
+ * reference prepared, the output encoded with auto's settings, decoded and scored whole or sampled), with no
+ * search before it: the least quality=auto can cost with its confirmation. `pnpm bench:quality` times it.
+ */
+export async function confirmKnownQuality(sharp: typeof Sharp, raw: RawImage, settings: EncoderSettings, quality: number, alternative: boolean): Promise<{ data: Buffer; score: number }> {
+  const { sampled } = fullSizeScoring(raw.width, raw.height, raw.channels, 0)
+  const reference = await flattenRaw(sharp, raw)
+  const scorer: Scorer<[RgbImage, number]> = sampled ? sampledScorer(reference) : scorerFor(reference, true)
+  try {
+    const data = await encode(rawInput(sharp, raw), settings.format, quality, settings.mozjpeg, autoVariant(settings, alternative)).toBuffer()
+    return { data, score: scorer(await decodeFlat(sharp, data), quality) }
+  } finally {
+    scorer.release()
+  }
+}
+
 /** Searches the quality of one still image already decoded to `raw` (oriented, sRGB, resized). */
 export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: EncoderSettings, floor: number): Promise<AutoResult> {
-  const rawInput = (img: RawImage) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
   const alternative = ALTERNATIVE[settings.format]
-  const defaultVariant: EncoderVariant = settings.format === 'jpeg' && !settings.mozjpeg ? { table: AUTO_TABLE } : {}
   const encodeAt = (img: RawImage, quality: number, alt: boolean) =>
-    encode(rawInput(img), settings.format, quality, settings.mozjpeg, alt ? alternative!.variant : defaultVariant).toBuffer()
+    encode(rawInput(sharp, img), settings.format, quality, settings.mozjpeg, autoVariant(settings, alt)).toBuffer()
   const pixels = raw.width * raw.height
   if (raw.width < 8 || raw.height < 8 || pixels > AUTO_MAX_PIXELS) {
     // Too small for the metric's 8×8 window, or so large that holding the reference, the decoded trials and
@@ -127,16 +165,10 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     return { data: await encodeAt(raw, quality, false), quality, score: NaN, met: false, alternative: false, proxy: [], full: [], sampled: false }
   }
   // The proxy is the image itself when it is small: then its trials are the final ones.
-  const small = pixels <= PROXY_PIXELS
+  const { small, sampled, required } = fullSizeScoring(raw.width, raw.height, raw.channels, floor)
   const tiled = !small && Math.min(raw.width, raw.height) >= TILE
   const proxy = small ? raw : tiled ? mosaic(raw) : await downscale(sharp, raw, PROXY_PIXELS)
   const proxyRef = await flattenRaw(sharp, proxy)
-  // Thin images have fewer than six scales in their 1/8 part: those are scored whole. So are transparent ones
-  // up to ALPHA_CONFIRM_PIXELS: the sample read up to 3.7 points optimistic on a transparent product as WebP
-  // (alpha edges), more than the margin; above that size they get a double margin.
-  const alpha = raw.channels === 2 || raw.channels === 4
-  const sampled = !small && pixels > (alpha ? ALPHA_CONFIRM_PIXELS : CONFIRM_PIXELS) && Math.min(raw.width, raw.height) >= 256
-  const required = sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor
   const optimism = tiled ? mosaicOptimism(required, pixels) : 0
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
   const scorer: Scorer<[RgbImage, number]> | null = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)

@@ -32,8 +32,9 @@ export interface CompressResult {
   data: Buffer
   extension: string
   stats: Omit<ImageStats, 'download_ms'>
-  /** quality=auto only: the floor, whether the delivered output reached it, and how many encodes it took. */
-  auto?: { floor: number; met: boolean; proxyTrials: number; fullTrials: number; sampled: boolean }
+  /** quality=auto only: the floor, whether the delivered output reached it, how many encodes it took, and
+   *  whether the format's alternative setting was delivered (JPEG's 4:4:4, WebP's sharp YUV). */
+  auto?: { floor: number; met: boolean; proxyTrials: number; fullTrials: number; sampled: boolean; alternative: boolean }
 }
 
 /** Reads only the header: size, format, orientation. Rejects bytes that are not an image before any decoding. */
@@ -101,7 +102,7 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   const data = keep ? input : output.data
   const outHeight = output.info.pageHeight ?? output.info.height
   return {
-    ...(auto && { auto: { floor: plan.auto!.floor, met: keep || auto.met, proxyTrials: auto.proxy.length, fullTrials: auto.full.length, sampled: auto.sampled } }),
+    ...(auto && { auto: { floor: plan.auto!.floor, met: keep || auto.met, proxyTrials: auto.proxy.length, fullTrials: auto.full.length, sampled: auto.sampled, alternative: auto.alternative } }),
     data,
     extension: EXTENSIONS[plan.format],
     stats: {
