@@ -123,7 +123,8 @@ function autoVariant(settings: EncoderSettings, alternative: boolean): EncoderVa
  * CONFIRM_PIXELS. Thin images have fewer than six scales in their 1/8 part: they are scored whole. So are
  * transparent ones up to ALPHA_CONFIRM_PIXELS: the sample read up to 3.7 points optimistic on a transparent
  * product as WebP (alpha edges), more than the margin; above that size they get a double margin. `required`:
- * the score a full-size trial must reach, the floor plus the sample's margin.
+ * the score a full-size trial must reach, the floor plus the sample's margin. `small`: up to the mosaic's size
+ * an image is its own proxy, so its trials are the final ones (scored whole).
  */
 export function fullSizeScoring(width: number, height: number, channels: RawImage['channels'], floor: number): { small: boolean; sampled: boolean; required: number } {
   const pixels = width * height
