@@ -134,6 +134,9 @@ export function fullSizeScoring(width: number, height: number, channels: RawImag
   return { small, sampled, required: sampled ? floor + SAMPLE_MARGIN * (alpha ? 2 : 1) : floor }
 }
 
+/** The scorer of an image's full-size trials against its `reference`, as `fullSizeScoring` decided. */
+const fullSizeScorer = (reference: RgbImage, sampled: boolean): Scorer<[RgbImage, number]> => (sampled ? sampledScorer(reference) : scorerFor(reference, true))
+
 const rawInput = (sharp: typeof Sharp, img: RawImage) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
 
 /**
@@ -144,7 +147,7 @@ const rawInput = (sharp: typeof Sharp, img: RawImage) => sharp(img.data, { raw: 
 export async function confirmKnownQuality(sharp: typeof Sharp, raw: RawImage, settings: EncoderSettings, quality: number, alternative: boolean): Promise<{ data: Buffer; score: number }> {
   const { sampled } = fullSizeScoring(raw.width, raw.height, raw.channels, 0)
   const reference = await flattenRaw(sharp, raw)
-  const scorer: Scorer<[RgbImage, number]> = sampled ? sampledScorer(reference) : scorerFor(reference, true)
+  const scorer = fullSizeScorer(reference, sampled)
   try {
     const data = await encode(rawInput(sharp, raw), settings.format, quality, settings.mozjpeg, autoVariant(settings, alternative)).toBuffer()
     return { data, score: scorer(await decodeFlat(sharp, data), quality) }
@@ -172,7 +175,7 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
   const proxyRef = await flattenRaw(sharp, proxy)
   const optimism = tiled ? mosaicOptimism(required, pixels) : 0
   const reference = small ? proxyRef : await flattenRaw(sharp, raw)
-  const scorer: Scorer<[RgbImage, number]> | null = sampled ? sampledScorer(reference) : small ? null : scorerFor(reference, true)
+  const scorer = small ? null : fullSizeScorer(reference, sampled)
   const proxyScorer = scorerFor(proxyRef, true)
   try {
     // Stage 1: bracket the floor on the proxy. A small image's proxy trials are its final ones.
