@@ -1,6 +1,6 @@
+import { compressImage, type ProcessingOptions } from '@imgproc/core'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
-import { compressImage, type ProcessingOptions } from '@imgproc/core'
 import { busyPct, machineTicks, ownCpuSeconds } from './measure.ts'
 
 export interface Setting {
@@ -19,7 +19,12 @@ export interface CeilingRun extends Setting {
 }
 
 /** compressImage() in-process over buffers already in memory: the codec with nothing around it. */
-export async function ceiling(buffers: Buffer[], options: ProcessingOptions, setting: Setting, maxPixels = 100_000_000): Promise<CeilingRun> {
+export async function ceiling(
+  buffers: Buffer[],
+  options: ProcessingOptions,
+  setting: Setting,
+  maxPixels = 100_000_000
+): Promise<CeilingRun> {
   sharp.concurrency(setting.threads)
   const limit = pLimit(setting.concurrency)
   const ticks = machineTicks()
@@ -27,7 +32,14 @@ export async function ceiling(buffers: Buffer[], options: ProcessingOptions, set
   const started = performance.now()
   const results = await Promise.all(buffers.map((b) => limit(() => compressImage(b, options, maxPixels))))
   const seconds = (performance.now() - started) / 1000
-  return { ...setting, seconds, imagesPerSecond: buffers.length / seconds, cpuSeconds: ownCpuSeconds(cpu0), busyPct: busyPct(ticks), bytesOut: results.reduce((s, r) => s + r.data.length, 0) }
+  return {
+    ...setting,
+    seconds,
+    imagesPerSecond: buffers.length / seconds,
+    cpuSeconds: ownCpuSeconds(cpu0),
+    busyPct: busyPct(ticks),
+    bytesOut: results.reduce((s, r) => s + r.data.length, 0)
+  }
 }
 
 /** The grid the ceiling is the best of: 1 to 4× the cores images at once, with 1 libvips thread or one per core. */

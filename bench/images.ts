@@ -1,9 +1,18 @@
-import { mkdir, readFile, writeFile, stat } from 'node:fs/promises'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import sharp from 'sharp'
 
 // Photographs only: the benchmark measures ordinary catalogue images, not the corpus's hostile files.
-const SOURCES = ['2569067123_aca715a2ee_o.jpg', 'flowers.jpeg', 'astronaut.png', 'coffee.png', 'chelsea.png', 'rocket.jpg', 'Landscape_1.jpg', 'alpha-premultiply-2048x1536-paper.png']
+const SOURCES = [
+  '2569067123_aca715a2ee_o.jpg',
+  'flowers.jpeg',
+  'astronaut.png',
+  'coffee.png',
+  'chelsea.png',
+  'rocket.jpg',
+  'Landscape_1.jpg',
+  'alpha-premultiply-2048x1536-paper.png'
+]
 
 /** Deterministic PRNG (mulberry32), so every run builds the same catalogue. */
 function prng(seed: number): () => number {
@@ -27,7 +36,12 @@ export interface CatalogueImage {
  */
 export async function buildCatalogue(corpus: string, dir: string, n: number): Promise<CatalogueImage[]> {
   await mkdir(dir, { recursive: true })
-  const sources = await Promise.all(SOURCES.map(async (f) => ({ data: await readFile(path.join(corpus, f)), meta: await sharp(path.join(corpus, f)).metadata() })))
+  const sources = await Promise.all(
+    SOURCES.map(async (f) => ({
+      data: await readFile(path.join(corpus, f)),
+      meta: await sharp(path.join(corpus, f)).metadata()
+    }))
+  )
   const random = prng(42)
   const out: CatalogueImage[] = []
   for (let i = 0; i < n; i++) {
@@ -43,8 +57,14 @@ export async function buildCatalogue(corpus: string, dir: string, n: number): Pr
     const file = path.join(dir, name)
     const existing = await stat(file).catch(() => null)
     if (!existing) {
-      const pipeline = sharp(source.data).rotate().extract({ left, top, width: cropW, height: cropH }).resize(Math.round(cropW * scale), Math.round(cropH * scale))
-      await writeFile(file, await (png ? pipeline.png({ compressionLevel: 6 }) : pipeline.jpeg({ quality: 88 })).toBuffer())
+      const pipeline = sharp(source.data)
+        .rotate()
+        .extract({ left, top, width: cropW, height: cropH })
+        .resize(Math.round(cropW * scale), Math.round(cropH * scale))
+      await writeFile(
+        file,
+        await (png ? pipeline.png({ compressionLevel: 6 }) : pipeline.jpeg({ quality: 88 })).toBuffer()
+      )
     }
     out.push({ name, bytes: (await stat(file)).size, megapixels })
   }
@@ -57,7 +77,12 @@ export async function buildCatalogue(corpus: string, dir: string, n: number): Pr
  */
 export async function buildWebCatalogue(corpus: string, dir: string, n: number): Promise<CatalogueImage[]> {
   await mkdir(dir, { recursive: true })
-  const sources = await Promise.all(SOURCES.map(async (f) => ({ data: await readFile(path.join(corpus, f)), meta: await sharp(path.join(corpus, f)).metadata() })))
+  const sources = await Promise.all(
+    SOURCES.map(async (f) => ({
+      data: await readFile(path.join(corpus, f)),
+      meta: await sharp(path.join(corpus, f)).metadata()
+    }))
+  )
   const random = prng(7)
   const out: CatalogueImage[] = []
   for (let i = 0; i < n; i++) {
@@ -73,11 +98,23 @@ export async function buildWebCatalogue(corpus: string, dir: string, n: number):
     const file = path.join(dir, name)
     const existing = await stat(file).catch(() => null)
     if (!existing) {
-      const pipeline = sharp(source.data).rotate().extract({ left, top, width: cropW, height: cropH }).resize(Math.round(cropW * scale), Math.round(cropH * scale))
-      const encoded = format === 'png' ? pipeline.png({ compressionLevel: 6 }) : format === 'webp' ? pipeline.webp({ quality: 85 }) : pipeline.jpeg({ quality: 88 })
+      const pipeline = sharp(source.data)
+        .rotate()
+        .extract({ left, top, width: cropW, height: cropH })
+        .resize(Math.round(cropW * scale), Math.round(cropH * scale))
+      const encoded =
+        format === 'png'
+          ? pipeline.png({ compressionLevel: 6 })
+          : format === 'webp'
+            ? pipeline.webp({ quality: 85 })
+            : pipeline.jpeg({ quality: 88 })
       await writeFile(file, await encoded.toBuffer())
     }
-    out.push({ name, bytes: (await stat(file)).size, megapixels: (Math.round(cropW * scale) * Math.round(cropH * scale)) / 1e6 })
+    out.push({
+      name,
+      bytes: (await stat(file)).size,
+      megapixels: (Math.round(cropW * scale) * Math.round(cropH * scale)) / 1e6
+    })
   }
   return out
 }

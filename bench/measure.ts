@@ -6,16 +6,34 @@ export const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM') / 1024
 export const rssMb = (pid: number) => statusKb(pid, 'VmRSS') / 1024
 /** Proportional set size (/proc/PID/smaps_rollup): shared pages (the node binary, libraries) split among the
  * processes that map them, so the sum over processes is the memory they take together. */
-export const pssMb = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]) / 1024
-const statusKb = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+export const pssMb = (pid: number) =>
+  Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]) / 1024
+const statusKb = (pid: number, field: string) =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
 /** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
-export const cpuSeconds = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) / 100 }
+export const cpuSeconds = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
 /** Machine-wide CPU ticks from /proc/stat: busy (everything but idle and iowait) and total, to compare runs by utilisation. */
-export const machineTicks = () => { const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number); const total = f.reduce((a, b) => a + b, 0); return { busy: total - f[3]! - f[4]!, total } }
-export const busyPct = (from: ReturnType<typeof machineTicks>) => { const to = machineTicks(); return (100 * (to.busy - from.busy)) / (to.total - from.total) }
+export const machineTicks = () => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  return { busy: total - f[3]! - f[4]!, total }
+}
+export const busyPct = (from: ReturnType<typeof machineTicks>) => {
+  const to = machineTicks()
+  return (100 * (to.busy - from.busy)) / (to.total - from.total)
+}
 /** CPU seconds this process used since `from` (process.cpuUsage()). */
-export const ownCpuSeconds = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1e6 }
-export const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN }
+export const ownCpuSeconds = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1e6
+}
+export const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN
+}
 export const mb = (b: number) => b / 1024 / 1024
 /**
  * About `n` items picked by a seeded shuffle: the catalogues are periodic in the index (source photo, format),
@@ -23,8 +41,17 @@ export const mb = (b: number) => b / 1024 / 1024
  */
 export const sample = <T>(xs: T[], n: number): T[] => {
   let seed = 12345
-  const random = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32 }
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    return seed / 2 ** 32
+  }
   const order = xs.map((_, i) => i)
-  for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [order[i], order[j]] = [order[j]!, order[i]!] }
-  return order.slice(0, n).sort((a, b) => a - b).map((i) => xs[i]!)
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[order[i], order[j]] = [order[j]!, order[i]!]
+  }
+  return order
+    .slice(0, n)
+    .sort((a, b) => a - b)
+    .map((i) => xs[i]!)
 }

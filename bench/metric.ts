@@ -7,8 +7,8 @@
  * process's RSS after scoring with the WebAssembly kernels and after a GC.
  */
 import path from 'node:path'
+import { prepareReference, type RgbImage, scaleCount, sumsAgainst, toLinear, weightedChannels } from '@imgproc/core'
 import sharp from 'sharp'
-import { prepareReference, scaleCount, sumsAgainst, toLinear, weightedChannels, type RgbImage } from '@imgproc/core'
 import { prepareReferenceJs, sumsAgainstJs } from '../packages/core/src/quality/ssimulacra2-js.ts'
 import { CORPUS } from '../test/helpers.ts'
 
@@ -16,7 +16,12 @@ const images = process.argv.slice(2).length ? process.argv.slice(2) : ['astronau
 const TRIALS = 5
 
 async function rgb(pipeline: sharp.Sharp): Promise<RgbImage> {
-  const { data, info } = await pipeline.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true })
+  const { data, info } = await pipeline
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true })
   return { data, width: info.width, height: info.height }
 }
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`
@@ -24,34 +29,72 @@ const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length /
 
 for (const name of images) {
   const reference = await rgb(sharp(path.join(CORPUS, name)).rotate())
-  const distorted = await rgb(sharp(await sharp(reference.data, { raw: { width: reference.width, height: reference.height, channels: 3 } }).jpeg({ quality: 50 }).toBuffer()))
+  const distorted = await rgb(
+    sharp(
+      await sharp(reference.data, { raw: { width: reference.width, height: reference.height, channels: 3 } })
+        .jpeg({ quality: 50 })
+        .toBuffer()
+    )
+  )
   const pixels = reference.width * reference.height
   const usPerPixel = (ms: number) => ((ms * 1000) / pixels).toFixed(4)
   // CPU time, not wall time: the figures hold on a machine shared with other work.
-  const time = (run: () => unknown) => { const t0 = process.cpuUsage(); run(); const t = process.cpuUsage(t0); return (t.user + t.system) / 1000 }
+  const time = (run: () => unknown) => {
+    const t0 = process.cpuUsage()
+    run()
+    const t = process.cpuUsage(t0)
+    return (t.user + t.system) / 1000
+  }
+  // Each kernel's own reference type: measured through one generic helper.
+  const measure = <P>(prepare: (scales: number) => P, trial: (prepared: P) => unknown) => {
+    prepare(1) // warm-up of the code paths
+    let prepared: P | undefined
+    const prepareMs = time(() => {
+      prepared = prepare(6)
+    })
+    const trialMs = median(Array.from({ length: TRIALS }, () => time(() => trial(prepared!))))
+    return { prepareMs, trialMs }
+  }
   const kernels = {
-    js: { prepare: (s: number) => prepareReferenceJs(toLinear(reference), s), trial: (p: any) => sumsAgainstJs(p, toLinear(distorted)) },
-    wasm: { prepare: (s: number) => prepareReference(toLinear(reference), s), trial: (p: any) => sumsAgainst(p, toLinear(distorted)) },
-    search: { prepare: (s: number) => prepareReference(reference, s, weightedChannels(scaleCount(reference.width, reference.height))), trial: (p: any) => sumsAgainst(p, distorted) }
+    js: () =>
+      measure(
+        (s) => prepareReferenceJs(toLinear(reference), s),
+        (p) => sumsAgainstJs(p, toLinear(distorted))
+      ),
+    wasm: () =>
+      measure(
+        (s) => prepareReference(toLinear(reference), s),
+        (p) => sumsAgainst(p, toLinear(distorted))
+      ),
+    search: () =>
+      measure(
+        (s) => prepareReference(reference, s, weightedChannels(scaleCount(reference.width, reference.height))),
+        (p) => sumsAgainst(p, distorted)
+      )
   }
   console.log(`${name}: ${reference.width}×${reference.height} (${(pixels / 1e6).toFixed(2)} MP)`)
-  for (const [kind, k] of Object.entries(kernels)) {
-    k.prepare(1) // warm-up of the code paths
-    let prepared: unknown
-    const prepare = time(() => (prepared = k.prepare(6)))
-    const trials = median(Array.from({ length: TRIALS }, () => time(() => k.trial(prepared))))
-    console.log(`  ${kind.padEnd(6)}  prepare ${usPerPixel(prepare)} µs/px (${prepare.toFixed(0)} ms)  trial ${usPerPixel(trials)} µs/px (${trials.toFixed(0)} ms)`)
+  for (const [kind, run] of Object.entries(kernels)) {
+    const { prepareMs: prepare, trialMs: trials } = run()
+    console.log(
+      `  ${kind.padEnd(6)}  prepare ${usPerPixel(prepare)} µs/px (${prepare.toFixed(0)} ms)  trial ${usPerPixel(trials)} µs/px (${trials.toFixed(0)} ms)`
+    )
   }
 }
 if (globalThis.gc) {
   const before = process.memoryUsage().rss
   const scored = (() => {
     const last = images.at(-1)!
-    return rgb(sharp(path.join(CORPUS, last)).rotate()).then((img) => { const p = prepareReference(img, 6); sumsAgainst(p, img); return process.memoryUsage().rss })
+    return rgb(sharp(path.join(CORPUS, last)).rotate()).then((img) => {
+      const p = prepareReference(img, 6)
+      sumsAgainst(p, img)
+      return process.memoryUsage().rss
+    })
   })()
   const peak = await scored
   globalThis.gc()
   await new Promise((r) => setTimeout(r, 100))
   globalThis.gc()
-  console.log(`RSS: ${mb(before)} before, ${mb(peak)} while a ${images.at(-1)} reference is held, ${mb(process.memoryUsage().rss)} after it is dropped and a GC`)
+  console.log(
+    `RSS: ${mb(before)} before, ${mb(peak)} while a ${images.at(-1)} reference is held, ${mb(process.memoryUsage().rss)} after it is dropped and a GC`
+  )
 }

@@ -13,7 +13,11 @@ export interface Variant {
 }
 
 export function variants(quality: number): Variant[] {
-  const jpeg = (name: string, o: sharp.JpegOptions): Variant => ({ family: 'JPEG', name, encode: (p) => p.jpeg({ quality, ...o }) })
+  const jpeg = (name: string, o: sharp.JpegOptions): Variant => ({
+    family: 'JPEG',
+    name,
+    encode: (p) => p.jpeg({ quality, ...o })
+  })
   return [
     jpeg('baseline (optimiseCoding: false)', { optimiseCoding: false }),
     jpeg('Huffman-optimised (service default)', {}),
@@ -22,8 +26,20 @@ export function variants(quality: number): Variant[] {
     jpeg('+ trellis quantisation', { trellisQuantisation: true }),
     jpeg('+ progressive + trellis', { progressive: true, trellisQuantisation: true }),
     jpeg('mozjpeg preset (trellis, overshoot, scans, progressive)', { mozjpeg: true }),
-    ...[0, 2, 4, 6].map((effort): Variant => ({ family: 'WebP', name: `effort ${effort}${effort === 4 ? ' (service)' : ''}`, encode: (p) => p.webp({ quality, effort }) })),
-    ...[0, 2, 4].map((effort): Variant => ({ family: 'AVIF', name: `effort ${effort}${effort === 2 ? ' (service)' : ''}`, encode: (p) => p.avif({ quality, effort }) }))
+    ...[0, 2, 4, 6].map(
+      (effort): Variant => ({
+        family: 'WebP',
+        name: `effort ${effort}${effort === 4 ? ' (service)' : ''}`,
+        encode: (p) => p.webp({ quality, effort })
+      })
+    ),
+    ...[0, 2, 4].map(
+      (effort): Variant => ({
+        family: 'AVIF',
+        name: `effort ${effort}${effort === 2 ? ' (service)' : ''}`,
+        encode: (p) => p.avif({ quality, effort })
+      })
+    )
   ]
 }
 
@@ -37,14 +53,25 @@ export interface ParetoRow {
   psnr: number
 }
 
-const pipeline = (input: Buffer) => sharp(input, { failOn: 'error', sequentialRead: true }).rotate().toColourspace('srgb')
+const pipeline = (input: Buffer) =>
+  sharp(input, { failOn: 'error', sequentialRead: true }).rotate().toColourspace('srgb')
 
 /** RGB pixels of an image after the same orientation and colour steps, for the fidelity comparison. */
-const pixels = (data: Buffer) => sharp(data).rotate().toColourspace('srgb').flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+const pixels = (data: Buffer) =>
+  sharp(data)
+    .rotate()
+    .toColourspace('srgb')
+    .flatten({ background: '#ffffff' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true })
 
 function psnr(a: Buffer, b: Buffer): number {
   let sum = 0
-  for (let i = 0; i < a.length; i++) { const d = a[i]! - b[i]!; sum += d * d }
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - b[i]!
+    sum += d * d
+  }
   const mse = sum / a.length
   return mse === 0 ? 99 : 10 * Math.log10((255 * 255) / mse)
 }
@@ -62,11 +89,27 @@ export async function measure(variant: Variant, inputs: Buffer[], concurrency: n
     fidelity += psnr(a.data, b.data)
   }
   const bytes = outputs.reduce((s, o) => s + o.length, 0)
-  return { family: variant.family, name: variant.name, images: inputs.length, kbPerImage: bytes / 1024 / inputs.length, cpuMsPerImage: (1000 * cpu) / inputs.length, psnr: fidelity / inputs.length }
+  return {
+    family: variant.family,
+    name: variant.name,
+    images: inputs.length,
+    kbPerImage: bytes / 1024 / inputs.length,
+    cpuMsPerImage: (1000 * cpu) / inputs.length,
+    psnr: fidelity / inputs.length
+  }
 }
 
 /** Pareto-optimal within a family: no other row is at least as small, as cheap and as faithful, and better in one. */
 export function frontier(rows: ParetoRow[]): Set<ParetoRow> {
-  const dominated = (r: ParetoRow) => rows.some((o) => o !== r && o.family === r.family && o.kbPerImage <= r.kbPerImage && o.cpuMsPerImage <= r.cpuMsPerImage && o.psnr >= r.psnr - 0.05 && (o.kbPerImage < r.kbPerImage || o.cpuMsPerImage < r.cpuMsPerImage || o.psnr > r.psnr + 0.05))
+  const dominated = (r: ParetoRow) =>
+    rows.some(
+      (o) =>
+        o !== r &&
+        o.family === r.family &&
+        o.kbPerImage <= r.kbPerImage &&
+        o.cpuMsPerImage <= r.cpuMsPerImage &&
+        o.psnr >= r.psnr - 0.05 &&
+        (o.kbPerImage < r.kbPerImage || o.cpuMsPerImage < r.cpuMsPerImage || o.psnr > r.psnr + 0.05)
+    )
   return new Set(rows.filter((r) => !dominated(r)))
 }

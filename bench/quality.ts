@@ -12,44 +12,91 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import {
+  type AutoLevel,
+  compressImage,
+  confirmKnownQuality,
+  DEFAULT_OPTIONS,
+  type EncodeFormat,
+  type ProcessingOptions,
+  QUALITY_FLOORS,
+  type RawImage,
+  type RgbImage,
+  ssimulacra2
+} from '@imgproc/core'
 import sharp from 'sharp'
-import { compressImage, confirmKnownQuality, DEFAULT_OPTIONS, QUALITY_FLOORS, ssimulacra2, type AutoLevel, type EncodeFormat, type ProcessingOptions, type RawImage, type RgbImage } from '@imgproc/core'
 import { CORPUS, ROOT } from '../test/helpers.ts'
 
 const PHOTOS = [
-  '2569067123_aca715a2ee_o.jpg', 'flowers.jpeg', 'astronaut.png', 'coffee.png', 'chelsea.png', 'rocket.jpg', '4.webp',
-  'sdr_cosmos12920_cicp1-13-6_yuv444_full_qp10.avif', 'Landscape_1.jpg', 'alpha-premultiply-2048x1536-paper.png',
+  '2569067123_aca715a2ee_o.jpg',
+  'flowers.jpeg',
+  'astronaut.png',
+  'coffee.png',
+  'chelsea.png',
+  'rocket.jpg',
+  '4.webp',
+  'sdr_cosmos12920_cicp1-13-6_yuv444_full_qp10.avif',
+  'Landscape_1.jpg',
+  'alpha-premultiply-2048x1536-paper.png',
   'Channel_digital_image_CMYK_color.jpg'
 ]
 const MAX_PIXELS = 100_000_000
 
-const { values: args } = parseArgs({ options: { formats: { type: 'string', default: 'jpeg' }, levels: { type: 'string', default: Object.keys(QUALITY_FLOORS).join(',') } } })
+const { values: args } = parseArgs({
+  options: {
+    formats: { type: 'string', default: 'jpeg' },
+    levels: { type: 'string', default: Object.keys(QUALITY_FLOORS).join(',') }
+  }
+})
 const formats = args.formats!.split(',') as Array<ProcessingOptions['format']>
 const levels = args.levels!.split(',') as AutoLevel[]
 
 /** With --expose-gc (the package script passes it): the bench's own garbage is collected before timing. */
 const gc = (globalThis as { gc?: () => void }).gc
-const cpuMs = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1000 }
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1000
+}
 
 async function flat(image: Buffer | sharp.Sharp): Promise<RgbImage> {
   const pipeline = Buffer.isBuffer(image) ? sharp(image) : image
-  const { data, info } = await pipeline.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+  const { data, info } = await pipeline
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true })
   return { data, width: info.width, height: info.height }
 }
 
-interface Run { bytes: number; score: number; cpuMs: number; quality?: number }
+interface Run {
+  bytes: number
+  score: number
+  cpuMs: number
+  quality?: number
+}
 
 async function main() {
   sharp.concurrency(1) // the worker's setting
-  const inputs = await Promise.all(PHOTOS.map(async (name) => ({ name, data: await readFile(path.join(CORPUS, name)) })))
+  const inputs = await Promise.all(
+    PHOTOS.map(async (name) => ({ name, data: await readFile(path.join(CORPUS, name)) }))
+  )
   const results: Record<string, unknown> = { date: new Date().toISOString(), images: PHOTOS }
   const lines: string[] = []
   for (const format of formats) {
     // The pipeline's reference for each image: oriented, 8-bit sRGB, flattened on white.
-    const references = await Promise.all(inputs.map(async (i) => {
-      const raw = await sharp(i.data).rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
-      return flat(sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } }))
-    }))
+    const references = await Promise.all(
+      inputs.map(async (i) => {
+        const raw = await sharp(i.data)
+          .rotate()
+          .toColourspace('srgb')
+          .raw({ depth: 'uchar' })
+          .toBuffer({ resolveWithObject: true })
+        return flat(
+          sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } })
+        )
+      })
+    )
     // Fixed-quality outputs and their scores, memoised: the uniform-quality search asks for many.
     const fixedCache = new Map<string, Run>()
     const fixed = async (i: number, quality: number): Promise<Run> => {
@@ -58,13 +105,18 @@ async function main() {
         const c0 = process.cpuUsage()
         const out = await compressImage(inputs[i]!.data, { ...DEFAULT_OPTIONS, format, quality }, MAX_PIXELS)
         const cpu = cpuMs(c0)
-        fixedCache.set(key, { bytes: out.data.length, score: ssimulacra2(references[i]!, await flat(out.data)), cpuMs: cpu })
+        fixedCache.set(key, {
+          bytes: out.data.length,
+          score: ssimulacra2(references[i]!, await flat(out.data)),
+          cpuMs: cpu
+        })
       }
       return fixedCache.get(key)!
     }
     /** The smallest quality at which image i reaches the floor (bisection; scores rise with quality). */
     const minimalQuality = async (i: number, floor: number) => {
-      let lo = 1, hi = 100
+      let lo = 1,
+        hi = 100
       if ((await fixed(i, hi)).score < floor) return 100
       while (hi - lo > 1) {
         const mid = (lo + hi) >> 1
@@ -87,7 +139,12 @@ async function main() {
         for (const input of inputs) {
           const c0 = process.cpuUsage()
           const out = await compressImage(input.data, { ...DEFAULT_OPTIONS, format, quality }, MAX_PIXELS)
-          runs.push({ data: out.data, cpuMs: cpuMs(c0), quality: out.stats.quality, alternative: out.auto?.alternative })
+          runs.push({
+            data: out.data,
+            cpuMs: cpuMs(c0),
+            quality: out.stats.quality,
+            alternative: out.auto?.alternative
+          })
         }
         return runs
       }
@@ -100,28 +157,63 @@ async function main() {
       const confirmCpu: number[] = []
       for (const [i, input] of inputs.entries()) {
         const c0 = process.cpuUsage()
-        let pipeline = sharp(input.data, { limitInputPixels: MAX_PIXELS, failOn: 'error', sequentialRead: true }).rotate().toColourspace('srgb')
+        let pipeline = sharp(input.data, { limitInputPixels: MAX_PIXELS, failOn: 'error', sequentialRead: true })
+          .rotate()
+          .toColourspace('srgb')
         if (format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' })
         const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
-        const raw: RawImage = { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }
-        await confirmKnownQuality(sharp, raw, { format: format as EncodeFormat, mozjpeg: DEFAULT_OPTIONS.mozjpeg }, outputs[i]!.quality!, outputs[i]!.alternative!)
+        const raw: RawImage = {
+          data,
+          width: info.width,
+          height: info.height,
+          channels: info.channels as RawImage['channels']
+        }
+        await confirmKnownQuality(
+          sharp,
+          raw,
+          { format: format as EncodeFormat, mozjpeg: DEFAULT_OPTIONS.mozjpeg },
+          outputs[i]!.quality!,
+          outputs[i]!.alternative!
+        )
         confirmCpu.push(cpuMs(c0))
       }
       const auto: Run[] = []
-      for (const [i, out] of outputs.entries()) auto.push({ bytes: out.data.length, score: ssimulacra2(references[i]!, await flat(out.data)), cpuMs: out.cpuMs, quality: out.quality })
+      for (const [i, out] of outputs.entries())
+        auto.push({
+          bytes: out.data.length,
+          score: ssimulacra2(references[i]!, await flat(out.data)),
+          cpuMs: out.cpuMs,
+          quality: out.quality
+        })
       const perImage = await Promise.all(inputs.map((_, i) => minimalQuality(i, floor)))
       const uniformQuality = Math.max(...perImage)
       const uniform = await Promise.all(inputs.map((_, i) => fixed(i, uniformQuality)))
       // What a perfect search would deliver: each image at its own minimal quality (whole-image scores).
       const oracle = await Promise.all(perImage.map((q, i) => fixed(i, q)))
       const sum = (runs: Run[], k: 'bytes' | 'cpuMs') => runs.reduce((s, r) => s + r[k], 0)
-      const stats = (runs: Run[]) => { const s = runs.map((r) => r.score).sort((a, b) => a - b); return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, below: s.filter((x) => x < floor).length } }
+      const stats = (runs: Run[]) => {
+        const s = runs.map((r) => r.score).sort((a, b) => a - b)
+        return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, below: s.filter((x) => x < floor).length }
+      }
       const row = {
-        format, level, floor, images: inputs.length,
-        auto: { bytes: sum(auto, 'bytes'), cpuMs: sum(auto, 'cpuMs'), ...stats(auto), qualities: auto.map((r) => r.quality) },
+        format,
+        level,
+        floor,
+        images: inputs.length,
+        auto: {
+          bytes: sum(auto, 'bytes'),
+          cpuMs: sum(auto, 'cpuMs'),
+          ...stats(auto),
+          qualities: auto.map((r) => r.quality)
+        },
         q50: { bytes: sum(q50, 'bytes'), cpuMs: q50Cpu.reduce((a, b) => a + b, 0), ...stats(q50) },
         confirmation: { cpuMs: confirmCpu.reduce((a, b) => a + b, 0) },
-        uniform: { quality: uniformQuality, bytes: sum(uniform, 'bytes'), ...stats(uniform), perImageMinimal: perImage },
+        uniform: {
+          quality: uniformQuality,
+          bytes: sum(uniform, 'bytes'),
+          ...stats(uniform),
+          perImageMinimal: perImage
+        },
         oracle: { bytes: sum(oracle, 'bytes') }
       }
       results[`${format} ${level}`] = row

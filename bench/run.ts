@@ -19,14 +19,14 @@ import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import sharp from 'sharp'
-import { DEFAULT_OPTIONS, loadConfig } from '@imgproc/core'
+import { DEFAULT_OPTIONS, loadConfig, type StatusView } from '@imgproc/core'
 import type { Db } from 'mongodb'
-import { CORPUS, ROOT, csvOf, startService, waitForStatus } from '../test/helpers.ts'
+import sharp from 'sharp'
+import { CORPUS, csvOf, ROOT, startService, waitForStatus } from '../test/helpers.ts'
+import { ceiling, grid, sweep } from './ceiling.ts'
 import { buildCatalogue, buildWebCatalogue, type CatalogueImage } from './images.ts'
-import { ceiling, grid, sweep, type CeilingRun } from './ceiling.ts'
-import { frontier, measure, variants, type ParetoRow } from './pareto.ts'
 import { busyPct, cpuSeconds, machineTicks, mb, pct, peakRssMb, pssMb, rssMb, sample } from './measure.ts'
+import { frontier, measure, type ParetoRow, variants } from './pareto.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -44,13 +44,16 @@ const CORES = availableParallelism()
  * semi-spaces (young objects here are small: image data lives in Buffers outside the JS heap) and an old
  * space of at most 512 MB, which also makes it collect before garbage piles up (a status poll's garbage grew
  * the API's heap by ~50 MB between collections under the default limit, a quarter of the machine's memory). */
-export const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: `--max-semi-space-size=1 --max-old-space-size=512 ${process.env.NODE_OPTIONS ?? ''}`.trim() }
+export const PRODUCTION_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  NODE_OPTIONS: `--max-semi-space-size=1 --max-old-space-size=512 ${process.env.NODE_OPTIONS ?? ''}`.trim()
+}
 /** The API only: malloc serves blocks of 32 KB and more from mmap, so they go back to the system when freed
  * (the parser's scratch memory at start-up would otherwise stay resident). Not for the worker: libvips'
  * buffers would pay a page fault per page every time (~5 % more CPU per image, measured). */
 export const API_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' }
 /** Update operations the server has run (all databases): progress writes, heartbeats, claims. */
-const serverUpdates = async (db: Db) => ((await db.admin().command({ serverStatus: 1 })).opcounters.update as number)
+const serverUpdates = async (db: Db) => (await db.admin().command({ serverStatus: 1 })).opcounters.update as number
 /** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
 const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
 
@@ -60,7 +63,13 @@ async function serve(files: Map<string, Buffer>) {
     data ? res.writeHead(200, { 'content-length': data.length }).end(data) : res.writeHead(404).end()
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => { server.closeAllConnections(); server.close() } }
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => {
+      server.closeAllConnections()
+      server.close()
+    }
+  }
 }
 
 /** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
@@ -68,7 +77,17 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
   // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
   const defaults = loadConfig({})
   const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
-  const service = await startService({ workers: 1, apiEnv: API_ENV, env: { ...PRODUCTION_ENV, LOG_LEVEL: 'warn', POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'), PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'), ...env } })
+  const service = await startService({
+    workers: 1,
+    apiEnv: API_ENV,
+    env: {
+      ...PRODUCTION_ENV,
+      LOG_LEVEL: 'warn',
+      POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'),
+      PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'),
+      ...env
+    }
+  })
   const worker = service.workers[0]!.child.pid!
   const api = service.api.child.pid!
   try {
@@ -79,7 +98,12 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
     const idle = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api), pssMb: pssMb(worker) + pssMb(api), justStarted }
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
-    const cpu0 = { worker: cpuSeconds(worker), api: cpuSeconds(api), db: databaseCpuSeconds(), bench: process.cpuUsage() }
+    const cpu0 = {
+      worker: cpuSeconds(worker),
+      api: cpuSeconds(api),
+      db: databaseCpuSeconds(),
+      bench: process.cpuUsage()
+    }
     const ticks = machineTicks()
     const updates0 = await serverUpdates(service.db)
     const t0 = performance.now()
@@ -87,10 +111,10 @@ async function endToEnd(csv: string, env: Record<string, string> = {}) {
     const uploadMs = performance.now() - t0
     const { request_id: id } = (await res.json()) as { request_id: string }
     const latencies: number[] = []
-    let status: any
+    let status: StatusView
     for (;;) {
       const s0 = performance.now()
-      status = await (await fetch(`${service.apiUrl}/status/${id}`)).json()
+      status = (await (await fetch(`${service.apiUrl}/status/${id}`)).json()) as StatusView
       latencies.push(performance.now() - s0)
       if (status.status === 'Completed' || status.status === 'Failed') break
       await new Promise((r) => setTimeout(r, 100))
@@ -148,8 +172,12 @@ async function acceptLargestCsv() {
  */
 async function spread(results: Record<string, unknown>): Promise<Array<[string, string]>> {
   const IMAGES = 300
-  const tiny = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c86432' } }).png().toBuffer()
-  const server = createServer((_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'image/png' }).end(tiny), 250))
+  const tiny = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c86432' } })
+    .png()
+    .toBuffer()
+  const server = createServer(
+    (_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'image/png' }).end(tiny), 250)
+  )
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
   const run = async (workers: number, unitSize: number, tag: string) => {
@@ -157,8 +185,16 @@ async function spread(results: Record<string, unknown>): Promise<Array<[string, 
     try {
       const t0 = performance.now()
       const form = new FormData()
-      form.append('file', new Blob([csvOf(Array.from({ length: IMAGES }, (_, i) => [i + 1, `SKU${i}`, [`${url}/img?${tag}=${i}`]]))], { type: 'text/csv' }), 'spread.csv')
-      const { request_id: id } = (await (await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })).json()) as { request_id: string }
+      form.append(
+        'file',
+        new Blob([csvOf(Array.from({ length: IMAGES }, (_, i) => [i + 1, `SKU${i}`, [`${url}/img?${tag}=${i}`]]))], {
+          type: 'text/csv'
+        }),
+        'spread.csv'
+      )
+      const { request_id: id } = (await (
+        await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
+      ).json()) as { request_id: string }
       await waitForStatus(service, id, ['Completed'], 300_000)
       return (performance.now() - t0) / 1000
     } finally {
@@ -168,11 +204,16 @@ async function spread(results: Record<string, unknown>): Promise<Array<[string, 
   try {
     const defaultSize = loadConfig({}).WORK_UNIT_SIZE
     const one = await run(1, defaultSize, 'one')
-    const rows: Array<[string, string]> = [[`${IMAGES} latency-bound images (250 ms each), 1 worker`, `${one.toFixed(1)} s (WORK_UNIT_SIZE=${defaultSize})`]]
+    const rows: Array<[string, string]> = [
+      [`${IMAGES} latency-bound images (250 ms each), 1 worker`, `${one.toFixed(1)} s (WORK_UNIT_SIZE=${defaultSize})`]
+    ]
     const three: Record<number, number> = {}
     for (const size of args['unit-sizes']!.split(',').map(Number)) {
       three[size] = await run(3, size, `three${size}`)
-      rows.push([`3 workers, WORK_UNIT_SIZE=${size}`, `${three[size]!.toFixed(1)} s: ${(one / three[size]!).toFixed(2)}× speedup (${(three[size]! / one).toFixed(2)}× the time)`])
+      rows.push([
+        `3 workers, WORK_UNIT_SIZE=${size}`,
+        `${three[size]!.toFixed(1)} s: ${(one / three[size]!).toFixed(2)}× speedup (${(three[size]! / one).toFixed(2)}× the time)`
+      ])
     }
     Object.assign(results, { spread: { images: IMAGES, oneWorkerSeconds: one, threeWorkersSeconds: three } })
     return rows
@@ -189,8 +230,11 @@ const ratio = (value: number, target: string) => `${value.toFixed(3)}  (target $
 async function catalogueRun(kind: 'web' | 'mixed', n: number, results: Record<string, unknown>): Promise<Rows> {
   const dir = path.join(ROOT, 'bench/.cache', `${kind}-n${n}`)
   process.stdout.write(`${kind}: building ${n} catalogue images… `)
-  const catalogue: CatalogueImage[] = kind === 'web' ? await buildWebCatalogue(CORPUS, dir, n) : await buildCatalogue(CORPUS, dir, n)
-  const files = new Map(await Promise.all(catalogue.map(async (c) => [c.name, await readFile(path.join(dir, c.name))] as const)))
+  const catalogue: CatalogueImage[] =
+    kind === 'web' ? await buildWebCatalogue(CORPUS, dir, n) : await buildCatalogue(CORPUS, dir, n)
+  const files = new Map(
+    await Promise.all(catalogue.map(async (c) => [c.name, await readFile(path.join(dir, c.name))] as const))
+  )
   const buffers = [...files.values()]
   const bytesIn = buffers.reduce((s, b) => s + b.length, 0)
   const megapixels = catalogue.reduce((s, c) => s + c.megapixels, 0) / n
@@ -215,9 +259,23 @@ async function catalogueRun(kind: 'web' | 'mixed', n: number, results: Record<st
     const config = loadConfig({})
     Object.assign(results, {
       [kind]: {
-        images: n, bytesIn, megapixels, sweep: swept.map(({ concurrency, threads, imagesPerSecond, cpuSeconds }) => ({ concurrency, threads, imagesPerSecond, cpuSeconds })),
+        images: n,
+        bytesIn,
+        megapixels,
+        sweep: swept.map(({ concurrency, threads, imagesPerSecond, cpuSeconds }) => ({
+          concurrency,
+          threads,
+          imagesPerSecond,
+          cpuSeconds
+        })),
         ceiling: { before, after, imagesPerSecond: ceilRate, cpuSeconds: ceilCpu },
-        endToEnd: { ...e2e, status: undefined, imagesPerSecond: rate, totals: e2e.status.totals, counts: e2e.status.counts },
+        endToEnd: {
+          ...e2e,
+          status: undefined,
+          imagesPerSecond: rate,
+          totals: e2e.status.totals,
+          counts: e2e.status.counts
+        },
         ratios: { throughput: rate / ceilRate, cpuPerImage: e2e.cpu.worker / ceilCpu, peakRssMb: peak, idleRssMb: idle }
       }
     })
@@ -225,20 +283,54 @@ async function catalogueRun(kind: 'web' | 'mixed', n: number, results: Record<st
     return [
       [`[${kind}] images`, `${n}, ${mb(bytesIn).toFixed(1)} MB, mean ${megapixels.toFixed(2)} MP`],
       [`[${kind}] ceiling sweep (at once × threads: images/s)`, sweepText],
-      [`[${kind}] ceiling at ${best.concurrency}×${best.threads} (before, after)`, `${ceilRate.toFixed(2)} images/s (${before.imagesPerSecond.toFixed(2)}, ${after.imagesPerSecond.toFixed(2)})`],
-      [`[${kind}] end to end (WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}, SHARP_CONCURRENCY=${config.SHARP_CONCURRENCY})`, `${rate.toFixed(2)} images/s`],
+      [
+        `[${kind}] ceiling at ${best.concurrency}×${best.threads} (before, after)`,
+        `${ceilRate.toFixed(2)} images/s (${before.imagesPerSecond.toFixed(2)}, ${after.imagesPerSecond.toFixed(2)})`
+      ],
+      [
+        `[${kind}] end to end (WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}, SHARP_CONCURRENCY=${config.SHARP_CONCURRENCY})`,
+        `${rate.toFixed(2)} images/s`
+      ],
       [`[${kind}] RATIO throughput end-to-end / ceiling`, ratio(rate / ceilRate, '≥ 0.90')],
-      [`[${kind}] RATIO CPU per image worker / ceiling`, ratio(e2e.cpu.worker / ceilCpu, '≤ 1.10') + `: ${((1000 * e2e.cpu.worker) / n).toFixed(1)} vs ${((1000 * ceilCpu) / n).toFixed(1)} ms`],
-      [`[${kind}] peak RSS API + worker`, `${peak.toFixed(0)} MB (${e2e.apiPeakRssMb.toFixed(0)} + ${e2e.workerPeakRssMb.toFixed(0)})${kind === 'web' ? '  (target ≤ 400 MB)' : ''}`],
-      [`[${kind}] idle RSS API + worker, 10 s after start`, `${idle.toFixed(0)} MB (${e2e.idle.apiRssMb.toFixed(0)} + ${e2e.idle.workerRssMb.toFixed(0)}); PSS together ${e2e.idle.pssMb.toFixed(0)} MB  (target ≤ 150 MB)`],
-      [`[${kind}] idle RSS API + worker, 2 s after start`, `${(e2e.idle.justStarted.apiRssMb + e2e.idle.justStarted.workerRssMb).toFixed(0)} MB (${e2e.idle.justStarted.apiRssMb.toFixed(0)} + ${e2e.idle.justStarted.workerRssMb.toFixed(0)})`],
-      [`[${kind}] MB in → out (savings)`, `${mb(bytesIn).toFixed(1)} → ${mb(e2e.status.totals.bytes_out).toFixed(1)} (${e2e.status.totals.savings_pct}%)`],
+      [
+        `[${kind}] RATIO CPU per image worker / ceiling`,
+        ratio(e2e.cpu.worker / ceilCpu, '≤ 1.10') +
+          `: ${((1000 * e2e.cpu.worker) / n).toFixed(1)} vs ${((1000 * ceilCpu) / n).toFixed(1)} ms`
+      ],
+      [
+        `[${kind}] peak RSS API + worker`,
+        `${peak.toFixed(0)} MB (${e2e.apiPeakRssMb.toFixed(0)} + ${e2e.workerPeakRssMb.toFixed(0)})${kind === 'web' ? '  (target ≤ 400 MB)' : ''}`
+      ],
+      [
+        `[${kind}] idle RSS API + worker, 10 s after start`,
+        `${idle.toFixed(0)} MB (${e2e.idle.apiRssMb.toFixed(0)} + ${e2e.idle.workerRssMb.toFixed(0)}); PSS together ${e2e.idle.pssMb.toFixed(0)} MB  (target ≤ 150 MB)`
+      ],
+      [
+        `[${kind}] idle RSS API + worker, 2 s after start`,
+        `${(e2e.idle.justStarted.apiRssMb + e2e.idle.justStarted.workerRssMb).toFixed(0)} MB (${e2e.idle.justStarted.apiRssMb.toFixed(0)} + ${e2e.idle.justStarted.workerRssMb.toFixed(0)})`
+      ],
+      [
+        `[${kind}] MB in → out (savings)`,
+        `${mb(bytesIn).toFixed(1)} → ${mb(e2e.status.totals.bytes_out).toFixed(1)} (${e2e.status.totals.savings_pct}%)`
+      ],
       [`[${kind}] completed / failed`, `${e2e.status.counts.succeeded} / ${e2e.status.counts.failed}`],
       [`[${kind}] upload answered in`, `${e2e.uploadMs.toFixed(0)} ms`],
-      [`[${kind}] GET /status p50 / p99 under load`, `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)  (target p99 ≤ 50 ms)`],
-      [`[${kind}] CPU s worker / API / DB / bench`, `${e2e.cpu.worker.toFixed(1)} / ${e2e.cpu.api.toFixed(1)} / ${e2e.cpu.db.toFixed(1)} / ${e2e.cpu.bench.toFixed(1)} (of ${(e2e.seconds * CORES).toFixed(1)} = wall × cores)`],
-      [`[${kind}] machine CPU busy: ceiling before / end to end / after`, `${before.busyPct.toFixed(0)}% / ${e2e.machineBusyPct.toFixed(0)}% / ${after.busyPct.toFixed(0)}%`],
-      [`[${kind}] updates to MongoDB (progress, heartbeats, claims)`, `${e2e.progressWrites} for ${n} images (${(e2e.progressWrites / n).toFixed(3)} per image)`]
+      [
+        `[${kind}] GET /status p50 / p99 under load`,
+        `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)  (target p99 ≤ 50 ms)`
+      ],
+      [
+        `[${kind}] CPU s worker / API / DB / bench`,
+        `${e2e.cpu.worker.toFixed(1)} / ${e2e.cpu.api.toFixed(1)} / ${e2e.cpu.db.toFixed(1)} / ${e2e.cpu.bench.toFixed(1)} (of ${(e2e.seconds * CORES).toFixed(1)} = wall × cores)`
+      ],
+      [
+        `[${kind}] machine CPU busy: ceiling before / end to end / after`,
+        `${before.busyPct.toFixed(0)}% / ${e2e.machineBusyPct.toFixed(0)}% / ${after.busyPct.toFixed(0)}%`
+      ],
+      [
+        `[${kind}] updates to MongoDB (progress, heartbeats, claims)`,
+        `${e2e.progressWrites} for ${n} images (${(e2e.progressWrites / n).toFixed(3)} per image)`
+      ]
     ]
   } finally {
     server.close()
@@ -251,13 +343,19 @@ async function paretoRun(n: number, results: Record<string, unknown>): Promise<R
   const catalogue = await buildWebCatalogue(CORPUS, dir, n)
   const load = (images: CatalogueImage[]) => Promise.all(images.map((c) => readFile(path.join(dir, c.name))))
   const small = n < 100
-  const jpegs = await load(sample(catalogue.filter((c) => c.name.endsWith('.jpg')), small ? 8 : 150))
+  const jpegs = await load(
+    sample(
+      catalogue.filter((c) => c.name.endsWith('.jpg')),
+      small ? 8 : 150
+    )
+  )
   const webps = await load(sample(catalogue, small ? 6 : 60))
   const avifs = await load(sample(catalogue, small ? 4 : 24))
   process.stdout.write('encoder table… ')
   const rows: ParetoRow[] = []
   const quality = DEFAULT_OPTIONS.quality as number // the service's default is a fixed quality (50)
-  for (const v of variants(quality)) rows.push(await measure(v, v.family === 'JPEG' ? jpegs : v.family === 'WebP' ? webps : avifs, CORES))
+  for (const v of variants(quality))
+    rows.push(await measure(v, v.family === 'JPEG' ? jpegs : v.family === 'WebP' ? webps : avifs, CORES))
   console.log('done')
   const onFrontier = frontier(rows)
   results.pareto = rows.map((r) => ({ ...r, frontier: onFrontier.has(r) }))
@@ -273,17 +371,34 @@ async function largeRun(results: Record<string, unknown>): Promise<Rows> {
   const tiny = await sharp(path.join(CORPUS, 'rocket.jpg')).resize(48, 32).jpeg({ quality: 80 }).toBuffer()
   const server = await serve(new Map([['tiny.jpg', tiny]]))
   // Distinct URLs (query string) of one small image: the request's size is real, the compression cheap.
-  const csvFor = (n: number) => csvOf(Array.from({ length: n }, (_, i) => [i + 1, `Product with a realistic name ${i + 1}`, [`${server.url}/tiny.jpg?sku=${i + 1}&n=${n}`]]))
+  const csvFor = (n: number) =>
+    csvOf(
+      Array.from({ length: n }, (_, i) => [
+        i + 1,
+        `Product with a realistic name ${i + 1}`,
+        [`${server.url}/tiny.jpg?sku=${i + 1}&n=${n}`]
+      ])
+    )
   try {
     const rows: Rows = []
     const runs: Record<number, Awaited<ReturnType<typeof endToEnd>>> = {}
     for (const n of [2_000, 10_000]) {
       const csv = csvFor(n)
-      const e2e = (runs[n] = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(n) }))
+      const e2e = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(n) })
+      runs[n] = e2e
       rows.push(
-        [`[large ${n}] CSV`, `${mb(csv.length).toFixed(2)} MB, upload answered in ${e2e.uploadMs.toFixed(0)} ms${n === 10_000 ? '  (target ≤ 1000 ms)' : ''}`],
-        [`[large ${n}] end to end`, `${e2e.seconds.toFixed(1)} s (${(n / e2e.seconds).toFixed(0)} images/s), ${e2e.status.counts.succeeded} / ${e2e.status.counts.failed} completed / failed`],
-        [`[large ${n}] GET /status p50 / p99 under load`, `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`],
+        [
+          `[large ${n}] CSV`,
+          `${mb(csv.length).toFixed(2)} MB, upload answered in ${e2e.uploadMs.toFixed(0)} ms${n === 10_000 ? '  (target ≤ 1000 ms)' : ''}`
+        ],
+        [
+          `[large ${n}] end to end`,
+          `${e2e.seconds.toFixed(1)} s (${(n / e2e.seconds).toFixed(0)} images/s), ${e2e.status.counts.succeeded} / ${e2e.status.counts.failed} completed / failed`
+        ],
+        [
+          `[large ${n}] GET /status p50 / p99 under load`,
+          `${e2e.statusP50.toFixed(1)} / ${e2e.statusP99.toFixed(1)} ms (${e2e.statusSamples} samples)`
+        ],
         [`[large ${n}] peak RSS worker / API`, `${e2e.workerPeakRssMb.toFixed(0)} / ${e2e.apiPeakRssMb.toFixed(0)} MB`],
         [`[large ${n}] updates to MongoDB`, `${e2e.progressWrites} (${(e2e.progressWrites / n).toFixed(4)} per image)`]
       )
@@ -291,8 +406,15 @@ async function largeRun(results: Record<string, unknown>): Promise<Rows> {
     const growth = runs[10_000]!.workerPeakRssMb / runs[2_000]!.workerPeakRssMb
     rows.push(['[large] RATIO worker peak RSS 10,000 / 2,000 images', ratio(growth, '≤ 1.10')])
     const biggest = await acceptLargestCsv()
-    rows.push(['[large] 10 MB CSV (10,000 rows, 1 KB URLs)', `HTTP ${biggest.status} in ${biggest.uploadMs.toFixed(0)} ms, API peak RSS ${biggest.apiPeakRssMb.toFixed(0)} MB`])
-    results.large = { runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { ...v, status: undefined }])), workerRssGrowth: growth, largestCsv: biggest }
+    rows.push([
+      '[large] 10 MB CSV (10,000 rows, 1 KB URLs)',
+      `HTTP ${biggest.status} in ${biggest.uploadMs.toFixed(0)} ms, API peak RSS ${biggest.apiPeakRssMb.toFixed(0)} MB`
+    ])
+    results.large = {
+      runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, { ...v, status: undefined }])),
+      workerRssGrowth: growth,
+      largestCsv: biggest
+    }
     return rows
   } finally {
     server.close()
@@ -301,24 +423,36 @@ async function largeRun(results: Record<string, unknown>): Promise<Rows> {
 
 async function main() {
   // Measure what production runs: the bundle under plain node (tsx adds ~35 MB and start-up work).
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle/build.mjs'), 'api', 'worker'], { cwd: ROOT, stdio: 'inherit' })
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/bundle/build.mjs'), 'api', 'worker'], {
+    cwd: ROOT,
+    stdio: 'inherit'
+  })
   process.env.IMGPROC_RUN_FROM = 'dist'
   const loadAverage = () => readFile('/proc/loadavg', 'utf8').then((s) => s.split(' ').slice(0, 3).join(' '))
-  const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: CORES, loadAverageAtStart: await loadAverage() }
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    cpus: CORES,
+    loadAverageAtStart: await loadAverage()
+  }
   const rows: Rows = [['machine', `${CORES} cores, load average at start ${results.loadAverageAtStart}`]]
   const webN = args.images ? Number(args.images) : 2_000
   if (args.spread) rows.push(...(await spread(results)))
   else if (args.large) rows.push(...(await largeRun(results)))
   else {
     if (args.catalogue !== 'mixed') rows.push(...(await catalogueRun('web', webN, results)))
-    if (args.catalogue !== 'web') rows.push(...(await catalogueRun('mixed', args.images ? Number(args.images) : 300, results)))
+    if (args.catalogue !== 'web')
+      rows.push(...(await catalogueRun('mixed', args.images ? Number(args.images) : 300, results)))
     if (!args['skip-pareto']) rows.push(...(await paretoRun(webN, results)))
   }
   await mkdir(path.join(ROOT, 'bench/results'), { recursive: true })
-  const file = path.join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : args.spread ? '-spread' : ''}.json`)
+  const file = path.join(
+    ROOT,
+    'bench/results',
+    `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : args.spread ? '-spread' : ''}.json`
+  )
   await writeFile(file, JSON.stringify(results, null, 2))
   const width = Math.max(...rows.map(([k]) => k.length))
-  console.log('\n' + rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'))
+  console.log(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}`)
   console.log(`\nresults: ${path.relative(ROOT, file)}`)
 }
 

@@ -19,7 +19,9 @@ if (dbPath) mkdirSync(dbPath, { recursive: true })
 
 const replSet = await MongoMemoryReplSet.create({
   replSet: { count: 1, name: 'rs0', storageEngine: 'wiredTiger' },
-  instanceOpts: [{ ...(dbPath ? { dbPath } : {}), ...(port ? { port: Number(port) } : {}), storageEngine: 'wiredTiger' }]
+  instanceOpts: [
+    { ...(dbPath ? { dbPath } : {}), ...(port ? { port: Number(port) } : {}), storageEngine: 'wiredTiger' }
+  ]
 })
 const uri = replSet.getUri()
 const mongod = replSet.servers[0]?.instanceInfo?.instance?.mongodProcess
@@ -34,9 +36,15 @@ const stop = async (code) => {
   if (stopping) return
   stopping = true
   // Ctrl-C reaches mongod too (same process group): give it a moment to finish its own clean shutdown.
-  if (interrupted && mongod && mongod.exitCode === null) await Promise.race([once(mongod, 'exit'), new Promise((r) => setTimeout(r, 5000))])
-  if (mongod && mongod.exitCode === null && mongod.signalCode === null) await replSet.stop({ doCleanup: !dbPath, force: false }).catch(() => undefined)
-  else if (!dbPath) rmSync(replSet.servers[0].instanceInfo?.dbPath ?? replSet.servers[0].opts.instance?.dbPath ?? '/nonexistent', { recursive: true, force: true })
+  if (interrupted && mongod && mongod.exitCode === null)
+    await Promise.race([once(mongod, 'exit'), new Promise((r) => setTimeout(r, 5000))])
+  if (mongod && mongod.exitCode === null && mongod.signalCode === null)
+    await replSet.stop({ doCleanup: !dbPath, force: false }).catch(() => undefined)
+  else if (!dbPath)
+    rmSync(replSet.servers[0].instanceInfo?.dbPath ?? replSet.servers[0].opts.instance?.dbPath ?? '/nonexistent', {
+      recursive: true,
+      force: true
+    })
   process.exit(code)
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {

@@ -1,14 +1,18 @@
 /** The CLI with quality=auto: the option goes through, the summary shows the scores and chosen qualities. */
-import t from 'tap'
+
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import t from 'tap'
 import { csvOf, runCli, startImageServer, startService } from './helpers.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })
 const dir = await mkdtemp(path.join(tmpdir(), 'cli-quality-'))
-t.teardown(async () => { await service.stop(); await images.close() })
+t.teardown(async () => {
+  await service.stop()
+  await images.close()
+})
 
 const imgproc = (...args: string[]) => runCli(service.apiUrl, ...args)
 

@@ -1,13 +1,16 @@
-import t from 'tap'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import t from 'tap'
 import { csvOf, runCli, startImageServer, startService } from './helpers.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })
 const dir = await mkdtemp(path.join(tmpdir(), 'cli-'))
-t.teardown(async () => { await service.stop(); await images.close() })
+t.teardown(async () => {
+  await service.stop()
+  await images.close()
+})
 
 const imgproc = (...args: string[]) => runCli(service.apiUrl, ...args)
 
@@ -44,7 +47,10 @@ t.test('exit 2 when some images failed, 1 on errors, with row-level messages', a
   await writeFile(bad, 'S. No.,Product Name,Input Image Urls\n1,,ftp://x\n')
   const refused = await imgproc('submit', bad)
   t.equal(refused.code, 1)
-  t.match(refused.stderr, /400 the CSV has 2 problem\(s\)[\s\S]*row 2 \(Product Name\): product name is empty[\s\S]*row 2 \(Input Image Urls\)/)
+  t.match(
+    refused.stderr,
+    /400 the CSV has 2 problem\(s\)[\s\S]*row 2 \(Product Name\): product name is empty[\s\S]*row 2 \(Input Image Urls\)/
+  )
   const unknown = await imgproc('status', '00000000-0000-4000-8000-000000000000')
   t.equal(unknown.code, 1)
   t.match(unknown.stderr, /404 no request with id/)

@@ -1,8 +1,17 @@
-import t from 'tap'
-import sharp from 'sharp'
-import { parseString } from 'fast-csv'
+import type { StatusView } from '@imgproc/core'
 import { signPayload, verifySignature } from '@imgproc/core'
-import { csvOf, startImageServer, startService, startWebhookReceiver, upload, waitFor, WEBHOOK_SECRET } from './helpers.ts'
+import { parseString } from 'fast-csv'
+import sharp from 'sharp'
+import t from 'tap'
+import {
+  csvOf,
+  startImageServer,
+  startService,
+  startWebhookReceiver,
+  upload,
+  WEBHOOK_SECRET,
+  waitFor
+} from './helpers.ts'
 
 const images = await startImageServer()
 const receiver = await startWebhookReceiver()
@@ -22,7 +31,7 @@ const rows: Array<[number, string, string[]]> = [
 ]
 
 t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook come out', async (t) => {
-  const accepted = await upload(service.apiUrl, csvOf(rows), { webhook_url: receiver.url + '/hook' })
+  const accepted = await upload(service.apiUrl, csvOf(rows), { webhook_url: `${receiver.url}/hook` })
   t.equal(accepted.status, 202)
   t.match(accepted.body, { status: 'Pending', total_images: 7, total_products: 4 })
   t.match(accepted.body.request_id, /^[0-9a-f-]{36}$/)
@@ -30,11 +39,16 @@ t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook
   const id: string = accepted.body.request_id
 
   const seen: string[] = []
-  const status = await waitFor('Completed via the API', async () => {
-    const body = (await (await fetch(`${service.apiUrl}/status/${id}`)).json()) as any
-    if (seen.at(-1) !== body.status) seen.push(body.status)
-    return body.status === 'Completed' ? body : null
-  }, 60_000, 50)
+  const status = await waitFor(
+    'Completed via the API',
+    async () => {
+      const body = (await (await fetch(`${service.apiUrl}/status/${id}`)).json()) as StatusView
+      if (seen.at(-1) !== body.status) seen.push(body.status)
+      return body.status === 'Completed' ? body : null
+    },
+    60_000,
+    50
+  )
   t.ok(['Pending', 'Processing'].includes(seen[0]!), `first status seen was ${seen[0]}`)
   t.equal(seen.at(-1), 'Completed')
   t.same(status.counts, { total: 7, succeeded: 6, failed: 1, pending: 0 }, 'a repeated URL is one image')
@@ -45,23 +59,32 @@ t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook
   const missing = status.products.items[1].images[1]
   t.match(missing, { input_url: img('missing.jpg'), status: 'failed', output_url: null, error: /HTTP 404/ })
   const rotated = status.products.items[1].images[0]
-  t.match(rotated, { status: 'succeeded', width_in: 450, height_in: 600, width_out: 600, height_out: 450 }, 'EXIF orientation applied')
+  t.match(
+    rotated,
+    { status: 'succeeded', width_in: 450, height_in: 600, width_out: 600, height_out: 450 },
+    'EXIF orientation applied'
+  )
   for (const product of status.products.items) {
-    for (const image of product.images.filter((i: any) => i.status === 'succeeded')) {
-      t.ok(image.bytes_out > 0 && image.bytes_out <= image.bytes_in, `${image.input_url} not larger than its input`)
+    for (const image of product.images.filter((i) => i.status === 'succeeded')) {
+      t.ok(image.bytes_out! > 0 && image.bytes_out! <= image.bytes_in!, `${image.input_url} not larger than its input`)
     }
   }
 
   // Output CSV: same rows in the same order, outputs aligned with inputs, a failed slot left empty.
   t.equal(status.output_csv_url, `${service.apiUrl}/requests/${id}/output.csv`)
-  const csvResponse = await fetch(status.output_csv_url)
+  const csvResponse = await fetch(status.output_csv_url!)
   t.equal(csvResponse.status, 200)
   t.match(csvResponse.headers.get('content-type'), /^text\/csv/)
   const records = await readCsv(await csvResponse.text())
   t.same(records[0], ['S. No.', 'Product Name', 'Input Image Urls', 'Output Image Urls'])
-  t.same(records.slice(1).map((r) => [r[0], r[1], r[2]]), rows.map(([n, name, urls]) => [String(n), name, urls.join(',')]))
+  t.same(
+    records.slice(1).map((r) => [r[0], r[1], r[2]]),
+    rows.map(([n, name, urls]) => [String(n), name, urls.join(',')])
+  )
   const outputs = records.slice(1).map((r) => r[3]!.split(','))
-  outputs.forEach((list, i) => t.equal(list.length, rows[i]![2].length, `row ${i + 1} has one output slot per input`))
+  for (const [i, list] of outputs.entries()) {
+    t.equal(list.length, rows[i]![2].length, `row ${i + 1} has one output slot per input`)
+  }
   t.equal(outputs[1]![1], '', 'the 404 image leaves its slot empty')
   t.equal(outputs[3]![1], outputs[0]![0], 'the repeated URL maps to the same output')
 
@@ -79,7 +102,10 @@ t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook
   t.equal(doc.images.length, 7)
   t.equal(doc.output_csv, status.output_csv_url)
   t.equal(doc.images.filter((i) => i.status === 'succeeded').length, 6)
-  t.match(doc.images.find((i) => i.status === 'failed'), { url: img('missing.jpg'), error: /404/ })
+  t.match(
+    doc.images.find((i) => i.status === 'failed'),
+    { url: img('missing.jpg'), error: /404/ }
+  )
 
   // Exactly one webhook, correctly signed.
   await waitFor('webhook', () => receiver.received.length >= 1)
@@ -88,7 +114,13 @@ t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook
   const delivery = receiver.received[0]!
   t.same(verifySignature(WEBHOOK_SECRET, delivery.body, delivery.headers['webhook-signature'] as string), { ok: true })
   const event = JSON.parse(delivery.body)
-  t.match(event, { type: 'request.completed', request_id: id, status: 'Completed', counts: { total: 7, succeeded: 6, failed: 1 }, output_csv_url: status.output_csv_url })
+  t.match(event, {
+    type: 'request.completed',
+    request_id: id,
+    status: 'Completed',
+    counts: { total: 7, succeeded: 6, failed: 1 },
+    output_csv_url: status.output_csv_url
+  })
   t.equal(delivery.headers['webhook-id'], event.event_id)
   await waitFor('delivery recorded', async () => (await service.request(id))?.webhook?.state === 'delivered')
   const recorded = (await service.request(id))!.webhook!
@@ -100,20 +132,43 @@ t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook
     fetch(`${service.apiUrl}/webhook`, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json', 'webhook-id': event.event_id, ...(signature ? { 'webhook-signature': signature } : {}) }
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': event.event_id,
+        ...(signature ? { 'webhook-signature': signature } : {})
+      }
     })
   t.equal((await post(delivery.body, signPayload(WEBHOOK_SECRET, delivery.body))).status, 204)
-  t.equal((await post(delivery.body, signPayload(WEBHOOK_SECRET, delivery.body))).status, 204, 'redelivery acknowledged')
+  t.equal(
+    (await post(delivery.body, signPayload(WEBHOOK_SECRET, delivery.body))).status,
+    204,
+    'redelivery acknowledged'
+  )
   t.equal(await service.db.collection('webhook_events').countDocuments({ event_id: event.event_id }), 1, 'stored once')
   t.equal((await post(delivery.body)).status, 401, 'missing signature')
-  t.equal((await post(delivery.body, signPayload('another-secret-0123456789', delivery.body))).status, 401, 'wrong secret')
-  t.equal((await post(delivery.body, signPayload(WEBHOOK_SECRET, delivery.body, Math.floor(Date.now() / 1000) - 301))).status, 401, 'stale timestamp')
-  t.equal((await post(delivery.body.replace('Completed', 'Failed'), delivery.headers['webhook-signature'] as string)).status, 401, 'tampered body')
+  t.equal(
+    (await post(delivery.body, signPayload('another-secret-0123456789', delivery.body))).status,
+    401,
+    'wrong secret'
+  )
+  t.equal(
+    (await post(delivery.body, signPayload(WEBHOOK_SECRET, delivery.body, Math.floor(Date.now() / 1000) - 301))).status,
+    401,
+    'stale timestamp'
+  )
+  t.equal(
+    (await post(delivery.body.replace('Completed', 'Failed'), delivery.headers['webhook-signature'] as string)).status,
+    401,
+    'tampered body'
+  )
 })
 
 function readCsv(text: string): Promise<string[][]> {
   return new Promise((resolve, reject) => {
     const out: string[][] = []
-    parseString<string[], string[]>(text, { headers: false }).on('data', (r) => out.push(r)).on('error', reject).on('end', () => resolve(out))
+    parseString<string[], string[]>(text, { headers: false })
+      .on('data', (r) => out.push(r))
+      .on('error', reject)
+      .on('end', () => resolve(out))
   })
 }

@@ -2,16 +2,24 @@
  * Integration harness: the API and workers as real child processes, a real HTTP server for images and another
  * for webhooks on 127.0.0.1, and a MongoDB client on the same server the processes use.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { MongoClient, type Db } from 'mongodb'
-import type { Counts, DeliveryData, ImageRecord, JobDocument, RequestDocument, UnitData } from '@imgproc/core'
+import type {
+  Counts,
+  CsvRowError,
+  DeliveryData,
+  ImageRecord,
+  JobDocument,
+  RequestDocument,
+  UnitData
+} from '@imgproc/core'
+import { type Db, MongoClient } from 'mongodb'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const CORPUS = process.env.IMGPROC_CORPUS_DIR ?? path.resolve(ROOT, '../shared/corpus/images')
@@ -23,7 +31,12 @@ export function mongoUri(): string {
   return uri
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 30_000,
+  everyMs = 100
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < deadline) {
@@ -82,7 +95,9 @@ export interface ReceivedWebhook {
 }
 
 /** A customer's webhook endpoint: records every delivery; `respond` decides the status code per attempt. */
-export async function startWebhookReceiver(respond: (n: number) => number = () => 200): Promise<TestServer & { received: ReceivedWebhook[] }> {
+export async function startWebhookReceiver(
+  respond: (n: number) => number = () => 200
+): Promise<TestServer & { received: ReceivedWebhook[] }> {
   const received: ReceivedWebhook[] = []
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -102,7 +117,11 @@ function listen(server: Server, hits: Map<string, number>): Promise<TestServer> 
       resolve({
         url: `http://127.0.0.1:${port}`,
         hits,
-        close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) })
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections()
+            server.close(() => r())
+          })
       })
     })
   })
@@ -119,7 +138,9 @@ export interface Proc {
 // Children must not outlive a test process that is interrupted (tap's timeout, Ctrl-C): they would keep polling
 // the database and skew every later measurement.
 const children = new Set<ChildProcess>()
-const killChildren = () => children.forEach((c) => c.kill('SIGKILL'))
+const killChildren = () => {
+  for (const c of children) c.kill('SIGKILL')
+}
 process.once('exit', killChildren)
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.once(signal, () => {
@@ -131,18 +152,28 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
 /** Runs an app from its TypeScript source, or with IMGPROC_RUN_FROM=dist from the production bundle
  * (scripts/bundle/build.mjs) as production does. */
 function startProcess(script: string, env: Record<string, string>): Proc {
-  const args = process.env.IMGPROC_RUN_FROM === 'dist' ? [script.replace(/\/src\/main\.ts$/, '/dist/bundle/main.js')] : ['--conditions=imgproc-source', '--import', 'tsx', script]
+  const args =
+    process.env.IMGPROC_RUN_FROM === 'dist'
+      ? [script.replace(/\/src\/main\.ts$/, '/dist/bundle/main.js')]
+      : ['--conditions=imgproc-source', '--import', 'tsx', script]
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let log = ''
-  const keep = (chunk: Buffer) => { log = (log + chunk.toString()).slice(-200_000) }
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-200_000)
+  }
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   children.add(child)
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => (children.delete(child), resolve(code))))
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child)
+      resolve(code)
+    })
+  )
   return { child, output: () => log, exited }
 }
 
@@ -158,7 +189,15 @@ export interface Service {
 }
 
 /** API + N workers on a fresh database and storage directory; `apiEnv` and `workerEnv` go to one side only. */
-export async function startService(options: { workers?: number; env?: Record<string, string>; apiEnv?: Record<string, string>; workerEnv?: Record<string, string>; mongoUri?: string } = {}): Promise<Service> {
+export async function startService(
+  options: {
+    workers?: number
+    env?: Record<string, string>
+    apiEnv?: Record<string, string>
+    workerEnv?: Record<string, string>
+    mongoUri?: string
+  } = {}
+): Promise<Service> {
   const port = await freePort()
   const dbName = `t_${randomBytes(6).toString('hex')}`
   const storage = await mkdtemp(path.join(tmpdir(), 'imgproc-storage-'))
@@ -187,7 +226,16 @@ export async function startService(options: { workers?: number; env?: Record<str
   const startWorker = async (extra: Record<string, string> = {}) => {
     // Workers log at info: their output is only captured, and tests read it (start-up, completions).
     const id = extra.WORKER_ID ?? `w${++n}-${dbName}`
-    const worker: Proc = { ...startProcess('apps/worker/src/main.ts', { WORKER_ID: id, ...env, LOG_LEVEL: 'info', ...options.workerEnv, ...extra }), id }
+    const worker: Proc = {
+      ...startProcess('apps/worker/src/main.ts', {
+        WORKER_ID: id,
+        ...env,
+        LOG_LEVEL: 'info',
+        ...options.workerEnv,
+        ...extra
+      }),
+      id
+    }
     workers.push(worker)
     await waitFor('worker start', () => worker.output().includes('worker started'), 30_000)
     return worker
@@ -213,23 +261,52 @@ export async function startService(options: { workers?: number; env?: Record<str
   }
 }
 
-export async function upload(apiUrl: string, csv: string, fields: Record<string, string> = {}, headers: Record<string, string> = {}) {
+/** POST /upload's answer: the 202 body or an error body, told apart by `status`. */
+export interface UploadAnswer {
+  request_id: string
+  status?: string
+  status_url?: string
+  total_images?: number
+  total_products?: number
+  statusCode?: number
+  message?: string
+  errors?: CsvRowError[]
+}
+
+export async function upload(
+  apiUrl: string,
+  csv: string,
+  fields: Record<string, string> = {},
+  headers: Record<string, string> = {}
+) {
   const form = new FormData()
   form.append('file', new Blob([csv], { type: 'text/csv' }), 'products.csv')
   for (const [k, v] of Object.entries(fields)) form.append(k, v)
   const res = await fetch(`${apiUrl}/upload`, { method: 'POST', body: form, headers })
-  return { status: res.status, body: (await res.json()) as any }
+  return { status: res.status, body: (await res.json()) as UploadAnswer }
 }
 
 export function csvOf(rows: Array<[number | string, string, string[]]>): string {
-  return ['S. No.,Product Name,Input Image Urls', ...rows.map(([n, name, urls]) => `${n},${name},"${urls.join(',')}"`)].join('\n') + '\n'
+  return `${[
+    'S. No.,Product Name,Input Image Urls',
+    ...rows.map(([n, name, urls]) => `${n},${name},"${urls.join(',')}"`)
+  ].join('\n')}\n`
 }
 
-export async function waitForStatus(service: Service, id: string, statuses: string[], timeoutMs = 60_000): Promise<RequestSnapshot> {
-  return waitFor(`request ${id} to reach ${statuses.join('/')}`, async () => {
-    const doc = await service.request(id)
-    return doc && statuses.includes(doc.status) ? doc : null
-  }, timeoutMs)
+export async function waitForStatus(
+  service: Service,
+  id: string,
+  statuses: string[],
+  timeoutMs = 60_000
+): Promise<RequestSnapshot> {
+  return waitFor(
+    `request ${id} to reach ${statuses.join('/')}`,
+    async () => {
+      const doc = await service.request(id)
+      return doc && statuses.includes(doc.status) ? doc : null
+    },
+    timeoutMs
+  )
 }
 
 /**
@@ -249,11 +326,13 @@ export async function snapshot(db: Db, id: string): Promise<RequestSnapshot | nu
   const doc = await db.collection<RequestDocument>('requests').findOne({ request_id: id })
   if (!doc) return null
   const jobs = db.collection<JobDocument>('jobs')
-  const units = (await jobs.find({ request_id: id, kind: 'images' }).toArray() as unknown as JobDocument<UnitData>[]).sort((a, b) => a.data.n - b.data.n)
+  const units = (
+    (await jobs.find({ request_id: id, kind: 'images' }).toArray()) as unknown as JobDocument<UnitData>[]
+  ).sort((a, b) => a.data.n - b.data.n)
   const images = units.flatMap((u) => u.data.images)
   const succeeded = images.filter((i) => i.status === 'succeeded').length
   const failed = images.filter((i) => i.status === 'failed').length
-  const webhookJob = await jobs.findOne({ key: `${id}:webhook` }) as JobDocument<DeliveryData> | null
+  const webhookJob = (await jobs.findOne({ key: `${id}:webhook` })) as JobDocument<DeliveryData> | null
   return {
     ...doc,
     summary: doc.images,
@@ -285,23 +364,43 @@ export async function startMongod(options: { replSet: boolean }): Promise<Mongod
   const bin = await MongoBinary.getPath()
   const port = await freePort()
   const dbPath = await mkdtemp(path.join(tmpdir(), 'imgproc-mongod-'))
-  const args = ['--port', String(port), '--bind_ip', '127.0.0.1', '--dbpath', dbPath, '--quiet', ...(options.replSet ? ['--replSet', 'rs0'] : [])]
+  const args = [
+    '--port',
+    String(port),
+    '--bind_ip',
+    '127.0.0.1',
+    '--dbpath',
+    dbPath,
+    '--quiet',
+    ...(options.replSet ? ['--replSet', 'rs0'] : [])
+  ]
   const uri = `mongodb://127.0.0.1:${port}/${options.replSet ? '?replicaSet=rs0' : ''}`
   const spawnMongod = async () => {
     const child = spawn(bin, args, { stdio: 'ignore' })
     children.add(child)
     child.on('exit', () => children.delete(child))
-    await waitFor('mongod to answer', async () => {
-      const client = await MongoClient.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 500 })
-      try {
-        if (!options.replSet) return true
-        const hello = await client.db('admin').command({ hello: 1 })
-        if (!hello.setName) await client.db('admin').command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${port}` }] } }).catch(() => undefined)
-        return hello.isWritablePrimary === true
-      } finally {
-        await client.close()
-      }
-    }, 30_000, 200)
+    await waitFor(
+      'mongod to answer',
+      async () => {
+        const client = await MongoClient.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`, {
+          serverSelectionTimeoutMS: 500
+        })
+        try {
+          if (!options.replSet) return true
+          const hello = await client.db('admin').command({ hello: 1 })
+          if (!hello.setName)
+            await client
+              .db('admin')
+              .command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${port}` }] } })
+              .catch(() => undefined)
+          return hello.isWritablePrimary === true
+        } finally {
+          await client.close()
+        }
+      },
+      30_000,
+      200
+    )
     return child
   }
   const mongod: Mongod = {
@@ -324,8 +423,12 @@ export async function startMongod(options: { replSet: boolean }): Promise<Mongod
 /** Runs the CLI from source against `apiUrl`, as a user would; resolves with its exit code and output. */
 export function runCli(apiUrl: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: ROOT, env: { ...process.env, IMGPROC_API_URL: apiUrl } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (err as NodeJS.ErrnoException & { code: number }).code : 0, stdout, stderr })
+    execFile(
+      process.execPath,
+      ['--conditions=imgproc-source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+      { cwd: ROOT, env: { ...process.env, IMGPROC_API_URL: apiUrl } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (err as NodeJS.ErrnoException & { code: number }).code : 0, stdout, stderr })
     )
   })
 }

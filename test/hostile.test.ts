@@ -1,8 +1,18 @@
-import t from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseString } from 'fast-csv'
-import { CORPUS, csvOf, startImageServer, startService, startWebhookReceiver, upload, waitFor, waitForStatus, type Proc } from './helpers.ts'
+import t from 'tap'
+import {
+  CORPUS,
+  csvOf,
+  type Proc,
+  startImageServer,
+  startService,
+  startWebhookReceiver,
+  upload,
+  waitFor,
+  waitForStatus
+} from './helpers.ts'
 
 /** Peak resident memory of a process, from the kernel's high-water mark. */
 function peakRssMb(proc: Proc): number {
@@ -11,7 +21,8 @@ function peakRssMb(proc: Proc): number {
 }
 
 const images = await startImageServer({
-  '/html-as-jpeg': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end('<!doctype html><html><body>Sorry, not found</body></html>'),
+  '/html-as-jpeg': (_q, s) =>
+    s.writeHead(200, { 'content-type': 'image/jpeg' }).end('<!doctype html><html><body>Sorry, not found</body></html>'),
   '/json-as-jpeg': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end('{"error":"no such image"}')
 })
 t.teardown(() => images.close())
@@ -31,19 +42,36 @@ t.test('the decompression bomb is refused from its header; worker memory stays b
 t.test('every corpus file in one CSV: Completed, each image succeeded or failed with a reason', async (t) => {
   const service = await startService({ workers: 1 })
   t.teardown(() => service.stop())
-  const files = readdirSync(CORPUS).filter((f) => !f.endsWith('.md')).sort()
-  const rows = files.map((f, i): [number, string, string[]] => [i + 1, f, [`${images.url}/img/${encodeURIComponent(f)}`]])
-  rows.push([rows.length + 1, 'HTML', [`${images.url}/html-as-jpeg`]], [rows.length + 2, 'JSON', [`${images.url}/json-as-jpeg`]])
+  const files = readdirSync(CORPUS)
+    .filter((f) => !f.endsWith('.md'))
+    .sort()
+  const rows = files.map((f, i): [number, string, string[]] => [
+    i + 1,
+    f,
+    [`${images.url}/img/${encodeURIComponent(f)}`]
+  ])
+  rows.push(
+    [rows.length + 1, 'HTML', [`${images.url}/html-as-jpeg`]],
+    [rows.length + 2, 'JSON', [`${images.url}/json-as-jpeg`]]
+  )
   rows.push([rows.length + 1, 'Again', [`${images.url}/img/rocket.jpg`, `${images.url}/img/rocket.jpg`]])
   const { status, body } = await upload(service.apiUrl, csvOf(rows))
   t.equal(status, 202)
   const doc = await waitForStatus(service, body.request_id, ['Completed'], 120_000)
   const byUrl = new Map(doc.images.map((i) => [i.url.split('/').pop()!, i]))
-  for (const image of doc.images) t.ok(image.status === 'succeeded' || (image.status === 'failed' && image.error), `${image.url.split('/').pop()}: ${image.status} ${image.error ?? ''}`)
+  for (const image of doc.images)
+    t.ok(
+      image.status === 'succeeded' || (image.status === 'failed' && image.error),
+      `${image.url.split('/').pop()}: ${image.status} ${image.error ?? ''}`
+    )
   t.match(byUrl.get('corrupt-header.jpg'), { status: 'failed', error: /not a supported image/ })
   t.match(byUrl.get('truncated.jpg'), { status: 'failed', error: /could not decode image/ })
   t.match(byUrl.get('giant-image.jpg'), { status: 'failed', error: /megapixels/ })
-  t.match(byUrl.get('html-as-jpeg'), { status: 'failed', error: /not a supported image/ }, 'bytes are sniffed, the header is not trusted')
+  t.match(
+    byUrl.get('html-as-jpeg'),
+    { status: 'failed', error: /not a supported image/ },
+    'bytes are sniffed, the header is not trusted'
+  )
   t.match(byUrl.get('json-as-jpeg'), { status: 'failed', error: /not a supported image/ })
   t.match(byUrl.get('animated-loop-3.gif'), { status: 'succeeded', format_out: 'gif' })
   t.equal(doc.counts.failed, 5)
@@ -53,21 +81,35 @@ t.test('every corpus file in one CSV: Completed, each image succeeded or failed 
 
 t.test('private networks refused by default: at upload for IP literals, at connect time for names', async (t) => {
   const receiver = await startWebhookReceiver()
-  const service = await startService({ workers: 1, env: { ALLOW_PRIVATE_NETWORKS: 'false', WEBHOOK_MAX_ATTEMPTS: '1' } })
-  t.teardown(async () => { await service.stop(); await receiver.close() })
+  const service = await startService({
+    workers: 1,
+    env: { ALLOW_PRIVATE_NETWORKS: 'false', WEBHOOK_MAX_ATTEMPTS: '1' }
+  })
+  t.teardown(async () => {
+    await service.stop()
+    await receiver.close()
+  })
   const literal = await upload(service.apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]))
   t.equal(literal.status, 400)
-  t.match(literal.body.errors[0].message, /refused: 127.0.0.1 is a loopback address/)
-  const hook = await upload(service.apiUrl, csvOf([[1, 'A', ['https://cdn.example/a.jpg']]]), { webhook_url: receiver.url })
+  t.match(literal.body.errors![0].message, /refused: 127.0.0.1 is a loopback address/)
+  const hook = await upload(service.apiUrl, csvOf([[1, 'A', ['https://cdn.example/a.jpg']]]), {
+    webhook_url: receiver.url
+  })
   t.match(hook, { status: 400, body: { message: /webhook_url: refused: 127.0.0.1 is a loopback address/ } })
 
   const port = new URL(images.url).port
-  const byName = await upload(service.apiUrl, csvOf([[1, 'A', [`http://localhost:${port}/img/rocket.jpg?ssrf=1`]]]), { webhook_url: `http://localhost:${new URL(receiver.url).port}/hook` })
+  const byName = await upload(service.apiUrl, csvOf([[1, 'A', [`http://localhost:${port}/img/rocket.jpg?ssrf=1`]]]), {
+    webhook_url: `http://localhost:${new URL(receiver.url).port}/hook`
+  })
   t.equal(byName.status, 202, 'a DNS name is only judged when resolved')
   const doc = await waitForStatus(service, byName.body.request_id, ['Completed'])
   t.match(doc.images[0], { status: 'failed', error: /refused: localhost resolves to a non-public address/ })
   t.equal(images.hits.get('/img/rocket.jpg?ssrf=1') ?? 0, 0, 'no connection reached the image server')
-  const delivered = await waitFor('webhook attempt recorded', async () => ((await service.request(byName.body.request_id))?.webhook?.state === 'failed' ? (await service.request(byName.body.request_id))!.webhook : null))
+  const delivered = await waitFor('webhook attempt recorded', async () =>
+    (await service.request(byName.body.request_id))?.webhook?.state === 'failed'
+      ? (await service.request(byName.body.request_id))!.webhook
+      : null
+  )
   t.match(delivered.attempts[0], { error: /refused: / })
   t.equal(receiver.received.length, 0, 'the webhook was not sent to loopback either')
 })
@@ -79,34 +121,66 @@ t.test('output CSV cells that would run as formulas are neutralised in the produ
   const { body } = await upload(service.apiUrl, csv)
   const doc = await waitForStatus(service, body.request_id, ['Completed'])
   const text = readFileSync(path.join(service.env.STORAGE_DIR!, body.request_id, 'output.csv'), 'utf8')
-  const rows = await new Promise<string[][]>((resolve) => { const out: string[][] = []; parseString<string[], string[]>(text).on('data', (r) => out.push(r)).on('end', () => resolve(out)) })
-  t.same(rows.slice(1).map((r) => r[1]), [`'=HYPERLINK("http://evil.example")`, `'@SUM(A1)`, `'-2+3`])
+  const rows = await new Promise<string[][]>((resolve) => {
+    const out: string[][] = []
+    parseString<string[], string[]>(text)
+      .on('data', (r) => out.push(r))
+      .on('end', () => resolve(out))
+  })
+  t.same(
+    rows.slice(1).map((r) => r[1]),
+    [`'=HYPERLINK("http://evil.example")`, `'@SUM(A1)`, `'-2+3`]
+  )
   t.equal(doc.status, 'Completed')
 })
 
-t.test('webhook: retried with backoff until 2xx, every attempt recorded, one event id; a slow receiver blocks no processing', async (t) => {
-  const failing = await startWebhookReceiver((n) => (n < 3 ? 503 : 200))
-  const stalled: Array<() => void> = []
-  const slow = await startImageServer({ '/hook': (_q, s) => void stalled.push(() => { if (!s.headersSent) s.writeHead(200).end() }) })
-  const service = await startService({ workers: 1, env: { WEBHOOK_BACKOFF_MS: '300', WEBHOOK_TIMEOUT_MS: '20000' } })
-  t.teardown(async () => { stalled.forEach((f) => f()); await service.stop(); await failing.close(); await slow.close() })
+t.test(
+  'webhook: retried with backoff until 2xx, every attempt recorded, one event id; a slow receiver blocks no processing',
+  async (t) => {
+    const failing = await startWebhookReceiver((n) => (n < 3 ? 503 : 200))
+    const stalled: Array<() => void> = []
+    const slow = await startImageServer({
+      '/hook': (_q, s) =>
+        void stalled.push(() => {
+          if (!s.headersSent) s.writeHead(200).end()
+        })
+    })
+    const service = await startService({ workers: 1, env: { WEBHOOK_BACKOFF_MS: '300', WEBHOOK_TIMEOUT_MS: '20000' } })
+    t.teardown(async () => {
+      for (const f of stalled) f()
+      await service.stop()
+      await failing.close()
+      await slow.close()
+    })
 
-  const first = await upload(service.apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg?w=1`]]]), { webhook_url: `${slow.url}/hook` })
-  await waitFor('the slow receiver to be called', () => stalled.length === 1)
-  const second = await upload(service.apiUrl, csvOf([[1, 'B', [`${images.url}/img/rocket.jpg?w=2`]]]), { webhook_url: `${failing.url}/hook` })
-  const secondDone = await waitForStatus(service, second.body.request_id, ['Completed'], 15_000)
-  t.ok(secondDone, 'processed while another request’s webhook hangs')
-  stalled[0]!()
+    const first = await upload(service.apiUrl, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg?w=1`]]]), {
+      webhook_url: `${slow.url}/hook`
+    })
+    await waitFor('the slow receiver to be called', () => stalled.length === 1)
+    const second = await upload(service.apiUrl, csvOf([[1, 'B', [`${images.url}/img/rocket.jpg?w=2`]]]), {
+      webhook_url: `${failing.url}/hook`
+    })
+    const secondDone = await waitForStatus(service, second.body.request_id, ['Completed'], 15_000)
+    t.ok(secondDone, 'processed while another request’s webhook hangs')
+    stalled[0]!()
 
-  const delivered = await waitFor('delivered after retries', async () => {
-    const d = await service.request(second.body.request_id)
-    return d?.webhook?.state === 'delivered' ? d.webhook : null
-  }, 30_000)
-  t.same(delivered.attempts.map((a) => a.status_code), [503, 503, 200])
-  const gaps = failing.received.slice(1).map((r, i) => r.at - failing.received[i]!.at)
-  // Base 300 ms with jitter in [0.5, 1): retry 1 waits 150–300 ms, retry 2 waits 300–600 ms.
-  t.ok(gaps[0]! >= 140, `first retry after ${gaps[0]} ms (≥ 150 expected)`)
-  t.ok(gaps[1]! >= 290, `second retry after ${gaps[1]} ms (≥ 300 expected: the delay doubled)`)
-  t.equal(new Set(failing.received.map((r) => r.headers['webhook-id'])).size, 1, 'same event id on every attempt')
-  await waitForStatus(service, first.body.request_id, ['Completed'])
-})
+    const delivered = await waitFor(
+      'delivered after retries',
+      async () => {
+        const d = await service.request(second.body.request_id)
+        return d?.webhook?.state === 'delivered' ? d.webhook : null
+      },
+      30_000
+    )
+    t.same(
+      delivered.attempts.map((a) => a.status_code),
+      [503, 503, 200]
+    )
+    const gaps = failing.received.slice(1).map((r, i) => r.at - failing.received[i]!.at)
+    // Base 300 ms with jitter in [0.5, 1): retry 1 waits 150–300 ms, retry 2 waits 300–600 ms.
+    t.ok(gaps[0]! >= 140, `first retry after ${gaps[0]} ms (≥ 150 expected)`)
+    t.ok(gaps[1]! >= 290, `second retry after ${gaps[1]} ms (≥ 300 expected: the delay doubled)`)
+    t.equal(new Set(failing.received.map((r) => r.headers['webhook-id'])).size, 1, 'same event id on every attempt')
+    await waitForStatus(service, first.body.request_id, ['Completed'])
+  }
+)

@@ -1,7 +1,8 @@
-import t from 'tap'
-import { createServer } from 'node:http'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import path from 'node:path'
+import type { StatusView } from '@imgproc/core'
+import t from 'tap'
 import { CORPUS, csvOf, startImageServer, startService, upload, waitForStatus } from './helpers.ts'
 
 const images = await startImageServer()
@@ -10,7 +11,10 @@ const img = (name: string, tag = '') => `${images.url}/img/${name}${tag ? `?${ta
 const auth = (key: string) => ({ authorization: `Bearer ${key}` })
 
 t.test('tenancy: a request belongs to the key that created it; metrics have their own token', async (t) => {
-  const service = await startService({ workers: 1, env: { API_KEYS: 'key-a,key-b', METRICS_TOKEN: 'scrape-token', WORKER_HTTP_PORT: '0' } })
+  const service = await startService({
+    workers: 1,
+    env: { API_KEYS: 'key-a,key-b', METRICS_TOKEN: 'scrape-token', WORKER_HTTP_PORT: '0' }
+  })
   t.teardown(() => service.stop())
   const mine = await upload(service.apiUrl, csvOf([[1, 'A', [img('rocket.jpg', 'tenant')]]]), {}, auth('key-a'))
   t.equal(mine.status, 202)
@@ -25,41 +29,65 @@ t.test('tenancy: a request belongs to the key that created it; metrics have thei
   t.notOk(JSON.stringify(doc).includes('key-a'))
 
   t.equal((await fetch(`${service.apiUrl}/metrics`)).status, 401, '/metrics needs METRICS_TOKEN')
-  t.equal((await fetch(`${service.apiUrl}/metrics`, { headers: auth('key-a') })).status, 401, 'an API key is not the metrics token')
+  t.equal(
+    (await fetch(`${service.apiUrl}/metrics`, { headers: auth('key-a') })).status,
+    401,
+    'an API key is not the metrics token'
+  )
   t.equal((await fetch(`${service.apiUrl}/metrics`, { headers: auth('scrape-token') })).status, 200)
 })
 
-t.test('quotas: uploads per hour and images per day per key, answered 429 with Retry-After, counted in metrics', async (t) => {
-  const service = await startService({ workers: 0, env: { API_KEYS: 'key-a,key-b', QUOTA_REQUESTS_PER_HOUR: '2', QUOTA_IMAGES_PER_DAY: '5' } })
-  t.teardown(() => service.stop())
-  const one = (tag: string, n = 1, key = 'key-a') => upload(service.apiUrl, csvOf(Array.from({ length: n }, (_, i) => [i + 1, `P${i}`, [img('rocket.jpg', `${tag}${i}`)]])), {}, auth(key))
-  const tooMany = await one('big', 6)
-  t.equal(tooMany.status, 413, 'six images are more than a whole daily budget of five: waiting would not help')
-  t.match(tooMany.body.message, /more than the whole budget of 5 images per day \(QUOTA_IMAGES_PER_DAY\)/)
-  t.equal((await one('a', 3)).status, 202)
-  const overBudget = await one('over', 3)
-  t.equal(overBudget.status, 429, '3 + 3 images pass the daily budget of five')
-  t.match(overBudget.body.message, /would pass the budget of 5 images per day/)
-  t.equal((await one('b')).status, 202, 'the refused uploads did not use one of the two uploads per hour')
-  const third = await fetch(`${service.apiUrl}/upload`, { method: 'POST', headers: auth('key-a'), body: (() => { const f = new FormData(); f.append('file', new Blob([csvOf([[1, 'A', [img('rocket.jpg', 'c')]]])], { type: 'text/csv' }), 'p.csv'); return f })() })
-  t.equal(third.status, 429)
-  const retryAfter = Number(third.headers.get('retry-after'))
-  t.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After: ${retryAfter} s, until the hour's window ends`)
-  t.match(await third.json(), { message: /at most 2 uploads per hour \(QUOTA_REQUESTS_PER_HOUR\)/ })
-  t.equal((await one('d', 1, 'key-b')).status, 202, 'another key has its own quota')
-  const metrics = await (await fetch(`${service.apiUrl}/metrics`)).text()
-  t.match(metrics, /imgproc_quota_rejections_total\{quota="requests_per_hour",app="api"\} 1/)
-  t.match(metrics, /imgproc_quota_rejections_total\{quota="images_per_day",app="api"\} 2/)
-})
+t.test(
+  'quotas: uploads per hour and images per day per key, answered 429 with Retry-After, counted in metrics',
+  async (t) => {
+    const service = await startService({
+      workers: 0,
+      env: { API_KEYS: 'key-a,key-b', QUOTA_REQUESTS_PER_HOUR: '2', QUOTA_IMAGES_PER_DAY: '5' }
+    })
+    t.teardown(() => service.stop())
+    const one = (tag: string, n = 1, key = 'key-a') =>
+      upload(
+        service.apiUrl,
+        csvOf(Array.from({ length: n }, (_, i) => [i + 1, `P${i}`, [img('rocket.jpg', `${tag}${i}`)]])),
+        {},
+        auth(key)
+      )
+    const tooMany = await one('big', 6)
+    t.equal(tooMany.status, 413, 'six images are more than a whole daily budget of five: waiting would not help')
+    t.match(tooMany.body.message, /more than the whole budget of 5 images per day \(QUOTA_IMAGES_PER_DAY\)/)
+    t.equal((await one('a', 3)).status, 202)
+    const overBudget = await one('over', 3)
+    t.equal(overBudget.status, 429, '3 + 3 images pass the daily budget of five')
+    t.match(overBudget.body.message, /would pass the budget of 5 images per day/)
+    t.equal((await one('b')).status, 202, 'the refused uploads did not use one of the two uploads per hour')
+    const third = await fetch(`${service.apiUrl}/upload`, {
+      method: 'POST',
+      headers: auth('key-a'),
+      body: (() => {
+        const f = new FormData()
+        f.append('file', new Blob([csvOf([[1, 'A', [img('rocket.jpg', 'c')]]])], { type: 'text/csv' }), 'p.csv')
+        return f
+      })()
+    })
+    t.equal(third.status, 429)
+    const retryAfter = Number(third.headers.get('retry-after'))
+    t.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After: ${retryAfter} s, until the hour's window ends`)
+    t.match(await third.json(), { message: /at most 2 uploads per hour \(QUOTA_REQUESTS_PER_HOUR\)/ })
+    t.equal((await one('d', 1, 'key-b')).status, 202, 'another key has its own quota')
+    const metrics = await (await fetch(`${service.apiUrl}/metrics`)).text()
+    t.match(metrics, /imgproc_quota_rejections_total\{quota="requests_per_hour",app="api"\} 1/)
+    t.match(metrics, /imgproc_quota_rejections_total\{quota="images_per_day",app="api"\} 2/)
+  }
+)
 
 t.test('signed, expiring output URLs (OUTPUT_URL_TTL_S)', async (t) => {
   const service = await startService({ workers: 1, env: { OUTPUT_URL_TTL_S: '3' } })
   t.teardown(() => service.stop())
   const { body } = await upload(service.apiUrl, csvOf([[1, 'A', [img('rocket.jpg', 'signed')]]]))
   await waitForStatus(service, body.request_id, ['Completed'])
-  const status = (await (await fetch(`${service.apiUrl}/status/${body.request_id}`)).json()) as any
-  const imageUrl = new URL(status.products.items[0].images[0].output_url)
-  const csvUrl = new URL(status.output_csv_url)
+  const status = (await (await fetch(`${service.apiUrl}/status/${body.request_id}`)).json()) as StatusView
+  const imageUrl = new URL(status.products.items[0]!.images[0]!.output_url!)
+  const csvUrl = new URL(status.output_csv_url!)
   t.ok(imageUrl.searchParams.get('signature') && csvUrl.searchParams.get('expires'), 'both links are signed')
   t.equal((await fetch(imageUrl)).status, 200)
   t.equal((await fetch(csvUrl)).status, 200)
@@ -74,25 +102,55 @@ t.test('signed, expiring output URLs (OUTPUT_URL_TTL_S)', async (t) => {
   const expired = await fetch(imageUrl)
   t.equal(expired.status, 403)
   t.match(await expired.json(), { message: /expired/ })
-  const fresh = (await (await fetch(`${service.apiUrl}/status/${body.request_id}`)).json()) as any
-  t.equal((await fetch(fresh.products.items[0].images[0].output_url)).status, 200, 'status hands out fresh links')
+  const fresh = (await (await fetch(`${service.apiUrl}/status/${body.request_id}`)).json()) as StatusView
+  t.equal((await fetch(fresh.products.items[0]!.images[0]!.output_url!)).status, 200, 'status hands out fresh links')
 })
 
 t.test('per-host download limits: at most N at once to one host, while another host is served alongside', async (t) => {
   const photo = readFileSync(path.join(CORPUS, 'rocket.jpg'))
-  const hosts = await Promise.all(['127.0.0.1', '127.0.0.2'].map((address) => new Promise<{ url: string; peak: () => number; close: () => void }>((resolve) => {
-    let active = 0
-    let peak = 0
-    const server = createServer((_req, res) => {
-      peak = Math.max(peak, ++active)
-      setTimeout(() => { active--; res.writeHead(200).end(photo) }, 150)
-    })
-    server.listen(0, address, () => resolve({ url: `http://${address}:${(server.address() as { port: number }).port}`, peak: () => peak, close: () => { server.closeAllConnections(); server.close() } }))
-  })))
-  t.teardown(() => hosts.forEach((h) => h.close()))
-  const service = await startService({ workers: 1, env: { WORKER_CONCURRENCY: '4', WORKER_UNITS: '2', WORK_UNIT_SIZE: '12', DOWNLOAD_PER_HOST_CONCURRENCY: '2', DOWNLOAD_PER_HOST_PER_SECOND: '8' } })
+  const hosts = await Promise.all(
+    ['127.0.0.1', '127.0.0.2'].map(
+      (address) =>
+        new Promise<{ url: string; peak: () => number; close: () => void }>((resolve) => {
+          let active = 0
+          let peak = 0
+          const server = createServer((_req, res) => {
+            peak = Math.max(peak, ++active)
+            setTimeout(() => {
+              active--
+              res.writeHead(200).end(photo)
+            }, 150)
+          })
+          server.listen(0, address, () =>
+            resolve({
+              url: `http://${address}:${(server.address() as { port: number }).port}`,
+              peak: () => peak,
+              close: () => {
+                server.closeAllConnections()
+                server.close()
+              }
+            })
+          )
+        })
+    )
+  )
+  t.teardown(() => Promise.all(hosts.map((h) => h.close())))
+  const service = await startService({
+    workers: 1,
+    env: {
+      WORKER_CONCURRENCY: '4',
+      WORKER_UNITS: '2',
+      WORK_UNIT_SIZE: '12',
+      DOWNLOAD_PER_HOST_CONCURRENCY: '2',
+      DOWNLOAD_PER_HOST_PER_SECOND: '8'
+    }
+  })
   t.teardown(() => service.stop())
-  const rows = Array.from({ length: 24 }, (_, i): [number, string, string[]] => [i + 1, `P${i}`, [`${hosts[i % 2]!.url}/p.jpg?${i}`]])
+  const rows = Array.from({ length: 24 }, (_, i): [number, string, string[]] => [
+    i + 1,
+    `P${i}`,
+    [`${hosts[i % 2]!.url}/p.jpg?${i}`]
+  ])
   const started = Date.now()
   const { body } = await upload(service.apiUrl, csvOf(rows))
   const doc = await waitForStatus(service, body.request_id, ['Completed'], 60_000)
@@ -104,27 +162,41 @@ t.test('per-host download limits: at most N at once to one host, while another h
 })
 
 t.test('repeated URLs are capped per row and per file; status pages are bounded in bytes', async (t) => {
-  const service = await startService({ workers: 1, env: { MAX_URLS_PER_ROW: '100', MAX_URL_MENTIONS: '1000', STATUS_MAX_BYTES: '204800' } })
+  const service = await startService({
+    workers: 1,
+    env: { MAX_URLS_PER_ROW: '100', MAX_URL_MENTIONS: '1000', STATUS_MAX_BYTES: '204800' }
+  })
   t.teardown(() => service.stop())
   const repeated = Array.from({ length: 101 }, () => img('rocket.jpg', 'rep'))
   const row = await upload(service.apiUrl, csvOf([[1, 'A', repeated]]))
   t.equal(row.status, 400)
-  t.match(row.body.errors[0], { row: 2, message: '101 image URLs in one row; the limit is 100 (MAX_URLS_PER_ROW)' })
-  const file = await upload(service.apiUrl, csvOf(Array.from({ length: 11 }, (_, i) => [i + 1, `P${i}`, repeated.slice(0, 100)])))
+  t.match(row.body.errors![0], { row: 2, message: '101 image URLs in one row; the limit is 100 (MAX_URLS_PER_ROW)' })
+  const file = await upload(
+    service.apiUrl,
+    csvOf(Array.from({ length: 11 }, (_, i) => [i + 1, `P${i}`, repeated.slice(0, 100)]))
+  )
   t.equal(file.status, 400)
-  t.match(file.body.errors[0].message, /more than 1000 image URLs in all/)
+  t.match(file.body.errors![0].message, /more than 1000 image URLs in all/)
 
   // 10 rows of 100 mentions of a few long URLs: a page of all of them would be ~800 KB; it is cut at 200 KB.
   const long = (i: number) => img('rocket.jpg', `pad=${'x'.repeat(400)}&i=${i}`)
-  const ok = await upload(service.apiUrl, csvOf(Array.from({ length: 10 }, (_, r) => [r + 1, `P${r}`, Array.from({ length: 100 }, (_, k) => long(k % 3))])))
+  const ok = await upload(
+    service.apiUrl,
+    csvOf(Array.from({ length: 10 }, (_, r) => [r + 1, `P${r}`, Array.from({ length: 100 }, (_, k) => long(k % 3))]))
+  )
   t.equal(ok.status, 202)
   await waitForStatus(service, ok.body.request_id, ['Completed'])
   const res = await fetch(`${service.apiUrl}/status/${ok.body.request_id}?limit=1000`)
   const text = await res.text()
   const page = JSON.parse(text)
   t.ok(text.length <= 204800, `page is ${text.length} bytes`)
-  t.ok(page.products.items.length >= 1 && page.products.items.length < 10, `${page.products.items.length} of 10 products`)
+  t.ok(
+    page.products.items.length >= 1 && page.products.items.length < 10,
+    `${page.products.items.length} of 10 products`
+  )
   t.equal(page.products.next_offset, page.products.items.length, 'next_offset says where to continue')
-  const rest = (await (await fetch(`${service.apiUrl}/status/${ok.body.request_id}?offset=${page.products.next_offset}&limit=1000`)).json()) as any
+  const rest = (await (
+    await fetch(`${service.apiUrl}/status/${ok.body.request_id}?offset=${page.products.next_offset}&limit=1000`)
+  ).json()) as StatusView
   t.equal(rest.products.items[0].serial, page.products.items.length + 1)
 })

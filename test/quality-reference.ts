@@ -15,7 +15,9 @@ export const REFERENCE_BIN = process.env.SSIMULACRA2_BIN ?? path.join(ROOT, '.to
 
 export function requireReference(): string {
   if (!existsSync(REFERENCE_BIN)) {
-    throw new Error(`the SSIMULACRA2 reference ${REFERENCE_BIN} is missing: run bash scripts/install-ssimulacra2.sh (needs cargo)`)
+    throw new Error(
+      `the SSIMULACRA2 reference ${REFERENCE_BIN} is missing: run bash scripts/install-ssimulacra2.sh (needs cargo)`
+    )
   }
   return REFERENCE_BIN
 }
@@ -23,17 +25,29 @@ export function requireReference(): string {
 /** 8-bit sRGB, flattened on white: what both the reference and the port compare (the metric has no alpha). */
 export async function flatRgb(image: Buffer | sharp.Sharp) {
   const pipeline = Buffer.isBuffer(image) ? sharp(image) : image
-  const { data, info } = await pipeline.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+  const { data, info } = await pipeline
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true })
   return { data, width: info.width, height: info.height }
 }
 
-const png = (img: { data: Buffer; width: number; height: number }) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer()
+const png = (img: { data: Buffer; width: number; height: number }) =>
+  sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer()
 
 /** The reference's score of `distorted` against `reference` (both 8-bit RGB), fed the same pixels as PNG files. */
-export async function referenceScore(reference: { data: Buffer; width: number; height: number }, distorted: { data: Buffer; width: number; height: number }): Promise<number> {
+export async function referenceScore(
+  reference: { data: Buffer; width: number; height: number },
+  distorted: { data: Buffer; width: number; height: number }
+): Promise<number> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ssim2-'))
   try {
-    const a = path.join(dir, 'a.png'), b = path.join(dir, 'b.png')
+    const a = path.join(dir, 'a.png'),
+      b = path.join(dir, 'b.png')
     await writeFile(a, await png(reference))
     await writeFile(b, await png(distorted))
     const { stdout } = await promisify(execFile)(requireReference(), ['image', a, b])

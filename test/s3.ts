@@ -3,11 +3,11 @@
  * Installed by scripts/install-versitygw.sh; when it is missing the test fails, it is never skipped.
  */
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { freePort, ROOT, waitFor } from './helpers.ts'
 
@@ -33,12 +33,31 @@ export async function startS3Server(): Promise<S3Server> {
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'imgproc-s3-'))
   const port = await freePort()
-  const credentials = { accessKeyId: `test${randomBytes(4).toString('hex')}`, secretAccessKey: randomBytes(16).toString('hex') }
-  const child = spawn(VERSITYGW, ['--access', credentials.accessKeyId, '--secret', credentials.secretAccessKey, '--port', `127.0.0.1:${port}`, '--quiet', 'posix', dir], {
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+  const credentials = {
+    accessKeyId: `test${randomBytes(4).toString('hex')}`,
+    secretAccessKey: randomBytes(16).toString('hex')
+  }
+  const child = spawn(
+    VERSITYGW,
+    [
+      '--access',
+      credentials.accessKeyId,
+      '--secret',
+      credentials.secretAccessKey,
+      '--port',
+      `127.0.0.1:${port}`,
+      '--quiet',
+      'posix',
+      dir
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe']
+    }
+  )
   let log = ''
-  const keep = (chunk: Buffer) => { log = (log + chunk.toString()).slice(-50_000) }
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-50_000)
+  }
   child.stdout.on('data', keep)
   child.stderr.on('data', keep)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -47,12 +66,24 @@ export async function startS3Server(): Promise<S3Server> {
 
   const endpoint = `http://127.0.0.1:${port}`
   const region = 'us-east-1'
-  const client = new S3Client({ endpoint, region, credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
+  const client = new S3Client({
+    endpoint,
+    region,
+    credentials,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED'
+  })
   try {
-    await waitFor('versitygw to answer', async () => {
-      if (child.exitCode !== null) throw new Error(`versitygw exited with ${child.exitCode}: ${log}`)
-      return (await fetch(endpoint)).status > 0
-    }, 20_000, 50)
+    await waitFor(
+      'versitygw to answer',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`versitygw exited with ${child.exitCode}: ${log}`)
+        return (await fetch(endpoint)).status > 0
+      },
+      20_000,
+      50
+    )
   } catch (err) {
     kill()
     throw err

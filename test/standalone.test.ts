@@ -1,15 +1,32 @@
 import t from 'tap'
-import { csvOf, startImageServer, startMongod, startService, startWebhookReceiver, upload, waitFor, waitForStatus } from './helpers.ts'
+import {
+  csvOf,
+  startImageServer,
+  startMongod,
+  startService,
+  startWebhookReceiver,
+  upload,
+  waitFor,
+  waitForStatus
+} from './helpers.ts'
 
 t.test('a standalone mongod (no replica set, no change streams): the seed flow completes by polling', async (t) => {
   const mongod = await startMongod({ replSet: false })
   const images = await startImageServer()
   const receiver = await startWebhookReceiver()
   const service = await startService({ workers: 1, env: { MONGODB_URI: mongod.uri }, mongoUri: mongod.uri })
-  t.teardown(async () => { await service.stop(); await images.close(); await receiver.close(); await mongod.kill() })
+  t.teardown(async () => {
+    await service.stop()
+    await images.close()
+    await receiver.close()
+    await mongod.kill()
+  })
 
   t.match(service.workers[0]!.output(), /"wake_up":"polling"/, 'the worker knows it must poll')
-  const rows: Array<[number, string, string[]]> = [[1, 'A', [`${images.url}/img/rocket.jpg`, `${images.url}/img/flowers.jpeg`]], [2, 'B', [`${images.url}/img/rocket.jpg`]]]
+  const rows: Array<[number, string, string[]]> = [
+    [1, 'A', [`${images.url}/img/rocket.jpg`, `${images.url}/img/flowers.jpeg`]],
+    [2, 'B', [`${images.url}/img/rocket.jpg`]]
+  ]
   const { status, body } = await upload(service.apiUrl, csvOf(rows), { webhook_url: `${receiver.url}/hook` })
   t.equal(status, 202)
   const doc = await waitForStatus(service, body.request_id, ['Completed'], 60_000)

@@ -2,12 +2,13 @@
  * The API serves outputs through the storage port, from a bucket on a real S3 server (versitygw) and from a
  * directory, with Range, HEAD, ETag and conditional GET. The API runs as a child process.
  */
-import t from 'tap'
+
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
-import { startService, type Service } from './helpers.ts'
+import t from 'tap'
+import { type Service, startService } from './helpers.ts'
 import { startS3Server } from './s3.ts'
 
 const s3 = await startS3Server()
@@ -23,7 +24,9 @@ t.teardown(async () => {
 /** Stores an object the way a worker does, behind the API's back: straight into the bucket or the directory. */
 const store: Record<string, (service: Service, key: string, data: Buffer, contentType: string) => Promise<void>> = {
   s3: async (_service, key, data, contentType) => {
-    await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: `${PREFIX}/${key}`, Body: data, ContentType: contentType }))
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `${PREFIX}/${key}`, Body: data, ContentType: contentType })
+    )
   },
   filesystem: async (service, key, data) => {
     await mkdir(path.join(service.env.STORAGE_DIR!, path.dirname(key)), { recursive: true })
@@ -31,12 +34,17 @@ const store: Record<string, (service: Service, key: string, data: Buffer, conten
   }
 }
 
-for (const [name, service] of [['s3', overS3], ['filesystem', overFiles]] as const) {
+for (const [name, service] of [
+  ['s3', overS3],
+  ['filesystem', overFiles]
+] as const) {
   t.test(`${name}: images and the output CSV through the API`, async (t) => {
     const id = randomUUID()
     const image = randomBytes(50_000)
     await store[name]!(service, `${id}/3.webp`, image, 'image/webp')
-    const csv = Buffer.from('S. No.,Product Name,Input Image Urls,Output Image Urls\n1,Shoe,https://a.example/1.jpg,https://x/1.webp\n')
+    const csv = Buffer.from(
+      'S. No.,Product Name,Input Image Urls,Output Image Urls\n1,Shoe,https://a.example/1.jpg,https://x/1.webp\n'
+    )
     await store[name]!(service, `${id}/output.csv`, csv, 'text/csv; charset=utf-8')
     const url = `${service.apiUrl}/images/${id}/3.webp`
 
@@ -80,7 +88,11 @@ for (const [name, service] of [['s3', overS3], ['filesystem', overFiles]] as con
     t.equal(notModified.headers.get('etag'), etag)
     t.equal((await notModified.arrayBuffer()).byteLength, 0)
     t.equal((await fetch(url, { method: 'HEAD', headers: { 'if-none-match': `"x", ${etag}` } })).status, 304)
-    t.equal((await fetch(url, { headers: { 'if-none-match': etag, range: 'bytes=0-9' } })).status, 304, 'a matching tag wins over Range')
+    t.equal(
+      (await fetch(url, { headers: { 'if-none-match': etag, range: 'bytes=0-9' } })).status,
+      304,
+      'a matching tag wins over Range'
+    )
     const changed = await fetch(url, { headers: { 'if-none-match': '"something-else"' } })
     t.equal(changed.status, 200)
     t.equal((await changed.arrayBuffer()).byteLength, image.length)
@@ -95,7 +107,10 @@ for (const [name, service] of [['s3', overS3], ['filesystem', overFiles]] as con
       etag: /^"/
     })
     const outEtag = out.headers.get('etag')!
-    t.equal((await fetch(`${service.apiUrl}/requests/${id}/output.csv`, { headers: { 'if-none-match': outEtag } })).status, 304)
+    t.equal(
+      (await fetch(`${service.apiUrl}/requests/${id}/output.csv`, { headers: { 'if-none-match': outEtag } })).status,
+      304
+    )
 
     t.equal((await fetch(`${service.apiUrl}/images/${id}/4.webp`)).status, 404)
     t.equal((await fetch(`${service.apiUrl}/images/${id}/4.webp`, { method: 'HEAD' })).status, 404)

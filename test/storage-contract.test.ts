@@ -2,16 +2,23 @@
  * The storage port's contract, run against both adapters: the filesystem in a temporary directory and S3 on a
  * real versitygw server (no mock of the S3 API).
  */
-import t from 'tap'
+
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { randomBytes, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
-import { CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3'
-import { FileStorage, IMMUTABLE, objectMeta, PRIVATE, StorageError, type Storage } from '@imgproc/core'
+import {
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  UploadPartCommand
+} from '@aws-sdk/client-s3'
+import { FileStorage, IMMUTABLE, objectMeta, PRIVATE, type Storage, StorageError } from '@imgproc/core'
 import { S3Storage } from '@imgproc/core/storage/s3'
+import t from 'tap'
 import { startS3Server } from './s3.ts'
 
 const s3 = await startS3Server()
@@ -42,20 +49,33 @@ const fixtures: Record<string, Fixture> = {
     }
   },
   s3: {
-    storage: new S3Storage({ bucket, prefix: S3_PREFIX, endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: s3.credentials, partSize: PART }),
+    storage: new S3Storage({
+      bucket,
+      prefix: S3_PREFIX,
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: s3.credentials,
+      partSize: PART
+    }),
     async leaveStale(prefix) {
       const Key = `${S3_PREFIX}/${prefix}0.webp`
       const { UploadId } = await s3.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))
-      await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 1, Body: randomBytes(1024) }))
+      await s3.client.send(
+        new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 1, Body: randomBytes(1024) })
+      )
     },
     async unfinished(prefix) {
-      const res = await s3.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${S3_PREFIX}/${prefix}` }))
+      const res = await s3.client.send(
+        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${S3_PREFIX}/${prefix}` })
+      )
       return res.Uploads?.length ?? 0
     }
   }
 }
 
-const body = (s: Storage, key: string, conditions = {}) => s.get(key, conditions).then(async (r) => r && { ...r, bytes: r.body ? await buffer(r.body) : null })
+const body = (s: Storage, key: string, conditions = {}) =>
+  s.get(key, conditions).then(async (r) => r && { ...r, bytes: r.body ? await buffer(r.body) : null })
 
 /** A body that sends `bytes` and then fails, as a download or encoder dying mid-stream does. */
 function failingStream(bytes: number): Readable {
@@ -97,7 +117,14 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
     t.test('a readable stream body is stored whole', async (t) => {
       const csvKey = `${req}/output.csv`
       const text = 'S. No.,Product Name\n1,Shoe\n'
-      t.equal(await storage.put(csvKey, Readable.from([Buffer.from(text.slice(0, 10)), Buffer.from(text.slice(10))]), objectMeta(csvKey)), 'created')
+      t.equal(
+        await storage.put(
+          csvKey,
+          Readable.from([Buffer.from(text.slice(0, 10)), Buffer.from(text.slice(10))]),
+          objectMeta(csvKey)
+        ),
+        'created'
+      )
       const got = await body(storage, csvKey)
       t.equal(got!.bytes!.toString(), text)
       t.equal(got!.info.contentType, 'text/csv; charset=utf-8')
@@ -132,8 +159,16 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       const same = await body(storage, key, { ifNoneMatch: etag })
       t.same(same!.plan, { status: 304 })
       t.equal(same!.bytes, null)
-      t.same((await body(storage, key, { ifNoneMatch: `"other", W/${etag}` }))!.plan, { status: 304 }, 'weak comparison in a list')
-      t.same((await body(storage, key, { ifNoneMatch: `W/${etag}`, range: 'bytes=0-0' }))!.plan, { status: 304 }, 'a match wins over Range')
+      t.same(
+        (await body(storage, key, { ifNoneMatch: `"other", W/${etag}` }))!.plan,
+        { status: 304 },
+        'weak comparison in a list'
+      )
+      t.same(
+        (await body(storage, key, { ifNoneMatch: `W/${etag}`, range: 'bytes=0-0' }))!.plan,
+        { status: 304 },
+        'a match wins over Range'
+      )
       const other = await body(storage, key, { ifNoneMatch: '"not-it"' })
       t.same(other!.plan, { status: 200 })
       t.ok(other!.bytes!.equals(data))
@@ -148,18 +183,28 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       const results = await Promise.all(bodies.map((b) => storage.put(racer, b, objectMeta(racer))))
       t.equal(results.filter((r) => r === 'created').length, 1, `one of three concurrent writers wins: ${results}`)
       const stored = (await body(storage, racer))!.bytes!
-      t.ok(bodies.some((b) => b.equals(stored)), 'and the stored object is one whole body, not a mix')
+      t.ok(
+        bodies.some((b) => b.equals(stored)),
+        'and the stored object is one whole body, not a mix'
+      )
     })
 
     t.test('a body stream that fails leaves no object and nothing unfinished', async (t) => {
       const small = `${req}/2.webp`
-      const failure = await storage.put(small, failingStream(100_000), objectMeta(small)).then(() => null, (err: unknown) => err)
+      const failure = await storage.put(small, failingStream(100_000), objectMeta(small)).then(
+        () => null,
+        (err: unknown) => err
+      )
       t.match((failure as Error)?.message, /mid-stream/)
       // The finisher's CSV is a stream fed from MongoDB: its failure must not read as a storage outage (retried forever).
       t.notOk(failure instanceof StorageError, 'the body’s own error comes back, not a storage failure')
       t.equal(await storage.head(small), null)
       const large = `${req}/3.webp`
-      await t.rejects(storage.put(large, failingStream(PART * 2 + 1000), objectMeta(large)), /mid-stream/, 'past the multipart threshold')
+      await t.rejects(
+        storage.put(large, failingStream(PART * 2 + 1000), objectMeta(large)),
+        /mid-stream/,
+        'past the multipart threshold'
+      )
       t.equal(await storage.head(large), null)
       t.equal(await unfinished(`${req}/`), 0, 'no temp file or multipart upload left')
     })
@@ -167,11 +212,18 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
     t.test('a large object goes up whole', async (t) => {
       const big = `${req}/4.png`
       const bytes = randomBytes(PART * 2 + 12345)
-      t.equal(await storage.put(big, Readable.from([bytes.subarray(0, PART + 7), bytes.subarray(PART + 7)]), objectMeta(big)), 'created')
+      t.equal(
+        await storage.put(big, Readable.from([bytes.subarray(0, PART + 7), bytes.subarray(PART + 7)]), objectMeta(big)),
+        'created'
+      )
       const got = await body(storage, big, { range: `bytes=${PART - 2}-${PART + 9}` })
       t.ok(got!.bytes!.equals(bytes.subarray(PART - 2, PART + 10)), 'a range across the part boundary')
       t.equal(got!.info.size, bytes.length)
-      t.equal(await storage.put(big, Readable.from([randomBytes(PART * 2)]), objectMeta(big)), 'exists', 'a second large write does not replace it')
+      t.equal(
+        await storage.put(big, Readable.from([randomBytes(PART * 2)]), objectMeta(big)),
+        'exists',
+        'a second large write does not replace it'
+      )
       t.ok((await body(storage, big))!.bytes!.equals(bytes))
       t.equal(await unfinished(`${req}/`), 0, 'and leaves no multipart upload behind')
     })
@@ -181,7 +233,11 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       await leaveStale(stale)
       t.equal(await unfinished(stale), 1)
       t.equal(await storage.head(`${stale}0.webp`), null, 'and it was never visible')
-      t.equal(await storage.removeStale([`${stale}1.webp`, `${stale}2.webp`]), 0, 'another unit of the request leaves it alone')
+      t.equal(
+        await storage.removeStale([`${stale}1.webp`, `${stale}2.webp`]),
+        0,
+        'another unit of the request leaves it alone'
+      )
       t.equal(await unfinished(stale), 1)
       t.equal(await storage.removeStale([`${stale}0.webp`]), 1)
       t.equal(await unfinished(stale), 0)

@@ -4,10 +4,11 @@
 // Why a bundle and not tsc's one file per module: V8 keeps every loaded module's source text and per-module
 // bookkeeping for the life of the process; one tree-shaken, minified file saves ~8 MB of heap per process at
 // idle (measured by `pnpm bench`; see README "Benchmark"). tsc still type-checks (`pnpm typecheck`).
-import { build } from 'esbuild'
+
 import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
 import { buildWasm } from '../../packages/core/assembly/build.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -30,8 +31,16 @@ const embedWasm = {
 // Loaded from node_modules at run time: native code (sharp), packages that read files beside their own source
 // (swagger-ui's assets), and the MongoDB driver's optional extras, which it requires inside try/catch.
 const external = [
-  'sharp', '@fastify/swagger-ui',
-  'kerberos', 'snappy', '@mongodb-js/zstd', 'mongodb-client-encryption', 'gcp-metadata', 'socks', 'aws4', '@aws-sdk/credential-providers'
+  'sharp',
+  '@fastify/swagger-ui',
+  'kerberos',
+  'snappy',
+  '@mongodb-js/zstd',
+  'mongodb-client-encryption',
+  'gcp-metadata',
+  'socks',
+  'aws4',
+  '@aws-sdk/credential-providers'
 ]
 
 for (const app of process.argv.slice(2)) {
@@ -53,7 +62,9 @@ for (const app of process.argv.slice(2)) {
     external,
     alias: { 'whatwg-url': path.join(here, 'whatwg-url.cjs') },
     // CommonJS dependencies call require(); an ES module has none of its own.
-    banner: { js: "import { createRequire as __imgprocRequire } from 'node:module'; const require = __imgprocRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __imgprocRequire } from 'node:module'; const require = __imgprocRequire(import.meta.url);"
+    },
     loader: { '.wasm': 'binary' },
     plugins: [embedWasm],
     logLevel: 'warning'

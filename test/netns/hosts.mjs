@@ -1,8 +1,9 @@
 // The customer's side of the multi-host test, run with plain node inside its own network namespace:
 // an image host (GET /img/<corpus file>?delay=<ms>) and a webhook receiver (POST /hook records each delivery,
 // GET /deliveries answers with all of them). Usage: node hosts.mjs <host> <port> <corpus dir>
-import { createServer } from 'node:http'
+
 import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import path from 'node:path'
 
 const [host, port, corpus] = process.argv.slice(2)
@@ -23,7 +24,9 @@ const server = createServer((req, res) => {
     return
   }
   if (req.method === 'GET' && url.pathname === '/deliveries') {
-    return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ deliveries, imageRequests }))
+    return void res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ deliveries, imageRequests }))
   }
   const match = /^\/img\/([^/]+)$/.exec(url.pathname)
   if (req.method !== 'GET' || !match) return void res.writeHead(404).end('not found')

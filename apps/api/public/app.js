@@ -14,8 +14,14 @@ const el = (tag, attrs = {}, ...children) => {
   return node
 }
 
-fileInput.addEventListener('change', () => ($('drop-text').textContent = fileInput.files[0]?.name ?? 'Drop a CSV here, or press to choose one'))
-for (const type of ['dragenter', 'dragover']) drop.addEventListener(type, (e) => (e.preventDefault(), drop.classList.add('over')))
+fileInput.addEventListener('change', () => {
+  $('drop-text').textContent = fileInput.files[0]?.name ?? 'Drop a CSV here, or press to choose one'
+})
+for (const type of ['dragenter', 'dragover'])
+  drop.addEventListener(type, (e) => {
+    e.preventDefault()
+    drop.classList.add('over')
+  })
 for (const type of ['dragleave', 'drop']) drop.addEventListener(type, () => drop.classList.remove('over'))
 drop.addEventListener('drop', (e) => {
   e.preventDefault()
@@ -30,7 +36,8 @@ form.addEventListener('submit', async (event) => {
   $('gallery').replaceChildren()
   if (!fileInput.files[0]) return showProblems('Choose a CSV file first.', [])
   const body = new FormData()
-  for (const [name, value] of new FormData(form)) if (value !== '' && !(value instanceof File && name !== 'file')) body.append(name, value)
+  for (const [name, value] of new FormData(form))
+    if (value !== '' && !(value instanceof File && name !== 'file')) body.append(name, value)
   const response = await fetch('/upload', { method: 'POST', body, headers: authHeaders() })
   const result = await response.json()
   if (response.status !== 202) return showProblems(result.message, result.errors ?? [])
@@ -39,7 +46,17 @@ form.addEventListener('submit', async (event) => {
 
 function showProblems(message, errors) {
   $('problem-summary').textContent = message
-  $('problem-rows').replaceChildren(...errors.map((e) => el('tr', {}, el('td', { textContent: e.row }), el('td', { textContent: e.column ?? '' }), el('td', { textContent: e.message }))))
+  $('problem-rows').replaceChildren(
+    ...errors.map((e) =>
+      el(
+        'tr',
+        {},
+        el('td', { textContent: e.row }),
+        el('td', { textContent: e.column ?? '' }),
+        el('td', { textContent: e.message })
+      )
+    )
+  )
   $('problems').hidden = false
   $('problems').focus?.()
 }
@@ -54,7 +71,8 @@ async function track(id) {
     if (!response.ok) return showProblems(status.message, [])
     const { counts } = status
     $('progress').value = status.progress_pct
-    $('progress-text').textContent = `${status.status}: ${counts.succeeded} compressed, ${counts.failed} failed, ${counts.pending} to go (${status.progress_pct}%)`
+    $('progress-text').textContent =
+      `${status.status}: ${counts.succeeded} compressed, ${counts.failed} failed, ${counts.pending} to go (${status.progress_pct}%)`
     if (status.status === 'Completed' || status.status === 'Failed') return finish(status)
     await new Promise((r) => setTimeout(r, 1000))
   }
@@ -63,14 +81,17 @@ async function track(id) {
 function finish(status) {
   if (status.output_csv_url) {
     $('download').href = status.output_csv_url
-    $('totals').textContent = `${kb(status.totals.bytes_in)} → ${kb(status.totals.bytes_out)} (saved ${status.totals.savings_pct ?? 0}%)`
+    $('totals').textContent =
+      `${kb(status.totals.bytes_in)} → ${kb(status.totals.bytes_out)} (saved ${status.totals.savings_pct ?? 0}%)`
     $('done').hidden = false
   }
   if (status.error) showProblems(status.error, [])
   $('gallery').replaceChildren(
     el('h2', { textContent: 'Results' }),
     ...status.products.items.map((product) =>
-      el('article', { className: 'product' },
+      el(
+        'article',
+        { className: 'product' },
         el('h3', { textContent: `${product.serial}. ${product.name}` }),
         el('div', { className: 'images' }, ...product.images.map(imageCard))
       )
@@ -80,20 +101,53 @@ function finish(status) {
 
 function imageCard(image) {
   if (image.status !== 'succeeded') {
-    return el('div', { className: 'image failed', role: 'group', ariaLabel: 'failed image' },
+    return el(
+      'div',
+      { className: 'image failed', role: 'group', ariaLabel: 'failed image' },
       el('a', { href: image.input_url, textContent: image.input_url }),
       el('p', { className: 'reason', textContent: image.error ?? image.status })
     )
   }
-  return el('div', { className: 'image', role: 'group' },
-    el('figure', {}, el('img', { src: image.input_url, alt: 'before', loading: 'lazy' }), el('figcaption', { textContent: `Before: ${kb(image.bytes_in)}, ${image.width_in}×${image.height_in} ${image.format_in}` })),
-    el('figure', {}, el('img', { src: image.output_url, alt: 'after', loading: 'lazy' }), el('figcaption', { textContent: `After: ${kb(image.bytes_out)}, ${image.width_out}×${image.height_out} ${image.format_out}` })),
-    el('p', { className: 'stats' },
+  return el(
+    'div',
+    { className: 'image', role: 'group' },
+    el(
+      'figure',
+      {},
+      el('img', { src: image.input_url, alt: 'before', loading: 'lazy' }),
+      el('figcaption', {
+        textContent: `Before: ${kb(image.bytes_in)}, ${image.width_in}×${image.height_in} ${image.format_in}`
+      })
+    ),
+    el(
+      'figure',
+      {},
+      el('img', { src: image.output_url, alt: 'after', loading: 'lazy' }),
+      el('figcaption', {
+        textContent: `After: ${kb(image.bytes_out)}, ${image.width_out}×${image.height_out} ${image.format_out}`
+      })
+    ),
+    el(
+      'p',
+      { className: 'stats' },
       el('span', { className: 'savings', textContent: `Saved ${image.savings_pct}%` }),
-      typeof image.score === 'number' ? el('span', { className: 'score', title: 'SSIMULACRA2 of the output against the input: 90 visually lossless, 70 high, 50 medium', textContent: ` · SSIMULACRA2 ${image.score.toFixed(1)}` }) : null,
+      typeof image.score === 'number'
+        ? el('span', {
+            className: 'score',
+            title: 'SSIMULACRA2 of the output against the input: 90 visually lossless, 70 high, 50 medium',
+            textContent: ` · SSIMULACRA2 ${image.score.toFixed(1)}`
+          })
+        : null,
       typeof image.quality === 'number' ? ` (q${image.quality})` : '',
-      ` · download ${image.download_ms} ms · compress ${image.compress_ms} ms`, image.kept_original ? ' · original kept (already optimal)' : ''),
-    el('button', { type: 'button', className: 'compare', textContent: 'Compare before / after', onclick: () => compare(image) })
+      ` · download ${image.download_ms} ms · compress ${image.compress_ms} ms`,
+      image.kept_original ? ' · original kept (already optimal)' : ''
+    ),
+    el('button', {
+      type: 'button',
+      className: 'compare',
+      textContent: 'Compare before / after',
+      onclick: () => compare(image)
+    })
   )
 }
 
@@ -109,7 +163,8 @@ function compare(image) {
   $('compare-before').src = image.input_url
   $('compare-after').src = image.output_url
   const score = typeof image.score === 'number' ? `, SSIMULACRA2 ${image.score.toFixed(1)}` : ''
-  $('compare-caption').textContent = `Before: ${kb(image.bytes_in)} ${image.format_in}, ${image.width_in}×${image.height_in}. After: ${kb(image.bytes_out)} ${image.format_out}, ${image.width_out}×${image.height_out}${score}. Saved ${image.savings_pct}%.`
+  $('compare-caption').textContent =
+    `Before: ${kb(image.bytes_in)} ${image.format_in}, ${image.width_in}×${image.height_in}. After: ${kb(image.bytes_out)} ${image.format_out}, ${image.width_out}×${image.height_out}${score}. Saved ${image.savings_pct}%.`
   $('compare-split').value = 50
   frame.style.setProperty('--split', '50%')
   dialog.showModal()

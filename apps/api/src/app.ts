@@ -1,18 +1,27 @@
-import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
 import sensible from '@fastify/sensible'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { createMetrics, isDatabaseUnavailable, StorageError, type Config, type Metrics, type QuotaStore, type RequestStore, type Storage } from '@imgproc/core'
-import uploadRoutes from './routes/upload.ts'
-import statusRoutes from './routes/status.ts'
-import webhookRoutes from './routes/webhook.ts'
+import {
+  type Config,
+  createMetrics,
+  isDatabaseUnavailable,
+  type Metrics,
+  type QuotaStore,
+  type RequestStore,
+  type Storage,
+  StorageError
+} from '@imgproc/core'
+import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
+import limits, { serverTimeouts } from './plugins/limits.ts'
+import securityHeaders from './plugins/security-headers.ts'
 import fileRoutes from './routes/files.ts'
 import healthRoutes from './routes/health.ts'
 import metricsRoutes from './routes/metrics.ts'
 import pageRoutes from './routes/page.ts'
-import limits, { serverTimeouts } from './plugins/limits.ts'
-import securityHeaders from './plugins/security-headers.ts'
+import statusRoutes from './routes/status.ts'
+import uploadRoutes from './routes/upload.ts'
+import webhookRoutes from './routes/webhook.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -43,14 +52,21 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   app.decorate('config', deps.config)
   app.decorate('requests', deps.requests)
   app.decorate('quotas', deps.quotas)
-  app.decorate('metrics', createMetrics('api', () => deps.requests.countActive()))
+  app.decorate(
+    'metrics',
+    createMetrics('api', () => deps.requests.countActive())
+  )
   app.decorate('storage', deps.storage)
   await app.register(sensible)
   await app.register(limits, { config: deps.config, metrics: app.metrics })
   await app.register(securityHeaders, { config: deps.config })
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Image processor', version: '0.1.0', description: 'Bulk product-image compression: upload a CSV of image URLs, poll status, fetch the output CSV.' },
+      info: {
+        title: 'Image processor',
+        version: '0.1.0',
+        description: 'Bulk product-image compression: upload a CSV of image URLs, poll status, fetch the output CSV.'
+      },
       servers: [{ url: deps.config.PUBLIC_BASE_URL }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }
     }
@@ -60,23 +76,40 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof StorageError && err.kind !== 'invalid-key') {
       request.log.error({ err: err.message, kind: err.kind }, 'storage unavailable')
-      return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'storage is unavailable; retry shortly' })
+      return reply
+        .code(503)
+        .send({ statusCode: 503, error: 'Service Unavailable', message: 'storage is unavailable; retry shortly' })
     }
     if (isDatabaseUnavailable(err)) {
       request.log.error({ err: err.message }, 'database unavailable')
-      return reply.code(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
+      return reply
+        .code(503)
+        .send({ statusCode: 503, error: 'Service Unavailable', message: 'the database is unavailable; retry shortly' })
     }
     if (err.code === 'FST_REQ_FILE_TOO_LARGE') {
-      return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: `the CSV is larger than ${deps.config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)` })
+      return reply.code(413).send({
+        statusCode: 413,
+        error: 'Payload Too Large',
+        message: `the CSV is larger than ${deps.config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)`
+      })
     }
     const statusCode = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     if (statusCode >= 500) request.log.error({ err }, 'request failed')
     const message = err.validation ? `invalid ${err.validationContext ?? 'request'}: ${err.message}` : err.message
-    return reply.code(statusCode).send({ statusCode, error: httpReason(statusCode), message: statusCode >= 500 ? 'internal error' : message })
+    return reply
+      .code(statusCode)
+      .send({ statusCode, error: httpReason(statusCode), message: statusCode >= 500 ? 'internal error' : message })
   })
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).type('application/json').send({ statusCode: 404, error: 'Not Found', message: `nothing at ${request.method} ${request.url.split('?')[0]}` })
+    reply
+      .code(404)
+      .type('application/json')
+      .send({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `nothing at ${request.method} ${request.url.split('?')[0]}`
+      })
   )
 
   await app.register(uploadRoutes)
@@ -91,5 +124,16 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
 }
 
 function httpReason(code: number): string {
-  return ({ 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 503: 'Service Unavailable' } as Record<number, string>)[code] ?? (code >= 500 ? 'Internal Server Error' : 'Error')
+  return (
+    (
+      {
+        400: 'Bad Request',
+        401: 'Unauthorized',
+        404: 'Not Found',
+        413: 'Payload Too Large',
+        415: 'Unsupported Media Type',
+        503: 'Service Unavailable'
+      } as Record<number, string>
+    )[code] ?? (code >= 500 ? 'Internal Server Error' : 'Error')
+  )
 }

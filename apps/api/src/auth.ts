@@ -1,4 +1,4 @@
-import { timingSafeEqual, createHash } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 declare module 'fastify' {
@@ -39,5 +39,6 @@ export async function requireMetricsToken(request: FastifyRequest, reply: Fastif
   const token = request.server.config.METRICS_TOKEN
   if (!token) return
   const given = bearer(request)
-  if (given === undefined || !timingSafeEqual(digest(given), digest(token))) return unauthorized(reply, 'the metrics token is required: Authorization: Bearer <METRICS_TOKEN>')
+  if (given === undefined || !timingSafeEqual(digest(given), digest(token)))
+    return unauthorized(reply, 'the metrics token is required: Authorization: Bearer <METRICS_TOKEN>')
 }

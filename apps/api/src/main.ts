@@ -1,4 +1,11 @@
-import { checkStorageOrExit, createMongoClient, createStorage, loadConfigOrExit, QuotaStore, RequestStore } from '@imgproc/core'
+import {
+  checkStorageOrExit,
+  createMongoClient,
+  createStorage,
+  loadConfigOrExit,
+  QuotaStore,
+  RequestStore
+} from '@imgproc/core'
 import { buildApp } from './app.ts'
 
 const config = loadConfigOrExit()
@@ -11,7 +18,9 @@ const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')
 const requests = new RequestStore(client.db(config.MONGODB_DB))
 const quotas = new QuotaStore(client.db(config.MONGODB_DB))
 const app = await buildApp({ config, requests, storage, quotas })
-Promise.all([requests.ensureIndexes(), quotas.ensureIndexes()]).catch((err: Error) => app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too'))
+Promise.all([requests.ensureIndexes(), quotas.ensureIndexes()]).catch((err: Error) =>
+  app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too')
+)
 
 await app.listen({ port: config.PORT, host: config.HOST })
 app.log.info({ url: config.PUBLIC_BASE_URL }, 'API ready')

@@ -21,6 +21,31 @@ options: --api-url URL (IMGPROC_API_URL)  --api-key KEY (IMGPROC_API_KEY)`
 
 class CliError extends Error {}
 
+/** The parts of the API's answers the CLI reads (the full shapes are in GET /openapi.json). */
+interface Counts {
+  total: number
+  succeeded: number
+  failed: number
+}
+interface ImageView {
+  score?: number
+  quality?: number
+}
+interface StatusView {
+  status: string
+  error: string | null
+  progress_pct: number
+  counts: Counts
+  totals: { bytes_in: number; bytes_out: number; savings_pct: number | null }
+  options?: { quality?: number | string }
+  output_csv_url: string | null
+  products: { items: Array<{ images: ImageView[] }> }
+}
+interface ErrorBody {
+  message?: string
+  errors?: Array<{ row: number; column: string | null; message: string }>
+}
+
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -40,20 +65,24 @@ const { values: opts, positionals } = parseArgs({
 const api = opts['api-url']!.replace(/\/+$/, '')
 const headers: Record<string, string> = opts['api-key'] ? { authorization: `Bearer ${opts['api-key']}` } : {}
 
-async function call(path: string, init: RequestInit = {}): Promise<any> {
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response: Response
   try {
-    response = await fetch(api + path, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } })
+    response = await fetch(api + path, {
+      ...init,
+      headers: { ...headers, ...(init.headers as Record<string, string>) }
+    })
   } catch (err) {
     throw new CliError(`cannot reach ${api}: ${(err as Error).cause ?? (err as Error).message}`)
   }
   const type = response.headers.get('content-type') ?? ''
-  const body = type.includes('json') ? await response.json() : await response.text()
+  const body: unknown = type.includes('json') ? await response.json() : await response.text()
   if (!response.ok) {
-    const rows = (body.errors ?? []).map((e: any) => `  row ${e.row}${e.column ? ` (${e.column})` : ''}: ${e.message}`)
-    throw new CliError([`${response.status} ${body.message ?? body}`, ...rows].join('\n'))
+    const error = (typeof body === 'object' && body !== null ? body : { message: String(body) }) as ErrorBody
+    const rows = (error.errors ?? []).map((e) => `  row ${e.row}${e.column ? ` (${e.column})` : ''}: ${e.message}`)
+    throw new CliError([`${response.status} ${error.message}`, ...rows].join('\n'))
   }
-  return body
+  return body as T
 }
 
 async function submit(file: string | undefined): Promise<number> {
@@ -61,10 +90,15 @@ async function submit(file: string | undefined): Promise<number> {
   const form = new FormData()
   form.append('file', new Blob([await readFile(file)], { type: 'text/csv' }), basename(file))
   const fields: Record<string, string | undefined> = {
-    webhook_url: opts.webhook, quality: opts.quality, format: opts.format, max_width: opts['max-width'], max_height: opts['max-height'], mozjpeg: opts.mozjpeg ? 'true' : undefined
+    webhook_url: opts.webhook,
+    quality: opts.quality,
+    format: opts.format,
+    max_width: opts['max-width'],
+    max_height: opts['max-height'],
+    mozjpeg: opts.mozjpeg ? 'true' : undefined
   }
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) form.append(k, v)
-  const accepted = await call('/upload', { method: 'POST', body: form })
+  const accepted = await call<{ request_id: string }>('/upload', { method: 'POST', body: form })
   console.log(accepted.request_id)
   if (!opts.wait) return 0
   return waitFor(accepted.request_id)
@@ -74,7 +108,7 @@ async function waitFor(id: string): Promise<number> {
   const tty = process.stderr.isTTY
   let lastLine = ''
   for (;;) {
-    const status = await call(`/status/${id}?limit=0`)
+    const status = await call<StatusView>(`/status/${id}?limit=0`)
     const { counts } = status
     const line = `${status.status} ${counts.succeeded + counts.failed}/${counts.total} (${status.progress_pct}%) failed=${counts.failed}`
     if (tty) {
@@ -94,18 +128,21 @@ async function waitFor(id: string): Promise<number> {
 }
 
 /** With quality=auto: the SSIMULACRA2 scores and chosen qualities of the compressed images (first 1000 products). */
-async function scores(id: string, status: any): Promise<string | null> {
+async function scores(id: string, status: StatusView): Promise<string | null> {
   if (typeof status.options?.quality !== 'string') return null
-  const page = await call(`/status/${id}?limit=1000`)
-  const images = page.products.items.flatMap((p: any) => p.images).filter((i: any) => typeof i.score === 'number')
+  const page = await call<StatusView>(`/status/${id}?limit=1000`)
+  const images = page.products.items.flatMap((p) => p.images).filter((i) => typeof i.score === 'number')
   if (images.length === 0) return `quality: ${status.options.quality} (no image scored)`
-  const range = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! } }
-  const score = range(images.map((i: any) => i.score))
-  const quality = range(images.map((i: any) => i.quality))
+  const range = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! }
+  }
+  const score = range(images.map((i) => i.score!))
+  const quality = range(images.map((i) => i.quality ?? 0))
   return `quality: ${status.options.quality}: SSIMULACRA2 min ${score.min} / median ${score.median} / max ${score.max}; encoder quality ${quality.min}–${quality.max} (median ${quality.median}) over ${images.length} images`
 }
 
-function summarise(status: any, qualityLine: string | null = null): number {
+function summarise(status: StatusView, qualityLine: string | null = null): number {
   const { counts, totals } = status
   console.log(`status: ${status.status}${status.error ? ` (${status.error})` : ''}`)
   console.log(`images: ${counts.succeeded} compressed, ${counts.failed} failed of ${counts.total}`)
@@ -118,15 +155,17 @@ function summarise(status: any, qualityLine: string | null = null): number {
 
 async function status(id: string | undefined): Promise<number> {
   if (!id) throw new CliError(`status needs a request id\n${USAGE}`)
-  const s = await call(`/status/${id}?limit=0`)
-  return s.status === 'Completed' || s.status === 'Failed' ? summarise(s, await scores(id, s)) : (console.log(`status: ${s.status} ${s.counts.succeeded + s.counts.failed}/${s.counts.total} (${s.progress_pct}%)`), 0)
+  const s = await call<StatusView>(`/status/${id}?limit=0`)
+  if (s.status === 'Completed' || s.status === 'Failed') return summarise(s, await scores(id, s))
+  console.log(`status: ${s.status} ${s.counts.succeeded + s.counts.failed}/${s.counts.total} (${s.progress_pct}%)`)
+  return 0
 }
 
 async function download(id: string | undefined): Promise<number> {
   if (!id) throw new CliError(`download needs a request id\n${USAGE}`)
-  const s = await call(`/status/${id}?limit=0`)
+  const s = await call<StatusView>(`/status/${id}?limit=0`)
   if (!s.output_csv_url) throw new CliError(`request ${id} is ${s.status}; its output CSV is not written yet`)
-  const csv = await call(new URL(s.output_csv_url).pathname)
+  const csv = await call<string>(new URL(s.output_csv_url).pathname)
   const out = opts.output ?? `${id}.csv`
   await writeFile(out, csv)
   console.log(out)
@@ -135,7 +174,10 @@ async function download(id: string | undefined): Promise<number> {
 
 async function main(): Promise<number> {
   const [command, arg] = positionals
-  if (opts.help || !command) return console.log(USAGE), command ? 0 : 1
+  if (opts.help || !command) {
+    console.log(USAGE)
+    return command ? 0 : 1
+  }
   if (command === 'submit') return submit(arg)
   if (command === 'status') return status(arg)
   if (command === 'download') return download(arg)

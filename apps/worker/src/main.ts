@@ -1,15 +1,23 @@
-import { setTimeout as delay } from 'node:timers/promises'
 import os from 'node:os'
-import pino from 'pino'
+import { setTimeout as delay } from 'node:timers/promises'
+import {
+  checkStorageOrExit,
+  connectMongo,
+  createMetrics,
+  createStorage,
+  HostLimiter,
+  loadConfigOrExit,
+  RequestStore
+} from '@imgproc/core'
 import pLimit from 'p-limit'
+import pino from 'pino'
 import sharp from 'sharp'
-import { checkStorageOrExit, connectMongo, createMetrics, createStorage, HostLimiter, loadConfigOrExit, RequestStore } from '@imgproc/core'
-import { Runner } from './runner.ts'
-import { imagesProcessor } from './jobs/images.ts'
-import { finishProcessor } from './jobs/finish.ts'
-import { webhookProcessor } from './jobs/webhook.ts'
-import { RETENTION_KEY, retentionProcessor } from './jobs/retention.ts'
 import { startWorkerHttp } from './http.ts'
+import { finishProcessor } from './jobs/finish.ts'
+import { imagesProcessor } from './jobs/images.ts'
+import { RETENTION_KEY, retentionProcessor } from './jobs/retention.ts'
+import { webhookProcessor } from './jobs/webhook.ts'
+import { Runner } from './runner.ts'
 
 const config = loadConfigOrExit()
 const log = pino({ name: 'worker', level: config.LOG_LEVEL })
@@ -26,13 +34,23 @@ await checkStorageOrExit(storage, { write: true })
 // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
 sharp.concurrency(config.SHARP_CONCURRENCY)
 
-const { client, db } = await untilOk(() => connectMongo(config.MONGODB_URI, config.MONGODB_DB, 'imgproc-worker'), 'connecting to MongoDB')
+const { client, db } = await untilOk(
+  () => connectMongo(config.MONGODB_URI, config.MONGODB_DB, 'imgproc-worker'),
+  'connecting to MongoDB'
+)
 const store = new RequestStore(db)
 await untilOk(() => store.ensureIndexes(), 'creating indexes')
-if (config.RETENTION_DAYS > 0) await untilOk(() => store.queue.enqueue([{ kind: 'retention', key: RETENTION_KEY, data: {} }]), 'scheduling retention')
+if (config.RETENTION_DAYS > 0)
+  await untilOk(
+    () => store.queue.enqueue([{ kind: 'retention', key: RETENTION_KEY, data: {} }]),
+    'scheduling retention'
+  )
 
 const metrics = createMetrics('worker', () => store.countActive())
-const http = config.WORKER_HTTP_PORT > 0 ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, storage, config.METRICS_TOKEN) : null
+const http =
+  config.WORKER_HTTP_PORT > 0
+    ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, storage, config.METRICS_TOKEN)
+    : null
 
 const compressSlot = pLimit(config.WORKER_CONCURRENCY)
 const hosts = new HostLimiter(config.DOWNLOAD_PER_HOST_CONCURRENCY, config.DOWNLOAD_PER_HOST_PER_SECOND)
@@ -74,7 +92,16 @@ const runner = new Runner(store.queue, processors, {
   metrics
 })
 await runner.start()
-log.info({ owner: config.WORKER_ID, concurrency: config.WORKER_CONCURRENCY, units: config.WORKER_UNITS, db: config.MONGODB_DB, wake_up: runner.mode }, 'worker started')
+log.info(
+  {
+    owner: config.WORKER_ID,
+    concurrency: config.WORKER_CONCURRENCY,
+    units: config.WORKER_UNITS,
+    db: config.MONGODB_DB,
+    wake_up: runner.mode
+  },
+  'worker started'
+)
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

@@ -1,6 +1,15 @@
+import {
+  isDatabaseUnavailable,
+  type JobDocument,
+  type JobKind,
+  type JobUpdate,
+  type Lease,
+  type Metrics,
+  StorageError,
+  type WorkQueue
+} from '@imgproc/core'
 import type { ChangeStream } from 'mongodb'
 import type { Logger } from 'pino'
-import { isDatabaseUnavailable, StorageError, type JobDocument, type JobKind, type JobUpdate, type Lease, type Metrics, type WorkQueue } from '@imgproc/core'
 import { Wakeup } from './wakeup.ts'
 
 /** How a processor's run ended; the runner turns it into the one queue write that ends the claim. */
@@ -25,6 +34,7 @@ export interface JobContext<D> {
 }
 
 /** A plain function of one job, BullMQ-style: it knows nothing of leases, heartbeats or claims. */
+// biome-ignore lint/suspicious/noExplicitAny: the runner holds processors of every job kind in one list
 export interface Processor<D = any> {
   kind: JobKind
   /** Jobs of this kind one worker holds at once. */
@@ -61,7 +71,11 @@ export class Runner {
   private loop: Promise<void> = Promise.resolve()
   mode: 'change-stream' | 'polling' = 'polling'
 
-  constructor(private readonly queue: WorkQueue, processors: Processor[], private readonly options: RunnerOptions) {
+  constructor(
+    private readonly queue: WorkQueue,
+    processors: Processor[],
+    private readonly options: RunnerOptions
+  ) {
     this.processors = new Map(processors.map((p) => [p.kind, p]))
   }
 
@@ -91,12 +105,15 @@ export class Runner {
       setTimeout(() => void (this.shutdown.signal.aborted || this.openStream(attempt + 1)), delay).unref()
     }
     try {
-      this.stream = await this.queue.watch(() => this.wakeup.wake(), (err) => {
-        this.options.log.warn({ err: (err as Error).message }, 'change stream closed; polling until it is reopened')
-        this.stream?.close().catch(() => undefined)
-        this.stream = null
-        retry()
-      })
+      this.stream = await this.queue.watch(
+        () => this.wakeup.wake(),
+        (err) => {
+          this.options.log.warn({ err: (err as Error).message }, 'change stream closed; polling until it is reopened')
+          this.stream?.close().catch(() => undefined)
+          this.stream = null
+          retry()
+        }
+      )
       this.mode = this.stream ? 'change-stream' : 'polling' // null: a standalone server, polling for good
       if (this.stream) {
         await this.queue.syncClock().catch(() => undefined)
@@ -109,7 +126,9 @@ export class Runner {
   }
 
   private freeKinds(): JobKind[] {
-    return [...this.processors.values()].filter((p) => (this.active.get(p.kind) ?? 0) < p.concurrency).map((p) => p.kind)
+    return [...this.processors.values()]
+      .filter((p) => (this.active.get(p.kind) ?? 0) < p.concurrency)
+      .map((p) => p.kind)
   }
 
   private async run(): Promise<void> {
@@ -118,7 +137,10 @@ export class Runner {
       try {
         const kinds = this.freeKinds()
         if (kinds.length > 0) this.options.metrics.claimQueries.inc()
-        const lease = kinds.length > 0 ? await this.queue.claim<Record<string, unknown>>(this.options.owner, kinds, this.options.leaseMs) : null
+        const lease =
+          kinds.length > 0
+            ? await this.queue.claim<Record<string, unknown>>(this.options.owner, kinds, this.options.leaseMs)
+            : null
         if (lease) {
           this.launch(lease)
           continue
@@ -153,28 +175,46 @@ export class Runner {
 
   private async work(lease: Lease): Promise<void> {
     const processor = this.processors.get(lease.job.kind)!
-    const log = this.options.log.child({ job: lease.job.key, kind: lease.job.kind, ...(lease.job.request_id ? { request_id: lease.job.request_id } : {}) })
+    const log = this.options.log.child({
+      job: lease.job.key,
+      kind: lease.job.kind,
+      ...(lease.job.request_id ? { request_id: lease.job.request_id } : {})
+    })
     const lost = new AbortController()
     const markLost = () => lost.abort()
     let beating = false // one heartbeat at a time: with a slow database they would pile up
-    const heartbeat = setInterval(() => {
-      if (beating) return
-      beating = true
-      this.queue.heartbeat(lease)
-        .then((held) => held || markLost(), (err) => log.warn({ err: (err as Error).message }, 'heartbeat failed'))
-        .finally(() => (beating = false))
-    }, Math.max(100, Math.floor(this.options.leaseMs / 3)))
+    const heartbeat = setInterval(
+      () => {
+        if (beating) return
+        beating = true
+        this.queue
+          .heartbeat(lease)
+          .then(
+            (held) => held || markLost(),
+            (err) => log.warn({ err: (err as Error).message }, 'heartbeat failed')
+          )
+          .finally(() => (beating = false))
+      },
+      Math.max(100, Math.floor(this.options.leaseMs / 3))
+    )
     const ctx: JobContext<unknown> = {
       job: lease.job,
       log,
       signal: AbortSignal.any([lost.signal, this.shutdown.signal]),
       shuttingDown: () => this.shutdown.signal.aborted,
-      save: async (update) => (await this.queue.save(lease, update)) || (markLost(), false)
+      save: async (update) => {
+        if (await this.queue.save(lease, update)) return true
+        markLost()
+        return false
+      }
     }
     try {
       const exhausted = lease.job.claims > this.options.maxClaims
       const outcome = exhausted
-        ? await processor.exhausted(ctx, `abandoned: processing was interrupted ${lease.job.claims - 1} times (MAX_CLAIMS=${this.options.maxClaims})`)
+        ? await processor.exhausted(
+            ctx,
+            `abandoned: processing was interrupted ${lease.job.claims - 1} times (MAX_CLAIMS=${this.options.maxClaims})`
+          )
         : await processor.process(ctx)
       clearInterval(heartbeat)
       if (outcome.kind === 'lost' || lost.signal.aborted) return void log.warn('lease lost to another worker; stopped')
@@ -184,7 +224,9 @@ export class Runner {
         // The database or storage is away, not the job's fault: hand it back for later without counting a crash
         // (if even that fails, the lease runs out and it is counted; a long outage should not fail images).
         log.warn({ err: (err as Error).message }, 'job interrupted by an outage; handed back for later')
-        await this.queue.release(lease, new Date(this.queue.now().getTime() + Math.max(5000, this.options.pollMs * 10))).catch(() => undefined)
+        await this.queue
+          .release(lease, new Date(this.queue.now().getTime() + Math.max(5000, this.options.pollMs * 10)))
+          .catch(() => undefined)
       } else {
         // A bug or something unforeseen: leave the lease to run out, like a crash, so the job is retried later and
         // counted towards MAX_CLAIMS if it keeps failing.
@@ -200,10 +242,13 @@ export class Runner {
   private async settle(lease: Lease, outcome: Exclude<Outcome, { kind: 'lost' }>, log: Logger): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const held = await (outcome.kind === 'done' ? this.queue.complete(lease, outcome.update)
-          : outcome.kind === 'retry' ? this.queue.release(lease, outcome.at, outcome.update, { forgetCrashes: outcome.forgetCrashes })
-          : outcome.kind === 'released' ? this.queue.release(lease)
-          : this.queue.fail(lease, outcome.reason, outcome.update))
+        const held = await (outcome.kind === 'done'
+          ? this.queue.complete(lease, outcome.update)
+          : outcome.kind === 'retry'
+            ? this.queue.release(lease, outcome.at, outcome.update, { forgetCrashes: outcome.forgetCrashes })
+            : outcome.kind === 'released'
+              ? this.queue.release(lease)
+              : this.queue.fail(lease, outcome.reason, outcome.update))
         if (!held) log.warn('lease lost before the outcome was recorded')
         return
       } catch (err) {

@@ -1,10 +1,11 @@
 // node packages/core/assembly/build.mjs: compiles the SSIMULACRA2 kernels (AssemblyScript, beside this file) to
 // packages/core/dist/ssimulacra2.wasm, where src/quality/ssimulacra2-wasm-binary.ts reads them. Build output,
 // never committed: `pnpm install` runs this (core's `prepare`), so do scripts/test.sh and the bundle build.
-import asc from 'assemblyscript/asc'
+
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import asc from 'assemblyscript/asc'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 export const SOURCE = path.join(here, 'ssimulacra2.ts')
@@ -14,7 +15,17 @@ export async function buildWasm() {
   mkdirSync(path.dirname(WASM), { recursive: true })
   // stub runtime and imported memory: the kernels allocate nothing; the caller owns (and sizes) the memory.
   const { error, stderr } = await asc.main([
-    SOURCE, '--outFile', WASM, '-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd', '--importMemory', '--noExportMemory'
+    SOURCE,
+    '--outFile',
+    WASM,
+    '-O3',
+    '--noAssert',
+    '--runtime',
+    'stub',
+    '--enable',
+    'simd',
+    '--importMemory',
+    '--noExportMemory'
   ])
   if (error) throw new Error(`asc failed to compile ${SOURCE}:\n${stderr.toString()}`)
   return WASM

@@ -97,25 +97,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, known))
   const errors = [...Value.Errors(ConfigSchema, raw)]
   if (errors.length > 0) {
-    const lines = errors.map((e) => `${e.instancePath.slice(1)}=${JSON.stringify(valueAt(raw, e.instancePath))}: ${describe(e)}`)
+    const lines = errors.map(
+      (e) => `${e.instancePath.slice(1)}=${JSON.stringify(valueAt(raw, e.instancePath))}: ${describe(e)}`
+    )
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
   const config = raw as Raw
   const exposed = exposedWithDevSecret(config, env)
   if (exposed) {
-    throw new ConfigError(`invalid configuration:\n  WEBHOOK_SECRET: the built-in development secret is refused ${exposed}; set a random one (e.g. openssl rand -hex 32)`)
+    throw new ConfigError(
+      `invalid configuration:\n  WEBHOOK_SECRET: the built-in development secret is refused ${exposed}; set a random one (e.g. openssl rand -hex 32)`
+    )
   }
   let storage: StorageLocation
   try {
     storage = parseStorageUrl(config.STORAGE_URL, config.STORAGE_DIR)
   } catch (err) {
-    throw new ConfigError(`invalid configuration:\n  STORAGE_URL=${JSON.stringify(config.STORAGE_URL)}: ${(err as Error).message}`)
+    throw new ConfigError(
+      `invalid configuration:\n  STORAGE_URL=${JSON.stringify(config.STORAGE_URL)}: ${(err as Error).message}`
+    )
   }
   return {
     ...config,
     PUBLIC_BASE_URL: (config.PUBLIC_BASE_URL || `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
     ALLOW_PRIVATE_NETWORKS: config.ALLOW_PRIVATE_NETWORKS === 'true',
-    API_KEYS: config.API_KEYS.split(',').map((k) => k.trim()).filter(Boolean),
+    API_KEYS: config.API_KEYS.split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
     S3_FORCE_PATH_STYLE: config.S3_FORCE_PATH_STYLE === 'true',
     STORAGE_PUBLIC_URL: config.STORAGE_PUBLIC_URL.replace(/\/+$/, ''),
     STORAGE: storage,
@@ -129,7 +137,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * is a loopback address (nothing else can reach the port). Anything else is treated as exposed, and the public
  * default secret would let anyone forge signed events. Returns why it is refused, or null.
  */
-export function exposedWithDevSecret(config: Pick<Raw, 'WEBHOOK_SECRET' | 'HOST'>, env: NodeJS.ProcessEnv): string | null {
+export function exposedWithDevSecret(
+  config: Pick<Raw, 'WEBHOOK_SECRET' | 'HOST'>,
+  env: NodeJS.ProcessEnv
+): string | null {
   if (config.WEBHOOK_SECRET !== DEV_WEBHOOK_SECRET) return null
   if (env.NODE_ENV === 'production') return 'with NODE_ENV=production'
   if (!isLoopbackHost(config.HOST)) return `when listening on HOST=${config.HOST} (not loopback)`

@@ -20,8 +20,28 @@ t.test('a gate hands out N turns; a waiter gets a freed turn or gives up after i
 })
 
 t.test('Node gets a headers timeout no longer than the request timeout (or it ignores the latter)', async (t) => {
-  t.match(serverTimeouts({ REQUEST_TIMEOUT_MS: 2000, CONNECTION_IDLE_TIMEOUT_MS: 30_000, MAX_CONNECTIONS_PER_CLIENT: 1, MAX_CONCURRENT_UPLOADS: 1, UPLOAD_QUEUE_MS: 0 }), {
-    requestTimeout: 2000, connectionTimeout: 30_000, http: { requestTimeout: 2000, headersTimeout: 2000, connectionsCheckingInterval: 1000 }
-  })
-  t.match(serverTimeouts({ REQUEST_TIMEOUT_MS: 60_000, CONNECTION_IDLE_TIMEOUT_MS: 30_000, MAX_CONNECTIONS_PER_CLIENT: 1, MAX_CONCURRENT_UPLOADS: 1, UPLOAD_QUEUE_MS: 0 }), { http: { headersTimeout: 10_000 } })
+  t.match(
+    serverTimeouts({
+      REQUEST_TIMEOUT_MS: 2000,
+      CONNECTION_IDLE_TIMEOUT_MS: 30_000,
+      MAX_CONNECTIONS_PER_CLIENT: 1,
+      MAX_CONCURRENT_UPLOADS: 1,
+      UPLOAD_QUEUE_MS: 0
+    }),
+    {
+      requestTimeout: 2000,
+      connectionTimeout: 30_000,
+      http: { requestTimeout: 2000, headersTimeout: 2000, connectionsCheckingInterval: 1000 }
+    }
+  )
+  t.match(
+    serverTimeouts({
+      REQUEST_TIMEOUT_MS: 60_000,
+      CONNECTION_IDLE_TIMEOUT_MS: 30_000,
+      MAX_CONNECTIONS_PER_CLIENT: 1,
+      MAX_CONCURRENT_UPLOADS: 1,
+      UPLOAD_QUEUE_MS: 0
+    }),
+    { http: { headersTimeout: 10_000 } }
+  )
 })

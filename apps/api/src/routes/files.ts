@@ -1,7 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import {
+  ErrorBody,
+  IMMUTABLE,
+  OUTPUT_FILE_PATTERN,
+  outputCsvKey,
+  PRIVATE,
+  RequestId,
+  readPlan,
+  refuseOutputRequest,
+  responseHeaders,
+  type Storage
+} from '@imgproc/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { ErrorBody, IMMUTABLE, OUTPUT_FILE_PATTERN, outputCsvKey, PRIVATE, readPlan, refuseOutputRequest, RequestId, responseHeaders, type Storage } from '@imgproc/core'
 
 const Bytes = (description: string) => Type.Unknown({ description })
 const responses = (what: string) => ({
@@ -21,7 +32,9 @@ const responses = (what: string) => ({
  * port refuses any key that could leave its root.
  */
 const SignedQuery = Type.Object({
-  expires: Type.Optional(Type.String({ description: 'With OUTPUT_URL_TTL_S set: when the link expires (unix seconds)' })),
+  expires: Type.Optional(
+    Type.String({ description: 'With OUTPUT_URL_TTL_S set: when the link expires (unix seconds)' })
+  ),
   signature: Type.Optional(Type.String({ description: 'With OUTPUT_URL_TTL_S set: the link signature' }))
 })
 
@@ -43,7 +56,8 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: SignedQuery,
       response: responses('The image bytes')
     },
-    handler: (request, reply) => sendObject(app.storage, request, reply, `${request.params.request_id}/${request.params.file}`, IMMUTABLE)
+    handler: (request, reply) =>
+      sendObject(app.storage, request, reply, `${request.params.request_id}/${request.params.file}`, IMMUTABLE)
   })
 
   app.route({
@@ -64,7 +78,13 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
 }
 
 /** One object as HTTP: what is sent (200, 206, 304, 416) is decided by readPlan; the bytes are streamed. */
-async function sendObject(storage: Storage, request: FastifyRequest, reply: FastifyReply, key: string, cacheControl: string) {
+async function sendObject(
+  storage: Storage,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  key: string,
+  cacheControl: string
+) {
   const conditions = {
     range: request.headers.range,
     ifNoneMatch: request.headers['if-none-match'],
@@ -74,7 +94,10 @@ async function sendObject(storage: Storage, request: FastifyRequest, reply: Fast
     const info = await storage.head(key)
     if (!info) return reply.notFound(`nothing stored at ${key}`)
     const plan = readPlan(info, conditions)
-    return reply.code(plan.status).headers({ ...responseHeaders(info, plan), 'cache-control': cacheControl }).send()
+    return reply
+      .code(plan.status)
+      .headers({ ...responseHeaders(info, plan), 'cache-control': cacheControl })
+      .send()
   }
   const read = await storage.get(key, conditions)
   if (!read) return reply.notFound(`nothing stored at ${key}`)

@@ -7,7 +7,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public')
 
 const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  await app.register(fastifyStatic, { root: publicDir, prefix: '/', wildcard: false, decorateReply: false, index: ['index.html'], schemaHide: true })
+  await app.register(fastifyStatic, {
+    root: publicDir,
+    prefix: '/',
+    wildcard: false,
+    decorateReply: false,
+    index: ['index.html'],
+    schemaHide: true
+  })
 }
 
 export default pageRoutes

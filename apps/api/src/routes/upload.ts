@@ -1,17 +1,39 @@
 import { randomUUID } from 'node:crypto'
 import multipart, { type MultipartFile } from '@fastify/multipart'
-import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import {
+  CsvDecoder,
+  checkUrlSyntax,
+  DEFAULT_OPTIONS,
+  ErrorBody,
+  ProcessingOptions,
+  parseInputCsv,
+  planRequest,
+  type QuotaName,
+  UploadAccepted
+} from '@imgproc/core'
+import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { checkUrlSyntax, CsvDecoder, DEFAULT_OPTIONS, type QuotaName, ErrorBody, parseInputCsv, planRequest, ProcessingOptions, UploadAccepted } from '@imgproc/core'
 import { requireApiKey } from '../auth.ts'
 
-const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel', 'application/octet-stream', 'text/comma-separated-values'])
+const CSV_TYPES = new Set([
+  'text/csv',
+  'application/csv',
+  'text/plain',
+  'application/vnd.ms-excel',
+  'application/octet-stream',
+  'text/comma-separated-values'
+])
 
 const UploadBody = Type.Object(
   {
     file: Type.String({ format: 'binary', description: 'The CSV: S. No.,Product Name,Input Image Urls' }),
-    webhook_url: Type.Optional(Type.String({ maxLength: 2048, description: 'Called with a signed request.completed event when the batch is done.' })),
+    webhook_url: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        description: 'Called with a signed request.completed event when the batch is done.'
+      })
+    ),
     ...Type.Partial(ProcessingOptions).properties
   },
   { additionalProperties: false }
@@ -30,8 +52,10 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     limits: { fileSize: config.MAX_CSV_BYTES, files: 1, fields: 10, fieldSize: 4096 },
     // The CSV arrives as text in body.file, so the route's schema validates the whole form in one place.
     async onFile(this: FastifyRequest, part: MultipartFile) {
-      if (part.fieldname !== 'file') throw app.httpErrors.badRequest(`unexpected file field "${part.fieldname}"; send the CSV in field "file"`)
-      if (!CSV_TYPES.has(part.mimetype)) throw app.httpErrors.unsupportedMediaType(`"file" must be a CSV, got ${part.mimetype}`)
+      if (part.fieldname !== 'file')
+        throw app.httpErrors.badRequest(`unexpected file field "${part.fieldname}"; send the CSV in field "file"`)
+      if (!CSV_TYPES.has(part.mimetype))
+        throw app.httpErrors.unsupportedMediaType(`"file" must be a CSV, got ${part.mimetype}`)
       this.csvFromFilePart = true
       // Decoded chunk by chunk: the upload is never held as one buffer beside the string made from it.
       const decoder = new CsvDecoder()
@@ -42,10 +66,14 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
       } catch (err) {
         // The parser gave up on the form around the file (too many fields before it): the client's doing, not a 500.
-        if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') throw app.httpErrors.badRequest('the form could not be read whole: send at most 10 fields and one file "file"')
+        if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE')
+          throw app.httpErrors.badRequest(
+            'the form could not be read whole: send at most 10 fields and one file "file"'
+          )
         throw err
       }
-      if (part.file.truncated) throw app.httpErrors.payloadTooLarge(`the CSV is larger than ${config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)`)
+      if (part.file.truncated)
+        throw app.httpErrors.payloadTooLarge(`the CSV is larger than ${config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)`)
       pieces.push(decoder.end())
       if (decoder.problem) throw app.httpErrors.unsupportedMediaType(`"file" ${decoder.problem}`)
       ;(part as unknown as { value: string }).value = pieces.join('')
@@ -57,73 +85,119 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** Both per-tenant quotas, or neither: an upload refused by the second gives the first back. */
   async function takeQuotas(tenant: string, images: number): Promise<{ taken: Taken } | { refusal: Refusal }> {
     const requests = await app.quotas.take(tenant, 'requests_per_hour', 1, config.QUOTA_REQUESTS_PER_HOUR)
-    if (!requests.ok) return { refusal: { quota: 'requests_per_hour', retryAfterS: requests.retryAfterS, never: false, message: `at most ${requests.limit} uploads per hour (QUOTA_REQUESTS_PER_HOUR); retry in ${requests.retryAfterS} s` } }
+    if (!requests.ok)
+      return {
+        refusal: {
+          quota: 'requests_per_hour',
+          retryAfterS: requests.retryAfterS,
+          never: false,
+          message: `at most ${requests.limit} uploads per hour (QUOTA_REQUESTS_PER_HOUR); retry in ${requests.retryAfterS} s`
+        }
+      }
     const budget = await app.quotas.take(tenant, 'images_per_day', images, config.QUOTA_IMAGES_PER_DAY)
     const taken: Taken = [{ quota: 'requests_per_hour', amount: 1, windowStart: requests.windowStart }]
-    if (budget.ok) return { taken: [...taken, { quota: 'images_per_day', amount: images, windowStart: budget.windowStart }] }
+    if (budget.ok)
+      return { taken: [...taken, { quota: 'images_per_day', amount: images, windowStart: budget.windowStart }] }
     await giveBack(tenant, taken)
     const message = budget.never
       ? `this upload's ${images} images are more than the whole budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); split it`
       : `this upload's ${images} images would pass the budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); retry in ${budget.retryAfterS} s`
     return { refusal: { quota: 'images_per_day', retryAfterS: budget.retryAfterS, never: budget.never, message } }
   }
-  const giveBack = (tenant: string, taken: Taken) => Promise.all(taken.map((q) => app.quotas.giveBack(tenant, q.quota, q.amount, q.windowStart)))
+  const giveBack = (tenant: string, taken: Taken) =>
+    Promise.all(taken.map((q) => app.quotas.giveBack(tenant, q.quota, q.amount, q.windowStart)))
 
-  app.post('/upload', {
-    onRequest: requireApiKey,
-    preValidation: async (request, reply) => {
-      if (!request.isMultipart()) return reply.unsupportedMediaType('send multipart/form-data with the CSV in field "file"')
-      // A text field would be cut at the field size limit without a word: only a file part carries the CSV.
-      if (request.body && !request.csvFromFilePart) return reply.badRequest('send the CSV as a file part (curl -F "file=@products.csv"), not as a text field')
+  app.post(
+    '/upload',
+    {
+      onRequest: requireApiKey,
+      preValidation: async (request, reply) => {
+        if (!request.isMultipart())
+          return reply.unsupportedMediaType('send multipart/form-data with the CSV in field "file"')
+        // A text field would be cut at the field size limit without a word: only a file part carries the CSV.
+        if (request.body && !request.csvFromFilePart)
+          return reply.badRequest('send the CSV as a file part (curl -F "file=@products.csv"), not as a text field')
+      },
+      schema: {
+        summary: 'Upload a CSV of products and image URLs',
+        consumes: ['multipart/form-data'],
+        security: [{ bearer: [] }],
+        body: UploadBody,
+        response: {
+          202: UploadAccepted,
+          400: ErrorBody,
+          401: ErrorBody,
+          413: ErrorBody,
+          415: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody
+        }
+      }
     },
-    schema: {
-      summary: 'Upload a CSV of products and image URLs',
-      consumes: ['multipart/form-data'],
-      security: [{ bearer: [] }],
-      body: UploadBody,
-      response: { 202: UploadAccepted, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody }
-    }
-  }, async (request, reply) => {
-    const { file, webhook_url, ...options } = request.body
-    const rules = {
-      maxUrlLength: config.MAX_URL_LENGTH,
-      allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
-      maxImages: config.MAX_IMAGES_PER_REQUEST,
-      maxUrlsPerRow: config.MAX_URLS_PER_ROW,
-      maxUrlMentions: config.MAX_URL_MENTIONS
-    }
-    const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, rules)
-    if (webhookProblem) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `webhook_url: ${webhookProblem}` })
+    async (request, reply) => {
+      const { file, webhook_url, ...options } = request.body
+      const rules = {
+        maxUrlLength: config.MAX_URL_LENGTH,
+        allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
+        maxImages: config.MAX_IMAGES_PER_REQUEST,
+        maxUrlsPerRow: config.MAX_URLS_PER_ROW,
+        maxUrlMentions: config.MAX_URL_MENTIONS
+      }
+      const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, rules)
+      if (webhookProblem)
+        return reply
+          .code(400)
+          .send({ statusCode: 400, error: 'Bad Request', message: `webhook_url: ${webhookProblem}` })
 
-    const parsed = await parseInputCsv(file, rules)
-    if (!parsed.ok) {
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`, errors: parsed.errors })
+      const parsed = await parseInputCsv(file, rules)
+      if (!parsed.ok) {
+        return reply.code(400).send({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`,
+          errors: parsed.errors
+        })
+      }
+      const quotas = await takeQuotas(request.tenant, parsed.value.urls.length)
+      if ('refusal' in quotas) {
+        const { refusal } = quotas
+        app.metrics.quotaRejections.inc({ quota: refusal.quota })
+        if (refusal.never)
+          return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: refusal.message })
+        return reply
+          .code(429)
+          .header('retry-after', String(refusal.retryAfterS))
+          .send({ statusCode: 429, error: 'Too Many Requests', message: refusal.message })
+      }
+      const id = randomUUID()
+      const plan = planRequest(
+        id,
+        parsed.value,
+        { ...DEFAULT_OPTIONS, ...options },
+        webhook_url,
+        new Date(),
+        config.WORK_UNIT_SIZE
+      )
+      if (config.API_KEYS.length > 0) plan.request.owner = request.tenant
+      try {
+        await app.requests.create(plan)
+      } catch (err) {
+        await giveBack(request.tenant, quotas.taken).catch(() => undefined) // nothing was accepted
+        throw err
+      }
+      request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
+      return reply
+        .code(202)
+        .header('location', `/status/${id}`)
+        .send({
+          request_id: id,
+          status: 'Pending',
+          status_url: `${config.PUBLIC_BASE_URL}/status/${id}`,
+          total_images: parsed.value.urls.length,
+          total_products: parsed.value.products.length
+        })
     }
-    const quotas = await takeQuotas(request.tenant, parsed.value.urls.length)
-    if ('refusal' in quotas) {
-      const { refusal } = quotas
-      app.metrics.quotaRejections.inc({ quota: refusal.quota })
-      if (refusal.never) return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: refusal.message })
-      return reply.code(429).header('retry-after', String(refusal.retryAfterS)).send({ statusCode: 429, error: 'Too Many Requests', message: refusal.message })
-    }
-    const id = randomUUID()
-    const plan = planRequest(id, parsed.value, { ...DEFAULT_OPTIONS, ...options }, webhook_url, new Date(), config.WORK_UNIT_SIZE)
-    if (config.API_KEYS.length > 0) plan.request.owner = request.tenant
-    try {
-      await app.requests.create(plan)
-    } catch (err) {
-      await giveBack(request.tenant, quotas.taken).catch(() => undefined) // nothing was accepted
-      throw err
-    }
-    request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
-    return reply.code(202).header('location', `/status/${id}`).send({
-      request_id: id,
-      status: 'Pending',
-      status_url: `${config.PUBLIC_BASE_URL}/status/${id}`,
-      total_images: parsed.value.urls.length,
-      total_products: parsed.value.products.length
-    })
-  })
+  )
 }
 
 export default uploadRoutes

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorBody, ID_HEADER, parseSignatureHeader, SIGNATURE_HEADER, verifySignature } from '@imgproc/core'
 import Type from 'typebox'
-import { ErrorBody, parseSignatureHeader, verifySignature, SIGNATURE_HEADER, ID_HEADER } from '@imgproc/core'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,7 +13,11 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // The signature is checked over the raw bytes before JSON.parse: an unsigned sender learns nothing from parse errors.
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (request, body, done) => {
     request.rawBody = body as string
-    const check = verifySignature(app.config.WEBHOOK_SECRET, body as string, request.headers[SIGNATURE_HEADER] as string | undefined)
+    const check = verifySignature(
+      app.config.WEBHOOK_SECRET,
+      body as string,
+      request.headers[SIGNATURE_HEADER] as string | undefined
+    )
     if (!check.ok) return done(app.httpErrors.unauthorized(check.reason))
     try {
       done(null, JSON.parse(body as string))
@@ -22,31 +26,64 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
-  app.post('/webhook', {
-    schema: {
-      summary: 'Receive a signed request.completed event (verifies Webhook-Signature; idempotent on Webhook-Id)',
-      headers: Type.Object({ [SIGNATURE_HEADER]: Type.Optional(Type.String()), [ID_HEADER]: Type.Optional(Type.String()) }),
-      body: Type.Object({ event_id: Type.String({ minLength: 1, maxLength: 200 }), request_id: Type.Optional(Type.String()) }),
-      response: { 204: Type.Null({ description: 'Stored (or already stored)' }), 400: ErrorBody, 401: ErrorBody, 503: ErrorBody }
+  app.post(
+    '/webhook',
+    {
+      schema: {
+        summary: 'Receive a signed request.completed event (verifies Webhook-Signature; idempotent on Webhook-Id)',
+        headers: Type.Object({
+          [SIGNATURE_HEADER]: Type.Optional(Type.String()),
+          [ID_HEADER]: Type.Optional(Type.String())
+        }),
+        body: Type.Object({
+          event_id: Type.String({ minLength: 1, maxLength: 200 }),
+          request_id: Type.Optional(Type.String())
+        }),
+        response: {
+          204: Type.Null({ description: 'Stored (or already stored)' }),
+          400: ErrorBody,
+          401: ErrorBody,
+          503: ErrorBody
+        }
+      },
+      // No well-formed signature header: refused before the body is read at all.
+      onRequest: async (request, reply) => {
+        const header = request.headers[SIGNATURE_HEADER] as string | undefined
+        if (!parseSignatureHeader(header))
+          return reply.code(401).send({
+            statusCode: 401,
+            error: 'Unauthorized',
+            message: header ? 'malformed Webhook-Signature header' : 'missing Webhook-Signature header'
+          })
+      },
+      // Signature before schema, also for a body that no parser saw: it should learn nothing about what we expect.
+      preValidation: async (request, reply) => {
+        const check = verifySignature(
+          app.config.WEBHOOK_SECRET,
+          request.rawBody ?? '',
+          request.headers[SIGNATURE_HEADER] as string | undefined
+        )
+        if (!check.ok) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: check.reason })
+      }
     },
-    // No well-formed signature header: refused before the body is read at all.
-    onRequest: async (request, reply) => {
-      const header = request.headers[SIGNATURE_HEADER] as string | undefined
-      if (!parseSignatureHeader(header)) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: header ? 'malformed Webhook-Signature header' : 'missing Webhook-Signature header' })
-    },
-    // Signature before schema, also for a body that no parser saw: it should learn nothing about what we expect.
-    preValidation: async (request, reply) => {
-      const check = verifySignature(app.config.WEBHOOK_SECRET, request.rawBody ?? '', request.headers[SIGNATURE_HEADER] as string | undefined)
-      if (!check.ok) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: check.reason })
+    async (request, reply) => {
+      const event = request.body
+      const headerId = request.headers[ID_HEADER]
+      if (headerId !== undefined && headerId !== event.event_id)
+        return reply.badRequest('Webhook-Id does not match the event_id in the body')
+      const stored = await app.requests.storeWebhookEvent({
+        event_id: event.event_id,
+        request_id: event.request_id ?? null,
+        received_at: new Date(),
+        payload: event
+      })
+      request.log.info(
+        { event_id: event.event_id, request_id: event.request_id, duplicate: !stored },
+        'webhook event received'
+      )
+      return reply.code(204).send(null)
     }
-  }, async (request, reply) => {
-    const event = request.body
-    const headerId = request.headers[ID_HEADER]
-    if (headerId !== undefined && headerId !== event.event_id) return reply.badRequest('Webhook-Id does not match the event_id in the body')
-    const stored = await app.requests.storeWebhookEvent({ event_id: event.event_id, request_id: event.request_id ?? null, received_at: new Date(), payload: event })
-    request.log.info({ event_id: event.event_id, request_id: event.request_id, duplicate: !stored }, 'webhook event received')
-    return reply.code(204).send(null)
-  })
+  )
 }
 
 export default webhookRoutes

@@ -1,9 +1,18 @@
 import { randomUUID } from 'node:crypto'
-import {
-  deliveryUrl, objectMeta, outputCsv, outputCsvKey, outputRow, webhookKey,
-  type DeliveryData, type RequestDocument, type RequestStore, type Storage, type UrlSettings
-} from '@imgproc/core'
 import type { Metrics } from '@imgproc/core'
+import {
+  type DeliveryData,
+  deliveryUrl,
+  objectMeta,
+  outputCsv,
+  outputCsvKey,
+  outputRow,
+  type RequestDocument,
+  type RequestStore,
+  type Storage,
+  type UrlSettings,
+  webhookKey
+} from '@imgproc/core'
 import type { Processor } from '../runner.ts'
 import { pauseBeforeFinish } from '../test-hooks.ts'
 
@@ -43,10 +52,18 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
         // 'exists' if another write got in first). Streamed from the database a page at a time: the finisher's
         // memory does not grow with the request.
         if (!(await deps.storage.head(key))) {
-          const rows = outputCsv(mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls)))
+          const rows = outputCsv(
+            mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls))
+          )
           if ((await deps.storage.put(key, rows, objectMeta(key))) === 'created') ctx.log.info('output csv written')
         }
-        if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv: deliveryUrl(deps.urls, outputCsvKey(requestId)) })) {
+        if (
+          await deps.store.finish(requestId, {
+            status: 'Completed',
+            images: summary,
+            output_csv: deliveryUrl(deps.urls, outputCsvKey(requestId))
+          })
+        ) {
           ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request completed')
           deps.metrics.requestsFinished.inc({ status: 'Completed' })
         }
@@ -58,7 +75,14 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
       const requestId = ctx.job.request_id!
       const doc = await deps.store.find(requestId)
       if (!doc) return { kind: 'failed', reason }
-      if (await deps.store.finish(requestId, { status: 'Failed', images: await deps.store.unitsSummary(doc), error: reason })) deps.metrics.requestsFinished.inc({ status: 'Failed' })
+      if (
+        await deps.store.finish(requestId, {
+          status: 'Failed',
+          images: await deps.store.unitsSummary(doc),
+          error: reason
+        })
+      )
+        deps.metrics.requestsFinished.inc({ status: 'Failed' })
       await queueDelivery(deps.store, doc)
       return { kind: 'failed', reason }
     }
@@ -75,4 +99,3 @@ async function queueDelivery(store: RequestStore, doc: RequestDocument): Promise
   const data: DeliveryData = { event_id: randomUUID(), url: doc.webhook_url, state: 'pending', attempts: [] }
   await store.queue.enqueue([{ kind: 'webhook', key: webhookKey(doc.request_id), request_id: doc.request_id, data }])
 }
-

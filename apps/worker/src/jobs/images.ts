@@ -1,9 +1,20 @@
-import type { LimitFunction } from 'p-limit'
 import {
-  EXTENSIONS, finishKey, imageKey, processImage, ProgressBatcher, redactUrl, tally,
-  type ImageDeps, type ImageRecord, type Metrics, type RequestStore, type Storage, type UnitData
+  EXTENSIONS,
+  finishKey,
+  type ImageDeps,
+  type ImageRecord,
+  imageKey,
+  type Metrics,
+  ProgressBatcher,
+  processImage,
+  type RequestStore,
+  redactUrl,
+  type Storage,
+  tally,
+  type UnitData
 } from '@imgproc/core'
-import type { JobContext, Outcome, Processor } from '../runner.ts'
+import type { LimitFunction } from 'p-limit'
+import type { Outcome, Processor } from '../runner.ts'
 import { pauseBeforeUnitDone } from '../test-hooks.ts'
 
 export interface ImagesDeps {
@@ -35,7 +46,9 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       const todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
       if (job.claims > 1) {
         // What the dead holder was writing: any output name of the images still to do.
-        const keys = todo.flatMap((slot) => Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext)))
+        const keys = todo.flatMap((slot) =>
+          Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext))
+        )
         const stale = await deps.storage.removeStale(keys)
         log.info({ todo: todo.length, claims: job.claims, stale_temp_files: stale }, 'unit taken over')
       }
@@ -49,18 +62,36 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       const failed = new AbortController()
       const stop = AbortSignal.any([ctx.signal, failed.signal])
       try {
-        await Promise.all(todo.map((slot) => deps.inflight(async () => {
-          if (stop.aborted) return
-          const record = await processImage({ requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options }, deps.imageDeps)
-          images[slot] = record
-          observe(deps.metrics, record)
-          if (record.status === 'failed') log.info({ image: unit.first + slot, url: redactUrl(record.url), kind: record.error_kind, reason: record.error }, 'image failed')
-          batcher.add(slot)
-        }).catch((err) => {
-          failed.abort()
-          throw err
-        })))
-        if (await batcher.flushUntilWritten() === 'lease-lost') return { kind: 'lost' }
+        await Promise.all(
+          todo.map((slot) =>
+            deps
+              .inflight(async () => {
+                if (stop.aborted) return
+                const record = await processImage(
+                  { requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options },
+                  deps.imageDeps
+                )
+                images[slot] = record
+                observe(deps.metrics, record)
+                if (record.status === 'failed')
+                  log.info(
+                    {
+                      image: unit.first + slot,
+                      url: redactUrl(record.url),
+                      kind: record.error_kind,
+                      reason: record.error
+                    },
+                    'image failed'
+                  )
+                batcher.add(slot)
+              })
+              .catch((err) => {
+                failed.abort()
+                throw err
+              })
+          )
+        )
+        if ((await batcher.flushUntilWritten()) === 'lease-lost') return { kind: 'lost' }
       } finally {
         batcher.stop()
       }
@@ -72,7 +103,12 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
     },
     async exhausted(ctx, reason) {
       const unit = ctx.job.data
-      const images = unit.images.map((image): ImageRecord => image.status === 'pending' ? { url: image.url, status: 'failed', error: reason, error_kind: 'abandoned' } : image)
+      const images = unit.images.map(
+        (image): ImageRecord =>
+          image.status === 'pending'
+            ? { url: image.url, status: 'failed', error: reason, error_kind: 'abandoned' }
+            : image
+      )
       if (!(await ctx.save({ $set: { 'data.images': images, 'data.tally': tally(images) } }))) return { kind: 'lost' }
       return arriveAndFinish(deps, ctx.job.request_id!, unit.n, { kind: 'failed', reason })
     }

@@ -38,7 +38,12 @@ export function retentionProcessor(deps: RetentionDeps): Processor<{ last_run?: 
         if (removed > 0) ctx.log.info({ removed, older_than_days: deps.days }, 'retention: removed finished requests')
       }
       // A good run forgets earlier crashes: this job lives forever, and crashes months apart must not add up to MAX_CLAIMS.
-      return { kind: 'retry', at: new Date(now + deps.everyMs), forgetCrashes: true, update: { $set: { 'data.last_run': new Date(now), 'data.removed': removed } } }
+      return {
+        kind: 'retry',
+        at: new Date(now + deps.everyMs),
+        forgetCrashes: true,
+        update: { $set: { 'data.last_run': new Date(now), 'data.removed': removed } }
+      }
     },
     async exhausted(ctx, reason) {
       ctx.log.error({ reason }, 'retention sweep keeps dying; skipping this run')

@@ -1,9 +1,28 @@
-import { deliveryState, nextDelayMs, postWebhook, webhookEvent, type Config, type DeliveryData, type Metrics, type RequestStore } from '@imgproc/core'
+import {
+  type Config,
+  type DeliveryData,
+  deliveryState,
+  type Metrics,
+  nextDelayMs,
+  postWebhook,
+  type RequestStore,
+  webhookEvent
+} from '@imgproc/core'
 import type { Processor } from '../runner.ts'
 
 export interface WebhookDeps {
   store: RequestStore
-  config: Pick<Config, 'WEBHOOK_SECRET' | 'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_MAX_ATTEMPTS' | 'WEBHOOK_BACKOFF_MS' | 'ALLOW_PRIVATE_NETWORKS' | 'PUBLIC_BASE_URL' | 'STORAGE_PUBLIC_URL' | 'OUTPUT_URL_TTL_S'>
+  config: Pick<
+    Config,
+    | 'WEBHOOK_SECRET'
+    | 'WEBHOOK_TIMEOUT_MS'
+    | 'WEBHOOK_MAX_ATTEMPTS'
+    | 'WEBHOOK_BACKOFF_MS'
+    | 'ALLOW_PRIVATE_NETWORKS'
+    | 'PUBLIC_BASE_URL'
+    | 'STORAGE_PUBLIC_URL'
+    | 'OUTPUT_URL_TTL_S'
+  >
   concurrency: number
   metrics: Metrics
 }
@@ -18,18 +37,34 @@ export function webhookProcessor(deps: WebhookDeps): Processor<DeliveryData> {
       const delivery = ctx.job.data
       const doc = await deps.store.find(ctx.job.request_id!)
       if (!doc) return { kind: 'failed', reason: 'the request was removed before its webhook was delivered' }
-      const attempt = await postWebhook(delivery.url, delivery.event_id, JSON.stringify(webhookEvent(doc, delivery.event_id, config)), {
-        secret: config.WEBHOOK_SECRET,
-        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-        allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS
-      })
+      const attempt = await postWebhook(
+        delivery.url,
+        delivery.event_id,
+        JSON.stringify(webhookEvent(doc, delivery.event_id, config)),
+        {
+          secret: config.WEBHOOK_SECRET,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS
+        }
+      )
       const made = delivery.attempts.length + 1
       const state = deliveryState(attempt, made, config.WEBHOOK_MAX_ATTEMPTS)
       deps.metrics.webhookDeliveries.inc({ outcome: state === 'pending' ? 'retry' : state })
-      ctx.log.info({ event_id: delivery.event_id, attempt: made, status_code: attempt.status_code, error: attempt.error, state }, 'webhook attempt')
-      const update = { $push: { 'data.attempts': attempt }, $set: { 'data.state': state, ...(state === 'delivered' ? { 'data.delivered_at': attempt.at } : {}) } }
+      ctx.log.info(
+        { event_id: delivery.event_id, attempt: made, status_code: attempt.status_code, error: attempt.error, state },
+        'webhook attempt'
+      )
+      const update = {
+        $push: { 'data.attempts': attempt },
+        $set: { 'data.state': state, ...(state === 'delivered' ? { 'data.delivered_at': attempt.at } : {}) }
+      }
       if (state === 'delivered') return { kind: 'done', update }
-      if (state === 'failed') return { kind: 'failed', reason: attempt.permanent ? `not retried: ${attempt.error}` : `gave up after ${made} attempts`, update }
+      if (state === 'failed')
+        return {
+          kind: 'failed',
+          reason: attempt.permanent ? `not retried: ${attempt.error}` : `gave up after ${made} attempts`,
+          update
+        }
       return { kind: 'retry', at: new Date(Date.now() + nextDelayMs(made, config.WEBHOOK_BACKOFF_MS)), update }
     },
     async exhausted(_ctx, reason) {

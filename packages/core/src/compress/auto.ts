@@ -1,7 +1,28 @@
 import type Sharp from 'sharp'
+import {
+  chooseQuality,
+  firstFullQuality,
+  nextFullQuality,
+  nextProxyQuality,
+  preferOnProxy,
+  SEARCH_LIMITS,
+  type SearchLimits,
+  startQuality,
+  type Trial
+} from '../quality/search.ts'
+import {
+  addSums,
+  type PartialSums,
+  type PreparedReference,
+  prepareReference,
+  type RgbImage,
+  type Scorer,
+  scoreFromSums,
+  scorerFor,
+  sumsAgainst,
+  weightedChannels
+} from '../quality/ssimulacra2.ts'
 import type { EncodeFormat } from './plan.ts'
-import { addSums, prepareReference, scoreFromSums, scorerFor, sumsAgainst, weightedChannels, type PartialSums, type PreparedReference, type RgbImage, type Scorer } from '../quality/ssimulacra2.ts'
-import { chooseQuality, firstFullQuality, nextFullQuality, nextProxyQuality, preferOnProxy, SEARCH_LIMITS, startQuality, type SearchLimits, type Trial } from '../quality/search.ts'
 
 /**
  * quality=auto: the thin sharp side of the search whose decisions live in quality/search.ts.
@@ -55,13 +76,29 @@ export interface EncoderSettings {
 }
 
 /** The encoder options of every still output, fixed or auto: one place, so trials encode like the delivery. */
-export function encode(pipeline: Sharp.Sharp, format: EncodeFormat, quality: number, mozjpeg: boolean, variant: EncoderVariant = {}): Sharp.Sharp {
+export function encode(
+  pipeline: Sharp.Sharp,
+  format: EncodeFormat,
+  quality: number,
+  mozjpeg: boolean,
+  variant: EncoderVariant = {}
+): Sharp.Sharp {
   switch (format) {
-    case 'jpeg': return pipeline.jpeg({ quality, mozjpeg, ...(variant.chroma && { chromaSubsampling: variant.chroma }), ...(variant.table !== undefined && { quantisationTable: variant.table }) })
-    case 'png': return pipeline.png({ quality, palette: true, effort: 4, compressionLevel: 9 })
-    case 'webp': return pipeline.webp({ quality, effort: 4, ...(variant.sharpYuv && { smartSubsample: true }) })
-    case 'gif': return pipeline.gif({ effort: 7 })
-    case 'avif': return pipeline.avif({ quality, effort: 2 })
+    case 'jpeg':
+      return pipeline.jpeg({
+        quality,
+        mozjpeg,
+        ...(variant.chroma && { chromaSubsampling: variant.chroma }),
+        ...(variant.table !== undefined && { quantisationTable: variant.table })
+      })
+    case 'png':
+      return pipeline.png({ quality, palette: true, effort: 4, compressionLevel: 9 })
+    case 'webp':
+      return pipeline.webp({ quality, effort: 4, ...(variant.sharpYuv && { smartSubsample: true }) })
+    case 'gif':
+      return pipeline.gif({ effort: 7 })
+    case 'avif':
+      return pipeline.avif({ quality, effort: 2 })
   }
 }
 
@@ -126,7 +163,12 @@ function autoVariant(settings: EncoderSettings, alternative: boolean): EncoderVa
  * the score a full-size trial must reach, the floor plus the sample's margin. `small`: up to the mosaic's size
  * an image is its own proxy, so its trials are the final ones (scored whole).
  */
-export function fullSizeScoring(width: number, height: number, channels: RawImage['channels'], floor: number): { small: boolean; sampled: boolean; required: number } {
+export function fullSizeScoring(
+  width: number,
+  height: number,
+  channels: RawImage['channels'],
+  floor: number
+): { small: boolean; sampled: boolean; required: number } {
   const pixels = width * height
   const small = pixels <= PROXY_PIXELS
   const alpha = channels === 2 || channels === 4
@@ -135,21 +177,35 @@ export function fullSizeScoring(width: number, height: number, channels: RawImag
 }
 
 /** The scorer of an image's full-size trials against its `reference`, as `fullSizeScoring` decided. */
-const fullSizeScorer = (reference: RgbImage, sampled: boolean): Scorer<[RgbImage, number]> => (sampled ? sampledScorer(reference) : scorerFor(reference, true))
+const fullSizeScorer = (reference: RgbImage, sampled: boolean): Scorer<[RgbImage, number]> =>
+  sampled ? sampledScorer(reference) : scorerFor(reference, true)
 
-const rawInput = (sharp: typeof Sharp, img: RawImage) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
+const rawInput = (sharp: typeof Sharp, img: RawImage) =>
+  sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
 
 /**
  * One full-size confirmation of a quality already known, made as the search makes its full-size trials (the
  * reference prepared, the output encoded with auto's settings, decoded and scored whole or sampled), with no
  * search before it: the least quality=auto can cost with its confirmation. `pnpm bench:quality` times it.
  */
-export async function confirmKnownQuality(sharp: typeof Sharp, raw: RawImage, settings: EncoderSettings, quality: number, alternative: boolean): Promise<{ data: Buffer; score: number }> {
+export async function confirmKnownQuality(
+  sharp: typeof Sharp,
+  raw: RawImage,
+  settings: EncoderSettings,
+  quality: number,
+  alternative: boolean
+): Promise<{ data: Buffer; score: number }> {
   const { sampled } = fullSizeScoring(raw.width, raw.height, raw.channels, 0)
   const reference = await flattenRaw(sharp, raw)
   const scorer = fullSizeScorer(reference, sampled)
   try {
-    const data = await encode(rawInput(sharp, raw), settings.format, quality, settings.mozjpeg, autoVariant(settings, alternative)).toBuffer()
+    const data = await encode(
+      rawInput(sharp, raw),
+      settings.format,
+      quality,
+      settings.mozjpeg,
+      autoVariant(settings, alternative)
+    ).toBuffer()
     return { data, score: scorer(await decodeFlat(sharp, data), quality) }
   } finally {
     scorer.release()
@@ -157,7 +213,12 @@ export async function confirmKnownQuality(sharp: typeof Sharp, raw: RawImage, se
 }
 
 /** Searches the quality of one still image already decoded to `raw` (oriented, sRGB, resized). */
-export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: EncoderSettings, floor: number): Promise<AutoResult> {
+export async function encodeAuto(
+  sharp: typeof Sharp,
+  raw: RawImage,
+  settings: EncoderSettings,
+  floor: number
+): Promise<AutoResult> {
   const alternative = ALTERNATIVE[settings.format]
   const encodeAt = (img: RawImage, quality: number, alt: boolean) =>
     encode(rawInput(sharp, img), settings.format, quality, settings.mozjpeg, autoVariant(settings, alt)).toBuffer()
@@ -166,7 +227,16 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     // Too small for the metric's 8×8 window, or so large that holding the reference, the decoded trials and
     // their float planes would risk the worker's memory: the level's typical quality, no score.
     const quality = startQuality(floor)
-    return { data: await encodeAt(raw, quality, false), quality, score: NaN, met: false, alternative: false, proxy: [], full: [], sampled: false }
+    return {
+      data: await encodeAt(raw, quality, false),
+      quality,
+      score: NaN,
+      met: false,
+      alternative: false,
+      proxy: [],
+      full: [],
+      sampled: false
+    }
   }
   // The proxy is the image itself when it is small: then its trials are the final ones.
   const { small, sampled, required } = fullSizeScoring(raw.width, raw.height, raw.channels, floor)
@@ -207,7 +277,10 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     const proxied: Outcome[] = [await proxySearch(false)]
     const proxyOf = async (alt: boolean) => {
       let outcome = proxied.find((o) => o.alt === alt)
-      if (!outcome) proxied.push((outcome = await proxySearch(alt)))
+      if (!outcome) {
+        outcome = await proxySearch(alt)
+        proxied.push(outcome)
+      }
       return outcome
     }
     let best: Outcome
@@ -219,7 +292,8 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
       let chosen = proxied[0]!
       if (alternative && firstFullQuality(chosen.proxyTrials, required, optimism) > alternative.above) {
         const alt = await proxyOf(true)
-        if (preferOnProxy(chosen.proxyTrials, alt.proxyTrials, required, optimism, alternative.saving) === 'b') chosen = alt
+        if (preferOnProxy(chosen.proxyTrials, alt.proxyTrials, required, optimism, alternative.saving) === 'b')
+          chosen = alt
       }
       best = await fullSearch(chosen.alt, chosen.proxyTrials, SEARCH_LIMITS)
     }
@@ -229,7 +303,9 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
     if (alternative && (!best.met || (!best.alt && best.trial.quality > alternative.above && proxied.length === 1))) {
       const alt = !best.alt
       const searched = await proxyOf(alt)
-      const other = small ? searched : await fullSearch(alt, searched.proxyTrials, { ...SEARCH_LIMITS, fullTrials: 1, lastAtMax: !best.met })
+      const other = small
+        ? searched
+        : await fullSearch(alt, searched.proxyTrials, { ...SEARCH_LIMITS, fullTrials: 1, lastAtMax: !best.met })
       const pick = chooseQuality([best.trial, other.trial], required).trial === other.trial ? other : best
       best = { ...pick, fullTrials: small ? pick.fullTrials : [...best.fullTrials, ...other.fullTrials] }
     }
@@ -256,7 +332,9 @@ export async function encodeAuto(sharp: typeof Sharp, raw: RawImage, settings: E
  * grid of JPEG's and WebP's blocks so each tile is cut into the blocks the whole image's encoding has.
  */
 function mosaic(raw: RawImage): RawImage {
-  const side = TILE * MOSAIC_GRID, ch = raw.channels, rowBytes = TILE * ch
+  const side = TILE * MOSAIC_GRID,
+    ch = raw.channels,
+    rowBytes = TILE * ch
   const data = Buffer.allocUnsafe(side * side * ch)
   const origin = (extent: number, cell: number) => {
     const middle = Math.round(((cell + 0.5) * extent) / MOSAIC_GRID - TILE / 2)
@@ -279,7 +357,9 @@ async function downscale(sharp: typeof Sharp, raw: RawImage, maxPixels: number):
   const scale = Math.sqrt(maxPixels / (raw.width * raw.height))
   const width = Math.max(8, Math.round(raw.width * scale))
   const height = Math.max(8, Math.round(raw.height * scale))
-  const { data, info } = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } })
+  const { data, info } = await sharp(raw.data, {
+    raw: { width: raw.width, height: raw.height, channels: raw.channels }
+  })
     .resize(width, height, { fit: 'fill' })
     .raw()
     .toBuffer({ resolveWithObject: true })
@@ -289,7 +369,9 @@ async function downscale(sharp: typeof Sharp, raw: RawImage, maxPixels: number):
 /** The metric has no alpha: both sides are flattened on white, as a page would show a transparent product shot. */
 async function flattenRaw(sharp: typeof Sharp, raw: RawImage): Promise<RgbImage> {
   if (raw.channels === 3) return { data: raw.data, width: raw.width, height: raw.height }
-  const { data, info } = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } })
+  const { data, info } = await sharp(raw.data, {
+    raw: { width: raw.width, height: raw.height, channels: raw.channels }
+  })
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')
     .removeAlpha()
@@ -300,11 +382,21 @@ async function flattenRaw(sharp: typeof Sharp, raw: RawImage): Promise<RgbImage>
 
 /** Decodes an encoded output to 8-bit sRGB, flattened on white, as the reference is. */
 export async function decodeFlat(sharp: typeof Sharp, encoded: Buffer): Promise<RgbImage> {
-  const { data, info } = await sharp(encoded).flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+  const { data, info } = await sharp(encoded)
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true })
   return { data, width: info.width, height: info.height }
 }
 
-interface Region { left: number; top: number; width: number; height: number }
+interface Region {
+  left: number
+  top: number
+  width: number
+  height: number
+}
 
 /**
  * Scores large outputs against `reference`: coarse scales from the whole image, fine scales from crops (see
@@ -320,12 +412,18 @@ export function sampledScorer(reference: RgbImage): Scorer<[RgbImage, number]> {
   // them: ranking and preparing them again cost ~35 ms per 6 MP trial, and nearby qualities err in the same
   // places. Scoring the same pixels also makes the trials' differences the encoder's, not the sample's.
   let sample: { quality: number; regions: Region[]; prepared: PreparedReference[] } | null = null
-  const releaseSample = () => sample?.prepared.forEach((p) => p.release())
+  const releaseSample = () => {
+    for (const p of sample?.prepared ?? []) p.release()
+  }
   const score = (decoded: RgbImage, quality: number) => {
     if (!sample || Math.abs(quality - sample.quality) > RERANK_QUALITY) {
       releaseSample()
       const regions = worstWindows(reference, decoded)
-      sample = { quality, regions, prepared: regions.map((r) => prepareReference(crop(reference, r), 3, SAMPLED_CHANNELS)) }
+      sample = {
+        quality,
+        regions,
+        prepared: regions.map((r) => prepareReference(crop(reference, r), 3, SAMPLED_CHANNELS))
+      }
     }
     const { regions, prepared } = sample
     const fine = addSums(regions.map((r, i) => sumsAgainst(prepared[i]!, crop(decoded, r), BORDER)))
@@ -333,7 +431,12 @@ export function sampledScorer(reference: RgbImage): Scorer<[RgbImage, number]> {
     const whole: PartialSums = { sums: [...fine.sums, ...coarse.sums], pixels: [...fine.pixels, ...coarse.pixels] }
     return scoreFromSums(whole)
   }
-  return Object.assign(score, { release: () => { releaseSample(); referenceCoarse.release() } })
+  return Object.assign(score, {
+    release: () => {
+      releaseSample()
+      referenceCoarse.release()
+    }
+  })
 }
 
 /** How far (quality points) a trial may be from the one whose errors chose the sample's windows. */
@@ -349,7 +452,8 @@ const PERCENTILE = 0.75
 
 /** Per cell, the INNER×INNER window (on the 16-pixel grid, with room for its border) of largest difference. */
 function worstWindows(a: RgbImage, b: RgbImage): Region[] {
-  const bw = Math.floor(a.width / BLOCK), bh = Math.floor(a.height / BLOCK)
+  const bw = Math.floor(a.width / BLOCK),
+    bh = Math.floor(a.height / BLOCK)
   const blocks = blockDifferences(a, b, bw, bh)
   // Summed-area table of the block sums.
   const sat = new Float64Array((bw + 1) * (bh + 1))
@@ -361,25 +465,40 @@ function worstWindows(a: RgbImage, b: RgbImage): Region[] {
     }
   }
   const boxSum = (x: number, y: number, n: number) =>
-    sat[(y + n) * (bw + 1) + x + n]! - sat[y * (bw + 1) + x + n]! - sat[(y + n) * (bw + 1) + x]! + sat[y * (bw + 1) + x]!
+    sat[(y + n) * (bw + 1) + x + n]! -
+    sat[y * (bw + 1) + x + n]! -
+    sat[(y + n) * (bw + 1) + x]! +
+    sat[y * (bw + 1) + x]!
   const n = INNER / BLOCK
   const margin = Math.ceil(BORDER / BLOCK)
   const regions: Region[] = []
   for (let gy = 0; gy < GRID; gy++) {
     for (let gx = 0; gx < GRID; gx++) {
       // Window origins (in blocks) inside this cell, with the crop's border inside the image.
-      const x0 = Math.max(margin, Math.floor((gx * bw) / GRID)), x1 = Math.min(bw - margin - n, Math.floor(((gx + 1) * bw) / GRID) - n)
-      const y0 = Math.max(margin, Math.floor((gy * bh) / GRID)), y1 = Math.min(bh - margin - n, Math.floor(((gy + 1) * bh) / GRID) - n)
+      const x0 = Math.max(margin, Math.floor((gx * bw) / GRID)),
+        x1 = Math.min(bw - margin - n, Math.floor(((gx + 1) * bw) / GRID) - n)
+      const y0 = Math.max(margin, Math.floor((gy * bh) / GRID)),
+        y1 = Math.min(bh - margin - n, Math.floor(((gy + 1) * bh) / GRID) - n)
       const sums: number[] = []
       for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) sums.push(boxSum(x, y, n))
       sums.sort((p, q) => p - q)
       const target = sums[Math.floor(sums.length * PERCENTILE)] ?? 0
-      let best = { x: Math.max(margin, Math.min(x0, bw - margin - n)), y: Math.max(margin, Math.min(y0, bh - margin - n)), gap: Infinity }
-      for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) {
-        const gap = Math.abs(boxSum(x, y, n) - target)
-        if (gap < best.gap) best = { x, y, gap }
+      let best = {
+        x: Math.max(margin, Math.min(x0, bw - margin - n)),
+        y: Math.max(margin, Math.min(y0, bh - margin - n)),
+        gap: Infinity
       }
-      regions.push({ left: best.x * BLOCK - BORDER, top: best.y * BLOCK - BORDER, width: INNER + 2 * BORDER, height: INNER + 2 * BORDER })
+      for (let y = y0; y <= y1; y++)
+        for (let x = x0; x <= x1; x++) {
+          const gap = Math.abs(boxSum(x, y, n) - target)
+          if (gap < best.gap) best = { x, y, gap }
+        }
+      regions.push({
+        left: best.x * BLOCK - BORDER,
+        top: best.y * BLOCK - BORDER,
+        width: INNER + 2 * BORDER,
+        height: INNER + 2 * BORDER
+      })
     }
   }
   return regions
@@ -392,12 +511,16 @@ function worstWindows(a: RgbImage, b: RgbImage): Region[] {
  */
 function blockDifferences(a: RgbImage, b: RgbImage, bw: number, bh: number): Float64Array {
   const blocks = new Float64Array(bw * bh)
-  const A = a.data, B = b.data, stride = a.width * 3, span = BLOCK * 3
+  const A = a.data,
+    B = b.data,
+    stride = a.width * 3,
+    span = BLOCK * 3
   for (let y = 0; y < bh * BLOCK; y += 2) {
     const out = Math.floor(y / BLOCK) * bw
     for (let bx = 0, i = y * stride; bx < bw; bx++, i += span) {
       let sum = 0
-      for (let j = i; j < i + span; j += 6) sum += Math.abs(A[j]! - B[j]!) + Math.abs(A[j + 1]! - B[j + 1]!) + Math.abs(A[j + 2]! - B[j + 2]!)
+      for (let j = i; j < i + span; j += 6)
+        sum += Math.abs(A[j]! - B[j]!) + Math.abs(A[j + 1]! - B[j + 1]!) + Math.abs(A[j + 2]! - B[j + 2]!)
       blocks[out + bx]! += sum
     }
   }

@@ -1,6 +1,6 @@
-import type { ProcessingOptions } from '../requests/schema.ts'
-import { parseQuality } from '../quality/setting.ts'
 import { startQuality } from '../quality/search.ts'
+import { parseQuality } from '../quality/setting.ts'
+import type { ProcessingOptions } from '../requests/schema.ts'
 
 /** Formats we decode; anything else (SVG, PDF, raw…) is refused so customers get a clear reason, not a surprise. */
 export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const
@@ -30,20 +30,38 @@ export interface CompressionPlan {
   resize: { width?: number; height?: number } | null
 }
 
-export const EXTENSIONS: Record<EncodeFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', avif: 'avif' }
+export const EXTENSIONS: Record<EncodeFormat, string> = {
+  jpeg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+  avif: 'avif'
+}
 /** Names of stored output images: `<image index>.<extension>`, the only names the file route serves. */
 export const OUTPUT_FILE_PATTERN = `^[0-9]{1,6}\\.(${Object.values(EXTENSIONS).join('|')})$`
 export const CONTENT_TYPES: Record<string, string> = {
-  jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', avif: 'image/avif', csv: 'text/csv; charset=utf-8'
+  jpg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  avif: 'image/avif',
+  csv: 'text/csv; charset=utf-8'
 }
 
 /** Refusal reason for an input before any pixel is decoded, or null when it may be decoded. */
-export function refuseInput(facts: InputFacts, maxPixels: number): { kind: 'unsupported_format' | 'pixel_limit'; reason: string } | null {
-  if (!(INPUT_FORMATS as readonly string[]).includes(facts.format)) return { kind: 'unsupported_format', reason: `unsupported image format "${facts.format}"` }
+export function refuseInput(
+  facts: InputFacts,
+  maxPixels: number
+): { kind: 'unsupported_format' | 'pixel_limit'; reason: string } | null {
+  if (!(INPUT_FORMATS as readonly string[]).includes(facts.format))
+    return { kind: 'unsupported_format', reason: `unsupported image format "${facts.format}"` }
   const pixels = facts.width * facts.height * Math.max(1, facts.pages)
   if (pixels > maxPixels) {
     const size = `${facts.width}x${facts.height}${facts.pages > 1 ? `x${facts.pages} frames` : ''}`
-    return { kind: 'pixel_limit', reason: `image is ${size} = ${(pixels / 1e6).toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels` }
+    return {
+      kind: 'pixel_limit',
+      reason: `image is ${size} = ${(pixels / 1e6).toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels`
+    }
   }
   return null
 }
@@ -78,10 +96,16 @@ export function planCompression(facts: InputFacts, options: ProcessingOptions): 
  * Whether the input bytes may be served instead of the re-encoded ones when re-encoding did not make them
  * smaller: only if they already are what the pipeline promises (same format, upright, 8-bit sRGB, no metadata).
  */
-export function mayKeepOriginal(facts: InputFacts, plan: CompressionPlan, outputBytes: number, inputBytes: number): boolean {
+export function mayKeepOriginal(
+  facts: InputFacts,
+  plan: CompressionPlan,
+  outputBytes: number,
+  inputBytes: number
+): boolean {
   if (outputBytes < inputBytes) return false
   if (plan.resize || originalFormat(facts.format) !== plan.format || facts.format === 'tiff') return false
-  const webSafe = facts.orientation === 1 && (facts.space === 'srgb' || facts.space === 'b-w') && facts.depth === 'uchar'
+  const webSafe =
+    facts.orientation === 1 && (facts.space === 'srgb' || facts.space === 'b-w') && facts.depth === 'uchar'
   return webSafe && !facts.hasExif && !facts.hasProfile
 }
 
@@ -90,7 +114,11 @@ export function plannedSize(facts: InputFacts, plan: CompressionPlan): { width: 
   const turned = facts.orientation >= 5 && facts.orientation <= 8
   const width = turned ? facts.height : facts.width
   const height = turned ? facts.width : facts.height
-  const scale = Math.min(1, plan.resize?.width ? plan.resize.width / width : 1, plan.resize?.height ? plan.resize.height / height : 1)
+  const scale = Math.min(
+    1,
+    plan.resize?.width ? plan.resize.width / width : 1,
+    plan.resize?.height ? plan.resize.height / height : 1
+  )
   return { width: Math.round(width * scale), height: Math.round(height * scale) }
 }
 
@@ -100,16 +128,28 @@ export function plannedPixels(facts: InputFacts, plan: CompressionPlan): number 
 }
 
 /** The longest side each encoder writes (sharp's checks; a frame's height for animations). PNG has none. */
-export const MAX_OUTPUT_SIDE: Record<EncodeFormat, number> = { jpeg: 65_535, png: Infinity, webp: 16_383, gif: 65_535, avif: 16_384 }
+export const MAX_OUTPUT_SIDE: Record<EncodeFormat, number> = {
+  jpeg: 65_535,
+  png: Infinity,
+  webp: 16_383,
+  gif: 65_535,
+  avif: 16_384
+}
 
 /**
  * Refusal of a plan whose output the encoder cannot write, before any pixel is decoded: without it the
  * encoder's own error came after the whole decode and read as a corrupt image.
  */
-export function refuseOutput(facts: InputFacts, plan: CompressionPlan): { kind: 'dimension_limit'; reason: string } | null {
+export function refuseOutput(
+  facts: InputFacts,
+  plan: CompressionPlan
+): { kind: 'dimension_limit'; reason: string } | null {
   const { width, height } = plannedSize(facts, plan)
   const limit = MAX_OUTPUT_SIDE[plan.format]
   if (width <= limit && height <= limit) return null
   const advice = plan.format === 'png' ? '' : '; set max_width/max_height to fit it, or choose PNG'
-  return { kind: 'dimension_limit', reason: `output would be ${width}x${height}; ${plan.format.toUpperCase()} allows at most ${limit} pixels a side${advice}` }
+  return {
+    kind: 'dimension_limit',
+    reason: `output would be ${width}x${height}; ${plan.format.toUpperCase()} allows at most ${limit} pixels a side${advice}`
+  }
 }

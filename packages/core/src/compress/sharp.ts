@@ -1,8 +1,16 @@
 import type Sharp from 'sharp'
 import type { Metadata, OutputInfo } from 'sharp'
-import { mayKeepOriginal, planCompression, plannedPixels, refuseInput, refuseOutput, EXTENSIONS, type InputFacts } from './plan.ts'
-import { AUTO_MAX_PIXELS, encode, encodeAuto, type AutoResult, type RawImage } from './auto.ts'
 import type { ImageStats, ProcessingOptions } from '../requests/schema.ts'
+import { AUTO_MAX_PIXELS, type AutoResult, encode, encodeAuto, type RawImage } from './auto.ts'
+import {
+  EXTENSIONS,
+  type InputFacts,
+  mayKeepOriginal,
+  planCompression,
+  plannedPixels,
+  refuseInput,
+  refuseOutput
+} from './plan.ts'
 
 /**
  * sharp (libvips) is loaded on first use: the API imports this package too and never compresses anything, so it
@@ -19,11 +27,20 @@ function sharpLib() {
 }
 
 /** Why an image could not be compressed, as a fixed vocabulary; the message is for people. */
-export type ImageFailureKind = 'not_an_image' | 'unsupported_format' | 'pixel_limit' | 'dimension_limit' | 'corrupt_image' | 'encode_failed'
+export type ImageFailureKind =
+  | 'not_an_image'
+  | 'unsupported_format'
+  | 'pixel_limit'
+  | 'dimension_limit'
+  | 'corrupt_image'
+  | 'encode_failed'
 
 export class ImageError extends Error {
   override name = 'ImageError'
-  constructor(readonly kind: ImageFailureKind, message: string) {
+  constructor(
+    readonly kind: ImageFailureKind,
+    message: string
+  ) {
     super(message)
   }
 }
@@ -34,7 +51,14 @@ export interface CompressResult {
   stats: Omit<ImageStats, 'download_ms'>
   /** quality=auto only: the floor, whether the delivered output reached it, how many encodes it took, and
    *  whether the format's alternative setting was delivered (JPEG's 4:4:4, WebP's sharp YUV). */
-  auto?: { floor: number; met: boolean; proxyTrials: number; fullTrials: number; sampled: boolean; alternative: boolean }
+  auto?: {
+    floor: number
+    met: boolean
+    proxyTrials: number
+    fullTrials: number
+    sampled: boolean
+    alternative: boolean
+  }
 }
 
 /** Reads only the header: size, format, orientation. Rejects bytes that are not an image before any decoding. */
@@ -65,7 +89,11 @@ export async function readFacts(input: Buffer): Promise<InputFacts> {
  * With quality=auto the pixels are decoded once to raw and the search (compress/auto.ts) encodes them; the
  * score is computed only then (it costs far more than an encode), so fixed qualities report none.
  */
-export async function compressImage(input: Buffer, options: ProcessingOptions, maxPixels: number): Promise<CompressResult> {
+export async function compressImage(
+  input: Buffer,
+  options: ProcessingOptions,
+  maxPixels: number
+): Promise<CompressResult> {
   const started = performance.now()
   const facts = await readFacts(input)
   const refusal = refuseInput(facts, maxPixels)
@@ -75,7 +103,12 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   if (tooLarge) throw new ImageError(tooLarge.kind, tooLarge.reason)
 
   const sharp = await sharpLib()
-  let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', animated: plan.animated, sequentialRead: true })
+  let pipeline = sharp(input, {
+    limitInputPixels: maxPixels,
+    failOn: 'error',
+    animated: plan.animated,
+    sequentialRead: true
+  })
     .rotate()
     .toColourspace('srgb')
   if (plan.resize) pipeline = pipeline.resize({ ...plan.resize, fit: 'inside', withoutEnlargement: true })
@@ -85,8 +118,18 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
   let auto: AutoResult | null = null
   const decodeFailed = (err: unknown) => new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
   if (plan.auto && plannedPixels(facts, plan) <= AUTO_MAX_PIXELS) {
-    const decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }).catch((err) => { throw decodeFailed(err) })
-    const raw: RawImage = { data: decoded.data, width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels }
+    const decoded = await pipeline
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true })
+      .catch((err) => {
+        throw decodeFailed(err)
+      })
+    const raw: RawImage = {
+      data: decoded.data,
+      width: decoded.info.width,
+      height: decoded.info.height,
+      channels: decoded.info.channels
+    }
     try {
       auto = await encodeAuto(sharp, raw, { format: plan.format, mozjpeg: plan.mozjpeg }, plan.auto.floor)
     } catch (err) {
@@ -96,13 +139,26 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
     output = { data: auto.data, info: decoded.info }
   } else {
     // One libvips pipeline decodes and encodes; with the encoder's size limits refused above, what fails is the decode.
-    output = await encode(pipeline, plan.format, plan.quality, plan.mozjpeg).toBuffer({ resolveWithObject: true }).catch((err) => { throw decodeFailed(err) })
+    output = await encode(pipeline, plan.format, plan.quality, plan.mozjpeg)
+      .toBuffer({ resolveWithObject: true })
+      .catch((err) => {
+        throw decodeFailed(err)
+      })
   }
   const keep = mayKeepOriginal(facts, plan, output.data.length, input.length)
   const data = keep ? input : output.data
   const outHeight = output.info.pageHeight ?? output.info.height
   return {
-    ...(auto && { auto: { floor: plan.auto!.floor, met: keep || auto.met, proxyTrials: auto.proxy.length, fullTrials: auto.full.length, sampled: auto.sampled, alternative: auto.alternative } }),
+    ...(auto && {
+      auto: {
+        floor: plan.auto!.floor,
+        met: keep || auto.met,
+        proxyTrials: auto.proxy.length,
+        fullTrials: auto.full.length,
+        sampled: auto.sampled,
+        alternative: auto.alternative
+      }
+    }),
     data,
     extension: EXTENSIONS[plan.format],
     stats: {
@@ -125,5 +181,8 @@ export async function compressImage(input: Buffer, options: ProcessingOptions, m
 
 function sharpReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
-  return message.replace(/^Input (buffer|file) (has|contains) /, '').split('\n')[0]!.trim()
+  return message
+    .replace(/^Input (buffer|file) (has|contains) /, '')
+    .split('\n')[0]!
+    .trim()
 }

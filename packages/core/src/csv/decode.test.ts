@@ -10,7 +10,10 @@ const decodeAll = (chunks: Buffer[]) => {
 t.test('UTF-8 passes, even with a character split across chunks and a BOM', async (t) => {
   const bytes = Buffer.from('\uFEFFS. No.,Product Name\n1,Café crème\n', 'utf8')
   const split = bytes.indexOf(0xc3) + 1 // inside "é"
-  t.same(decodeAll([bytes.subarray(0, split), bytes.subarray(split)]), { text: 'S. No.,Product Name\n1,Café crème\n', problem: null })
+  t.same(decodeAll([bytes.subarray(0, split), bytes.subarray(split)]), {
+    text: 'S. No.,Product Name\n1,Café crème\n',
+    problem: null
+  })
 })
 
 t.test('other encodings are refused with a reason, not mangled', async (t) => {

@@ -11,8 +11,10 @@ export class CsvDecoder {
   write(chunk: Buffer): string {
     if (this.problem) return ''
     if (this.offset === 0) {
-      if (chunk[0] === 0xff && chunk[1] === 0xfe) return this.refuse('is UTF-16 (little-endian) text; save it as "CSV UTF-8" and upload again')
-      if (chunk[0] === 0xfe && chunk[1] === 0xff) return this.refuse('is UTF-16 (big-endian) text; save it as "CSV UTF-8" and upload again')
+      if (chunk[0] === 0xff && chunk[1] === 0xfe)
+        return this.refuse('is UTF-16 (little-endian) text; save it as "CSV UTF-8" and upload again')
+      if (chunk[0] === 0xfe && chunk[1] === 0xff)
+        return this.refuse('is UTF-16 (big-endian) text; save it as "CSV UTF-8" and upload again')
     }
     const nul = chunk.indexOf(0)
     if (nul >= 0) return this.refuse('is binary, not a CSV text file')
@@ -21,7 +23,9 @@ export class CsvDecoder {
       this.offset += chunk.length
       return text
     } catch {
-      return this.refuse(`is not UTF-8 text (an invalid byte sequence within bytes ${this.offset + 1}–${this.offset + chunk.length}); save it as "CSV UTF-8" and upload again`)
+      return this.refuse(
+        `is not UTF-8 text (an invalid byte sequence within bytes ${this.offset + 1}–${this.offset + chunk.length}); save it as "CSV UTF-8" and upload again`
+      )
     }
   }
 
@@ -30,7 +34,9 @@ export class CsvDecoder {
     try {
       return this.decoder.decode()
     } catch {
-      return this.refuse('is not UTF-8 text (it ends inside a multi-byte character); save it as "CSV UTF-8" and upload again')
+      return this.refuse(
+        'is not UTF-8 text (it ends inside a multi-byte character); save it as "CSV UTF-8" and upload again'
+      )
     }
   }
 

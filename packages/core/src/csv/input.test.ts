@@ -20,7 +20,10 @@ t.test('accepts BOM, CRLF, quoted multi-URL cells, spacing and header case', asy
 })
 
 t.test('a URL repeated across products is one image', async (t) => {
-  const result = await parseInputCsv(`${header}\n1,A,"https://x.example/a.jpg,https://x.example/b.jpg"\n2,B,https://x.example/a.jpg\n`, rules)
+  const result = await parseInputCsv(
+    `${header}\n1,A,"https://x.example/a.jpg,https://x.example/b.jpg"\n2,B,https://x.example/a.jpg\n`,
+    rules
+  )
   t.ok(result.ok)
   if (result.ok) {
     t.same(result.value.urls.length, 2)
@@ -44,19 +47,22 @@ t.test('reports every bad row with row, column and reason', async (t) => {
   const result = await parseInputCsv(csv, rules)
   t.notOk(result.ok)
   if (result.ok) return
-  t.same(result.errors.map((e) => [e.row, e.column]), [
-    [2, 'S. No.'],
-    [3, 'Product Name'],
-    [4, 'S. No.'],
-    [5, 'Input Image Urls'],
-    [6, 'Input Image Urls'],
-    [7, 'Input Image Urls'],
-    [8, 'Input Image Urls'],
-    [9, 'Input Image Urls'],
-    [9, 'Input Image Urls'],
-    [9, 'Input Image Urls'],
-    [10, null]
-  ])
+  t.same(
+    result.errors.map((e) => [e.row, e.column]),
+    [
+      [2, 'S. No.'],
+      [3, 'Product Name'],
+      [4, 'S. No.'],
+      [5, 'Input Image Urls'],
+      [6, 'Input Image Urls'],
+      [7, 'Input Image Urls'],
+      [8, 'Input Image Urls'],
+      [9, 'Input Image Urls'],
+      [9, 'Input Image Urls'],
+      [9, 'Input Image Urls'],
+      [10, null]
+    ]
+  )
   t.match(result.errors[0]!.message, /"x" is not a positive integer/)
   t.match(result.errors[2]!.message, /serial 2 repeats row 3/)
   t.match(result.errors[3]!.message, /no image URLs/)
@@ -87,10 +93,22 @@ t.test('image limit per request names the limit', async (t) => {
 t.test('URL mentions are capped per row and per file, repeats included', async (t) => {
   const repeated = Array.from({ length: 6 }, () => 'https://a.example/same.jpg').join(',')
   const perRow = await parseInputCsv(`${header}\n1,A,"${repeated}"\n`, rules)
-  t.match(perRow, { ok: false, errors: [{ row: 2, column: 'Input Image Urls', message: '6 image URLs in one row; the limit is 5 (MAX_URLS_PER_ROW)' }] })
-  const rows = Array.from({ length: 4 }, (_, i) => `${i + 1},P${i},"https://a.example/x.jpg,https://a.example/x.jpg,https://a.example/y.jpg,https://a.example/y.jpg"`)
+  t.match(perRow, {
+    ok: false,
+    errors: [
+      { row: 2, column: 'Input Image Urls', message: '6 image URLs in one row; the limit is 5 (MAX_URLS_PER_ROW)' }
+    ]
+  })
+  const rows = Array.from(
+    { length: 4 },
+    (_, i) =>
+      `${i + 1},P${i},"https://a.example/x.jpg,https://a.example/x.jpg,https://a.example/y.jpg,https://a.example/y.jpg"`
+  )
   const perFile = await parseInputCsv([header, ...rows].join('\n'), rules)
-  t.match(perFile, { ok: false, errors: [{ row: 5, message: /more than 12 image URLs in all \(repeats included; MAX_URL_MENTIONS\)/ }] })
+  t.match(perFile, {
+    ok: false,
+    errors: [{ row: 5, message: /more than 12 image URLs in all \(repeats included; MAX_URL_MENTIONS\)/ }]
+  })
   t.equal((perFile as { errors: unknown[] }).errors.length, 1, 'said once, at the row that crossed the limit')
 })
 

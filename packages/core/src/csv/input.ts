@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { parse } from 'fast-csv'
-import type { CsvRowError, ProductRecord } from '../requests/schema.ts'
 import { checkUrlSyntax, type UrlRules } from '../fetch/policy.ts'
+import type { CsvRowError, ProductRecord } from '../requests/schema.ts'
 
 export const INPUT_HEADER = ['S. No.', 'Product Name', 'Input Image Urls'] as const
 export const OUTPUT_HEADER = [...INPUT_HEADER, 'Output Image Urls'] as const
@@ -45,7 +45,11 @@ export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvR
     if (rowErrors.length > 0) return void errors.push(...rowErrors)
     mentions += splitUrls(cells[2] ?? '').length
     if (mentions > rules.maxUrlMentions && mentions - splitUrls(cells[2] ?? '').length <= rules.maxUrlMentions) {
-      return void errors.push({ row, column: INPUT_HEADER[2], message: `the file lists more than ${rules.maxUrlMentions} image URLs in all (repeats included; MAX_URL_MENTIONS); split it into several uploads` })
+      return void errors.push({
+        row,
+        column: INPUT_HEADER[2],
+        message: `the file lists more than ${rules.maxUrlMentions} image URLs in all (repeats included; MAX_URL_MENTIONS); split it into several uploads`
+      })
     }
     products.push({
       serial: Number(cells[0]!.trim()),
@@ -57,18 +61,28 @@ export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvR
     })
   })
   if (malformed) return { ok: false, errors: [malformed] }
-  if (!sawHeader) return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }] }
+  if (!sawHeader)
+    return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }] }
 
-  if (errors.length === 0 && products.length === 0) errors.push({ row: 2, column: null, message: 'the file has a header but no product rows' })
+  if (errors.length === 0 && products.length === 0)
+    errors.push({ row: 2, column: null, message: 'the file has a header but no product rows' })
   if (errors.length === 0 && urlIndex.size > rules.maxImages) {
-    errors.push({ row: 1, column: INPUT_HEADER[2], message: `the file has ${urlIndex.size} distinct image URLs; the limit per request is ${rules.maxImages}` })
+    errors.push({
+      row: 1,
+      column: INPUT_HEADER[2],
+      message: `the file has ${urlIndex.size} distinct image URLs; the limit per request is ${rules.maxImages}`
+    })
   }
-  if (errors.length > 0) return { ok: false, errors: errors.sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_ERRORS) }
+  if (errors.length > 0)
+    return { ok: false, errors: errors.sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_ERRORS) }
   return { ok: true, value: { products, urls: [...urlIndex.keys()] } }
 }
 
 export function splitUrls(cell: string): string[] {
-  return cell.split(',').map((u) => u.trim()).filter((u) => u !== '')
+  return cell
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
 }
 
 function normaliseHeaderName(name: string): string {
@@ -79,20 +93,31 @@ function checkHeader(header: string[]): CsvRowError[] {
   const errors: CsvRowError[] = []
   INPUT_HEADER.forEach((expected, i) => {
     const got = header[i]
-    if (got === undefined) errors.push({ row: 1, column: expected, message: `missing header column ${i + 1}: expected "${expected}"` })
+    if (got === undefined)
+      errors.push({ row: 1, column: expected, message: `missing header column ${i + 1}: expected "${expected}"` })
     else if (normaliseHeaderName(got) !== normaliseHeaderName(expected)) {
       errors.push({ row: 1, column: expected, message: `header column ${i + 1} is "${got}"; expected "${expected}"` })
     }
   })
   if (header.length > INPUT_HEADER.length) {
-    errors.push({ row: 1, column: null, message: `the header has ${header.length} columns; expected exactly ${INPUT_HEADER.length}: ${INPUT_HEADER.join(', ')}` })
+    errors.push({
+      row: 1,
+      column: null,
+      message: `the header has ${header.length} columns; expected exactly ${INPUT_HEADER.length}: ${INPUT_HEADER.join(', ')}`
+    })
   }
   return errors
 }
 
 function checkRow(cells: string[], row: number, rules: CsvRules, seenSerials: Map<number, number>): CsvRowError[] {
   if (cells.length !== INPUT_HEADER.length) {
-    return [{ row, column: null, message: `expected ${INPUT_HEADER.length} columns, found ${cells.length} (quote the URL list if it contains commas)` }]
+    return [
+      {
+        row,
+        column: null,
+        message: `expected ${INPUT_HEADER.length} columns, found ${cells.length} (quote the URL list if it contains commas)`
+      }
+    ]
   }
   const [serialCell, nameCell, urlsCell] = cells as [string, string, string]
   const errors: CsvRowError[] = []
@@ -102,16 +127,25 @@ function checkRow(cells: string[], row: number, rules: CsvRules, seenSerials: Ma
   } else {
     const serial = Number(serialText)
     const first = seenSerials.get(serial)
-    if (first !== undefined) errors.push({ row, column: INPUT_HEADER[0], message: `serial ${serial} repeats row ${first}` })
+    if (first !== undefined)
+      errors.push({ row, column: INPUT_HEADER[0], message: `serial ${serial} repeats row ${first}` })
     else seenSerials.set(serial, row)
   }
   if (nameCell.trim() === '') errors.push({ row, column: INPUT_HEADER[1], message: 'product name is empty' })
-  else if (nameCell.trim().length > 1000) errors.push({ row, column: INPUT_HEADER[1], message: 'product name is longer than 1000 characters' })
+  else if (nameCell.trim().length > 1000)
+    errors.push({ row, column: INPUT_HEADER[1], message: 'product name is longer than 1000 characters' })
 
   const urls = splitUrls(urlsCell)
   if (urls.length === 0) errors.push({ row, column: INPUT_HEADER[2], message: 'no image URLs' })
   if (urls.length > rules.maxUrlsPerRow) {
-    return [...errors, { row, column: INPUT_HEADER[2], message: `${urls.length} image URLs in one row; the limit is ${rules.maxUrlsPerRow} (MAX_URLS_PER_ROW)` }]
+    return [
+      ...errors,
+      {
+        row,
+        column: INPUT_HEADER[2],
+        message: `${urls.length} image URLs in one row; the limit is ${rules.maxUrlsPerRow} (MAX_URLS_PER_ROW)`
+      }
+    ]
   }
   urls.forEach((url, i) => {
     const problem = checkUrlSyntax(url, rules)

@@ -18,7 +18,9 @@ export function neutraliseFormula(cell: string): string {
 
 /** Cells of one output row; a failed image keeps its slot empty so outputs line up with inputs. */
 export function outputCells(row: OutputRow): string[] {
-  return [String(row.serial), row.name, row.inputUrls.join(','), row.outputUrls.map((u) => u ?? '').join(',')].map(neutraliseFormula)
+  return [String(row.serial), row.name, row.inputUrls.join(','), row.outputUrls.map((u) => u ?? '').join(',')].map(
+    neutraliseFormula
+  )
 }
 
 /** The output CSV as a stream (header first), for Storage.put. */
@@ -30,4 +32,3 @@ export function outputCsv(rows: Iterable<OutputRow> | AsyncIterable<OutputRow>):
   // A failure anywhere destroys the returned stream with that error, so the consumer sees it.
   return connect(Readable.from(cells), format({ quoteColumns: false }), () => undefined)
 }
-

@@ -1,11 +1,17 @@
-import t from 'tap'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { downloadImage, gotOptions, type DownloadLimits } from './download.ts'
+import t from 'tap'
+import { type DownloadLimits, downloadImage, gotOptions } from './download.ts'
 
-const jpeg = readFileSync(path.join(process.env.IMGPROC_CORPUS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images'), 'rocket.jpg'))
+const jpeg = readFileSync(
+  path.join(
+    process.env.IMGPROC_CORPUS_DIR ??
+      path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images'),
+    'rocket.jpg'
+  )
+)
 const hits = new Map<string, number>()
 const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
   '/ok': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg),
@@ -13,7 +19,8 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void
   '/410': (_q, s) => s.writeHead(410).end(),
   '/403': (_q, s) => s.writeHead(403).end(),
   '/500': (_q, s) => s.writeHead(500).end(),
-  '/503-then-ok': (_q, s) => ((hits.get('/503-then-ok') ?? 0) <= 2 ? s.writeHead(503).end() : s.writeHead(200).end(jpeg)),
+  '/503-then-ok': (_q, s) =>
+    (hits.get('/503-then-ok') ?? 0) <= 2 ? s.writeHead(503).end() : s.writeHead(200).end(jpeg),
   '/reset': (q) => q.socket.destroy(),
   '/hang': () => undefined,
   '/drip': (_q, s) => {
@@ -24,7 +31,11 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void
   '/endless': (_q, s) => {
     s.writeHead(200, { 'content-type': 'image/jpeg' })
     const chunk = Buffer.alloc(64 * 1024, 1)
-    const pump = () => { while (s.write(chunk)) { /* until backpressure */ } }
+    const pump = () => {
+      while (s.write(chunk)) {
+        /* until backpressure */
+      }
+    }
     s.on('drain', pump)
     pump()
   },
@@ -43,9 +54,18 @@ const server = createServer((req, res) => {
 })
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-t.teardown(() => { server.closeAllConnections(); server.close() })
+t.teardown(() => {
+  server.closeAllConnections()
+  server.close()
+})
 
-const limits: DownloadLimits = { maxBytes: 1024 * 1024, timeoutMs: 1500, retries: 2, maxRedirects: 3, allowPrivateNetworks: true }
+const limits: DownloadLimits = {
+  maxBytes: 1024 * 1024,
+  timeoutMs: 1500,
+  retries: 2,
+  maxRedirects: 3,
+  allowPrivateNetworks: true
+}
 const get = (p: string, extra: Partial<DownloadLimits> = {}) => downloadImage(base + p, { ...limits, ...extra })
 
 t.beforeEach(() => hits.clear())
@@ -79,8 +99,14 @@ t.test('a slow drip is cut by the total download deadline', async (t) => {
 })
 
 t.test('endless and oversized bodies stop at the byte limit, Content-Length or not', async (t) => {
-  await t.rejects(get('/endless', { retries: 0 }), { message: 'download too large: the image is larger than the 1048576-byte limit (MAX_DOWNLOAD_BYTES)' })
-  await t.rejects(get('/ok', { retries: 0, maxBytes: 1000 }), { message: /larger than the 1000-byte limit \(MAX_DOWNLOAD_BYTES\)/ }, 'Content-Length over the limit: named, not "Promise was canceled"')
+  await t.rejects(get('/endless', { retries: 0 }), {
+    message: 'download too large: the image is larger than the 1048576-byte limit (MAX_DOWNLOAD_BYTES)'
+  })
+  await t.rejects(
+    get('/ok', { retries: 0, maxBytes: 1000 }),
+    { message: /larger than the 1000-byte limit \(MAX_DOWNLOAD_BYTES\)/ },
+    'Content-Length over the limit: named, not "Promise was canceled"'
+  )
   await t.rejects(get('/lying-length', { retries: 0 }), { message: /too large|larger than|Parse Error|HPE/i })
 })
 
@@ -92,8 +118,19 @@ t.test('a redirect loop stops after a few hops', async (t) => {
 t.test('with private networks refused: IP literals, names resolving to loopback, IPv6 forms', async (t) => {
   const strict = { ...limits, allowPrivateNetworks: false, retries: 0 }
   const port = new URL(base).port
-  for (const url of [`${base}/ok`, `http://localhost:${port}/ok`, `http://[::1]:${port}/ok`, `http://[::ffff:127.0.0.1]:${port}/ok`, 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/x.jpg']) {
-    await t.rejects(downloadImage(url, strict), { message: /refused: .* (is a .* address \(not public|resolves to a non-public address)/ }, url)
+  for (const url of [
+    `${base}/ok`,
+    `http://localhost:${port}/ok`,
+    `http://[::1]:${port}/ok`,
+    `http://[::ffff:127.0.0.1]:${port}/ok`,
+    'http://169.254.169.254/latest/meta-data/',
+    'http://10.0.0.1/x.jpg'
+  ]) {
+    await t.rejects(
+      downloadImage(url, strict),
+      { message: /refused: .* (is a .* address \(not public|resolves to a non-public address)/ },
+      url
+    )
   }
   t.equal(hits.get('/ok') ?? 0, 0, 'no request reached the server')
 })
@@ -101,7 +138,10 @@ t.test('with private networks refused: IP literals, names resolving to loopback,
 t.test('redirects are checked too: the hook refuses a private target before following it', async (t) => {
   const options = gotOptions({ ...limits, allowPrivateNetworks: false })
   const hook = (options.hooks as { beforeRedirect: Array<(o: { url: URL }) => void> }).beforeRedirect[0]!
-  t.throws(() => hook({ url: new URL('http://169.254.169.254/latest/meta-data/') }), /refused: 169.254.169.254 is a link-local address/)
+  t.throws(
+    () => hook({ url: new URL('http://169.254.169.254/latest/meta-data/') }),
+    /refused: 169.254.169.254 is a link-local address/
+  )
   t.throws(() => hook({ url: new URL('http://[::ffff:10.0.0.1]/') }), /refused: .* private-use address/)
   t.doesNotThrow(() => hook({ url: new URL('http://93.184.216.34/') }))
 })

@@ -18,11 +18,21 @@ export interface DownloadLimits {
 }
 
 /** Why a download failed, as a fixed vocabulary (metrics labels, dashboards, retry policy); the message is for people. */
-export type DownloadFailureKind = 'http_4xx' | 'http_5xx' | 'timeout' | 'too_large' | 'redirects' | 'refused_private_network' | 'network'
+export type DownloadFailureKind =
+  | 'http_4xx'
+  | 'http_5xx'
+  | 'timeout'
+  | 'too_large'
+  | 'redirects'
+  | 'refused_private_network'
+  | 'network'
 
 export class DownloadError extends Error {
   override name = 'DownloadError'
-  constructor(readonly kind: DownloadFailureKind, message: string) {
+  constructor(
+    readonly kind: DownloadFailureKind,
+    message: string
+  ) {
     super(message)
   }
 }
@@ -35,10 +45,11 @@ const RETRY_ERRORS = ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_A
  * A lookup that only ever hands the socket addresses it has checked, so a DNS name that resolves to a private
  * address is refused at connect time rather than merely at upload time.
  */
-function guardedLookup(hostname: string, options: object, callback: (...args: any[]) => void): void {
+function guardedLookup(hostname: string, options: object, callback: (...args: unknown[]) => void): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
     if (err) return callback(err)
-    if (addresses.some((a) => refuseAddress(a.address))) return callback(Object.assign(new Error(refuseResolvedName(hostname)), { code: 'EREFUSED_PRIVATE' }))
+    if (addresses.some((a) => refuseAddress(a.address)))
+      return callback(Object.assign(new Error(refuseResolvedName(hostname)), { code: 'EREFUSED_PRIVATE' }))
     const all = (options as { all?: boolean }).all
     if (all) callback(null, addresses)
     else callback(null, addresses[0]!.address, addresses[0]!.family)
@@ -53,7 +64,13 @@ function refuseLiteral(url: URL): void {
 
 export function gotOptions(limits: DownloadLimits): OptionsInit {
   return {
-    timeout: { lookup: 5000, connect: 5000, secureConnect: 5000, response: limits.timeoutMs, request: limits.timeoutMs },
+    timeout: {
+      lookup: 5000,
+      connect: 5000,
+      secureConnect: 5000,
+      response: limits.timeoutMs,
+      request: limits.timeoutMs
+    },
     followRedirect: true,
     maxRedirects: limits.maxRedirects,
     retry: {
@@ -62,7 +79,8 @@ export function gotOptions(limits: DownloadLimits): OptionsInit {
       statusCodes: RETRY_STATUS,
       errorCodes: RETRY_ERRORS,
       backoffLimit: 2000,
-      calculateDelay: ({ computedValue }) => (computedValue === 0 ? 0 : Math.min(computedValue, 250 * 2 ** 3) * (0.5 + Math.random() / 2))
+      calculateDelay: ({ computedValue }) =>
+        computedValue === 0 ? 0 : Math.min(computedValue, 250 * 2 ** 3) * (0.5 + Math.random() / 2)
     },
     ...(limits.allowPrivateNetworks
       ? {}
@@ -105,21 +123,34 @@ export function tooLargeMessage(maxBytes: number): string {
 }
 
 /** A got failure as a DownloadError: its kind decided from got's error class and code, its message for people. */
-export function toDownloadError(err: unknown, limits: Pick<DownloadLimits, 'maxBytes' | 'timeoutMs' | 'maxRedirects'>): DownloadError {
+export function toDownloadError(
+  err: unknown,
+  limits: Pick<DownloadLimits, 'maxBytes' | 'timeoutMs' | 'maxRedirects'>
+): DownloadError {
   if (err instanceof DownloadError) return err
   const lib = gotModule // a got error can only exist once got has been loaded
   if (lib && err instanceof lib.HTTPError) {
     const status = err.response.statusCode
-    return new DownloadError(status >= 500 ? 'http_5xx' : 'http_4xx', `HTTP ${status} ${err.response.statusMessage ?? ''}`.trim())
+    return new DownloadError(
+      status >= 500 ? 'http_5xx' : 'http_4xx',
+      `HTTP ${status} ${err.response.statusMessage ?? ''}`.trim()
+    )
   }
-  if (err instanceof Error && err.name === 'CancelError') return new DownloadError('too_large', tooLargeMessage(limits.maxBytes))
+  if (err instanceof Error && err.name === 'CancelError')
+    return new DownloadError('too_large', tooLargeMessage(limits.maxBytes))
   if (lib && err instanceof lib.RequestError) {
     // A refusal thrown by our own hooks or lookup arrives wrapped; its own error is the cause.
     const inner = (err as { cause?: unknown }).cause
     if (inner instanceof DownloadError) return inner
-    if (err.code === 'ERR_TOO_MANY_REDIRECTS') return new DownloadError('redirects', `too many redirects (more than ${limits.maxRedirects})`)
-    if (err.code === 'ETIMEDOUT') return new DownloadError('timeout', `download timed out (${err.message.replace(/^Timeout awaiting '(\w+)'.*/, '$1 deadline')}; limit ${limits.timeoutMs} ms)`)
-    if (err.code === 'EREFUSED_PRIVATE') return new DownloadError('refused_private_network', err.message.replace(/^.*?(refused: )/, '$1'))
+    if (err.code === 'ERR_TOO_MANY_REDIRECTS')
+      return new DownloadError('redirects', `too many redirects (more than ${limits.maxRedirects})`)
+    if (err.code === 'ETIMEDOUT')
+      return new DownloadError(
+        'timeout',
+        `download timed out (${err.message.replace(/^Timeout awaiting '(\w+)'.*/, '$1 deadline')}; limit ${limits.timeoutMs} ms)`
+      )
+    if (err.code === 'EREFUSED_PRIVATE')
+      return new DownloadError('refused_private_network', err.message.replace(/^.*?(refused: )/, '$1'))
     return new DownloadError('network', `download failed: ${err.code ?? ''} ${err.message}`.trim())
   }
   return new DownloadError('network', `download failed: ${err instanceof Error ? err.message : String(err)}`)

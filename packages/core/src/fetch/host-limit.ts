@@ -13,24 +13,33 @@ interface HostState {
 export class HostLimiter {
   private readonly hosts = new Map<string, HostState>()
 
-  constructor(private readonly concurrency: number, private readonly perSecond: number) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly perSecond: number
+  ) {}
 
   run<T>(url: string, work: () => Promise<T>): Promise<T> {
     const host = hostOf(url)
     let state = this.hosts.get(host)
-    if (!state) this.hosts.set(host, (state = { limit: pLimit(this.concurrency), nextStartMs: 0 }))
+    if (!state) {
+      state = { limit: pLimit(this.concurrency), nextStartMs: 0 }
+      this.hosts.set(host, state)
+    }
     const entry = state
-    return entry.limit(async () => {
-      if (this.perSecond > 0) {
-        const now = Date.now()
-        const startAt = Math.max(now, entry.nextStartMs)
-        entry.nextStartMs = startAt + 1000 / this.perSecond
-        if (startAt > now) await new Promise((r) => setTimeout(r, startAt - now))
-      }
-      return work()
-    }).finally(() => {
-      if (entry.limit.activeCount === 0 && entry.limit.pendingCount === 0 && entry.nextStartMs <= Date.now()) this.hosts.delete(host)
-    })
+    return entry
+      .limit(async () => {
+        if (this.perSecond > 0) {
+          const now = Date.now()
+          const startAt = Math.max(now, entry.nextStartMs)
+          entry.nextStartMs = startAt + 1000 / this.perSecond
+          if (startAt > now) await new Promise((r) => setTimeout(r, startAt - now))
+        }
+        return work()
+      })
+      .finally(() => {
+        if (entry.limit.activeCount === 0 && entry.limit.pendingCount === 0 && entry.nextStartMs <= Date.now())
+          this.hosts.delete(host)
+      })
   }
 
   get trackedHosts(): number {

@@ -16,7 +16,8 @@ export function checkUrlSyntax(text: string, rules: UrlRules): string | null {
   } catch {
     return 'not an absolute URL'
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `scheme "${url.protocol.slice(0, -1)}" is not allowed; use http or https`
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `scheme "${url.protocol.slice(0, -1)}" is not allowed; use http or https`
   if (url.hostname === '') return 'has no host'
   if (url.username || url.password) return 'must not carry credentials'
   const literal = hostLiteral(url.hostname)
@@ -46,7 +47,9 @@ export function refuseAddress(address: string): string | null {
     return `"${address}" is not an IP address`
   }
   const block = nonPublicBlock(parsed)
-  return block === null ? null : `refused: ${address} is a ${block} address (not public; set ALLOW_PRIVATE_NETWORKS=true to allow)`
+  return block === null
+    ? null
+    : `refused: ${address} is a ${block} address (not public; set ALLOW_PRIVATE_NETWORKS=true to allow)`
 }
 
 /**

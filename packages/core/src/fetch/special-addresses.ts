@@ -77,7 +77,8 @@ const IPV6_OTHER: readonly SpecialBlock[] = [
 ]
 
 type Parsed = [ipaddr.IPv4 | ipaddr.IPv6, number]
-const parse = (blocks: readonly SpecialBlock[]) => blocks.map((b) => ({ ...b, range: ipaddr.parseCIDR(b.cidr) as Parsed }))
+const parse = (blocks: readonly SpecialBlock[]) =>
+  blocks.map((b) => ({ ...b, range: ipaddr.parseCIDR(b.cidr) as Parsed }))
 // Most specific block first: 192.0.0.9/32 (global) inside 192.0.0.0/24 (not) decides by the /32.
 const bySpecificity = (a: { range: Parsed }, b: { range: Parsed }) => b.range[1] - a.range[1]
 const V4 = parse([...IPV4_SPECIAL, ...IPV4_OTHER]).sort(bySpecificity)

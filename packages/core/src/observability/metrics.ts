@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /**
  * `countRequests` is read at scrape time: the requests still in the system (Pending, Processing), which indexed
@@ -22,18 +22,74 @@ export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promi
         for (const { _id, n } of await countRequests().catch(() => [])) this.set({ status: _id }, n)
       }
     }),
-    requestsFinished: new Counter({ name: 'imgproc_requests_finished_total', help: 'Requests that reached Completed or Failed, by status (counted by the worker that finished them)', labelNames: ['status'], registers: [registry] }),
-    images: new Counter({ name: 'imgproc_images_total', help: 'Images processed, by outcome and failure reason', labelNames: ['outcome', 'reason'], registers: [registry] }),
-    bytesIn: new Counter({ name: 'imgproc_image_bytes_in_total', help: 'Bytes downloaded for images that were compressed', registers: [registry] }),
-    bytesOut: new Counter({ name: 'imgproc_image_bytes_out_total', help: 'Bytes written for compressed images', registers: [registry] }),
-    downloadSeconds: new Histogram({ name: 'imgproc_download_seconds', help: 'Image download time', buckets: seconds, registers: [registry] }),
-    compressSeconds: new Histogram({ name: 'imgproc_compress_seconds', help: 'Image compression time', buckets: seconds, registers: [registry] }),
-    claimQueries: new Counter({ name: 'imgproc_claim_queries_total', help: 'Claim queries sent to the work queue (idle workers send none until woken)', registers: [registry] }),
-    claims: new Counter({ name: 'imgproc_claims_total', help: 'Jobs claimed from the work queue, by kind (images, finish, webhook, retention)', labelNames: ['kind'], registers: [registry] }),
-    leaseTakeovers: new Counter({ name: 'imgproc_lease_takeovers_total', help: 'Jobs claimed again after their previous holder stopped without handing them back', labelNames: ['kind'], registers: [registry] }),
-    uploadsBusy: new Counter({ name: 'imgproc_uploads_busy_total', help: 'Uploads refused with 503 because MAX_CONCURRENT_UPLOADS were being read for UPLOAD_QUEUE_MS', registers: [registry] }),
-    quotaRejections: new Counter({ name: 'imgproc_quota_rejections_total', help: 'Uploads refused with 429 by a per-tenant quota', labelNames: ['quota'], registers: [registry] }),
-    webhookDeliveries: new Counter({ name: 'imgproc_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome', labelNames: ['outcome'], registers: [registry] })
+    requestsFinished: new Counter({
+      name: 'imgproc_requests_finished_total',
+      help: 'Requests that reached Completed or Failed, by status (counted by the worker that finished them)',
+      labelNames: ['status'],
+      registers: [registry]
+    }),
+    images: new Counter({
+      name: 'imgproc_images_total',
+      help: 'Images processed, by outcome and failure reason',
+      labelNames: ['outcome', 'reason'],
+      registers: [registry]
+    }),
+    bytesIn: new Counter({
+      name: 'imgproc_image_bytes_in_total',
+      help: 'Bytes downloaded for images that were compressed',
+      registers: [registry]
+    }),
+    bytesOut: new Counter({
+      name: 'imgproc_image_bytes_out_total',
+      help: 'Bytes written for compressed images',
+      registers: [registry]
+    }),
+    downloadSeconds: new Histogram({
+      name: 'imgproc_download_seconds',
+      help: 'Image download time',
+      buckets: seconds,
+      registers: [registry]
+    }),
+    compressSeconds: new Histogram({
+      name: 'imgproc_compress_seconds',
+      help: 'Image compression time',
+      buckets: seconds,
+      registers: [registry]
+    }),
+    claimQueries: new Counter({
+      name: 'imgproc_claim_queries_total',
+      help: 'Claim queries sent to the work queue (idle workers send none until woken)',
+      registers: [registry]
+    }),
+    claims: new Counter({
+      name: 'imgproc_claims_total',
+      help: 'Jobs claimed from the work queue, by kind (images, finish, webhook, retention)',
+      labelNames: ['kind'],
+      registers: [registry]
+    }),
+    leaseTakeovers: new Counter({
+      name: 'imgproc_lease_takeovers_total',
+      help: 'Jobs claimed again after their previous holder stopped without handing them back',
+      labelNames: ['kind'],
+      registers: [registry]
+    }),
+    uploadsBusy: new Counter({
+      name: 'imgproc_uploads_busy_total',
+      help: 'Uploads refused with 503 because MAX_CONCURRENT_UPLOADS were being read for UPLOAD_QUEUE_MS',
+      registers: [registry]
+    }),
+    quotaRejections: new Counter({
+      name: 'imgproc_quota_rejections_total',
+      help: 'Uploads refused with 429 by a per-tenant quota',
+      labelNames: ['quota'],
+      registers: [registry]
+    }),
+    webhookDeliveries: new Counter({
+      name: 'imgproc_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome',
+      labelNames: ['outcome'],
+      registers: [registry]
+    })
   }
 }
 export type Metrics = ReturnType<typeof createMetrics>

@@ -9,10 +9,17 @@ export interface Readiness {
  * What API and worker answer on /readyz: the database answers a ping and the storage passes its check (a
  * directory is writable, a bucket answers).
  */
-export async function checkReadiness(ping: () => Promise<void>, storage: Pick<Storage, 'check'>, options: { write?: boolean } = {}): Promise<Readiness> {
+export async function checkReadiness(
+  ping: () => Promise<void>,
+  storage: Pick<Storage, 'check'>,
+  options: { write?: boolean } = {}
+): Promise<Readiness> {
   const [db, store] = await Promise.allSettled([ping(), storage.check(options)])
   const ready = db.status === 'fulfilled' && store.status === 'fulfilled'
-  const checks = { mongodb: db.status === 'fulfilled' ? 'ok' : 'unavailable', storage: store.status === 'fulfilled' ? 'ok' : storageFailure(store.reason) }
+  const checks = {
+    mongodb: db.status === 'fulfilled' ? 'ok' : 'unavailable',
+    storage: store.status === 'fulfilled' ? 'ok' : storageFailure(store.reason)
+  }
   return { ready, body: { status: ready ? 'ready' : 'not ready', checks } }
 }
 

@@ -1,8 +1,8 @@
 import { compressImage, ImageError } from '../compress/sharp.ts'
-import { downloadImage, DownloadError, type DownloadLimits } from '../fetch/download.ts'
+import { DownloadError, type DownloadLimits, downloadImage } from '../fetch/download.ts'
+import type { ImageRecord, ProcessingOptions } from '../requests/schema.ts'
 import { imageKey } from '../storage/files.ts'
 import { objectMeta, type Storage } from '../storage/port.ts'
-import type { ImageRecord, ProcessingOptions } from '../requests/schema.ts'
 
 export interface ImageJob {
   requestId: string
@@ -29,7 +29,9 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
   const started = performance.now()
   let input: Buffer
   try {
-    input = deps.hostSlot ? await deps.hostSlot(job.url, () => downloadImage(job.url, deps.download)) : await downloadImage(job.url, deps.download)
+    input = deps.hostSlot
+      ? await deps.hostSlot(job.url, () => downloadImage(job.url, deps.download))
+      : await downloadImage(job.url, deps.download)
   } catch (err) {
     return { ...failed(job.url, err), download_ms: Math.round(performance.now() - started) }
   }
@@ -46,6 +48,7 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
 }
 
 function failed(url: string, err: unknown): ImageRecord {
-  if (err instanceof DownloadError || err instanceof ImageError) return { url, status: 'failed', error: err.message, error_kind: err.kind }
+  if (err instanceof DownloadError || err instanceof ImageError)
+    return { url, status: 'failed', error: err.message, error_kind: err.kind }
   throw err
 }

@@ -43,7 +43,17 @@ export interface SearchLimits {
   lastAtMax: boolean
 }
 
-export const SEARCH_LIMITS: SearchLimits = { min: 5, max: 100, proxyTolerance: 5, proxyClose: 1.5, tolerance: 3, settle: 3, aim: 1, fullTrials: 4, lastAtMax: true }
+export const SEARCH_LIMITS: SearchLimits = {
+  min: 5,
+  max: 100,
+  proxyTolerance: 5,
+  proxyClose: 1.5,
+  tolerance: 3,
+  settle: 3,
+  aim: 1,
+  fullTrials: 4,
+  lastAtMax: true
+}
 
 /** Where the first proxy trial goes: about where typical photos cross each floor. */
 export function startQuality(floor: number): number {
@@ -101,7 +111,9 @@ const DOWNWARD_STEEPENING = 1.5
 
 /** Slope of the curve at one end of the trials (between it and its nearest neighbour), 0.67 with one trial. */
 function localSlope(trials: Trial[], end: Trial): number {
-  const others = trials.filter((t) => t !== end).sort((a, b) => Math.abs(a.quality - end.quality) - Math.abs(b.quality - end.quality))
+  const others = trials
+    .filter((t) => t !== end)
+    .sort((a, b) => Math.abs(a.quality - end.quality) - Math.abs(b.quality - end.quality))
   if (others.length === 0) return 1 / 1.5
   const slope = (end.score - others[0]!.score) / (end.quality - others[0]!.quality)
   return Number.isFinite(slope) ? Math.min(3, Math.max(0.2, slope)) : 1 / 1.5
@@ -119,20 +131,28 @@ const MAX_STEP = 30
 export function curveAt(trials: Trial[], quality: number): number {
   const sorted = byQuality(trials)
   if (sorted.length === 0) return NaN
-  const first = sorted[0]!, last = sorted[sorted.length - 1]!
+  const first = sorted[0]!,
+    last = sorted[sorted.length - 1]!
   if (sorted.length === 1) return first.score
   const slope = (a: Trial, b: Trial) => Math.max(MIN_SLOPE, (b.score - a.score) / (b.quality - a.quality))
   if (quality < first.quality) return first.score - slope(first, sorted[1]!) * (first.quality - quality)
   if (quality > last.quality) return last.score + slope(sorted[sorted.length - 2]!, last) * (quality - last.quality)
   for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1]!, b = sorted[i]!
-    if (quality <= b.quality) return a.score + ((b.score - a.score) * (quality - a.quality)) / (b.quality - a.quality || 1)
+    const a = sorted[i - 1]!,
+      b = sorted[i]!
+    if (quality <= b.quality)
+      return a.score + ((b.score - a.score) * (quality - a.quality)) / (b.quality - a.quality || 1)
   }
   return last.score
 }
 
 /** The lowest quality whose predicted score (proxy curve + offset) reaches the floor, or `limits.max` when none does. */
-export function predictQuality(proxy: Trial[], floor: number, offset: number, limits: SearchLimits = SEARCH_LIMITS): number {
+export function predictQuality(
+  proxy: Trial[],
+  floor: number,
+  offset: number,
+  limits: SearchLimits = SEARCH_LIMITS
+): number {
   for (let q = limits.min; q <= limits.max; q++) if (curveAt(proxy, q) + offset >= floor) return q
   return limits.max
 }
@@ -147,13 +167,24 @@ export function predictQuality(proxy: Trial[], floor: number, offset: number, li
  * the bracket the full-size trials have closed so far). It stops when the bracket is `tolerance` wide, or
  * when a passing trial is already where the corrected curve says the crossing is.
  */
-export function nextFullQuality(proxy: Trial[], full: Trial[], required: number, limits: SearchLimits = SEARCH_LIMITS, optimism = 0): number | null {
+export function nextFullQuality(
+  proxy: Trial[],
+  full: Trial[],
+  required: number,
+  limits: SearchLimits = SEARCH_LIMITS,
+  optimism = 0
+): number | null {
   if (full.length === 0) return firstFullQuality(proxy, required, optimism, limits)
   const aim = required + limits.aim
   const { below, above } = bracket(full, required)
   if (full.length >= limits.fullTrials) {
     // Out of trials with nothing passing: one last encode at the top, so "best achievable" is what it says.
-    return limits.lastAtMax && !above && !full.some((t) => t.quality === limits.max) && full.length === limits.fullTrials ? limits.max : null
+    return limits.lastAtMax &&
+      !above &&
+      !full.some((t) => t.quality === limits.max) &&
+      full.length === limits.fullTrials
+      ? limits.max
+      : null
   }
   if (above && above.score - required <= limits.settle) return null
   let next: number
@@ -189,7 +220,12 @@ export function nextFullQuality(proxy: Trial[], full: Trial[], required: number,
 }
 
 /** Where the first full-size trial goes: where the proxy curve, less its `optimism`, reaches `required` + aim. */
-export function firstFullQuality(proxy: Trial[], required: number, optimism = 0, limits: SearchLimits = SEARCH_LIMITS): number {
+export function firstFullQuality(
+  proxy: Trial[],
+  required: number,
+  optimism = 0,
+  limits: SearchLimits = SEARCH_LIMITS
+): number {
   return predictQuality(proxy, required + limits.aim, -optimism, limits)
 }
 
@@ -203,7 +239,8 @@ export function bytesAt(trials: Trial[], quality: number): number {
   if (sorted.length === 1) return sorted[0]!.bytes
   let i = 1
   while (i < sorted.length - 1 && sorted[i]!.quality < quality) i++
-  const a = sorted[i - 1]!, b = sorted[i]!
+  const a = sorted[i - 1]!,
+    b = sorted[i]!
   const slope = Math.max(0, Math.log(b.bytes / a.bytes) / (b.quality - a.quality || 1))
   return a.bytes * Math.exp(slope * (quality - a.quality))
 }
@@ -215,12 +252,24 @@ export function bytesAt(trials: Trial[], quality: number): number {
  * earn it); if neither reaches it, the one scoring higher at the top. A full-size trial costs more than a
  * whole proxy search, so the loser is never encoded at full size.
  */
-export function preferOnProxy(a: Trial[], b: Trial[], required: number, optimism: number, saving = 0, limits: SearchLimits = SEARCH_LIMITS): 'a' | 'b' {
+export function preferOnProxy(
+  a: Trial[],
+  b: Trial[],
+  required: number,
+  optimism: number,
+  saving = 0,
+  limits: SearchLimits = SEARCH_LIMITS
+): 'a' | 'b' {
   const outlook = (proxy: Trial[]) => {
     const quality = firstFullQuality(proxy, required, optimism, limits)
-    return { reaches: curveAt(proxy, quality) - optimism >= required, bytes: bytesAt(proxy, quality), top: curveAt(proxy, limits.max) }
+    return {
+      reaches: curveAt(proxy, quality) - optimism >= required,
+      bytes: bytesAt(proxy, quality),
+      top: curveAt(proxy, limits.max)
+    }
   }
-  const x = outlook(a), y = outlook(b)
+  const x = outlook(a),
+    y = outlook(b)
   if (x.reaches !== y.reaches) return x.reaches ? 'a' : 'b'
   if (!x.reaches) return y.top > x.top ? 'b' : 'a'
   return y.bytes < x.bytes * (1 - saving) ? 'b' : 'a'

@@ -27,9 +27,16 @@ function fastPow(x: number, y: number): number {
   return exp2(f(log2(x) * y))
 }
 const bits = new DataView(new ArrayBuffer(4))
-const floatBits = (v: number) => (bits.setFloat32(0, v), bits.getInt32(0))
-const bitsFloat = (v: number) => (bits.setInt32(0, v), bits.getFloat32(0))
-const poly5 = (x: number, c: number[]) => c.reduceRight((acc, ci, i) => (i === c.length - 1 ? f(ci) : f(x * acc + f(ci))), 0)
+const floatBits = (v: number) => {
+  bits.setFloat32(0, v)
+  return bits.getInt32(0)
+}
+const bitsFloat = (v: number) => {
+  bits.setInt32(0, v)
+  return bits.getFloat32(0)
+}
+const poly5 = (x: number, c: number[]) =>
+  c.reduceRight((acc, ci, i) => (i === c.length - 1 ? f(ci) : f(x * acc + f(ci))), 0)
 function log2(x: number): number {
   const xb = floatBits(x)
   const exp = ((xb & 0x7f800000) >> 23) - 127
@@ -48,15 +55,24 @@ function exp2(v: number): number {
 export const TO_LINEAR = new Float32Array(256)
 for (let i = 0; i < 256; i++) {
   const x = f(i / 255)
-  TO_LINEAR[i] = x < f(12.92 * SRGB_BETA) ? f(x / f(12.92)) : fastPow(f(f(x + f(SRGB_ALPHA - 1)) / f(SRGB_ALPHA)), f(2.4))
+  TO_LINEAR[i] =
+    x < f(12.92 * SRGB_BETA) ? f(x / f(12.92)) : fastPow(f(f(x + f(SRGB_ALPHA - 1)) / f(SRGB_ALPHA)), f(2.4))
 }
 
-export const M00 = f(0.3), M02 = f(0.078), M01 = f(f(1 - M02) - M00)
-export const M10 = f(0.23), M12 = f(0.078), M11 = f(f(1 - M12) - M10)
-export const M20 = f(0.24342269), M21 = f(0.20476745), M22 = f(f(1 - M20) - M21)
+export const M00 = f(0.3),
+  M02 = f(0.078),
+  M01 = f(f(1 - M02) - M00)
+export const M10 = f(0.23),
+  M12 = f(0.078),
+  M11 = f(f(1 - M12) - M10)
+export const M20 = f(0.24342269),
+  M21 = f(0.20476745),
+  M22 = f(f(1 - M20) - M21)
 export const BIAS = f(0.0037930734)
 export const NEG_BIAS_CBRT = f(-Math.cbrt(BIAS))
-export const X_OFFSET = f(0.42), Y_OFFSET = f(0.01), B_OFFSET = f(0.55)
+export const X_OFFSET = f(0.42),
+  Y_OFFSET = f(0.01),
+  B_OFFSET = f(0.55)
 
 /**
  * Cube root of the opsin mixes (float32, in [0, ~1.004]), as the WebAssembly computes four at a time: a guess
@@ -76,9 +92,18 @@ function cbrt(x: number): number {
 }
 
 /** Linear RGB planes → "positive" XYB planes (the offsets SSIMULACRA2 applies so every value is in 0..1). */
-function toPositiveXyb(r: Float32Array, g: Float32Array, b: Float32Array, x: Float32Array, y: Float32Array, bb: Float32Array) {
+function toPositiveXyb(
+  r: Float32Array,
+  g: Float32Array,
+  b: Float32Array,
+  x: Float32Array,
+  y: Float32Array,
+  bb: Float32Array
+) {
   for (let i = 0; i < r.length; i++) {
-    const R = r[i]!, G = g[i]!, B = b[i]!
+    const R = r[i]!,
+      G = g[i]!,
+      B = b[i]!
     const l = f(f(cbrt(f(M00 * R + f(M01 * G + f(M02 * B + BIAS))))) + NEG_BIAS_CBRT)
     const m = f(f(cbrt(f(M10 * R + f(M11 * G + f(M12 * B + BIAS))))) + NEG_BIAS_CBRT)
     const s = f(f(cbrt(f(M20 * R + f(M21 * G + f(M22 * B + BIAS))))) + NEG_BIAS_CBRT)
@@ -96,12 +121,26 @@ const G = (() => {
   const radius = Math.round(3.2795 * sigma + 0.2546)
   const piDiv2r = Math.PI / (2 * radius)
   const omega = [piDiv2r, 3 * piDiv2r, 5 * piDiv2r]
-  const p1 = 1 / Math.tan(0.5 * omega[0]!), p3 = -1 / Math.tan(0.5 * omega[1]!), p5 = 1 / Math.tan(0.5 * omega[2]!)
-  const r1 = (p1 * p1) / Math.sin(omega[0]!), r3 = (-p3 * p3) / Math.sin(omega[1]!), r5 = (p5 * p5) / Math.sin(omega[2]!)
+  const p1 = 1 / Math.tan(0.5 * omega[0]!),
+    p3 = -1 / Math.tan(0.5 * omega[1]!),
+    p5 = 1 / Math.tan(0.5 * omega[2]!)
+  const r1 = (p1 * p1) / Math.sin(omega[0]!),
+    r3 = (-p3 * p3) / Math.sin(omega[1]!),
+    r5 = (p5 * p5) / Math.sin(omega[2]!)
   const rho = omega.map((w) => Math.exp(-0.5 * sigma * sigma * w * w) / radius)
-  const d13 = p1 * r3 - r1 * p3, d35 = p3 * r5 - r3 * p5, d51 = p5 * r1 - r5 * p1
-  const zeta15 = d35 / d13, zeta35 = d51 / d13
-  const beta = solve3([[p1, p3, p5], [r1, r3, r5], [zeta15, zeta35, 1]], [1, radius * radius - sigma * sigma, zeta15 * rho[0]! + zeta35 * rho[1]! + rho[2]!])
+  const d13 = p1 * r3 - r1 * p3,
+    d35 = p3 * r5 - r3 * p5,
+    d51 = p5 * r1 - r5 * p1
+  const zeta15 = d35 / d13,
+    zeta35 = d51 / d13
+  const beta = solve3(
+    [
+      [p1, p3, p5],
+      [r1, r3, r5],
+      [zeta15, zeta35, 1]
+    ],
+    [1, radius * radius - sigma * sigma, zeta15 * rho[0]! + zeta35 * rho[1]! + rho[2]!]
+  )
   const n2 = omega.map((w, i) => f(-beta[i]! * Math.cos(w * (radius + 1))))
   const d1 = omega.map((w) => f(-2 * Math.cos(w)))
   return { radius, n2, d1 }
@@ -118,8 +157,12 @@ function solve3(a: number[][], v: number[]): number[] {
 }
 
 export const N = G.radius
-export const IN1 = G.n2[0]!, IN3 = G.n2[1]!, IN5 = G.n2[2]!
-export const D1 = G.d1[0]!, D3 = G.d1[1]!, D5 = G.d1[2]!
+export const IN1 = G.n2[0]!,
+  IN3 = G.n2[1]!,
+  IN5 = G.n2[2]!
+export const D1 = G.d1[0]!,
+  D3 = G.d1[1]!,
+  D5 = G.d1[2]!
 
 /**
  * Buffers for blurring images of up to `maxPixels` (rows up to `maxWidth`), reused across scales and trials:
@@ -143,7 +186,10 @@ class Workspace {
   stateB: Float32Array
   /** The compared image's XYB planes at the current scale. */
   readonly xyb: Planes
-  constructor(readonly maxPixels: number, readonly maxWidth: number) {
+  constructor(
+    readonly maxPixels: number,
+    readonly maxWidth: number
+  ) {
     this.xyb = [new Float32Array(maxPixels), new Float32Array(maxPixels), new Float32Array(maxPixels)]
     this.h0 = new Float32Array(maxPixels)
     this.h1 = new Float32Array(maxPixels)
@@ -172,22 +218,50 @@ class Workspace {
       const row = y * width
       padA.set(a.subarray(row, row + width), P)
       padB.set(b.subarray(row, row + width), P)
-      let p1 = 0, p3 = 0, p5 = 0, q1 = 0, q3 = 0, q5 = 0
-      let u1 = 0, u3 = 0, u5 = 0, v1 = 0, v3 = 0, v5 = 0
-      let w1 = 0, w3 = 0, w5 = 0, z1 = 0, z3 = 0, z5 = 0
+      let p1 = 0,
+        p3 = 0,
+        p5 = 0,
+        q1 = 0,
+        q3 = 0,
+        q5 = 0
+      let u1 = 0,
+        u3 = 0,
+        u5 = 0,
+        v1 = 0,
+        v3 = 0,
+        v5 = 0
+      let w1 = 0,
+        w3 = 0,
+        w5 = 0,
+        z1 = 0,
+        z3 = 0,
+        z5 = 0
       // j: index of the left tap in the padded row; the output pixel is j − N + 1.
       for (let j = 0, end = width + N - 1; j < end; j++) {
-        const al = padA[j]!, ar = padA[j + P]!, bl = padB[j]!, br = padB[j + P]!
+        const al = padA[j]!,
+          ar = padA[j + P]!,
+          bl = padB[j]!,
+          br = padB[j + P]!
         const s0 = f(bl + br)
         const s1 = f(f(bl * bl) + f(br * br))
         const o1 = f(f(f(s0 * IN1) - q1) - D1 * p1)
         const o3 = f(f(f(s0 * IN3) - q3) - D3 * p3)
         const o5 = f(f(f(s0 * IN5) - q5) - D5 * p5)
-        q1 = p1; q3 = p3; q5 = p5; p1 = o1; p3 = o3; p5 = o5
+        q1 = p1
+        q3 = p3
+        q5 = p5
+        p1 = o1
+        p3 = o3
+        p5 = o5
         const x1 = f(f(f(s1 * IN1) - v1) - D1 * u1)
         const x3 = f(f(f(s1 * IN3) - v3) - D3 * u3)
         const x5 = f(f(f(s1 * IN5) - v5) - D5 * u5)
-        v1 = u1; v3 = u3; v5 = u5; u1 = x1; u3 = x3; u5 = x5
+        v1 = u1
+        v3 = u3
+        v5 = u5
+        u1 = x1
+        u3 = x3
+        u5 = x5
         const n = j - N + 1
         if (n >= 0) {
           h0[row + n] = f(o1 + o3) + o5
@@ -198,7 +272,12 @@ class Workspace {
         const y1 = f(f(f(s2 * IN1) - z1) - D1 * w1)
         const y3 = f(f(f(s2 * IN3) - z3) - D3 * w3)
         const y5 = f(f(f(s2 * IN5) - z5) - D5 * w5)
-        z1 = w1; z3 = w3; z5 = w5; w1 = y1; w3 = y3; w5 = y5
+        z1 = w1
+        z3 = w3
+        z5 = w5
+        w1 = y1
+        w3 = y3
+        w5 = y5
         if (n >= 0) h2[row + n] = f(y1 + y3) + y5
       }
     }
@@ -211,14 +290,21 @@ class Workspace {
    */
   vertical(width: number, height: number, onRow: (n: number) => void, cross = true) {
     const { h0, h1, h2, r0, r1, r2, zeros } = this
-    let A = this.stateA, B = this.stateB
+    let A = this.stateA,
+      B = this.stateB
     A.fill(0, 0, 9 * width)
     B.fill(0, 0, 9 * width)
     for (let n = -N + 1; n < height; n++) {
-      const top = n - N - 1, bottom = n + N - 1
-      const t0 = top >= 0 ? h0 : zeros, t1 = top >= 0 ? h1 : zeros, t2 = top >= 0 ? h2 : zeros
-      const b0 = bottom < height ? h0 : zeros, b1 = bottom < height ? h1 : zeros, b2 = bottom < height ? h2 : zeros
-      const to = top >= 0 ? top * width : 0, bo = bottom < height ? bottom * width : 0
+      const top = n - N - 1,
+        bottom = n + N - 1
+      const t0 = top >= 0 ? h0 : zeros,
+        t1 = top >= 0 ? h1 : zeros,
+        t2 = top >= 0 ? h2 : zeros
+      const b0 = bottom < height ? h0 : zeros,
+        b1 = bottom < height ? h1 : zeros,
+        b2 = bottom < height ? h2 : zeros
+      const to = top >= 0 ? top * width : 0,
+        bo = bottom < height ? bottom * width : 0
       // A holds row n−1 of each recurrence, B row n−2; the new value overwrites B, then they swap.
       for (let x = 0, s = 0; x < width; x++, s += 9) {
         const s0 = f(t0[to + x]! + b0[bo + x]!)
@@ -229,8 +315,12 @@ class Workspace {
         const x1 = f(s1 * IN1 - f(A[s + 3]! * D1 + B[s + 3]!))
         const x3 = f(s1 * IN3 - f(A[s + 4]! * D3 + B[s + 4]!))
         const x5 = f(s1 * IN5 - f(A[s + 5]! * D5 + B[s + 5]!))
-        B[s] = o1; B[s + 1] = o3; B[s + 2] = o5
-        B[s + 3] = x1; B[s + 4] = x3; B[s + 5] = x5
+        B[s] = o1
+        B[s + 1] = o3
+        B[s + 2] = o5
+        B[s + 3] = x1
+        B[s + 4] = x3
+        B[s + 5] = x5
         r0[x] = f(o1 + o3) + o5
         r1[x] = f(x1 + x3) + x5
         if (!cross) continue
@@ -238,10 +328,14 @@ class Workspace {
         const y1 = f(s2 * IN1 - f(A[s + 6]! * D1 + B[s + 6]!))
         const y3 = f(s2 * IN3 - f(A[s + 7]! * D3 + B[s + 7]!))
         const y5 = f(s2 * IN5 - f(A[s + 8]! * D5 + B[s + 8]!))
-        B[s + 6] = y1; B[s + 7] = y3; B[s + 8] = y5
+        B[s + 6] = y1
+        B[s + 7] = y3
+        B[s + 8] = y5
         r2[x] = f(y1 + y3) + y5
       }
-      const swap = A; A = B; B = swap
+      const swap = A
+      A = B
+      B = swap
       if (n >= 0) onRow(n)
     }
   }
@@ -258,17 +352,24 @@ function linearPlane(img: RgbImage, channel: number): Float32Array {
 }
 
 export function toLinear(img: RgbImage): LinearImage {
-  return { planes: [linearPlane(img, 0), linearPlane(img, 1), linearPlane(img, 2)], width: img.width, height: img.height }
+  return {
+    planes: [linearPlane(img, 0), linearPlane(img, 1), linearPlane(img, 2)],
+    width: img.width,
+    height: img.height
+  }
 }
 
 /** 2×2 box average with edge replication, as the reference downscales (in linear RGB). */
 function downscale(p: Float32Array, w: number, h: number): Float32Array {
-  const ow = (w + 1) >> 1, oh = (h + 1) >> 1
+  const ow = (w + 1) >> 1,
+    oh = (h + 1) >> 1
   const out = new Float32Array(ow * oh)
   for (let oy = 0; oy < oh; oy++) {
-    const y0 = 2 * oy * w, y1 = Math.min(2 * oy + 1, h - 1) * w
+    const y0 = 2 * oy * w,
+      y1 = Math.min(2 * oy + 1, h - 1) * w
     for (let ox = 0; ox < ow; ox++) {
-      const x0 = 2 * ox, x1 = Math.min(2 * ox + 1, w - 1)
+      const x0 = 2 * ox,
+        x1 = Math.min(2 * ox + 1, w - 1)
       out[oy * ow + ox] = f(f(f(p[y0 + x0]! + p[y0 + x1]!) + p[y1 + x0]!) + p[y1 + x1]!) * 0.25
     }
   }
@@ -280,10 +381,12 @@ function downscale(p: Float32Array, w: number, h: number): Float32Array {
  * WebAssembly's strip-by-strip conversion and halving (WasmReference with `halvings`) must match.
  */
 export function linearHalved(img: RgbImage, times: number): LinearImage {
-  let width = img.width, height = img.height
+  let width = img.width,
+    height = img.height
   const planes = [0, 1, 2].map((c) => {
     let p = linearPlane(img, c)
-    let w = img.width, h = img.height
+    let w = img.width,
+      h = img.height
     for (let k = 0; k < times; k++) {
       p = downscale(p, w, h)
       w = (w + 1) >> 1
@@ -307,7 +410,8 @@ export interface JsPreparedReference {
 }
 
 export function prepareReferenceJs(first: LinearImage, scales: number): JsPreparedReference {
-  let w = first.width, h = first.height
+  let w = first.width,
+    h = first.height
   let lin = first.planes
   const workspace = new Workspace(w * h, w)
   const prepared: JsPreparedReference = { width: w, height: h, scales: [], workspace }
@@ -327,11 +431,19 @@ export function prepareReferenceJs(first: LinearImage, scales: number): JsPrepar
     for (let c = 0; c < 3; c++) {
       // The comparison's first two blurs of (a, a): a and a² (no cross term: it would be a² again).
       workspace.horizontal(xyb[c]!, xyb[c]!, w, h, false)
-      const m = mu[c]!, q = sq[c]!, r0 = workspace.r0, r1 = workspace.r1
-      workspace.vertical(w, h, (y) => {
-        m.set(r0.subarray(0, w), y * w)
-        q.set(r1.subarray(0, w), y * w)
-      }, false)
+      const m = mu[c]!,
+        q = sq[c]!,
+        r0 = workspace.r0,
+        r1 = workspace.r1
+      workspace.vertical(
+        w,
+        h,
+        (y) => {
+          m.set(r0.subarray(0, w), y * w)
+          q.set(r1.subarray(0, w), y * w)
+        },
+        false
+      )
     }
     prepared.scales.push({ width: w, height: h, xyb, mu, sq })
   }
@@ -339,14 +451,18 @@ export function prepareReferenceJs(first: LinearImage, scales: number): JsPrepar
 }
 
 export function sumsAgainstJs(reference: JsPreparedReference, second: LinearImage, border = 0): PartialSums {
-  if (second.width !== reference.width || second.height !== reference.height) throw new RangeError('SSIMULACRA2: images differ in size')
+  if (second.width !== reference.width || second.height !== reference.height)
+    throw new RangeError('SSIMULACRA2: images differ in size')
   const ws = reference.workspace
   const result: PartialSums = { sums: [], pixels: [] }
   let lin = second.planes
-  let prevW = second.width, prevH = second.height
+  let prevW = second.width,
+    prevH = second.height
   const x2 = ws.xyb
   for (const [scale, ref] of reference.scales.entries()) {
-    const w = ref.width, h = ref.height, n = w * h
+    const w = ref.width,
+      h = ref.height,
+      n = w * h
     if (scale > 0) {
       lin = lin.map((p) => downscale(p, prevW, prevH)) as Planes
       prevW = w
@@ -357,8 +473,13 @@ export function sumsAgainstJs(reference: JsPreparedReference, second: LinearImag
     const sums = new Float64Array(18)
     const lanes = new Float64Array(24)
     for (let c = 0; c < 3; c++) {
-      const a = ref.xyb[c]!, b = x2[c]!, mu1 = ref.mu[c]!, sq1 = ref.sq[c]!
-      const mu2 = ws.r0, sq2 = ws.r1, s12 = ws.r2
+      const a = ref.xyb[c]!,
+        b = x2[c]!,
+        mu1 = ref.mu[c]!,
+        sq1 = ref.sq[c]!
+      const mu2 = ws.r0,
+        sq2 = ws.r1,
+        s12 = ws.r2
       const k = c * 6
       ws.horizontal(a, b, w, h)
       ws.vertical(w, h, (y) => {
@@ -369,7 +490,8 @@ export function sumsAgainstJs(reference: JsPreparedReference, second: LinearImag
         lanes.fill(0)
         for (let x = edge; x < w - edge; x++) {
           const i = row + x
-          const m1 = mu1[i]!, m2 = mu2[x]!
+          const m1 = mu1[i]!,
+            m2 = mu2[x]!
           const diff = f(m1 - m2)
           // SSIM without the luminance denominator (the values are already perceptually uniform)
           const numM = f(1 - diff * diff)
@@ -379,13 +501,25 @@ export function sumsAgainstJs(reference: JsPreparedReference, second: LinearImag
           // > 0: edges in the distorted image where the reference is smooth (ringing, blocking, banding);
           // < 0: reference edges the distorted image lost (blurring, smearing; summed as e ≤ 0, negated below)
           const e = (1 + Math.abs(f(b[i]! - m2))) / (1 + Math.abs(f(a[i]! - m1))) - 1
-          const e4 = e * e * e * e, l = (x - edge) & 3
+          const e4 = e * e * e * e,
+            l = (x - edge) & 3
           lanes[l]! += d
           lanes[4 + l]! += d * d * d * d
-          if (e > 0) { lanes[8 + l]! += e; lanes[12 + l]! += e4 } else { lanes[16 + l]! += e; lanes[20 + l]! += e4 }
+          if (e > 0) {
+            lanes[8 + l]! += e
+            lanes[12 + l]! += e4
+          } else {
+            lanes[16 + l]! += e
+            lanes[20 + l]! += e4
+          }
         }
-        const total = (q: number) => (lanes[4 * q]! + lanes[4 * q + 2]!) + (lanes[4 * q + 1]! + lanes[4 * q + 3]!)
-        sums[k]! += total(0); sums[k + 1]! += total(1); sums[k + 2]! += total(2); sums[k + 3]! += total(3); sums[k + 4]! -= total(4); sums[k + 5]! += total(5)
+        const total = (q: number) => lanes[4 * q]! + lanes[4 * q + 2]! + (lanes[4 * q + 1]! + lanes[4 * q + 3]!)
+        sums[k]! += total(0)
+        sums[k + 1]! += total(1)
+        sums[k + 2]! += total(2)
+        sums[k + 3]! += total(3)
+        sums[k + 4]! -= total(4)
+        sums[k + 5]! += total(5)
       })
     }
     result.sums.push(sums)
@@ -393,4 +527,3 @@ export function sumsAgainstJs(reference: JsPreparedReference, second: LinearImag
   }
   return result
 }
-

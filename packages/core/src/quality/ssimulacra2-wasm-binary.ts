@@ -16,6 +16,7 @@ export function wasmBinary(): Uint8Array<ArrayBuffer> {
   if (!built) throw new Error(`SSIMULACRA2: ${WASM} is missing: ${REBUILD}`)
   // Beside its source (a checkout, not a deployed copy), an older build means an edit not compiled yet.
   const source = statSync(SOURCE, { throwIfNoEntry: false })
-  if (source && source.mtimeMs > built.mtimeMs) throw new Error(`SSIMULACRA2: ${WASM} is older than ${SOURCE}: ${REBUILD}`)
+  if (source && source.mtimeMs > built.mtimeMs)
+    throw new Error(`SSIMULACRA2: ${WASM} is older than ${SOURCE}: ${REBUILD}`)
   return readFileSync(WASM)
 }

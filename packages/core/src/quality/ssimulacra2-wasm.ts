@@ -8,8 +8,9 @@
  * hands its instance to a small pool (see `Pool`), because the first touch of fresh pages cost more than the
  * kernels' own work when preparing (~0.5 ms per MB: 12.6 ms to prepare a 512×512 reference).
  */
-import * as js from './ssimulacra2-js.ts'
+
 import type { LinearImage, PartialSums, RgbImage, ScaleChannels } from './ssimulacra2.ts'
+import * as js from './ssimulacra2-js.ts'
 import { wasmBinary } from './ssimulacra2-wasm-binary.ts'
 
 /** The kernels' exports (pointers are byte offsets into the instance's memory). */
@@ -19,9 +20,32 @@ interface Kernels {
   halvedLinearPlanes(src: number, w: number, h: number, r: number, g: number, b: number): void
   downscale(src: number, w: number, h: number, dst: number): void
   toXyb(r: number, g: number, b: number, n: number, x: number, y: number, bb: number, blue: number): void
-  horizontal(a: number, b: number, w: number, h: number, cross: number, h0: number, h1: number, h2: number, scratch: number): void
+  horizontal(
+    a: number,
+    b: number,
+    w: number,
+    h: number,
+    cross: number,
+    h0: number,
+    h1: number,
+    h2: number,
+    scratch: number
+  ): void
   verticalStore(w: number, h: number, h0: number, h1: number, mu: number, sq: number, scratch: number): void
-  verticalSsim(w: number, h: number, h0: number, h1: number, h2: number, a: number, b: number, mu1: number, sq1: number, edge: number, sums: number, scratch: number): void
+  verticalSsim(
+    w: number,
+    h: number,
+    h0: number,
+    h1: number,
+    h2: number,
+    a: number,
+    b: number,
+    mu1: number,
+    sq1: number,
+    edge: number,
+    sums: number,
+    scratch: number
+  ): void
 }
 
 let compiled: WebAssembly.Module | undefined
@@ -57,8 +81,17 @@ class Pool {
    */
   take(bytes: number): Instance {
     // Lower is better: one that holds `bytes`, the smaller the better; else the larger, the less to grow.
-    const rank = (inst: Instance) => { const size = inst.memory.buffer.byteLength; return size >= bytes ? size : 2 * MAX_BYTES - size }
-    const chosen = bytes > Pool.POOL_MEMORY_BYTES ? undefined : this.#idle.reduce<Instance | undefined>((best, inst) => (!best || rank(inst) < rank(best) ? inst : best), undefined)
+    const rank = (inst: Instance) => {
+      const size = inst.memory.buffer.byteLength
+      return size >= bytes ? size : 2 * MAX_BYTES - size
+    }
+    const chosen =
+      bytes > Pool.POOL_MEMORY_BYTES
+        ? undefined
+        : this.#idle.reduce<Instance | undefined>(
+            (best, inst) => (!best || rank(inst) < rank(best) ? inst : best),
+            undefined
+          )
     const instance = chosen ? this.#idle.splice(this.#idle.indexOf(chosen), 1)[0]! : Pool.#create()
     const missing = Math.ceil(bytes / PAGE) - instance.memory.buffer.byteLength / PAGE
     if (missing > 0) instance.memory.grow(missing)
@@ -77,7 +110,10 @@ class Pool {
 
   static #create(): Instance {
     const memory = new WebAssembly.Memory({ initial: 1 })
-    return { memory, kernels: new WebAssembly.Instance(kernelsModule(), { env: { memory } }).exports as unknown as Kernels }
+    return {
+      memory,
+      kernels: new WebAssembly.Instance(kernelsModule(), { env: { memory } }).exports as unknown as Kernels
+    }
   }
 }
 
@@ -100,7 +136,10 @@ interface Scale {
 // taken: horizontal, two padded interleaved inputs and three interleaved sums (16 bytes a step); vertical, the
 // recurrences' state (2 × 9 rows of f32), three output rows and a row of zeros.
 const horizontalScratchBytes = (w: number) => (2 * (w + 3 * js.N + 1) + 3 * (w + js.N)) << 4
-const verticalScratchBytes = (w: number) => { const wp = (w + 3) & ~3; return 2 * 9 * wp * 4 + 4 * (wp * 4 + 16) }
+const verticalScratchBytes = (w: number) => {
+  const wp = (w + 3) & ~3
+  return 2 * 9 * wp * 4 + 4 * (wp * 4 + 16)
+}
 
 /** Bump allocation of 16-byte-aligned blocks, each with 16 bytes to spare (the kernels' 4-lane overreads). */
 class Layout {
@@ -144,7 +183,8 @@ export class WasmReference {
    * plane of them exists on either side of the boundary.
    */
   constructor(first: LinearImage | RgbImage, scales: number, channels: ScaleChannels, halvings = 0) {
-    if (halvings > 0 && 'planes' in first) throw new RangeError('SSIMULACRA2: only 8-bit images are halved on the way in')
+    if (halvings > 0 && 'planes' in first)
+      throw new RangeError('SSIMULACRA2: only 8-bit images are halved on the way in')
     this.#channels = channels
     this.#halvings = halvings
     this.width = first.width
@@ -161,13 +201,17 @@ export class WasmReference {
       if (scale > 0) [w, h] = [(w + 1) >> 1, (h + 1) >> 1]
       sizes.push([w, h])
     }
-    if (channels.length < sizes.length) throw new RangeError(`SSIMULACRA2: channels given for ${channels.length} of ${sizes.length} scales`)
+    if (channels.length < sizes.length)
+      throw new RangeError(`SSIMULACRA2: channels given for ${channels.length} of ${sizes.length} scales`)
     const layout = new Layout()
-    const gauss = layout.take(6 * 4), opsin = layout.take(16 * 4), toLinear = layout.take(256 * 4)
+    const gauss = layout.take(6 * 4),
+      opsin = layout.take(16 * 4),
+      toLinear = layout.take(256 * 4)
     const pixels = baseWidth * baseHeight
     for (const [scale, [width, height]] of sizes.entries()) {
       // Planes only for the channels computed at this scale (0 for the others: never read).
-      const planes = () => [0, 1, 2].map((c) => (channels[scale]!.includes(c) ? layout.take(4 * width * height) : 0)) as Planes
+      const planes = () =>
+        [0, 1, 2].map((c) => (channels[scale]!.includes(c) ? layout.take(4 * width * height) : 0)) as Planes
       this.scales.push({ width, height, xyb: planes(), mu: planes(), sq: planes() })
     }
     this.#linear = [layout.planes(pixels), layout.planes(sizes.length > 1 ? sizes[1]![0] * sizes[1]![1] : 0)]
@@ -181,7 +225,9 @@ export class WasmReference {
     this.#halving = [layout.planes(level(1)), layout.planes(level(2))]
     this.#sums = layout.take(18 * 8)
     if (layout.end > MAX_BYTES) {
-      throw new RangeError(`SSIMULACRA2: a ${first.width}×${first.height} image needs ${(layout.end / 2 ** 30).toFixed(1)} GiB of WebAssembly memory (at most 4)`)
+      throw new RangeError(
+        `SSIMULACRA2: a ${first.width}×${first.height} image needs ${(layout.end / 2 ** 30).toFixed(1)} GiB of WebAssembly memory (at most 4)`
+      )
     }
     // A pooled instance's memory holds whatever its last reference left: every kernel writes what it reads
     // (padding and recurrence state included), and the constants are written again here.
@@ -189,8 +235,22 @@ export class WasmReference {
     const buffer = this.#memory.buffer
     new Float32Array(buffer, gauss, 6).set([js.IN1, js.IN3, js.IN5, js.D1, js.D3, js.D5])
     new Float32Array(buffer, opsin, 16).set([
-      js.M00, js.M01, js.M02, js.M10, js.M11, js.M12, js.M20, js.M21, js.M22,
-      js.BIAS, js.NEG_BIAS_CBRT, js.X_OFFSET, js.Y_OFFSET, js.B_OFFSET, js.C2, js.THIRD
+      js.M00,
+      js.M01,
+      js.M02,
+      js.M10,
+      js.M11,
+      js.M12,
+      js.M20,
+      js.M21,
+      js.M22,
+      js.BIAS,
+      js.NEG_BIAS_CBRT,
+      js.X_OFFSET,
+      js.Y_OFFSET,
+      js.B_OFFSET,
+      js.C2,
+      js.THIRD
     ])
     new Float32Array(buffer, toLinear, 256).set(js.TO_LINEAR)
     this.#k.init(js.N, gauss, opsin, js.CBRT_MAGIC, toLinear)
@@ -229,10 +289,14 @@ export class WasmReference {
   /** The linear planes at `scale`: the image's own at 0, each next one halved from the previous one. */
   #linearAt(scale: number, image: LinearImage | RgbImage): Planes {
     if (scale === 0) {
-      if ('planes' in image) image.planes.forEach((plane, c) => new Float32Array(this.#memory.buffer, this.#linear[0][c]!, plane.length).set(plane))
-      else this.#load(image)
+      if ('planes' in image) {
+        for (const [c, plane] of image.planes.entries()) {
+          new Float32Array(this.#memory.buffer, this.#linear[0][c]!, plane.length).set(plane)
+        }
+      } else this.#load(image)
     } else {
-      const from = this.#linear[(scale - 1) % 2]!, to = this.#linear[scale % 2]!
+      const from = this.#linear[(scale - 1) % 2]!,
+        to = this.#linear[scale % 2]!
       const { width, height } = this.scales[scale - 1]!
       for (let c = 0; c < 3; c++) this.#k.downscale(from[c]!, width, height, to[c]!)
     }
@@ -241,7 +305,9 @@ export class WasmReference {
 
   /** An 8-bit image → the linear planes of scale 0, through the strip: converted, then halved `halvings` times. */
   #load(image: RgbImage): void {
-    const { width: w, height: h } = image, out = this.#linear[0], outWidth = this.scales[0]!.width
+    const { width: w, height: h } = image,
+      out = this.#linear[0],
+      outWidth = this.scales[0]!.width
     const bytes = new Uint8Array(this.#memory.buffer)
     const offset = (planes: Planes, pixels: number) => planes.map((p) => p + 4 * pixels) as Planes
     let outRow = 0
@@ -254,7 +320,9 @@ export class WasmReference {
       }
       // A strip is a whole number of 2^halvings rows (but the last): every 2×2 average stays inside it, and
       // the last strip's odd rows repeat as the whole image's would.
-      let from: Planes | null = null, sw = w, sh = rows
+      let from: Planes | null = null,
+        sw = w,
+        sh = rows
       for (let k = 1; k <= this.#halvings; k++) {
         const to = k === this.#halvings ? offset(out, outRow * outWidth) : this.#halving[(k - 1) % 2]!
         if (from) for (let c = 0; c < 3; c++) this.#k.downscale(from[c]!, sw, sh, to[c]!)
@@ -269,12 +337,16 @@ export class WasmReference {
 
   /** See `sumsAgainst` in ssimulacra2.ts. */
   sumsAgainst(second: LinearImage | RgbImage, border: number): PartialSums {
-    if (second.width !== this.width || second.height !== this.height) throw new RangeError('SSIMULACRA2: images differ in size')
-    if (this.#halvings > 0 && 'planes' in second) throw new RangeError('SSIMULACRA2: only 8-bit images are halved on the way in')
+    if (second.width !== this.width || second.height !== this.height)
+      throw new RangeError('SSIMULACRA2: images differ in size')
+    if (this.#halvings > 0 && 'planes' in second)
+      throw new RangeError('SSIMULACRA2: only 8-bit images are halved on the way in')
     const result: PartialSums = { sums: [], pixels: [] }
-    const [h0, h1, h2] = this.#h, x2 = this.#xyb
+    const [h0, h1, h2] = this.#h,
+      x2 = this.#xyb
     for (const [scale, ref] of this.scales.entries()) {
-      const w = ref.width, h = ref.height
+      const w = ref.width,
+        h = ref.height
       const lin = this.#linearAt(scale, second)
       const edge = Math.ceil(border / 2 ** scale)
       const sums = new Float64Array(this.#memory.buffer, this.#sums, 18)
@@ -283,7 +355,20 @@ export class WasmReference {
       if (channels.length > 0) this.#k.toXyb(lin[0], lin[1], lin[2], w * h, x2[0], x2[1], x2[2], +channels.includes(2))
       for (const c of channels) {
         this.#k.horizontal(ref.xyb[c]!, x2[c]!, w, h, 1, h0, h1, h2, this.#hScratch)
-        this.#k.verticalSsim(w, h, h0, h1, h2, ref.xyb[c]!, x2[c]!, ref.mu[c]!, ref.sq[c]!, edge, this.#sums + c * 6 * 8, this.#vScratch)
+        this.#k.verticalSsim(
+          w,
+          h,
+          h0,
+          h1,
+          h2,
+          ref.xyb[c]!,
+          x2[c]!,
+          ref.mu[c]!,
+          ref.sq[c]!,
+          edge,
+          this.#sums + c * 6 * 8,
+          this.#vScratch
+        )
       }
       result.sums.push(sums.slice())
       result.pixels.push(Math.max(0, w - 2 * edge) * Math.max(0, h - 2 * edge))

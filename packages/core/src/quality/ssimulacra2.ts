@@ -26,19 +26,19 @@ const NUM_SCALES = 6
 // The published weights: for channel X, Y, B; for each scale; for the 1-norm then the 4-norm: SSIM, ringing, blurring.
 // prettier-ignore
 const WEIGHT = [
-  0.0, 0.0007376606707406586, 0.0, 0.0, 0.0007793481682867309, 0.0, 0.0, 0.0004371155730107379, 0.0,
-  1.1041726426657346, 0.00066284834129271, 0.00015231632783718752, 0.0, 0.0016406437456599754, 0.0,
-  1.8422455520539298, 11.441172603757666, 0.0, 0.0007989109436015163, 0.000176816438078653, 0.0,
-  1.8787594979546387, 10.94906990605142, 0.0, 0.0007289346991508072, 0.9677937080626833, 0.0,
-  0.00014003424285435884, 0.9981766977854967, 0.00031949755934435053, 0.0004550992113792063, 0.0, 0.0,
-  0.0013648766163243398, 0.0, 0.0, 0.0, 0.0, 0.0, 7.466890328078848, 0.0, 17.445833984131262,
-  0.0006235601634041466, 0.0, 0.0, 6.683678146179332, 0.00037724407979611296, 1.027889937768264, 225.20515300849274,
-  0.0, 0.0, 19.213238186143016, 0.0011401524586618361, 0.001237755635509985, 176.39317598450694, 0.0, 0.0,
-  24.43300999870476, 0.28520802612117757, 0.0004485436923833408, 0.0, 0.0, 0.0, 34.77906344483772, 44.835625328877896,
-  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0008680556573291698, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0005313191874358747, 0.0,
-  0.00016533814161379112, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0004179171803251336, 0.0017290828234722833, 0.0, 0.0020827005846636437,
-  0.0, 0.0, 8.826982764996862, 23.19243343998926, 0.0, 95.1080498811086, 0.9863978034400682, 0.9834382792465353,
-  0.0012286405048278493, 171.2667255897307, 0.9807858872435379, 0.0, 0.0, 0.0, 0.0005130064588990679, 0.0, 0.00010854057858411537
+  0.0, 0.0007376606707406586, 0.0, 0.0, 0.0007793481682867309, 0.0, 0.0, 0.0004371155730107379, 0.0, 1.1041726426657346,
+  0.00066284834129271, 0.00015231632783718752, 0.0, 0.0016406437456599754, 0.0, 1.8422455520539298, 11.441172603757666,
+  0.0, 0.0007989109436015163, 0.000176816438078653, 0.0, 1.8787594979546387, 10.94906990605142, 0.0,
+  0.0007289346991508072, 0.9677937080626833, 0.0, 0.00014003424285435884, 0.9981766977854967, 0.00031949755934435053,
+  0.0004550992113792063, 0.0, 0.0, 0.0013648766163243398, 0.0, 0.0, 0.0, 0.0, 0.0, 7.466890328078848, 0.0,
+  17.445833984131262, 0.0006235601634041466, 0.0, 0.0, 6.683678146179332, 0.00037724407979611296, 1.027889937768264,
+  225.20515300849274, 0.0, 0.0, 19.213238186143016, 0.0011401524586618361, 0.001237755635509985, 176.39317598450694,
+  0.0, 0.0, 24.43300999870476, 0.28520802612117757, 0.0004485436923833408, 0.0, 0.0, 0.0, 34.77906344483772,
+  44.835625328877896, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0008680556573291698, 0.0, 0.0, 0.0, 0.0, 0.0,
+  0.0005313191874358747, 0.0, 0.00016533814161379112, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0004179171803251336,
+  0.0017290828234722833, 0.0, 0.0020827005846636437, 0.0, 0.0, 8.826982764996862, 23.19243343998926, 0.0,
+  95.1080498811086, 0.9863978034400682, 0.9834382792465353, 0.0012286405048278493, 171.2667255897307,
+  0.9807858872435379, 0.0, 0.0, 0.0, 0.0005130064588990679, 0.0, 0.00010854057858411537
 ]
 
 /** 8-bit sRGB pixels, 3 channels interleaved (alpha is flattened by the caller: the metric has no alpha). */
@@ -68,7 +68,8 @@ export interface LinearImage {
 
 /** The per-scale sums of SSIMULACRA2 for two images of the same size (at least 8×8). */
 export function partialSums(reference: RgbImage, distorted: RgbImage): PartialSums {
-  if (reference.width !== distorted.width || reference.height !== distorted.height) throw new RangeError('SSIMULACRA2: images differ in size')
+  if (reference.width !== distorted.width || reference.height !== distorted.height)
+    throw new RangeError('SSIMULACRA2: images differ in size')
   if (reference.width < 8 || reference.height < 8) throw new RangeError('SSIMULACRA2: images must be at least 8×8')
   return once(prepareReference(reference, NUM_SCALES), (prepared) => sumsAgainst(prepared, distorted))
 }
@@ -102,7 +103,8 @@ export const EVERY_CHANNEL: ScaleChannels = Array.from({ length: NUM_SCALES }, (
 export function scaleCount(width: number, height: number): number {
   if (width < 8 || height < 8) return 0
   let scales = 1
-  for (let w = width, h = height; scales < NUM_SCALES && w >= 8 && h >= 8; scales++) [w, h] = [(w + 1) >> 1, (h + 1) >> 1]
+  for (let w = width, h = height; scales < NUM_SCALES && w >= 8 && h >= 8; scales++)
+    [w, h] = [(w + 1) >> 1, (h + 1) >> 1]
   return scales
 }
 
@@ -127,7 +129,12 @@ export function weightedChannels(scales: number = NUM_SCALES): ScaleChannels {
  * 1/2^halvings on (`channels` should start at that scale too). `release()` it when done: its memory goes back
  * to a pool for the next one (an unreleased one is simply garbage-collected).
  */
-export function prepareReference(first: LinearImage | RgbImage, scales: number, channels: ScaleChannels = EVERY_CHANNEL, halvings = 0): PreparedReference {
+export function prepareReference(
+  first: LinearImage | RgbImage,
+  scales: number,
+  channels: ScaleChannels = EVERY_CHANNEL,
+  halvings = 0
+): PreparedReference {
   return new WasmReference(first, scales, channels, halvings)
 }
 
@@ -152,8 +159,14 @@ export function pyramidSums(first: LinearImage, second: LinearImage, scales: num
  */
 export function scorerFor(reference: RgbImage, weighted = false): Scorer<[RgbImage]> {
   if (reference.width < 8 || reference.height < 8) throw new RangeError('SSIMULACRA2: images must be at least 8×8')
-  const prepared = prepareReference(reference, NUM_SCALES, weighted ? weightedChannels(scaleCount(reference.width, reference.height)) : EVERY_CHANNEL)
-  return Object.assign((distorted: RgbImage) => scoreFromSums(sumsAgainst(prepared, distorted)), { release: () => prepared.release() })
+  const prepared = prepareReference(
+    reference,
+    NUM_SCALES,
+    weighted ? weightedChannels(scaleCount(reference.width, reference.height)) : EVERY_CHANNEL
+  )
+  return Object.assign((distorted: RgbImage) => scoreFromSums(sumsAgainst(prepared, distorted)), {
+    release: () => prepared.release()
+  })
 }
 
 /** Scores images against a reference it holds prepared; `release()` when done (see `prepareReference`). */
@@ -179,9 +192,11 @@ export function scoreFromSums(total: PartialSums): number {
   // Like the reference, weights are taken in order over the scales present (a small image uses fewer).
   for (let c = 0; c < 3; c++) {
     for (let s = 0; s < total.sums.length; s++) {
-      const sums = total.sums[s]!, n = total.pixels[s]!
+      const sums = total.sums[s]!,
+        n = total.pixels[s]!
       for (let norm = 0; norm < 2; norm++) {
-        const value = (k: number) => (norm === 0 ? sums[c * 6 + k]! / n : Math.sqrt(Math.sqrt(sums[c * 6 + k + 1]! / n)))
+        const value = (k: number) =>
+          norm === 0 ? sums[c * 6 + k]! / n : Math.sqrt(Math.sqrt(sums[c * 6 + k + 1]! / n))
         sum += WEIGHT[i++]! * value(0)
         sum += WEIGHT[i++]! * value(2)
         sum += WEIGHT[i++]! * value(4)
@@ -190,7 +205,7 @@ export function scoreFromSums(total: PartialSums): number {
   }
   let x = sum * 0.9562382616834844
   x = 6.248496625763138e-5 * x * x * x + 2.326765642916932 * x - 0.020884521182843837 * x * x
-  return x > 0 ? 100 - 10 * Math.pow(x, 0.6276336467831387) : 100
+  return x > 0 ? 100 - 10 * x ** 0.6276336467831387 : 100
 }
 
 /** SSIMULACRA2 of `distorted` against `reference` (same size, 8-bit sRGB). */

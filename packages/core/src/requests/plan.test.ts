@@ -4,14 +4,38 @@ import { DEFAULT_OPTIONS } from './schema.ts'
 
 t.test('a request is split into units of distinct images, products into pages', async (t) => {
   const urls = Array.from({ length: 7 }, (_, i) => `https://a.example/${i}.jpg`)
-  const products = [{ serial: 1, name: 'A', image_ids: [0, 1, 2] }, { serial: 2, name: 'B', image_ids: [3, 4, 5, 6, 0] }]
+  const products = [
+    { serial: 1, name: 'A', image_ids: [0, 1, 2] },
+    { serial: 2, name: 'B', image_ids: [3, 4, 5, 6, 0] }
+  ]
   const plan = planRequest('r1', { urls, products }, DEFAULT_OPTIONS, undefined, new Date(0), 3)
-  t.same(plan.units.map((u) => [u.n, u.first, u.images.length]), [[0, 0, 3], [1, 3, 3], [2, 6, 1]])
+  t.same(
+    plan.units.map((u) => [u.n, u.first, u.images.length]),
+    [
+      [0, 0, 3],
+      [1, 3, 3],
+      [2, 6, 1]
+    ]
+  )
   t.ok(plan.units.every((u) => u.images.every((i) => i.status === 'pending') && u.options === DEFAULT_OPTIONS))
-  t.match(plan.request, { request_id: 'r1', status: 'Pending', units: 3, unit_size: 3, product_count: 2, images: { total: 7, pending: 7, succeeded: 0 } })
-  t.same(plan.productPages.map((p) => p.products.length), [2])
+  t.match(plan.request, {
+    request_id: 'r1',
+    status: 'Pending',
+    units: 3,
+    unit_size: 3,
+    product_count: 2,
+    images: { total: 7, pending: 7, succeeded: 0 }
+  })
+  t.same(
+    plan.productPages.map((p) => p.products.length),
+    [2]
+  )
   t.same(unitOf(6, 3), { n: 2, slot: 0 })
-  t.same(planRequest('r2', { urls: [], products: [] }, DEFAULT_OPTIONS, undefined, new Date(0), 3).units, [], 'no images, no units')
+  t.same(
+    planRequest('r2', { urls: [], products: [] }, DEFAULT_OPTIONS, undefined, new Date(0), 3).units,
+    [],
+    'no images, no units'
+  )
 })
 
 t.test('product pages for a window of rows', async (t) => {
@@ -21,10 +45,28 @@ t.test('product pages for a window of rows', async (t) => {
 })
 
 t.test('tallies count outcomes and bytes of succeeded images only', async (t) => {
-  const a = tally([{ url: 'x', status: 'succeeded', bytes_in: 10, bytes_out: 4, score: 72.5 }, { url: 'y', status: 'failed', bytes_in: 7 }, { url: 'z', status: 'pending' }])
+  const a = tally([
+    { url: 'x', status: 'succeeded', bytes_in: 10, bytes_out: 4, score: 72.5 },
+    { url: 'y', status: 'failed', bytes_in: 7 },
+    { url: 'z', status: 'pending' }
+  ])
   t.same(a, { succeeded: 1, failed: 1, bytes_in: 10, bytes_out: 4, scored: 1, score_sum: 72.5, score_min: 72.5 })
   const b = tally([{ url: 'w', status: 'succeeded', bytes_in: 1, bytes_out: 1 }])
-  t.same(b, { succeeded: 1, failed: 0, bytes_in: 1, bytes_out: 1, scored: 0, score_sum: 0, score_min: null }, 'fixed quality: no score')
+  t.same(
+    b,
+    { succeeded: 1, failed: 0, bytes_in: 1, bytes_out: 1, scored: 0, score_sum: 0, score_min: null },
+    'fixed quality: no score'
+  )
   const sum = addTallies([a, a, b])
-  t.same(imagesSummary(6, sum), { total: 6, succeeded: 3, failed: 2, pending: 1, bytes_in: 21, bytes_out: 9, scored: 2, score_sum: 145, score_min: 72.5 })
+  t.same(imagesSummary(6, sum), {
+    total: 6,
+    succeeded: 3,
+    failed: 2,
+    pending: 1,
+    bytes_in: 21,
+    bytes_out: 9,
+    scored: 2,
+    score_sum: 145,
+    score_min: 72.5
+  })
 })

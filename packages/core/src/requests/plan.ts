@@ -44,15 +44,32 @@ function addScore(t: Tally, score: number): void {
   t.score_min = t.score_min == null ? score : Math.min(t.score_min, score)
 }
 
-export function planRequest(id: string, csv: ParsedCsv, options: ProcessingOptions, webhookUrl: string | undefined, now: Date, unitSize: number): RequestPlan {
+export function planRequest(
+  id: string,
+  csv: ParsedCsv,
+  options: ProcessingOptions,
+  webhookUrl: string | undefined,
+  now: Date,
+  unitSize: number
+): RequestPlan {
   const units: UnitData[] = []
   for (let first = 0; first < csv.urls.length; first += unitSize) {
     const urls = csv.urls.slice(first, first + unitSize)
-    units.push({ n: units.length, first, options, images: urls.map((url) => ({ url, status: 'pending' })), tally: emptyTally() })
+    units.push({
+      n: units.length,
+      first,
+      options,
+      images: urls.map((url) => ({ url, status: 'pending' })),
+      tally: emptyTally()
+    })
   }
   const productPages: ProductPageDocument[] = []
   for (let start = 0; start < csv.products.length; start += PRODUCTS_PER_PAGE) {
-    productPages.push({ request_id: id, n: productPages.length, products: csv.products.slice(start, start + PRODUCTS_PER_PAGE) })
+    productPages.push({
+      request_id: id,
+      n: productPages.length,
+      products: csv.products.slice(start, start + PRODUCTS_PER_PAGE)
+    })
   }
   const request: RequestDocument = {
     request_id: id,

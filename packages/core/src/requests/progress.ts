@@ -16,7 +16,12 @@ export class ProgressBatcher<T> {
 
   constructor(
     private readonly write: (items: T[]) => Promise<boolean>,
-    private readonly options: { maxBatch: number; intervalMs: number; onError: (err: unknown) => void; onLeaseLost: () => void }
+    private readonly options: {
+      maxBatch: number
+      intervalMs: number
+      onError: (err: unknown) => void
+      onLeaseLost: () => void
+    }
   ) {}
 
   add(item: T): void {

@@ -2,7 +2,12 @@ import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 import { QualitySetting } from '../quality/setting.ts'
 
-export const RequestStatus = Type.Union([Type.Literal('Pending'), Type.Literal('Processing'), Type.Literal('Completed'), Type.Literal('Failed')])
+export const RequestStatus = Type.Union([
+  Type.Literal('Pending'),
+  Type.Literal('Processing'),
+  Type.Literal('Completed'),
+  Type.Literal('Failed')
+])
 export type RequestStatus = Static<typeof RequestStatus>
 
 export const ImageStatus = Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')])
@@ -17,9 +22,16 @@ export type OutputFormat = Static<typeof OutputFormat>
 export const ProcessingOptions = Type.Object({
   quality: QualitySetting,
   format: OutputFormat,
-  max_width: Type.Optional(Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this width; never enlarges.' })),
-  max_height: Type.Optional(Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this height; never enlarges.' })),
-  mozjpeg: Type.Boolean({ default: false, description: 'Use mozjpeg encoder settings for JPEG output (smaller, slower).' })
+  max_width: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this width; never enlarges.' })
+  ),
+  max_height: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 16384, description: 'Fit inside this height; never enlarges.' })
+  ),
+  mozjpeg: Type.Boolean({
+    default: false,
+    description: 'Use mozjpeg encoder settings for JPEG output (smaller, slower).'
+  })
 })
 export type ProcessingOptions = Static<typeof ProcessingOptions>
 /** What an upload that sets no option gets: the schema's defaults. */
@@ -46,7 +58,11 @@ export const ImageStats = Type.Object({
   format_out: Type.String(),
   download_ms: Type.Integer(),
   compress_ms: Type.Integer(),
-  score: Type.Optional(Type.Number({ description: 'SSIMULACRA2 of the delivered output against the oriented sRGB input (quality=auto only).' })),
+  score: Type.Optional(
+    Type.Number({
+      description: 'SSIMULACRA2 of the delivered output against the oriented sRGB input (quality=auto only).'
+    })
+  ),
   quality: Type.Optional(Type.Integer({ description: 'Encoder quality used (the chosen one with quality=auto).' }))
 })
 export type ImageStats = Static<typeof ImageStats>
@@ -159,14 +175,21 @@ export const Totals = Type.Object({
   bytes_in: Type.Integer(),
   bytes_out: Type.Integer(),
   savings_pct: Type.Union([Type.Number(), Type.Null()]),
-  score_mean: Type.Union([Type.Number(), Type.Null()], { description: 'Mean SSIMULACRA2 of delivered outputs that were scored (quality=auto); null if none.' }),
+  score_mean: Type.Union([Type.Number(), Type.Null()], {
+    description: 'Mean SSIMULACRA2 of delivered outputs that were scored (quality=auto); null if none.'
+  }),
   score_min: Type.Union([Type.Number(), Type.Null()], { description: 'Lowest SSIMULACRA2 among them; null if none.' })
 })
 export type Totals = Static<typeof Totals>
 
 export const StatusQuery = Type.Object({
   offset: Type.Integer({ minimum: 0, default: 0, description: 'First product to include.' }),
-  limit: Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'How many products to include (0 for a summary only).' })
+  limit: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 100,
+    description: 'How many products to include (0 for a summary only).'
+  })
 })
 
 const DateTime = Type.String({ format: 'date-time' })
@@ -199,7 +222,10 @@ export const StatusView = Type.Object({
     offset: Type.Integer(),
     limit: Type.Integer(),
     total: Type.Integer(),
-    next_offset: Type.Union([Type.Integer(), Type.Null()], { description: 'Where the next page starts; pages hold fewer than `limit` products when they would pass STATUS_MAX_BYTES.' }),
+    next_offset: Type.Union([Type.Integer(), Type.Null()], {
+      description:
+        'Where the next page starts; pages hold fewer than `limit` products when they would pass STATUS_MAX_BYTES.'
+    }),
     items: Type.Array(ProductView)
   })
 })

@@ -1,7 +1,18 @@
-import type { Counts, DeliveryAttempt, DeliveryState, ImageRecord, ImageView, ProductRecord, RequestDocument, StatusView, Totals, WebhookEvent } from './schema.ts'
 import type { OutputRow } from '../csv/output.ts'
 import { deliveryUrl } from '../storage/files.ts'
 import { signOutputUrl, type UrlSigning } from '../storage/signed-urls.ts'
+import type {
+  Counts,
+  DeliveryAttempt,
+  DeliveryState,
+  ImageRecord,
+  ImageView,
+  ProductRecord,
+  RequestDocument,
+  StatusView,
+  Totals,
+  WebhookEvent
+} from './schema.ts'
 
 /** Where handed-out URLs point (the API, or STORAGE_PUBLIC_URL for images) and whether API links are signed. */
 export type UrlSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
@@ -46,7 +57,14 @@ export function outputUrl(urls: UrlSettings, image: ImageRecord): string | null 
 
 function imageView(urls: UrlSettings, image: ImageRecord): ImageView {
   const { url, status, output_file: _file, error, error_kind: _kind, ...stats } = image
-  return { ...stats, input_url: url, status, output_url: outputUrl(urls, image), error: error ?? null, savings_pct: savingsPct(image.bytes_in, image.bytes_out) }
+  return {
+    ...stats,
+    input_url: url,
+    status,
+    output_url: outputUrl(urls, image),
+    error: error ?? null,
+    savings_pct: savingsPct(image.bytes_in, image.bytes_out)
+  }
 }
 
 /** A generous estimate of one image's bytes in a status page: its input URL, plus an output URL (signed), stats and an error. */
@@ -56,10 +74,15 @@ const imageViewBytes = (image: Pick<ImageRecord, 'url'>) => 1000 + image.url.len
  * How many of `products` (in order) a status page can carry within `maxBytes`: at least one, so paging always
  * moves on. Bounds a page however many URLs its rows list.
  */
-export function productsWithin(products: ProductRecord[], imageOf: (index: number) => Pick<ImageRecord, 'url'>, maxBytes: number): number {
+export function productsWithin(
+  products: ProductRecord[],
+  imageOf: (index: number) => Pick<ImageRecord, 'url'>,
+  maxBytes: number
+): number {
   let bytes = 0
   for (let i = 0; i < products.length; i++) {
-    bytes += 200 + products[i]!.name.length + products[i]!.image_ids.reduce((sum, id) => sum + imageViewBytes(imageOf(id)), 0)
+    bytes +=
+      200 + products[i]!.name.length + products[i]!.image_ids.reduce((sum, id) => sum + imageViewBytes(imageOf(id)), 0)
     if (bytes > maxBytes) return Math.max(1, i)
   }
   return products.length
@@ -77,13 +100,20 @@ export interface ProductPage {
  * Status as the API shows it: the request, its live image summary (from the units while it runs), its
  * delivery, and one page of products with their images.
  */
-export function statusView(doc: RequestDocument, images: RequestDocument['images'], delivery: DeliveryData | null, urls: UrlSettings, page: ProductPage): StatusView {
+export function statusView(
+  doc: RequestDocument,
+  images: RequestDocument['images'],
+  delivery: DeliveryData | null,
+  urls: UrlSettings,
+  page: ProductPage
+): StatusView {
   const counts = countsOf(images)
   const last = delivery?.attempts.at(-1)
   return {
     request_id: doc.request_id,
     status: doc.status,
-    progress_pct: counts.total === 0 ? 100 : Math.floor(((counts.succeeded + counts.failed) / counts.total) * 1000) / 10,
+    progress_pct:
+      counts.total === 0 ? 100 : Math.floor(((counts.succeeded + counts.failed) / counts.total) * 1000) / 10,
     counts,
     totals: totalsView(images),
     options: doc.options,
@@ -94,14 +124,24 @@ export function statusView(doc: RequestDocument, images: RequestDocument['images
     completed_at: doc.completed_at?.toISOString() ?? null,
     output_csv_url: doc.output_csv ? handOut(urls, doc.output_csv) : null,
     webhook: delivery
-      ? { state: delivery.state, event_id: delivery.event_id, attempts: delivery.attempts.length, last_status_code: last?.status_code ?? null, last_error: last?.error ?? null }
+      ? {
+          state: delivery.state,
+          event_id: delivery.event_id,
+          attempts: delivery.attempts.length,
+          last_status_code: last?.status_code ?? null,
+          last_error: last?.error ?? null
+        }
       : null,
     products: {
       offset: page.offset,
       limit: page.limit,
       total: page.total,
       next_offset: page.offset + page.products.length < page.total ? page.offset + page.products.length : null,
-      items: page.products.map((p) => ({ serial: p.serial, name: p.name, images: p.image_ids.map((i) => imageView(urls, page.images.get(i)!)) }))
+      items: page.products.map((p) => ({
+        serial: p.serial,
+        name: p.name,
+        images: p.image_ids.map((i) => imageView(urls, page.images.get(i)!))
+      }))
     }
   }
 }

@@ -1,11 +1,21 @@
+import { randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { access, constants, link, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises'
-import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { isConditional, readPlan, type ReadConditions } from './http.ts'
-import { assertKey, assertPrefix, objectMeta, StorageError, type ObjectInfo, type ObjectRead, type PutMeta, type PutResult, type Storage } from './port.ts'
+import { isConditional, type ReadConditions, readPlan } from './http.ts'
+import {
+  assertKey,
+  assertPrefix,
+  type ObjectInfo,
+  type ObjectRead,
+  objectMeta,
+  type PutMeta,
+  type PutResult,
+  type Storage,
+  StorageError
+} from './port.ts'
 
 const TEMP_SUFFIX = '.tmp'
 
@@ -80,9 +90,14 @@ export class FileStorage implements Storage {
   async removeStale(keys: string[]): Promise<number> {
     let removed = 0
     // A temp file is `<target>.<uuid>.tmp` beside its target: one listing per folder, matched by target name.
-    for (const [dir, targets] of groupBy(keys.map((k) => this.path(assertKey(k))), path.dirname)) {
+    for (const [dir, targets] of groupBy(
+      keys.map((k) => this.path(assertKey(k))),
+      path.dirname
+    )) {
       const names = await readdir(dir).catch(() => [] as string[])
-      const stale = names.filter((n) => n.endsWith(TEMP_SUFFIX) && targets.some((t) => n.startsWith(`${path.basename(t)}.`)))
+      const stale = names.filter(
+        (n) => n.endsWith(TEMP_SUFFIX) && targets.some((t) => n.startsWith(`${path.basename(t)}.`))
+      )
       await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })))
       removed += stale.length
     }
@@ -99,7 +114,11 @@ export class FileStorage implements Storage {
         await rm(probe, { force: true })
       }
     } catch (err) {
-      throw new StorageError('not-writable', `storage directory ${this.root} is not ${options.write ? 'writable' : 'readable'}: ${(err as Error).message}`, { cause: err })
+      throw new StorageError(
+        'not-writable',
+        `storage directory ${this.root} is not ${options.write ? 'writable' : 'readable'}: ${(err as Error).message}`,
+        { cause: err }
+      )
     }
   }
 

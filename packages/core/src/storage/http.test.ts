@@ -13,7 +13,11 @@ t.test('readPlan: validators first, then one byte range', async (t) => {
   t.same(readPlan(info, { ifNoneMatch: '"abc"', range: 'bytes=0-9' }), { status: 304 }, 'a match wins over Range')
   t.same(readPlan(info, { ifModifiedSince: 'Fri, 02 Jan 2026 03:04:05 GMT' }), { status: 304 })
   t.same(readPlan(info, { ifModifiedSince: 'Fri, 02 Jan 2026 03:04:04 GMT' }), { status: 200 }, 'modified since')
-  t.same(readPlan(info, { ifNoneMatch: '"other"', ifModifiedSince: 'Fri, 02 Jan 2026 03:04:05 GMT' }), { status: 200 }, 'If-None-Match decides when both are sent')
+  t.same(
+    readPlan(info, { ifNoneMatch: '"other"', ifModifiedSince: 'Fri, 02 Jan 2026 03:04:05 GMT' }),
+    { status: 200 },
+    'If-None-Match decides when both are sent'
+  )
 
   t.same(readPlan(info, { range: 'bytes=0-99' }), { status: 206, start: 0, end: 99 })
   t.same(readPlan(info, { range: 'bytes=990-' }), { status: 206, start: 990, end: 999 })
@@ -31,7 +35,12 @@ t.test('readPlan: validators first, then one byte range', async (t) => {
 t.test('responseHeaders', async (t) => {
   const common = { etag: '"abc"', 'last-modified': 'Fri, 02 Jan 2026 03:04:05 GMT', 'accept-ranges': 'bytes' }
   t.same(responseHeaders(info, { status: 200 }), { ...common, 'content-type': 'image/webp', 'content-length': '1000' })
-  t.same(responseHeaders(info, { status: 206, start: 10, end: 19 }), { ...common, 'content-type': 'image/webp', 'content-length': '10', 'content-range': 'bytes 10-19/1000' })
+  t.same(responseHeaders(info, { status: 206, start: 10, end: 19 }), {
+    ...common,
+    'content-type': 'image/webp',
+    'content-length': '10',
+    'content-range': 'bytes 10-19/1000'
+  })
   t.same(responseHeaders(info, { status: 304 }), common)
   t.same(responseHeaders(info, { status: 416 }), { ...common, 'content-range': 'bytes */1000' })
 })

@@ -9,11 +9,7 @@ export interface ReadConditions {
   ifModifiedSince?: string | undefined
 }
 
-export type ReadPlan =
-  | { status: 200 }
-  | { status: 206; start: number; end: number }
-  | { status: 304 }
-  | { status: 416 }
+export type ReadPlan = { status: 200 } | { status: 206; start: number; end: number } | { status: 304 } | { status: 416 }
 
 export function isConditional(conditions: ReadConditions): boolean {
   return Boolean(conditions.range || conditions.ifNoneMatch || conditions.ifModifiedSince)
@@ -24,7 +20,10 @@ export function isConditional(conditions: ReadConditions): boolean {
  * is 206; a range wholly past the end is 416. A malformed, non-byte or multi-range header is ignored (200, the
  * whole object), which the RFC allows and which spares us multipart/byteranges.
  */
-export function readPlan(info: Pick<ObjectInfo, 'size' | 'etag' | 'lastModified'>, conditions: ReadConditions): ReadPlan {
+export function readPlan(
+  info: Pick<ObjectInfo, 'size' | 'etag' | 'lastModified'>,
+  conditions: ReadConditions
+): ReadPlan {
   const request = { 'if-none-match': conditions.ifNoneMatch, 'if-modified-since': conditions.ifModifiedSince }
   if (fresh(request, { etag: info.etag, 'last-modified': info.lastModified.toUTCString() })) return { status: 304 }
   if (!conditions.range) return { status: 200 }
@@ -45,7 +44,12 @@ export function responseHeaders(info: ObjectInfo, plan: ReadPlan): Record<string
     case 416:
       return { ...common, 'content-range': `bytes */${info.size}` }
     case 206:
-      return { ...common, 'content-type': info.contentType, 'content-length': String(plan.end - plan.start + 1), 'content-range': `bytes ${plan.start}-${plan.end}/${info.size}` }
+      return {
+        ...common,
+        'content-type': info.contentType,
+        'content-length': String(plan.end - plan.start + 1),
+        'content-range': `bytes ${plan.start}-${plan.end}/${info.size}`
+      }
     case 200:
       return { ...common, 'content-type': info.contentType, 'content-length': String(info.size) }
   }

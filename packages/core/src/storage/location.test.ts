@@ -1,18 +1,26 @@
-import t from 'tap'
 import path from 'node:path'
-import { describeLocation, parseStorageUrl } from './location.ts'
+import t from 'tap'
 import { deliveryUrl, publicUrl } from './files.ts'
+import { describeLocation, parseStorageUrl } from './location.ts'
 import { assertKey, IMMUTABLE, objectMeta, PRIVATE } from './port.ts'
 import { classifyS3Error } from './s3.ts'
 
 t.test('parseStorageUrl', async (t) => {
-  t.same(parseStorageUrl('', './data/storage'), { kind: 'file', dir: path.resolve('data/storage') }, 'STORAGE_DIR as the shorthand')
+  t.same(
+    parseStorageUrl('', './data/storage'),
+    { kind: 'file', dir: path.resolve('data/storage') },
+    'STORAGE_DIR as the shorthand'
+  )
   t.same(parseStorageUrl('file:///var/lib/imgproc', 'ignored'), { kind: 'file', dir: '/var/lib/imgproc' })
   t.same(parseStorageUrl('file://localhost/srv/out/', 'ignored'), { kind: 'file', dir: '/srv/out' })
   t.same(parseStorageUrl('file:///srv/with%20space', 'x'), { kind: 'file', dir: '/srv/with space' })
   t.same(parseStorageUrl('s3://my-bucket', 'x'), { kind: 's3', bucket: 'my-bucket', prefix: '' })
   t.same(parseStorageUrl('s3://my-bucket/', 'x'), { kind: 's3', bucket: 'my-bucket', prefix: '' })
-  t.same(parseStorageUrl('s3://my.bucket-1/tenant/outputs/', 'x'), { kind: 's3', bucket: 'my.bucket-1', prefix: 'tenant/outputs' })
+  t.same(parseStorageUrl('s3://my.bucket-1/tenant/outputs/', 'x'), {
+    kind: 's3',
+    bucket: 'my.bucket-1',
+    prefix: 'tenant/outputs'
+  })
   t.same(parseStorageUrl('s3://b42//a//b', 'x'), { kind: 's3', bucket: 'b42', prefix: 'a/b' })
   t.throws(() => parseStorageUrl('s3://My_Bucket/x', 'x'), /"My_Bucket" is not a valid bucket name/)
   t.throws(() => parseStorageUrl('s3://ab', 'x'), /not a valid bucket name/)
@@ -29,7 +37,11 @@ t.test('deliveryUrl: images may go straight to object storage, the CSV always th
   const api = { PUBLIC_BASE_URL: 'https://api.example.com', STORAGE_PUBLIC_URL: '' }
   const cdn = { ...api, STORAGE_PUBLIC_URL: 'https://cdn.example.com/outputs' }
   t.equal(deliveryUrl(api, 'r1/0.webp'), 'https://api.example.com/images/r1/0.webp')
-  t.equal(deliveryUrl(api, 'r1/0.webp'), publicUrl(api.PUBLIC_BASE_URL, 'r1/0.webp'), 'the same as publicUrl without STORAGE_PUBLIC_URL')
+  t.equal(
+    deliveryUrl(api, 'r1/0.webp'),
+    publicUrl(api.PUBLIC_BASE_URL, 'r1/0.webp'),
+    'the same as publicUrl without STORAGE_PUBLIC_URL'
+  )
   t.equal(deliveryUrl(cdn, 'r1/0.webp'), 'https://cdn.example.com/outputs/r1/0.webp')
   t.equal(deliveryUrl(api, 'r1/output.csv'), 'https://api.example.com/requests/r1/output.csv')
   t.equal(deliveryUrl(cdn, 'r1/output.csv'), 'https://api.example.com/requests/r1/output.csv', 'the CSV is private')
@@ -41,11 +53,17 @@ t.test('objectMeta and keys', async (t) => {
   t.same(objectMeta('r/output.csv'), { contentType: 'text/csv; charset=utf-8', cacheControl: PRIVATE })
   t.equal(objectMeta('r/x.bin').contentType, 'application/octet-stream')
   t.equal(assertKey('0b1c/12.avif'), '0b1c/12.avif')
-  for (const bad of ['', '/a', 'a/', 'a//b', '..', 'a/../b', 'a/./b', 'a\\b', 'a b', '.hidden/x']) t.throws(() => assertKey(bad), { name: 'StorageError', kind: 'invalid-key' }, bad)
+  for (const bad of ['', '/a', 'a/', 'a//b', '..', 'a/../b', 'a/./b', 'a\\b', 'a b', '.hidden/x'])
+    t.throws(() => assertKey(bad), { name: 'StorageError', kind: 'invalid-key' }, bad)
 })
 
 t.test('classifyS3Error: what an operator must fix', async (t) => {
-  const sdk = (name: string, status?: number, code?: string) => Object.assign(new Error(name), { name, ...(code ? { code } : {}), ...(status ? { $metadata: { httpStatusCode: status } } : {}) })
+  const sdk = (name: string, status?: number, code?: string) =>
+    Object.assign(new Error(name), {
+      name,
+      ...(code ? { code } : {}),
+      ...(status ? { $metadata: { httpStatusCode: status } } : {})
+    })
   t.equal(classifyS3Error(sdk('NoSuchBucket', 404)), 'missing-bucket')
   t.equal(classifyS3Error(sdk('AccessDenied', 403)), 'denied')
   t.equal(classifyS3Error(sdk('InvalidAccessKeyId', 403)), 'denied')

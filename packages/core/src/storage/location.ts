@@ -2,9 +2,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** Where outputs live: a local directory (the embedded default) or a bucket with an optional key prefix. */
-export type StorageLocation =
-  | { kind: 'file'; dir: string }
-  | { kind: 's3'; bucket: string; prefix: string }
+export type StorageLocation = { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string }
 
 // S3 bucket naming rules (3-63 chars, lower case, digits, dots, hyphens); anything else is a typo we report now.
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
@@ -22,13 +20,15 @@ export function parseStorageUrl(storageUrl: string, storageDir: string): Storage
     throw new Error('must be file:///absolute/path or s3://bucket[/prefix]')
   }
   if (url.protocol === 'file:') {
-    if (url.host !== '' && url.host !== 'localhost') throw new Error('file URLs name a local directory: file:///absolute/path')
+    if (url.host !== '' && url.host !== 'localhost')
+      throw new Error('file URLs name a local directory: file:///absolute/path')
     return { kind: 'file', dir: path.resolve(fileURLToPath(url)) }
   }
   if (url.protocol === 's3:') {
     const bucket = url.hostname
     if (!BUCKET.test(bucket)) throw new Error(`"${bucket}" is not a valid bucket name`)
-    if (url.search || url.hash || url.username || url.port) throw new Error('s3 URLs are s3://bucket[/prefix], without port, query or credentials')
+    if (url.search || url.hash || url.username || url.port)
+      throw new Error('s3 URLs are s3://bucket[/prefix], without port, query or credentials')
     const prefix = decodeURIComponent(url.pathname).split('/').filter(Boolean).join('/')
     return { kind: 's3', bucket, prefix }
   }
@@ -36,5 +36,7 @@ export function parseStorageUrl(storageUrl: string, storageDir: string): Storage
 }
 
 export function describeLocation(location: StorageLocation): string {
-  return location.kind === 'file' ? `file://${location.dir}` : `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ''}`
+  return location.kind === 'file'
+    ? `file://${location.dir}`
+    : `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ''}`
 }

@@ -58,7 +58,11 @@ export type StorageErrorKind = 'missing-bucket' | 'denied' | 'unreachable' | 'no
 
 export class StorageError extends Error {
   override name = 'StorageError'
-  constructor(readonly kind: StorageErrorKind, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly kind: StorageErrorKind,
+    message: string,
+    options?: { cause?: unknown }
+  ) {
     super(message, options)
   }
 }
@@ -67,13 +71,15 @@ export class StorageError extends Error {
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/
 
 export function assertKey(key: string): string {
-  if (!key.split('/').every((s) => SEGMENT.test(s) && s !== '..')) throw new StorageError('invalid-key', `invalid storage key "${key}"`)
+  if (!key.split('/').every((s) => SEGMENT.test(s) && s !== '..'))
+    throw new StorageError('invalid-key', `invalid storage key "${key}"`)
   return key
 }
 
 /** A prefix is a key ending with `/`: deletes and sweeps work on one request's folder, never on a partial name. */
 export function assertPrefix(prefix: string): string {
-  if (!prefix.endsWith('/')) throw new StorageError('invalid-key', `invalid storage prefix "${prefix}": must end with "/"`)
+  if (!prefix.endsWith('/'))
+    throw new StorageError('invalid-key', `invalid storage prefix "${prefix}": must end with "/"`)
   assertKey(prefix.slice(0, -1))
   return prefix
 }
@@ -102,7 +108,11 @@ export async function checkStorage(storage: Storage, options: { write?: boolean 
     await storage.check(options)
   } catch (err) {
     if (err instanceof StorageError) throw err
-    throw new StorageError('failed', `storage ${storage.description} failed its start-up check: ${(err as Error).message}`, { cause: err })
+    throw new StorageError(
+      'failed',
+      `storage ${storage.description} failed its start-up check: ${(err as Error).message}`,
+      { cause: err }
+    )
   }
 }
 

@@ -1,13 +1,31 @@
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, paginateListObjectsV2, PutObjectCommand, S3Client, type GetObjectCommandOutput, type HeadObjectCommandOutput
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  S3Client
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { isConditional, readPlan, type ReadConditions } from './http.ts'
+import { isConditional, type ReadConditions, readPlan } from './http.ts'
 import {
-  assertKey, assertPrefix, StorageError, type ObjectInfo, type ObjectRead, type PutMeta, type PutResult, type Storage, type StorageErrorKind
+  assertKey,
+  assertPrefix,
+  type ObjectInfo,
+  type ObjectRead,
+  type PutMeta,
+  type PutResult,
+  type Storage,
+  StorageError,
+  type StorageErrorKind
 } from './port.ts'
 
 export interface S3Options {
@@ -24,9 +42,27 @@ export interface S3Options {
   partSize?: number
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE'])
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE'
+])
 // XAdminUserNotFound: versitygw's answer (a 404) to an access key it does not know; AWS says InvalidAccessKeyId.
-const DENIED_NAMES = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError', 'XAdminUserNotFound'])
+const DENIED_NAMES = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'CredentialsProviderError',
+  'XAdminUserNotFound'
+])
 
 /** Sorts an SDK failure into what an operator must fix. */
 export function classifyS3Error(err: unknown): StorageErrorKind {
@@ -34,7 +70,8 @@ export function classifyS3Error(err: unknown): StorageErrorKind {
   const status = e.$metadata?.httpStatusCode
   if (e.name === 'NoSuchBucket') return 'missing-bucket'
   if (status === 401 || status === 403 || DENIED_NAMES.has(e.name ?? '')) return 'denied'
-  if (NETWORK_CODES.has(e.code ?? '') || NETWORK_CODES.has(e.name ?? '') || e.name === 'TimeoutError') return 'unreachable'
+  if (NETWORK_CODES.has(e.code ?? '') || NETWORK_CODES.has(e.name ?? '') || e.name === 'TimeoutError')
+    return 'unreachable'
   return 'failed'
 }
 
@@ -50,7 +87,9 @@ export class S3Storage implements Storage {
 
   constructor(private readonly options: S3Options) {
     this.description = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`
-    this.where = options.endpoint ? `at ${options.endpoint} (S3_ENDPOINT)` : `in AWS region ${options.region} (S3_REGION)`
+    this.where = options.endpoint
+      ? `at ${options.endpoint} (S3_ENDPOINT)`
+      : `in AWS region ${options.region} (S3_REGION)`
     this.client = new S3Client({
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -66,7 +105,14 @@ export class S3Storage implements Storage {
   async put(key: string, body: Buffer | Readable, meta: PutMeta): Promise<PutResult> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.options.bucket, Key: this.key(key), Body: body, ContentType: meta.contentType, CacheControl: meta.cacheControl, IfNoneMatch: '*' },
+      params: {
+        Bucket: this.options.bucket,
+        Key: this.key(key),
+        Body: body,
+        ContentType: meta.contentType,
+        CacheControl: meta.cacheControl,
+        IfNoneMatch: '*'
+      },
       partSize: this.options.partSize ?? 8 * 1024 * 1024,
       queueSize: 2,
       leavePartsOnError: false
@@ -74,7 +120,10 @@ export class S3Storage implements Storage {
     // A body that fails (a stream fed from the database) is the caller's failure, not the storage's: it passes
     // through as it is, so it is not taken for a storage outage and retried forever.
     let bodyError: unknown
-    if (body instanceof Readable) body.once('error', (err) => { bodyError = err })
+    if (body instanceof Readable)
+      body.once('error', (err) => {
+        bodyError = err
+      })
     try {
       await upload.done()
       return 'created'
@@ -90,7 +139,10 @@ export class S3Storage implements Storage {
   async get(key: string, conditions: ReadConditions = {}): Promise<ObjectRead | null> {
     if (!isConditional(conditions)) {
       // The common case in one round trip: the GET's own headers describe the object.
-      const res = await this.read(() => this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })), key)
+      const res = await this.read(
+        () => this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })),
+        key
+      )
       return res && { info: info(res), plan: { status: 200 }, body: res.Body as Readable }
     }
     const found = await this.head(key)
@@ -98,24 +150,41 @@ export class S3Storage implements Storage {
     const plan = readPlan(found, conditions)
     if (plan.status === 304 || plan.status === 416) return { info: found, plan, body: null }
     const range = plan.status === 206 ? { Range: `bytes=${plan.start}-${plan.end}` } : {}
-    const res = await this.read(() => this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key), IfMatch: found.etag, ...range })), key)
+    const res = await this.read(
+      () =>
+        this.client.send(
+          new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key), IfMatch: found.etag, ...range })
+        ),
+      key
+    )
     return res && { info: found, plan, body: res.Body as Readable }
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
-    const res = await this.read(() => this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })), key)
+    const res = await this.read(
+      () => this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })),
+      key
+    )
     return res && info(res)
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    const Prefix = this.key(assertPrefix(prefix).slice(0, -1)) + '/'
+    const Prefix = `${this.key(assertPrefix(prefix).slice(0, -1))}/`
     let deleted = 0
     try {
-      for await (const page of paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.options.bucket, Prefix })) {
+      for await (const page of paginateListObjectsV2(
+        { client: this.client, pageSize: 1000 },
+        { Bucket: this.options.bucket, Prefix }
+      )) {
         const objects = (page.Contents ?? []).map((o) => ({ Key: o.Key! }))
         if (objects.length === 0) continue
-        const res = await this.client.send(new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: objects, Quiet: true } }))
-        if (res.Errors?.length) throw new Error(`${res.Errors.length} objects were not deleted, first: ${res.Errors[0]!.Key}: ${res.Errors[0]!.Code}`)
+        const res = await this.client.send(
+          new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: objects, Quiet: true } })
+        )
+        if (res.Errors?.length)
+          throw new Error(
+            `${res.Errors.length} objects were not deleted, first: ${res.Errors[0]!.Key}: ${res.Errors[0]!.Code}`
+          )
         deleted += objects.length
       }
     } catch (err) {
@@ -134,10 +203,18 @@ export class S3Storage implements Storage {
     try {
       let markers: { KeyMarker?: string; UploadIdMarker?: string } = {}
       for (;;) {
-        const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.options.bucket, Prefix, ...markers }))
+        const page = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.options.bucket, Prefix, ...markers })
+        )
         for (const upload of page.Uploads ?? []) {
           if (!wanted.has(upload.Key!)) continue
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: upload.Key!, UploadId: upload.UploadId! }))
+          await this.client.send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.options.bucket,
+              Key: upload.Key!,
+              UploadId: upload.UploadId!
+            })
+          )
           aborted++
         }
         if (!page.IsTruncated) return aborted
@@ -152,7 +229,9 @@ export class S3Storage implements Storage {
     try {
       // A listing rather than HeadBucket: a HEAD answer has no body, so it cannot tell a missing bucket from an
       // unknown access key (both can be a bare 404); a GET's error code can.
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, MaxKeys: 1 }))
+      await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, MaxKeys: 1 })
+      )
     } catch (err) {
       throw this.failure(err, 'checking the bucket')
     }

@@ -12,8 +12,15 @@ t.test('signed output URLs: valid until they expire, bound to their path and sec
   t.equal(refuseOutputRequest(path, query, signing, now + 59_000), null)
   t.match(refuseOutputRequest(path, query, signing, now + 61_000), /expired/)
   t.match(refuseOutputRequest(path.replace('3.webp', '4.webp'), query, signing, now), /does not match/)
-  t.match(refuseOutputRequest(path, { ...query, expires: String(now / 1000 + 6000) }, signing, now), /does not match/, 'the expiry cannot be extended')
-  t.match(refuseOutputRequest(path, query, { ...signing, WEBHOOK_SECRET: 'another-secret-1234' }, now), /does not match/)
+  t.match(
+    refuseOutputRequest(path, { ...query, expires: String(now / 1000 + 6000) }, signing, now),
+    /does not match/,
+    'the expiry cannot be extended'
+  )
+  t.match(
+    refuseOutputRequest(path, query, { ...signing, WEBHOOK_SECRET: 'another-secret-1234' }, now),
+    /does not match/
+  )
   t.match(refuseOutputRequest(path, {}, signing, now), /needs its expires and signature/)
   t.match(refuseOutputRequest(path, { ...query, signature: 'zz' }, signing, now), /does not match/)
 })

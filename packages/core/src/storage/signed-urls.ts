@@ -11,7 +11,9 @@ export interface UrlSigning {
 }
 
 const signature = (secret: string, path: string, expires: number) =>
-  createHmac('sha256', createHmac('sha256', secret).update('imgproc output urls').digest()).update(`${path}\n${expires}`).digest('hex')
+  createHmac('sha256', createHmac('sha256', secret).update('imgproc output urls').digest())
+    .update(`${path}\n${expires}`)
+    .digest('hex')
 
 /** Signs an API URL (absolute) when signing is on; returns it unchanged otherwise. */
 export function signOutputUrl(url: string, signing: UrlSigning, nowMs = Date.now()): string {
@@ -24,10 +26,16 @@ export function signOutputUrl(url: string, signing: UrlSigning, nowMs = Date.now
 }
 
 /** null when the request for `path` may be served; otherwise why not. */
-export function refuseOutputRequest(path: string, query: { expires?: string; signature?: string }, signing: UrlSigning, nowMs = Date.now()): string | null {
+export function refuseOutputRequest(
+  path: string,
+  query: { expires?: string; signature?: string },
+  signing: UrlSigning,
+  nowMs = Date.now()
+): string | null {
   if (signing.OUTPUT_URL_TTL_S <= 0) return null
   const expires = Number(query.expires)
-  if (!query.signature || !Number.isSafeInteger(expires)) return 'this link needs its expires and signature parameters (OUTPUT_URL_TTL_S is set)'
+  if (!query.signature || !Number.isSafeInteger(expires))
+    return 'this link needs its expires and signature parameters (OUTPUT_URL_TTL_S is set)'
   const expected = Buffer.from(signature(signing.WEBHOOK_SECRET, path, expires), 'hex')
   const given = Buffer.from(query.signature, 'hex')
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'the link signature does not match'

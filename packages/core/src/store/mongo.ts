@@ -1,4 +1,11 @@
-import { MongoClient, MongoServerError, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from 'mongodb'
+import {
+  type Collection,
+  type Db,
+  type Document,
+  MongoClient,
+  MongoServerError,
+  type OptionalUnlessRequiredId
+} from 'mongodb'
 
 const DUPLICATE_KEY = 11000
 
@@ -7,7 +14,11 @@ export function createMongoClient(uri: string, appName: string): MongoClient {
   return new MongoClient(uri, { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, appName })
 }
 
-export async function connectMongo(uri: string, dbName: string, appName = 'imgproc'): Promise<{ client: MongoClient; db: Db }> {
+export async function connectMongo(
+  uri: string,
+  dbName: string,
+  appName = 'imgproc'
+): Promise<{ client: MongoClient; db: Db }> {
   const client = createMongoClient(uri, appName)
   await client.connect()
   return { client, db: client.db(dbName) }
@@ -18,7 +29,10 @@ export function isDuplicateKey(err: unknown): boolean {
 }
 
 /** Inserts `doc` unless its unique key exists already: true for the first writer, false for everyone after. */
-export async function insertOnce<T extends Document>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
+export async function insertOnce<T extends Document>(
+  collection: Collection<T>,
+  doc: OptionalUnlessRequiredId<T>
+): Promise<boolean> {
   try {
     await collection.insertOne(doc)
     return true
@@ -29,12 +43,19 @@ export async function insertOnce<T extends Document>(collection: Collection<T>, 
 }
 
 /** Inserts what is not there yet (by unique key), in batches so one message never holds a 10 MB request at once. */
-export async function insertMissing<T extends Document>(collection: Collection<T>, docs: OptionalUnlessRequiredId<T>[], batch = 500): Promise<void> {
+export async function insertMissing<T extends Document>(
+  collection: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[],
+  batch = 500
+): Promise<void> {
   for (let i = 0; i < docs.length; i += batch) {
     try {
       await collection.insertMany(docs.slice(i, i + batch), { ordered: false })
     } catch (err) {
-      const { writeErrors, errorResponse } = err as { writeErrors?: Array<{ code?: number }> | { code?: number }; errorResponse?: unknown }
+      const { writeErrors, errorResponse } = err as {
+        writeErrors?: Array<{ code?: number }> | { code?: number }
+        errorResponse?: unknown
+      }
       const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []
       // A bulk error with no write errors is the network or server failing: surface that, not the wrapper.
       if (list.length === 0) throw errorResponse instanceof Error ? errorResponse : err
@@ -54,5 +75,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (isDatabaseUnavailable(wrapped.errorResponse) || isDatabaseUnavailable(wrapped.cause)) return true
   // The driver sometimes lets a bare socket error through ("This socket has been ended by the other party").
   if (['EPIPE', 'ECONNRESET', 'ECONNREFUSED'].includes((err as { code?: string }).code ?? '')) return true
-  return /^Mongo/.test(err.name) && /Network|ServerSelection|Topology|PoolCleared|NotPrimary|NotWritablePrimary|ShutdownInProgress|InterruptedAtShutdown|PrimarySteppedDown|ECONNREFUSED|ECONNRESET|closed/.test(err.name + ' ' + err.message)
+  return (
+    /^Mongo/.test(err.name) &&
+    /Network|ServerSelection|Topology|PoolCleared|NotPrimary|NotWritablePrimary|ShutdownInProgress|InterruptedAtShutdown|PrimarySteppedDown|ECONNREFUSED|ECONNRESET|closed/.test(
+      `${err.name} ${err.message}`
+    )
+  )
 }

@@ -1,17 +1,26 @@
-import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { MongoClient } from 'mongodb'
-import { WorkQueue, type Lease } from './queue.ts'
+import t from 'tap'
+import { type Lease, WorkQueue } from './queue.ts'
 
 // Against the real MongoDB the test run provides (MONGODB_URI): the queue's guarantees are the server's.
 const uri = process.env.MONGODB_URI
 if (!uri) throw new Error('MONGODB_URI is not set: run the tests through `npm test`, which starts MongoDB')
 const client = await MongoClient.connect(uri)
 const db = client.db(`q_${randomBytes(6).toString('hex')}`)
-t.teardown(async () => { await db.dropDatabase(); await client.close() })
+t.teardown(async () => {
+  await db.dropDatabase()
+  await client.close()
+})
 const queue = new WorkQueue(db)
 await queue.ensureIndexes()
-const job = (key: string, extra: object = {}) => ({ kind: 'images' as const, key, request_id: 'r', data: { key }, ...extra })
+const job = (key: string, extra: object = {}) => ({
+  kind: 'images' as const,
+  key,
+  request_id: 'r',
+  data: { key },
+  ...extra
+})
 
 t.test('enqueue is idempotent by key', async (t) => {
   await queue.enqueue([job('idem-1'), job('idem-2')])

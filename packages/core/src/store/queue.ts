@@ -1,5 +1,4 @@
-import type { ChangeStream, Collection, Db, Filter, UpdateFilter } from 'mongodb'
-import type { ObjectId } from 'mongodb'
+import type { ChangeStream, Collection, Db, Filter, ObjectId, UpdateFilter } from 'mongodb'
 import { insertMissing } from './mongo.ts'
 
 /**
@@ -102,7 +101,11 @@ export class WorkQueue {
         key: job.key,
         ...(job.request_id ? { request_id: job.request_id } : {}),
         state: job.held ? 'held' : waiting ? 'waiting' : 'pending',
-        ...(waiting ? { barrier: { needed: job.waitFor!, arrived: [] } } : job.held ? {} : { due_at: job.runAt ?? now }),
+        ...(waiting
+          ? { barrier: { needed: job.waitFor!, arrived: [] } }
+          : job.held
+            ? {}
+            : { due_at: job.runAt ?? now }),
         generation: 0,
         claims: 0,
         data: job.data,
@@ -115,7 +118,10 @@ export class WorkQueue {
 
   /** Makes a request's held jobs claimable, all in one update. */
   async releaseHeld(requestId: string, now = this.now()): Promise<void> {
-    await this.jobs.updateMany({ request_id: requestId, state: 'held' }, { $set: { state: 'pending', due_at: now, updated_at: now } })
+    await this.jobs.updateMany(
+      { request_id: requestId, state: 'held' },
+      { $set: { state: 'pending', due_at: now, updated_at: now } }
+    )
   }
 
   /**
@@ -126,7 +132,10 @@ export class WorkQueue {
     if (kinds.length === 0) return null
     const job = await this.jobs.findOneAndUpdate(
       { due_at: { $lte: now }, kind: { $in: kinds } },
-      { $set: { state: 'running', owner, due_at: new Date(now.getTime() + leaseMs), updated_at: now }, $inc: { generation: 1, claims: 1 } },
+      {
+        $set: { state: 'running', owner, due_at: new Date(now.getTime() + leaseMs), updated_at: now },
+        $inc: { generation: 1, claims: 1 }
+      },
       { sort: { due_at: 1 }, returnDocument: 'after' }
     )
     return job ? { job: job as unknown as JobDocument<D>, owner, generation: job.generation, leaseMs } : null
@@ -139,15 +148,30 @@ export class WorkQueue {
 
   /** A write on behalf of the holder (progress), extending the lease with it. */
   save(lease: Lease<unknown>, update: JobUpdate, now = this.now()): Promise<boolean> {
-    return this.fenced(lease, merge(update, { $set: { due_at: new Date(now.getTime() + lease.leaseMs), updated_at: now } }))
+    return this.fenced(
+      lease,
+      merge(update, { $set: { due_at: new Date(now.getTime() + lease.leaseMs), updated_at: now } })
+    )
   }
 
   complete(lease: Lease<unknown>, update: JobUpdate = {}, now = this.now()): Promise<boolean> {
-    return this.fenced(lease, merge(update, { $set: { state: 'done', owner: null, finished_by: lease.owner, finished_at: now, updated_at: now }, $unset: { due_at: '' } }))
+    return this.fenced(
+      lease,
+      merge(update, {
+        $set: { state: 'done', owner: null, finished_by: lease.owner, finished_at: now, updated_at: now },
+        $unset: { due_at: '' }
+      })
+    )
   }
 
   fail(lease: Lease<unknown>, reason: string, update: JobUpdate = {}, now = this.now()): Promise<boolean> {
-    return this.fenced(lease, merge(update, { $set: { state: 'failed', error: reason, owner: null, finished_at: now, updated_at: now }, $unset: { due_at: '' } }))
+    return this.fenced(
+      lease,
+      merge(update, {
+        $set: { state: 'failed', error: reason, owner: null, finished_at: now, updated_at: now },
+        $unset: { due_at: '' }
+      })
+    )
   }
 
   /**
@@ -155,9 +179,18 @@ export class WorkQueue {
    * The claim is returned too, so orderly hand-backs never count towards MAX_CLAIMS; `forgetCrashes` (after a
    * successful run of a recurring job) clears the count altogether, so crashes months apart never add up.
    */
-  release(lease: Lease<unknown>, at = this.now(), update: JobUpdate = {}, options: { forgetCrashes?: boolean } = {}, now = this.now()): Promise<boolean> {
+  release(
+    lease: Lease<unknown>,
+    at = this.now(),
+    update: JobUpdate = {},
+    options: { forgetCrashes?: boolean } = {},
+    now = this.now()
+  ): Promise<boolean> {
     const claims = options.forgetCrashes ? { $set: { claims: 0 } } : { $inc: { claims: -1 } }
-    return this.fenced(lease, merge(update, { ...claims, $set: { ...claims.$set, state: 'pending', owner: null, due_at: at, updated_at: now } }))
+    return this.fenced(
+      lease,
+      merge(update, { ...claims, $set: { ...claims.$set, state: 'pending', owner: null, due_at: at, updated_at: now } })
+    )
   }
 
   /**
@@ -168,7 +201,9 @@ export class WorkQueue {
   async arrive(key: string, part: number, now = this.now()): Promise<void> {
     await this.jobs.updateOne({ key, state: 'waiting' }, [
       { $set: { 'barrier.arrived': { $setUnion: ['$barrier.arrived', [part]] }, updated_at: { $literal: now } } },
-      { $set: { state: { $cond: [{ $gte: [{ $size: '$barrier.arrived' }, '$barrier.needed'] }, 'pending', 'waiting'] } } },
+      {
+        $set: { state: { $cond: [{ $gte: [{ $size: '$barrier.arrived' }, '$barrier.needed'] }, 'pending', 'waiting'] } }
+      },
       { $set: { due_at: { $cond: [{ $eq: ['$state', 'pending'] }, { $literal: now }, '$$REMOVE'] } } }
     ])
   }
@@ -190,10 +225,14 @@ export class WorkQueue {
   async watch(onWork: () => void, onError: (err: unknown) => void): Promise<ChangeStream | null> {
     if (!(await supportsChangeStreams(this.jobs.db))) return null
     const becamePending = [
-      { $match: { $or: [
-        { operationType: { $in: ['insert', 'replace'] }, 'fullDocument.state': 'pending' },
-        { operationType: 'update', 'updateDescription.updatedFields.state': 'pending' }
-      ] } },
+      {
+        $match: {
+          $or: [
+            { operationType: { $in: ['insert', 'replace'] }, 'fullDocument.state': 'pending' },
+            { operationType: 'update', 'updateDescription.updatedFields.state': 'pending' }
+          ]
+        }
+      },
       { $project: { _id: 1 } }
     ]
     const stream = this.jobs.watch(becamePending)

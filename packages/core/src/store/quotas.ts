@@ -12,7 +12,9 @@ interface UsageDocument {
 }
 
 /** `never`: the amount alone passes the limit, so waiting will not help. `windowStart` lets giveBack credit the same window. */
-export type QuotaDecision = { ok: true; windowStart: number } | { ok: false; retryAfterS: number; limit: number; never: boolean }
+export type QuotaDecision =
+  | { ok: true; windowStart: number }
+  | { ok: false; retryAfterS: number; limit: number; never: boolean }
 
 /**
  * Per-tenant usage in fixed windows (the hour, the UTC day), shared by every API replica. Taking is one atomic
@@ -31,11 +33,22 @@ export class QuotaStore {
     await this.usage.createIndex({ expires_at: 1 }, { expireAfterSeconds: 0 })
   }
 
-  async take(tenant: string, quota: QuotaName, amount: number, limit: number, nowMs = Date.now()): Promise<QuotaDecision> {
+  async take(
+    tenant: string,
+    quota: QuotaName,
+    amount: number,
+    limit: number,
+    nowMs = Date.now()
+  ): Promise<QuotaDecision> {
     const window = QUOTA_WINDOW_MS[quota]
     const start = Math.floor(nowMs / window) * window
     if (limit <= 0) return { ok: true, windowStart: start }
-    const refused = { ok: false as const, retryAfterS: Math.max(1, Math.ceil((start + window - nowMs) / 1000)), limit, never: false }
+    const refused = {
+      ok: false as const,
+      retryAfterS: Math.max(1, Math.ceil((start + window - nowMs) / 1000)),
+      limit,
+      never: false
+    }
     if (amount > limit) return { ...refused, never: true }
     try {
       await this.usage.updateOne(

@@ -1,9 +1,21 @@
 import type { Collection, Db } from 'mongodb'
+import {
+  addTallies,
+  finishKey,
+  imagesSummary,
+  PRODUCTS_PER_PAGE,
+  type ProductPageDocument,
+  productPagesFor,
+  type RequestPlan,
+  type UnitData,
+  unitKey,
+  unitOf,
+  webhookKey
+} from '../requests/plan.ts'
 import type { ImageRecord, ProductRecord, RequestDocument } from '../requests/schema.ts'
-import { addTallies, PRODUCTS_PER_PAGE, finishKey, imagesSummary, productPagesFor, unitKey, unitOf, webhookKey, type ProductPageDocument, type RequestPlan, type UnitData } from '../requests/plan.ts'
-import { productsWithin, type DeliveryData } from '../requests/view.ts'
+import { type DeliveryData, productsWithin } from '../requests/view.ts'
 import { insertMissing, insertOnce } from './mongo.ts'
-import { WorkQueue, type JobDocument } from './queue.ts'
+import { type JobDocument, WorkQueue } from './queue.ts'
 
 export interface WebhookEventDocument {
   event_id: string
@@ -53,8 +65,18 @@ export class RequestStore {
     const id = plan.request.request_id
     await insertOnce(this.requests, plan.request)
     await insertMissing(this.productPages, plan.productPages, 20)
-    await this.queue.enqueue([{ kind: 'finish', key: finishKey(id), request_id: id, data: {}, waitFor: plan.units.length }])
-    await this.queue.enqueue(plan.units.map((data) => ({ kind: 'images' as const, key: unitKey(id, data.n), request_id: id, data, held: true })))
+    await this.queue.enqueue([
+      { kind: 'finish', key: finishKey(id), request_id: id, data: {}, waitFor: plan.units.length }
+    ])
+    await this.queue.enqueue(
+      plan.units.map((data) => ({
+        kind: 'images' as const,
+        key: unitKey(id, data.n),
+        request_id: id,
+        data,
+        held: true
+      }))
+    )
     await this.queue.releaseHeld(id)
   }
 
@@ -70,9 +92,9 @@ export class RequestStore {
 
   /** The summary from the units' counters (exact: each is written in the same update as the records it counts). */
   async unitsSummary(doc: RequestDocument): Promise<RequestDocument['images']> {
-    const units = await this.queue.jobs
+    const units = (await this.queue.jobs
       .find({ request_id: doc.request_id, kind: 'images' }, { projection: { 'data.tally': 1 } })
-      .toArray() as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
+      .toArray()) as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
     return imagesSummary(doc.images.total, addTallies(units.map((u) => u.data.tally)))
   }
 
@@ -84,17 +106,36 @@ export class RequestStore {
    * Product rows from `offset`, at most `limit` of them and no more than fit in `maxBytes` of status page, and the
    * images they use, reading only the pages and units that hold them.
    */
-  async loadPage(doc: RequestDocument, offset: number, limit: number, maxBytes: number): Promise<{ products: ProductRecord[]; images: Map<number, ImageRecord> }> {
-    const pages = await this.productPages.find({ request_id: doc.request_id, n: { $in: productPagesFor(offset, limit, doc.product_count) } }).sort({ n: 1 }).toArray()
+  async loadPage(
+    doc: RequestDocument,
+    offset: number,
+    limit: number,
+    maxBytes: number
+  ): Promise<{ products: ProductRecord[]; images: Map<number, ImageRecord> }> {
+    const pages = await this.productPages
+      .find({ request_id: doc.request_id, n: { $in: productPagesFor(offset, limit, doc.product_count) } })
+      .sort({ n: 1 })
+      .toArray()
     const rows = pages.flatMap((p) => p.products.map((product, i) => ({ product, at: p.n * PRODUCTS_PER_PAGE + i })))
     // First cut by the least an image can cost (no unit is read for rows that cannot fit), then by real URLs.
     const window = rows.filter((r) => r.at >= offset && r.at < offset + limit).map((r) => r.product)
-    const products = window.slice(0, productsWithin(window, () => ({ url: '' }), maxBytes))
+    const products = window.slice(
+      0,
+      productsWithin(window, () => ({ url: '' }), maxBytes)
+    )
     const units = await this.unitsFor(doc, products)
     // Units gone under a live request: retention is removing it right now. Show no rows rather than fail.
     if (!units) return { products: [], images: new Map() }
-    const images = new Map(products.flatMap((p) => p.image_ids).map((i) => [i, imageAt(units, i, doc.unit_size)] as const))
-    return { products: products.slice(0, productsWithin(products, (i) => images.get(i)!, maxBytes)), images }
+    const images = new Map(
+      products.flatMap((p) => p.image_ids).map((i) => [i, imageAt(units, i, doc.unit_size)] as const)
+    )
+    return {
+      products: products.slice(
+        0,
+        productsWithin(products, (i) => images.get(i)!, maxBytes)
+      ),
+      images
+    }
   }
 
   /**
@@ -115,15 +156,25 @@ export class RequestStore {
         yield { product, images: product.image_ids.map((i) => imageAt(units, i, doc.unit_size)) }
       }
     }
-    if (rows !== doc.product_count) throw new Error(`request ${doc.request_id}: ${rows} of ${doc.product_count} product rows found`)
+    if (rows !== doc.product_count)
+      throw new Error(`request ${doc.request_id}: ${rows} of ${doc.product_count} product rows found`)
   }
 
   /** The work units holding these products' images: those in `held` kept, the rest read in one query; null if one is gone. */
-  private async unitsFor(doc: RequestDocument, products: ProductRecord[], held = new Map<number, ImageRecord[]>()): Promise<Map<number, ImageRecord[]> | null> {
+  private async unitsFor(
+    doc: RequestDocument,
+    products: ProductRecord[],
+    held = new Map<number, ImageRecord[]>()
+  ): Promise<Map<number, ImageRecord[]> | null> {
     const needed = new Set(products.flatMap((p) => p.image_ids.map((i) => unitOf(i, doc.unit_size).n)))
     const missing = [...needed].filter((n) => !held.has(n))
     const keys = missing.map((n) => unitKey(doc.request_id, n))
-    const read = keys.length === 0 ? [] : await this.queue.jobs.find({ key: { $in: keys } }, { projection: { 'data.n': 1, 'data.images': 1 } }).toArray() as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
+    const read =
+      keys.length === 0
+        ? []
+        : ((await this.queue.jobs
+            .find({ key: { $in: keys } }, { projection: { 'data.n': 1, 'data.images': 1 } })
+            .toArray()) as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>)
     const loaded = new Map(read.map((u) => [u.data.n, u.data.images]))
     const units = new Map<number, ImageRecord[]>()
     for (const n of needed) {
@@ -136,11 +187,18 @@ export class RequestStore {
 
   /** The first claimed unit moves the request from Pending to Processing (once). */
   async markStarted(requestId: string, now = new Date()): Promise<void> {
-    await this.requests.updateOne({ request_id: requestId, status: 'Pending' }, { $set: { status: 'Processing', started_at: now, updated_at: now } })
+    await this.requests.updateOne(
+      { request_id: requestId, status: 'Pending' },
+      { $set: { status: 'Processing', started_at: now, updated_at: now } }
+    )
   }
 
   /** The one transition to a final status; false if the request had reached one already. */
-  async finish(requestId: string, set: Pick<RequestDocument, 'status' | 'images'> & Partial<Pick<RequestDocument, 'output_csv' | 'error'>>, now = new Date()): Promise<boolean> {
+  async finish(
+    requestId: string,
+    set: Pick<RequestDocument, 'status' | 'images'> & Partial<Pick<RequestDocument, 'output_csv' | 'error'>>,
+    now = new Date()
+  ): Promise<boolean> {
     const result = await this.requests.updateOne(
       { request_id: requestId, status: { $in: ['Pending', 'Processing'] } },
       { $set: { ...set, completed_at: now, updated_at: now }, $min: { started_at: now } }
@@ -150,7 +208,12 @@ export class RequestStore {
 
   /** Requests still in the system, by status: index-only counts over the backlog (see metrics). */
   async countActive(): Promise<Array<{ _id: string; n: number }>> {
-    return Promise.all((['Pending', 'Processing'] as const).map(async (status) => ({ _id: status, n: await this.requests.countDocuments({ status }) })))
+    return Promise.all(
+      (['Pending', 'Processing'] as const).map(async (status) => ({
+        _id: status,
+        n: await this.requests.countDocuments({ status })
+      }))
+    )
   }
 
   /** Stores a received webhook event once; false when the event id was seen before (a redelivery). */
@@ -163,8 +226,15 @@ export class RequestStore {
    * that never got going (an upload that died halfway) created before it.
    */
   async expiredBefore(cutoff: Date, limit: number): Promise<string[]> {
-    const finished = await this.requests.find({ status: { $in: ['Completed', 'Failed'] }, completed_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit }).toArray()
-    const abandoned = await this.requests.find({ status: 'Pending', created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit }).toArray()
+    const finished = await this.requests
+      .find(
+        { status: { $in: ['Completed', 'Failed'] }, completed_at: { $lt: cutoff } },
+        { projection: { request_id: 1 }, limit }
+      )
+      .toArray()
+    const abandoned = await this.requests
+      .find({ status: 'Pending', created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
+      .toArray()
     return [...finished, ...abandoned].slice(0, limit).map((d) => d.request_id)
   }
 

@@ -1,6 +1,6 @@
-import t from 'tap'
 import { createServer } from 'node:http'
 import { gzipSync } from 'node:zlib'
+import t from 'tap'
 import { deliveryState, nextDelayMs, postWebhook } from './delivery.ts'
 
 t.test('backoff doubles with jitter; the default 8 attempts spread over about ten minutes', async (t) => {
@@ -23,7 +23,14 @@ t.test('a 2xx delivers; anything else retries until the last attempt, which give
 
 t.test('a refusal by our own URL policy ends the delivery at the first attempt', async (t) => {
   const at = new Date()
-  t.equal(deliveryState({ at, duration_ms: 1, error: 'refused: localhost resolves to a non-public address', permanent: true }, 1, 8), 'failed')
+  t.equal(
+    deliveryState(
+      { at, duration_ms: 1, error: 'refused: localhost resolves to a non-public address', permanent: true },
+      1,
+      8
+    ),
+    'failed'
+  )
 })
 
 t.test('postWebhook reads the status only: no reply body, no decompression, connection closed at once', async (t) => {
@@ -34,27 +41,42 @@ t.test('postWebhook reads the status only: no reply body, no decompression, conn
     // An endless gzip-labelled reply: reading it would never end; decompressing it would take the memory.
     res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
     const chunk = gzipSync(Buffer.alloc(1024 * 1024))
-    const pump = () => { while (!res.destroyed && res.write(chunk)) sent += chunk.length }
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk)) sent += chunk.length
+    }
     res.on('drain', pump)
     res.on('close', () => res.off('drain', pump))
     pump()
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => { server.closeAllConnections(); server.close() })
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
   const settings = { secret: 'a-long-enough-secret', timeoutMs: 5000, allowPrivateNetworks: true }
   const started = performance.now()
   const attempt = await postWebhook(`${url}/endless`, 'e1', '{}', settings)
   t.match(attempt, { status_code: 200 })
   t.notOk(attempt.error)
-  t.ok(performance.now() - started < 2000, `answered in ${Math.round(performance.now() - started)} ms, not at the ${settings.timeoutMs} ms timeout`)
+  t.ok(
+    performance.now() - started < 2000,
+    `answered in ${Math.round(performance.now() - started)} ms, not at the ${settings.timeoutMs} ms timeout`
+  )
   await new Promise((r) => setTimeout(r, 200))
   const before = sent
   await new Promise((r) => setTimeout(r, 300))
-  t.equal(sent, before, `the connection was closed (the receiver got ${sent} bytes into its socket buffers, then stopped)`)
+  t.equal(
+    sent,
+    before,
+    `the connection was closed (the receiver got ${sent} bytes into its socket buffers, then stopped)`
+  )
   t.match(await postWebhook(`${url}/500`, 'e2', '{}', settings), { status_code: 500, error: 'HTTP 500' })
 
-  const refused = await postWebhook(`${url.replace('127.0.0.1', 'localhost')}/x`, 'e3', '{}', { ...settings, allowPrivateNetworks: false })
+  const refused = await postWebhook(`${url.replace('127.0.0.1', 'localhost')}/x`, 'e3', '{}', {
+    ...settings,
+    allowPrivateNetworks: false
+  })
   t.match(refused, { permanent: true, error: /^refused: localhost resolves to a non-public address/ })
   t.equal(deliveryState(refused, 1, 8), 'failed')
 })

@@ -1,6 +1,6 @@
-import type { DeliveryAttempt, DeliveryState } from '../requests/schema.ts'
 import { gotLib, gotOptions, toDownloadError } from '../fetch/download.ts'
-import { signPayload, SIGNATURE_HEADER, ID_HEADER } from './signature.ts'
+import type { DeliveryAttempt, DeliveryState } from '../requests/schema.ts'
+import { ID_HEADER, SIGNATURE_HEADER, signPayload } from './signature.ts'
 
 export interface DeliverySettings {
   secret: string
@@ -21,11 +21,22 @@ export type WebhookAttempt = DeliveryAttempt & { permanent?: true }
  * line and headers are read: the reply body is never read or decompressed (a receiver could answer with a
  * gzip bomb or an endless body), and the connection is closed as soon as the status is known.
  */
-export async function postWebhook(url: string, eventId: string, body: string, settings: DeliverySettings): Promise<WebhookAttempt> {
+export async function postWebhook(
+  url: string,
+  eventId: string,
+  body: string,
+  settings: DeliverySettings
+): Promise<WebhookAttempt> {
   const at = new Date()
   const started = performance.now()
   const { got } = await gotLib()
-  const limits = { maxBytes: 0, timeoutMs: settings.timeoutMs, retries: 0, maxRedirects: 0, allowPrivateNetworks: settings.allowPrivateNetworks }
+  const limits = {
+    maxBytes: 0,
+    timeoutMs: settings.timeoutMs,
+    retries: 0,
+    maxRedirects: 0,
+    allowPrivateNetworks: settings.allowPrivateNetworks
+  }
   let stream: ReturnType<typeof got.stream> | undefined
   try {
     stream = got.stream.post(url, {
@@ -48,10 +59,17 @@ export async function postWebhook(url: string, eventId: string, body: string, se
       stream!.once('error', reject)
     })
     const duration_ms = Math.round(performance.now() - started)
-    return statusCode >= 200 && statusCode < 300 ? { at, status_code: statusCode, duration_ms } : { at, status_code: statusCode, error: `HTTP ${statusCode}`, duration_ms }
+    return statusCode >= 200 && statusCode < 300
+      ? { at, status_code: statusCode, duration_ms }
+      : { at, status_code: statusCode, error: `HTTP ${statusCode}`, duration_ms }
   } catch (err) {
     const failure = toDownloadError(err, limits)
-    return { at, error: failure.message, duration_ms: Math.round(performance.now() - started), ...(failure.kind === 'refused_private_network' ? { permanent: true as const } : {}) }
+    return {
+      at,
+      error: failure.message,
+      duration_ms: Math.round(performance.now() - started),
+      ...(failure.kind === 'refused_private_network' ? { permanent: true as const } : {})
+    }
   } finally {
     stream?.destroy()
   }

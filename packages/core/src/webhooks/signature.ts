@@ -30,11 +30,17 @@ export function parseSignatureHeader(header: string | undefined): SignatureHeade
 }
 
 /** Checks the header against the raw body: constant-time comparison, any v1 may match, stale timestamps refused (replay). */
-export function verifySignature(secret: string, body: string, header: string | undefined, now = Math.floor(Date.now() / 1000)): SignatureCheck {
+export function verifySignature(
+  secret: string,
+  body: string,
+  header: string | undefined,
+  now = Math.floor(Date.now() / 1000)
+): SignatureCheck {
   if (!header) return { ok: false, reason: 'missing Webhook-Signature header' }
   const parsed = parseSignatureHeader(header)
   if (!parsed) return { ok: false, reason: 'malformed Webhook-Signature header' }
-  if (Math.abs(now - parsed.t) > SIGNATURE_TOLERANCE_S) return { ok: false, reason: 'signature timestamp is outside the 5 minute tolerance' }
+  if (Math.abs(now - parsed.t) > SIGNATURE_TOLERANCE_S)
+    return { ok: false, reason: 'signature timestamp is outside the 5 minute tolerance' }
   const expected = createHmac('sha256', secret).update(`${parsed.t}.${body}`).digest()
   // Every candidate is compared (no early exit), so timing does not tell which one matched.
   const matches = parsed.v1.map((v1) => timingSafeEqual(expected, Buffer.from(v1, 'hex'))).filter(Boolean).length
