@@ -123,6 +123,41 @@ t.test('a valid upload stores one Pending document with options', async (t) => {
   t.equal(status.counts.total, 2)
 })
 
+t.test('form fields are read as generated clients write them; anything else is refused by name', async (t) => {
+  const csv = csvOf([[1, 'A', ['https://a.example/1.jpg']]])
+  const stored = async (fields: Record<string, string>) => {
+    const res = await upload(service.apiUrl, csv, fields)
+    t.equal(res.status, 202, JSON.stringify(fields))
+    return (await service.request(res.body.request_id))?.options
+  }
+  t.match(await stored({ mozjpeg: 'True', quality: 'auto:eco' }), { mozjpeg: true, quality: 'auto:eco' }, 'Python')
+  t.match(await stored({ mozjpeg: '1', max_height: '+300' }), { mozjpeg: true, max_height: 300 })
+  t.match(await stored({ mozjpeg: 'FALSE', format: 'png' }), { mozjpeg: false, format: 'png' })
+
+  const before = await requests()
+  const refused = async (form: FormData | Record<string, string>, message: RegExp) => {
+    const body = form instanceof FormData ? form : new FormData()
+    if (!(form instanceof FormData)) for (const [k, v] of Object.entries(form)) body.append(k, v)
+    body.append('file', new Blob([csv], { type: 'text/csv' }), 'a.csv')
+    const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body })
+    t.equal(res.status, 400)
+    t.match(((await res.json()) as { message: string }).message, message)
+  }
+  await refused({ mozjpeg: 'yes' }, /^mozjpeg: expected true or false \(any case\), or 1 or 0; got "yes"$/)
+  await refused(
+    { quality: 'best' },
+    /^quality: expected an integer from 1 to 100, or one of auto, auto:eco, auto:good, auto:high; got "best"$/
+  )
+  await refused({ max_width: '1.5' }, /^max_width: expected an integer from 1 to 16384; got "1.5"$/)
+  await refused({ format: 'gif' }, /^format: expected one of original, jpeg, webp, avif, png; got "gif"$/)
+  await refused({ colour: 'red' }, /^unknown field "colour"; the form takes file, webhook_url, quality/)
+  const twice = new FormData()
+  twice.append('quality', '60')
+  twice.append('quality', '70')
+  await refused(twice, /^quality: sent 2 times; send it once$/)
+  t.equal(await requests(), before, 'nothing stored for a refused form')
+})
+
 t.test('file routes cannot leave the storage directory', async (t) => {
   const id = randomUUID()
   for (const path of [

@@ -15,6 +15,7 @@ import {
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { requireApiKey } from '../auth.ts'
+import { decodeFormFields } from '../form-fields.ts'
 
 const CSV_TYPES = new Set([
   'text/csv',
@@ -117,6 +118,10 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         // A text field would be cut at the field size limit without a word: only a file part carries the CSV.
         if (request.body && !request.csvFromFilePart)
           return reply.badRequest('send the CSV as a file part (curl -F "file=@products.csv"), not as a text field')
+        // The other fields are text, written as each client's language writes values: read by the form's schema.
+        const fields = decodeFormFields(UploadBody, request.body as Record<string, unknown>)
+        if (!fields.ok) return reply.badRequest(fields.problem)
+        request.body = fields.value as typeof request.body
       },
       schema: {
         summary: 'Upload a CSV of products and image URLs',
