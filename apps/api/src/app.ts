@@ -13,6 +13,7 @@ import {
   StorageError
 } from '@imgproc/core'
 import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
+import { swaggerOptions } from './openapi.ts'
 import limits, { serverTimeouts } from './plugins/limits.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import fileRoutes from './routes/files.ts'
@@ -60,17 +61,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(sensible)
   await app.register(limits, { config: deps.config, metrics: app.metrics })
   await app.register(securityHeaders, { config: deps.config })
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Image processor',
-        version: '0.1.0',
-        description: 'Bulk product-image compression: upload a CSV of image URLs, poll status, fetch the output CSV.'
-      },
-      servers: [{ url: deps.config.PUBLIC_BASE_URL }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }
-    }
-  })
+  await app.register(swagger, swaggerOptions(deps.config))
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {

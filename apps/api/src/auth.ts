@@ -34,6 +34,11 @@ export async function requireApiKey(request: FastifyRequest, reply: FastifyReply
   request.tenant = tenantOfKey(key)
 }
 
+/** An operation guarded by requireApiKey, as the document says it: a bearer key when API_KEYS is set, else none. */
+export function apiKeySecurity(config: { API_KEYS: string[] }): Array<Record<string, string[]>> {
+  return config.API_KEYS.length > 0 ? [{ bearer: [] }] : []
+}
+
 /** onRequest hook for /metrics: with METRICS_TOKEN set, scrapers must present it (separately from API keys). */
 export async function requireMetricsToken(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const token = request.server.config.METRICS_TOKEN

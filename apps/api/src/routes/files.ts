@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
+  CONTENT_TYPES,
   ErrorBody,
+  EXTENSIONS,
   IMMUTABLE,
   OUTPUT_FILE_PATTERN,
   outputCsvKey,
@@ -12,19 +14,8 @@ import {
   type Storage
 } from '@imgproc/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import Type from 'typebox'
-
-const Bytes = (description: string) => Type.Unknown({ description })
-const responses = (what: string) => ({
-  200: Bytes(what),
-  206: Bytes(`A byte range of ${what} (Range: bytes=…)`),
-  304: Type.Null({ description: 'Not modified: the If-None-Match entity tag matches' }),
-  400: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  416: Type.Null({ description: 'The range starts past the end' }),
-  503: ErrorBody
-})
+import Type, { type TSchema } from 'typebox'
+import { described, unavailable } from '../openapi.ts'
 
 /**
  * Outputs streamed from storage (a directory or a bucket) through the port, with Range, HEAD, ETag and conditional
@@ -38,6 +29,50 @@ const SignedQuery = Type.Object({
   signature: Type.Optional(Type.String({ description: 'With OUTPUT_URL_TTL_S set: the link signature' }))
 })
 
+/** The media types of output images, from the encoders' extension table. */
+const IMAGE_TYPES = [...new Set(Object.values(EXTENSIONS).map((extension) => CONTENT_TYPES[extension]!))]
+
+const header = (description: string, type = 'string') => ({ type, description })
+const objectHeaders = {
+  etag: header('Entity tag: send it back in If-None-Match to get 304 when unchanged'),
+  'last-modified': header('When the object was stored'),
+  'cache-control': header('Images are immutable; the CSV is revalidated'),
+  'accept-ranges': header('bytes')
+}
+const lengthHeader = { 'content-length': header('Bytes in this answer', 'integer') }
+
+/** What a download may ask for: one byte range, or an answer only when the object changed. */
+const Conditions = Type.Object({
+  range: Type.Optional(Type.String({ description: 'One byte range, bytes=start-end (start- or -suffix): 206' })),
+  'if-none-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer: 304 when it matches' })),
+  'if-modified-since': Type.Optional(Type.String({ description: 'An HTTP date: 304 when not modified since' }))
+})
+
+const HEAD_AND_RANGES =
+  'HEAD answers with the same headers and no body. Range, If-None-Match and If-Modified-Since are honoured.'
+
+/** An object's answers: 200 whole, 206 a byte range, 304 not modified, 416 a range past the end. */
+function fileResponses(mediaTypes: string[], bytes: TSchema, what: string) {
+  const content = Object.fromEntries(mediaTypes.map((type) => [type, { schema: bytes }]))
+  return {
+    200: { description: what, headers: { ...objectHeaders, ...lengthHeader }, content },
+    206: {
+      description: 'A byte range of it',
+      headers: { ...objectHeaders, ...lengthHeader, 'content-range': header('bytes start-end/size') },
+      content
+    },
+    304: Type.Null({ description: 'Not modified: the If-None-Match entity tag matches', headers: objectHeaders }),
+    400: described(ErrorBody, 'The request id or the file name is malformed'),
+    403: described(ErrorBody, 'With OUTPUT_URL_TTL_S set: the link is unsigned, its signature wrong or expired'),
+    404: described(ErrorBody, 'Nothing stored under this name (yet)'),
+    416: Type.Null({
+      description: 'The range starts past the end',
+      headers: { 'content-range': header('bytes */size') }
+    }),
+    503: unavailable
+  }
+}
+
 const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Links are capabilities (random request ids); with OUTPUT_URL_TTL_S they must also carry a valid signature.
   app.addHook('onRequest', async (request, reply) => {
@@ -47,34 +82,52 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (refusal) return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: refusal })
   })
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/images/:request_id/:file',
-    schema: {
-      summary: 'A compressed image',
-      params: Type.Object({ request_id: RequestId, file: Type.String({ pattern: OUTPUT_FILE_PATTERN }) }),
-      querystring: SignedQuery,
-      response: responses('The image bytes')
-    },
-    handler: (request, reply) =>
-      sendObject(app.storage, request, reply, `${request.params.request_id}/${request.params.file}`, IMMUTABLE)
-  })
+  // HEAD and GET share a route each: Fastify's own HEAD would send no Content-Length. @fastify/swagger lists the
+  // GET operations only (the document says HEAD is answered); HEAD goes first, so Fastify adds none of its own.
+  for (const method of ['HEAD', 'GET'] as const) {
+    app.route({
+      method,
+      url: '/images/:request_id/:file',
+      schema: {
+        operationId: 'getOutputImage',
+        tags: ['outputs'],
+        summary: 'A compressed image',
+        description: HEAD_AND_RANGES,
+        security: [],
+        params: Type.Object({ request_id: RequestId, file: Type.String({ pattern: OUTPUT_FILE_PATTERN }) }),
+        querystring: SignedQuery,
+        headers: Conditions,
+        response: fileResponses(IMAGE_TYPES, Type.String({ format: 'binary' }), 'The image')
+      },
+      handler: (request, reply) =>
+        sendObject(app.storage, request, reply, `${request.params.request_id}/${request.params.file}`, IMMUTABLE)
+    })
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/requests/:request_id/output.csv',
-    schema: {
-      summary: 'The output CSV (available once the request is Completed)',
-      params: Type.Object({ request_id: RequestId }),
-      querystring: SignedQuery,
-      response: responses('text/csv')
-    },
-    handler: (request, reply) => {
-      const { request_id } = request.params
-      reply.header('content-disposition', `attachment; filename="${request_id}.csv"`)
-      return sendObject(app.storage, request, reply, outputCsvKey(request_id), PRIVATE)
-    }
-  })
+    app.route({
+      method,
+      url: '/requests/:request_id/output.csv',
+      schema: {
+        operationId: 'getOutputCsv',
+        tags: ['outputs'],
+        summary: 'The output CSV (available once the request is Completed)',
+        description: HEAD_AND_RANGES,
+        security: [],
+        params: Type.Object({ request_id: RequestId }),
+        querystring: SignedQuery,
+        headers: Conditions,
+        response: fileResponses(
+          ['text/csv'],
+          Type.String(),
+          'The output CSV: S. No., Product Name, Input Image Urls, Output Image Urls'
+        )
+      },
+      handler: (request, reply) => {
+        const { request_id } = request.params
+        reply.header('content-disposition', `attachment; filename="${request_id}.csv"`)
+        return sendObject(app.storage, request, reply, outputCsvKey(request_id), PRIVATE)
+      }
+    })
+  }
 }
 
 /** One object as HTTP: what is sent (200, 206, 304, 416) is decided by readPlan; the bytes are streamed. */

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody, RequestId, StatusQuery, StatusView, statusView } from '@imgproc/core'
 import Type from 'typebox'
-import { requireApiKey } from '../auth.ts'
+import { apiKeySecurity, requireApiKey } from '../auth.ts'
+import { described, unauthorized, unavailable } from '../openapi.ts'
 
 const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -9,11 +10,19 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       onRequest: requireApiKey,
       schema: {
+        operationId: 'getStatus',
+        tags: ['requests'],
         summary: 'Progress of a request, with a page of its products and their images',
-        security: [{ bearer: [] }],
+        security: apiKeySecurity(app.config),
         params: Type.Object({ request_id: RequestId }),
         querystring: StatusQuery,
-        response: { 200: StatusView, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody }
+        response: {
+          200: described(StatusView, "The request's progress and one page of its products"),
+          400: described(ErrorBody, 'The request id is not a UUID, or offset or limit is out of range'),
+          401: unauthorized,
+          404: described(ErrorBody, 'No request with this id (or it belongs to another API key)'),
+          503: unavailable
+        }
       }
     },
     async (request, reply) => {

@@ -14,8 +14,9 @@ import {
 } from '@imgproc/core'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { requireApiKey } from '../auth.ts'
+import { apiKeySecurity, requireApiKey } from '../auth.ts'
 import { decodeFormFields } from '../form-fields.ts'
+import { described, unauthorized, unavailable } from '../openapi.ts'
 
 const CSV_TYPES = new Set([
   'text/csv',
@@ -32,7 +33,8 @@ const UploadBody = Type.Object(
     webhook_url: Type.Optional(
       Type.String({
         maxLength: 2048,
-        description: 'Called with a signed request.completed event when the batch is done.'
+        description:
+          'Called with a signed request.completed event (WebhookEvent) when the batch is done: the requestCompleted callback.'
       })
     ),
     ...Type.Partial(ProcessingOptions).properties
@@ -124,18 +126,32 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body = fields.value as typeof request.body
       },
       schema: {
+        operationId: 'uploadCsv',
+        tags: ['requests'],
         summary: 'Upload a CSV of products and image URLs',
+        description:
+          'The CSV goes in the file part `file`; every other field is optional and takes its default when left ' +
+          'out. Booleans are read as true/false in any case or 1/0, numbers as decimal strings.',
         consumes: ['multipart/form-data'],
-        security: [{ bearer: [] }],
+        security: apiKeySecurity(app.config),
         body: UploadBody,
         response: {
-          202: UploadAccepted,
-          400: ErrorBody,
-          401: ErrorBody,
-          413: ErrorBody,
-          415: ErrorBody,
-          429: ErrorBody,
-          503: ErrorBody
+          202: {
+            ...described(UploadAccepted, 'Accepted: every image will be processed; follow status_url'),
+            headers: { location: { type: 'string', description: 'The status path of the new request' } }
+          },
+          400: described(ErrorBody, 'A field or the CSV is invalid (every bad CSV row is listed in errors)'),
+          401: unauthorized,
+          413: described(ErrorBody, 'The CSV, or its image count, is larger than this server takes'),
+          415: described(ErrorBody, 'Not multipart/form-data, or the file part is not a UTF-8 CSV'),
+          429: {
+            ...described(ErrorBody, "Over this API key's hourly uploads or daily images"),
+            headers: { 'retry-after': { type: 'integer', description: 'Seconds until the quota allows it' } }
+          },
+          503: {
+            ...unavailable,
+            headers: { 'retry-after': { type: 'integer', description: 'Seconds to wait when uploads are busy' } }
+          }
         }
       }
     },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody, ID_HEADER, parseSignatureHeader, SIGNATURE_HEADER, verifySignature } from '@imgproc/core'
 import Type from 'typebox'
+import { described, unavailable } from '../openapi.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,10 +31,15 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/webhook',
     {
       schema: {
+        operationId: 'receiveWebhook',
+        tags: ['webhooks'],
         summary: 'Receive a signed request.completed event (verifies Webhook-Signature; idempotent on Webhook-Id)',
+        security: [],
         headers: Type.Object({
-          [SIGNATURE_HEADER]: Type.Optional(Type.String()),
-          [ID_HEADER]: Type.Optional(Type.String())
+          [SIGNATURE_HEADER]: Type.Optional(
+            Type.String({ description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">' })
+          ),
+          [ID_HEADER]: Type.Optional(Type.String({ description: "The event's event_id" }))
         }),
         body: Type.Object({
           event_id: Type.String({ minLength: 1, maxLength: 200 }),
@@ -41,9 +47,11 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }),
         response: {
           204: Type.Null({ description: 'Stored (or already stored)' }),
-          400: ErrorBody,
-          401: ErrorBody,
-          503: ErrorBody
+          400: described(ErrorBody, 'Not JSON, no event_id, or Webhook-Id differs from event_id'),
+          401: described(ErrorBody, 'Webhook-Signature is missing, malformed, stale or wrong'),
+          413: described(ErrorBody, 'The body is larger than 1 MiB'),
+          415: described(ErrorBody, 'The body is not application/json'),
+          503: unavailable
         }
       },
       // No well-formed signature header: refused before the body is read at all.

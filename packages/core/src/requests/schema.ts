@@ -133,13 +133,16 @@ export type DeliveryState = 'pending' | 'delivered' | 'failed'
 
 export const RequestId = Type.String({ format: 'uuid', description: 'Request id returned by POST /upload.' })
 
-export const UploadAccepted = Type.Object({
-  request_id: RequestId,
-  status: Type.Literal('Pending'),
-  status_url: Type.String(),
-  total_images: Type.Integer(),
-  total_products: Type.Integer()
-})
+export const UploadAccepted = Type.Object(
+  {
+    request_id: RequestId,
+    status: Type.Literal('Pending'),
+    status_url: Type.String(),
+    total_images: Type.Integer(),
+    total_products: Type.Integer()
+  },
+  { description: 'An accepted upload: its request id and where to follow it.' }
+)
 
 export const CsvRowError = Type.Object({
   row: Type.Integer({ description: 'CSV record number; the header is row 1.' }),
@@ -148,12 +151,15 @@ export const CsvRowError = Type.Object({
 })
 export type CsvRowError = Static<typeof CsvRowError>
 
-export const ErrorBody = Type.Object({
-  statusCode: Type.Integer(),
-  error: Type.String(),
-  message: Type.String(),
-  errors: Type.Optional(Type.Array(CsvRowError))
-})
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String({ description: 'What was wrong, for people.' }),
+    errors: Type.Optional(Type.Array(CsvRowError, { description: "An invalid CSV's problems, row by row." }))
+  },
+  { description: 'The body of every error answer.' }
+)
 
 export const ImageView = Type.Object({
   input_url: Type.String(),
@@ -192,53 +198,62 @@ export const StatusQuery = Type.Object({
   })
 })
 
+/** One page of a request's products, as status returns it. */
+export const ProductPageView = Type.Object({
+  offset: Type.Integer(),
+  limit: Type.Integer(),
+  total: Type.Integer(),
+  next_offset: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      'Where the next page starts; pages hold fewer than `limit` products when they would pass STATUS_MAX_BYTES.'
+  }),
+  items: Type.Array(ProductView)
+})
+
 const DateTime = Type.String({ format: 'date-time' })
 const NullableDate = Type.Union([DateTime, Type.Null()])
 
-export const StatusView = Type.Object({
-  request_id: RequestId,
-  status: RequestStatus,
-  progress_pct: Type.Number(),
-  counts: Counts,
-  totals: Totals,
-  options: ProcessingOptions,
-  error: Type.Union([Type.String(), Type.Null()]),
-  created_at: DateTime,
-  updated_at: DateTime,
-  started_at: NullableDate,
-  completed_at: NullableDate,
-  output_csv_url: Type.Union([Type.String(), Type.Null()]),
-  webhook: Type.Union([
-    Type.Object({
-      state: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
-      event_id: Type.String(),
-      attempts: Type.Integer(),
-      last_status_code: Type.Union([Type.Integer(), Type.Null()]),
-      last_error: Type.Union([Type.String(), Type.Null()])
-    }),
-    Type.Null()
-  ]),
-  products: Type.Object({
-    offset: Type.Integer(),
-    limit: Type.Integer(),
-    total: Type.Integer(),
-    next_offset: Type.Union([Type.Integer(), Type.Null()], {
-      description:
-        'Where the next page starts; pages hold fewer than `limit` products when they would pass STATUS_MAX_BYTES.'
-    }),
-    items: Type.Array(ProductView)
-  })
-})
+export const StatusView = Type.Object(
+  {
+    request_id: RequestId,
+    status: RequestStatus,
+    progress_pct: Type.Number(),
+    counts: Counts,
+    totals: Totals,
+    options: ProcessingOptions,
+    error: Type.Union([Type.String(), Type.Null()]),
+    created_at: DateTime,
+    updated_at: DateTime,
+    started_at: NullableDate,
+    completed_at: NullableDate,
+    output_csv_url: Type.Union([Type.String(), Type.Null()]),
+    webhook: Type.Union([
+      Type.Object({
+        state: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+        event_id: Type.String(),
+        attempts: Type.Integer(),
+        last_status_code: Type.Union([Type.Integer(), Type.Null()]),
+        last_error: Type.Union([Type.String(), Type.Null()])
+      }),
+      Type.Null()
+    ]),
+    products: ProductPageView
+  },
+  { description: "A request's progress, totals and webhook delivery, with one page of its products." }
+)
 export type StatusView = Static<typeof StatusView>
 
-export const WebhookEvent = Type.Object({
-  event_id: Type.String({ format: 'uuid' }),
-  type: Type.Literal('request.completed'),
-  request_id: RequestId,
-  status: RequestStatus,
-  counts: Counts,
-  totals: Totals,
-  output_csv_url: Type.Union([Type.String(), Type.Null()]),
-  completed_at: DateTime
-})
+export const WebhookEvent = Type.Object(
+  {
+    event_id: Type.String({ format: 'uuid' }),
+    type: Type.Literal('request.completed'),
+    request_id: RequestId,
+    status: RequestStatus,
+    counts: Counts,
+    totals: Totals,
+    output_csv_url: Type.Union([Type.String(), Type.Null()]),
+    completed_at: DateTime
+  },
+  { description: "POSTed, signed, to the upload's webhook_url once its request is Completed or Failed." }
+)
 export type WebhookEvent = Static<typeof WebhookEvent>
