@@ -1,4 +1,5 @@
-import { compressImage, type ProcessingOptions } from '@imgproc/core'
+import type { ProcessingOptions } from '@imgproc/core'
+import { compressImage } from '@imgproc/media'
 import pLimit from 'p-limit'
 import sharp from 'sharp'
 import { busyPct, machineTicks, ownCpuSeconds } from './measure.ts'

@@ -7,9 +7,16 @@
  * process's RSS after scoring with the WebAssembly kernels and after a GC.
  */
 import path from 'node:path'
-import { prepareReference, type RgbImage, scaleCount, sumsAgainst, toLinear, weightedChannels } from '@imgproc/core'
+import {
+  prepareReference,
+  type RgbImage,
+  scaleCount,
+  sumsAgainst,
+  toLinear,
+  weightedChannels
+} from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
-import { prepareReferenceJs, sumsAgainstJs } from '../packages/core/src/quality/ssimulacra2-js.ts'
+import { prepareReferenceJs, sumsAgainstJs } from '../packages/ssimulacra2/test/ssimulacra2-js.ts'
 import { CORPUS } from '../test/helpers.ts'
 
 const images = process.argv.slice(2).length ? process.argv.slice(2) : ['astronaut.png', '2569067123_aca715a2ee_o.jpg']

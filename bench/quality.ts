@@ -14,16 +14,13 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import {
   type AutoLevel,
-  compressImage,
-  confirmKnownQuality,
   DEFAULT_OPTIONS,
   type EncodeFormat,
   type ProcessingOptions,
-  QUALITY_FLOORS,
-  type RawImage,
-  type RgbImage,
-  ssimulacra2
+  QUALITY_FLOORS
 } from '@imgproc/core'
+import { compressImage, confirmKnownQuality, type RawImage } from '@imgproc/media'
+import { type RgbImage, ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import { CORPUS, ROOT } from '../test/helpers.ts'
 

@@ -12,7 +12,7 @@ bash scripts/install-system-packages.sh
 bash scripts/install-versitygw.sh # the S3 server the storage tests start
 bash scripts/install-client-generators.sh # the client-compatibility test generates Python and Go clients
 # The metric's WebAssembly kernels: install builds them, but an install is skipped when up to date.
-pnpm_cmd --filter @imgproc/core run build:wasm
+pnpm_cmd --filter @imgproc/ssimulacra2 run build:wasm
 pnpm_cmd exec tsc -b
 pnpm_cmd exec tsc -p test/tsconfig.json
 # tap compiles its plugin set once per install; ours drops the ts-node plugin (tests run through tsx instead).

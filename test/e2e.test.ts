@@ -1,5 +1,4 @@
-import type { StatusView } from '@imgproc/core'
-import { signPayload, verifySignature } from '@imgproc/core'
+import { type StatusView, signPayload, verifySignature } from '@imgproc/core'
 import { parseString } from 'fast-csv'
 import sharp from 'sharp'
 import t from 'tap'

@@ -6,7 +6,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { ssimulacra2 } from '@imgproc/core'
+import { ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import t from 'tap'
 import { CORPUS } from './helpers.ts'

@@ -8,15 +8,8 @@
 
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import {
-  type AutoLevel,
-  compressImage,
-  DEFAULT_OPTIONS,
-  mayKeepOriginal,
-  planCompression,
-  QUALITY_FLOORS,
-  readFacts
-} from '@imgproc/core'
+import { type AutoLevel, DEFAULT_OPTIONS, QUALITY_FLOORS } from '@imgproc/core'
+import { compressImage, mayKeepOriginal, planCompression, readFacts } from '@imgproc/media'
 import sharp from 'sharp'
 import t from 'tap'
 import { CORPUS } from './helpers.ts'

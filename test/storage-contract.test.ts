@@ -16,8 +16,8 @@ import {
   ListObjectsV2Command,
   UploadPartCommand
 } from '@aws-sdk/client-s3'
-import { FileStorage, IMMUTABLE, objectMeta, PRIVATE, type Storage, StorageError } from '@imgproc/core'
-import { S3Storage } from '@imgproc/core/storage/s3'
+import { FileStorage, IMMUTABLE, objectMeta, PRIVATE, type Storage, StorageError } from '@imgproc/storage'
+import { S3Storage } from '@imgproc/storage/s3'
 import t from 'tap'
 import { startS3Server } from './s3.ts'
 

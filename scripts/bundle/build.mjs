@@ -7,21 +7,26 @@
 
 import { rmSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
-import { buildWasm } from '../../packages/core/assembly/build.mjs'
+import { buildWasm } from '../../packages/ssimulacra2/assembly/build.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '../..')
 
 // The metric's WebAssembly kernels, compiled from source here (the Dockerfiles install before they copy the
-// source, so install time cannot) and embedded in the bundle in place of the module that reads the file.
-const wasm = await buildWasm()
+// source, so install time cannot) and embedded in the bundle in place of the module that reads the file. Only a
+// bundle that reaches the metric (the worker's) compiles them.
+let wasm
+function kernels() {
+  wasm ??= buildWasm()
+  return wasm
+}
 const embedWasm = {
   name: 'embed-ssimulacra2-wasm',
   setup(b) {
-    b.onLoad({ filter: /[\\/]quality[\\/]ssimulacra2-wasm-binary\.ts$/ }, () => ({
-      contents: `import bytes from ${JSON.stringify(wasm)}; export function wasmBinary() { return bytes }`,
+    b.onLoad({ filter: /[\\/]ssimulacra2[\\/]src[\\/]wasm-binary\.ts$/ }, async () => ({
+      contents: `import bytes from ${JSON.stringify(await kernels())}; export function wasmBinary() { return bytes }`,
       loader: 'js',
       resolveDir: here
     }))
@@ -43,10 +48,13 @@ const external = [
   '@aws-sdk/credential-providers'
 ]
 
-for (const app of process.argv.slice(2)) {
-  const outdir = path.join(root, 'apps', app, 'dist/bundle')
+/**
+ * Bundles apps/APP into `outdir` (its dist/bundle by default) and returns esbuild's result; with `metafile`, it
+ * lists every input that went in (test/api-bundle.test.ts reads it to prove what the API leaves out).
+ */
+export async function bundle(app, { outdir = path.join(root, 'apps', app, 'dist/bundle'), metafile = false } = {}) {
   rmSync(outdir, { recursive: true, force: true }) // chunk names change with their content: no stale ones shipped
-  await build({
+  return build({
     entryPoints: [path.join(root, 'apps', app, 'src/main.ts')],
     outdir,
     bundle: true,
@@ -67,6 +75,11 @@ for (const app of process.argv.slice(2)) {
     },
     loader: { '.wasm': 'binary' },
     plugins: [embedWasm],
+    metafile,
     logLevel: 'warning'
   })
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const app of process.argv.slice(2)) await bundle(app)
 }

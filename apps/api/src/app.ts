@@ -8,10 +8,9 @@ import {
   isDatabaseUnavailable,
   type Metrics,
   type QuotaStore,
-  type RequestStore,
-  type Storage,
-  StorageError
+  type RequestStore
 } from '@imgproc/core'
+import { type Storage, StorageError } from '@imgproc/storage'
 import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify'
 import { swaggerOptions } from './openapi.ts'
 import limits, { serverTimeouts } from './plugins/limits.ts'

@@ -1,11 +1,5 @@
-import {
-  checkStorageOrExit,
-  createMongoClient,
-  createStorage,
-  loadConfigOrExit,
-  QuotaStore,
-  RequestStore
-} from '@imgproc/core'
+import { createMongoClient, loadConfigOrExit, QuotaStore, RequestStore } from '@imgproc/core'
+import { checkStorageOrExit, createStorage } from '@imgproc/storage'
 import { buildApp } from './app.ts'
 
 const config = loadConfigOrExit()

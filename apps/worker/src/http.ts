@@ -6,7 +6,8 @@ const digest = (s: string) => createHash('sha256').update(s).digest()
 const bearerMatches = (header: string | undefined, token: string) =>
   timingSafeEqual(digest(/^Bearer (.+)$/i.exec(header ?? '')?.[1]?.trim() ?? ''), digest(token))
 
-import { checkReadiness, type Metrics, type RequestStore, type Storage } from '@imgproc/core'
+import { checkReadiness, type Metrics, type RequestStore } from '@imgproc/core'
+import type { Storage } from '@imgproc/storage'
 
 /** /healthz, /readyz and /metrics on WORKER_HTTP_PORT, for orchestrators and Prometheus. */
 export function startWorkerHttp(

@@ -1,14 +1,8 @@
 import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
-import {
-  checkStorageOrExit,
-  connectMongo,
-  createMetrics,
-  createStorage,
-  HostLimiter,
-  loadConfigOrExit,
-  RequestStore
-} from '@imgproc/core'
+import { connectMongo, createMetrics, loadConfigOrExit, RequestStore } from '@imgproc/core'
+import { HostLimiter } from '@imgproc/media'
+import { checkStorageOrExit, createStorage } from '@imgproc/storage'
 import pLimit from 'p-limit'
 import pino from 'pino'
 import sharp from 'sharp'

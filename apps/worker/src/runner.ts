@@ -5,9 +5,9 @@ import {
   type JobUpdate,
   type Lease,
   type Metrics,
-  StorageError,
   type WorkQueue
 } from '@imgproc/core'
+import { StorageError } from '@imgproc/storage'
 import type { ChangeStream } from 'mongodb'
 import type { Logger } from 'pino'
 import { Wakeup } from './wakeup.ts'

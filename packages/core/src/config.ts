@@ -1,7 +1,7 @@
 import os from 'node:os'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
-import { parseStorageUrl, type StorageLocation } from './storage/location.ts'
+import { parseStorageUrl, type StorageLocation } from './outputs/location.ts'
 
 /** Development only: anyone who has read this file can sign events with it. */
 export const DEV_WEBHOOK_SECRET = 'dev-secret-change-me-0123456789'

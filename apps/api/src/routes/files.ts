@@ -3,16 +3,12 @@ import {
   CONTENT_TYPES,
   ErrorBody,
   EXTENSIONS,
-  IMMUTABLE,
   OUTPUT_FILE_PATTERN,
   outputCsvKey,
-  PRIVATE,
   RequestId,
-  readPlan,
-  refuseOutputRequest,
-  responseHeaders,
-  type Storage
+  refuseOutputRequest
 } from '@imgproc/core'
+import { IMMUTABLE, PRIVATE, readPlan, responseHeaders, type Storage } from '@imgproc/storage'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type TSchema } from 'typebox'
 import { described, unavailable } from '../openapi.ts'

@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import type { Metrics } from '@imgproc/core'
 import {
   type DeliveryData,
   deliveryUrl,
-  objectMeta,
+  type Metrics,
   outputCsv,
   outputCsvKey,
   outputRow,
   type RequestDocument,
   type RequestStore,
-  type Storage,
   type UrlSettings,
   webhookKey
 } from '@imgproc/core'
+import { objectMeta, type Storage } from '@imgproc/storage'
 import type { Processor } from '../runner.ts'
 import { pauseBeforeFinish } from '../test-hooks.ts'
 

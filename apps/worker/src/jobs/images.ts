@@ -1,18 +1,17 @@
 import {
   EXTENSIONS,
   finishKey,
-  type ImageDeps,
   type ImageRecord,
   imageKey,
   type Metrics,
   ProgressBatcher,
-  processImage,
   type RequestStore,
   redactUrl,
-  type Storage,
   tally,
   type UnitData
 } from '@imgproc/core'
+import { type ImageDeps, processImage } from '@imgproc/media'
+import type { Storage } from '@imgproc/storage'
 import type { LimitFunction } from 'p-limit'
 import type { Outcome, Processor } from '../runner.ts'
 import { pauseBeforeUnitDone } from '../test-hooks.ts'

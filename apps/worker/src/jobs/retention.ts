@@ -1,4 +1,5 @@
-import type { RequestStore, Storage } from '@imgproc/core'
+import type { RequestStore } from '@imgproc/core'
+import type { Storage } from '@imgproc/storage'
 import type { Processor } from '../runner.ts'
 
 export interface RetentionDeps {

@@ -1,13 +1,5 @@
-import {
-  type Config,
-  type DeliveryData,
-  deliveryState,
-  type Metrics,
-  nextDelayMs,
-  postWebhook,
-  type RequestStore,
-  webhookEvent
-} from '@imgproc/core'
+import { type Config, type DeliveryData, type Metrics, type RequestStore, webhookEvent } from '@imgproc/core'
+import { deliveryState, nextDelayMs, postWebhook } from '@imgproc/media'
 import type { Processor } from '../runner.ts'
 
 export interface WebhookDeps {

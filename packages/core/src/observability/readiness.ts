@@ -1,8 +1,11 @@
-import type { Storage } from '../storage/port.ts'
-
 export interface Readiness {
   ready: boolean
   body: { status: 'ready' | 'not ready'; checks: { mongodb: string; storage: string } }
+}
+
+/** What readiness needs of the storage: the storage port's start-up check (`Storage.check`). */
+export interface StorageCheck {
+  check(options?: { write?: boolean }): Promise<void>
 }
 
 /**
@@ -11,7 +14,7 @@ export interface Readiness {
  */
 export async function checkReadiness(
   ping: () => Promise<void>,
-  storage: Pick<Storage, 'check'>,
+  storage: StorageCheck,
   options: { write?: boolean } = {}
 ): Promise<Readiness> {
   const [db, store] = await Promise.allSettled([ping(), storage.check(options)])

@@ -1,6 +1,6 @@
 import type { OutputRow } from '../csv/output.ts'
-import { deliveryUrl } from '../storage/files.ts'
-import { signOutputUrl, type UrlSigning } from '../storage/signed-urls.ts'
+import { deliveryUrl } from '../outputs/files.ts'
+import { signOutputUrl, type UrlSigning } from '../outputs/signed-urls.ts'
 import type {
   Counts,
   DeliveryAttempt,

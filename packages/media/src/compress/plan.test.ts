@@ -1,0 +1,88 @@
+import { DEFAULT_OPTIONS } from '@imgproc/core'
+import t from 'tap'
+import { type InputFacts, planCompression, plannedPixels, refuseOutput } from './plan.ts'
+
+const facts = (width: number, height: number, orientation = 1, pages = 1): InputFacts => ({
+  format: 'jpeg',
+  width,
+  height,
+  pages,
+  orientation,
+  space: 'srgb',
+  depth: 'uchar',
+  hasProfile: false,
+  hasExif: false
+})
+
+t.test(
+  'quality: fixed numbers pass through; auto levels carry their floor, except for animations and GIF',
+  async (t) => {
+    t.match(planCompression(facts(100, 100), { ...DEFAULT_OPTIONS, quality: 42 }), { quality: 42, auto: null })
+    t.match(planCompression(facts(100, 100), { ...DEFAULT_OPTIONS, quality: 'auto' }), {
+      quality: 75,
+      auto: { floor: 70 }
+    })
+    t.match(planCompression(facts(100, 100), { ...DEFAULT_OPTIONS, quality: 'auto:eco', format: 'webp' }), {
+      auto: { floor: 60 }
+    })
+    t.match(planCompression(facts(100, 100, 1, 10), { ...DEFAULT_OPTIONS, quality: 'auto:high', format: 'webp' }), {
+      animated: true,
+      quality: 85,
+      auto: null
+    })
+    t.match(planCompression({ ...facts(100, 100), format: 'gif' }, { ...DEFAULT_OPTIONS, quality: 'auto' }), {
+      format: 'gif',
+      auto: null
+    })
+  }
+)
+
+t.test('plannedPixels: upright, fitted inside the box, never enlarged', async (t) => {
+  t.equal(plannedPixels(facts(4000, 3000), planCompression(facts(4000, 3000), DEFAULT_OPTIONS)), 12_000_000)
+  t.equal(
+    plannedPixels(facts(4000, 3000), planCompression(facts(4000, 3000), { ...DEFAULT_OPTIONS, max_width: 1000 })),
+    1000 * 750
+  )
+  t.equal(
+    plannedPixels(facts(4000, 3000, 6), planCompression(facts(4000, 3000, 6), { ...DEFAULT_OPTIONS, max_width: 1500 })),
+    1500 * 2000,
+    'orientation 6 turns it portrait first'
+  )
+  t.equal(
+    plannedPixels(
+      facts(400, 300),
+      planCompression(facts(400, 300), { ...DEFAULT_OPTIONS, max_width: 1000, max_height: 1000 })
+    ),
+    120_000
+  )
+})
+
+t.test('refuseOutput: a side longer than the output format allows is refused, after turning and fitting', async (t) => {
+  const wide = facts(17_000, 20)
+  t.equal(refuseOutput(wide, planCompression(wide, DEFAULT_OPTIONS)), null, 'JPEG takes 65,535 a side')
+  t.equal(refuseOutput(wide, planCompression(wide, { ...DEFAULT_OPTIONS, format: 'png' })), null, 'PNG has no limit')
+  t.match(refuseOutput(wide, planCompression(wide, { ...DEFAULT_OPTIONS, format: 'webp' })), {
+    kind: 'dimension_limit',
+    reason: /17000x20; WEBP allows at most 16383 pixels a side; set max_width/
+  })
+  t.match(refuseOutput(wide, planCompression(wide, { ...DEFAULT_OPTIONS, format: 'avif' })), {
+    kind: 'dimension_limit',
+    reason: /at most 16384/
+  })
+  t.equal(
+    refuseOutput(wide, planCompression(wide, { ...DEFAULT_OPTIONS, format: 'webp', max_width: 16_000 })),
+    null,
+    'fitted inside the box first'
+  )
+  t.equal(
+    refuseOutput(facts(16_384, 100), planCompression(facts(16_384, 100), { ...DEFAULT_OPTIONS, format: 'avif' })),
+    null,
+    'the limit itself is allowed'
+  )
+  const tall = facts(20, 70_000, 6)
+  t.match(
+    refuseOutput(tall, planCompression(tall, DEFAULT_OPTIONS)),
+    { kind: 'dimension_limit', reason: /70000x20; JPEG allows at most 65535/ },
+    'orientation 6 turns it first'
+  )
+})

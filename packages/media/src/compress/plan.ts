@@ -1,0 +1,135 @@
+import { type EncodeFormat, type ProcessingOptions, parseQuality } from '@imgproc/core'
+import { startQuality } from '../quality/search.ts'
+
+/** Formats we decode; anything else (SVG, PDF, raw…) is refused so customers get a clear reason, not a surprise. */
+export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const
+
+export interface InputFacts {
+  format: string
+  width: number
+  height: number
+  pages: number
+  /** EXIF orientation 1-8; anything but 1 means the pixels must be rotated to look right. */
+  orientation: number
+  space: string
+  depth: string
+  hasProfile: boolean
+  hasExif: boolean
+}
+
+export interface CompressionPlan {
+  format: EncodeFormat
+  /** The encoder quality; with `auto`, the search's starting point (used as is for animations). */
+  quality: number
+  /** quality=auto on a still lossy output: the SSIMULACRA2 floor to reach. */
+  auto: { floor: number } | null
+  mozjpeg: boolean
+  animated: boolean
+  resize: { width?: number; height?: number } | null
+}
+
+/** Refusal reason for an input before any pixel is decoded, or null when it may be decoded. */
+export function refuseInput(
+  facts: InputFacts,
+  maxPixels: number
+): { kind: 'unsupported_format' | 'pixel_limit'; reason: string } | null {
+  if (!(INPUT_FORMATS as readonly string[]).includes(facts.format))
+    return { kind: 'unsupported_format', reason: `unsupported image format "${facts.format}"` }
+  const pixels = facts.width * facts.height * Math.max(1, facts.pages)
+  if (pixels > maxPixels) {
+    const size = `${facts.width}x${facts.height}${facts.pages > 1 ? `x${facts.pages} frames` : ''}`
+    return {
+      kind: 'pixel_limit',
+      reason: `image is ${size} = ${(pixels / 1e6).toFixed(1)} megapixels; the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels`
+    }
+  }
+  return null
+}
+
+/** The input format we re-encode to when the customer asked to keep the original one. */
+function originalFormat(format: string): EncodeFormat {
+  if (format === 'heif' || format === 'avif') return 'avif'
+  if (format === 'tiff') return 'jpeg'
+  return format as EncodeFormat
+}
+
+export function planCompression(facts: InputFacts, options: ProcessingOptions): CompressionPlan {
+  const format = options.format === 'original' ? originalFormat(facts.format) : options.format
+  const canAnimate = format === 'gif' || format === 'webp'
+  const wantResize = options.max_width !== undefined || options.max_height !== undefined
+  const animated = facts.pages > 1 && canAnimate
+  const quality = parseQuality(options.quality)
+  // Animations are scored nowhere (the metric compares single frames) and GIF is lossless here: auto gives
+  // them the quality where typical photos cross the floor.
+  const auto = quality.kind === 'auto' && !animated && format !== 'gif' ? { floor: quality.floor } : null
+  return {
+    format,
+    quality: quality.kind === 'fixed' ? quality.quality : startQuality(quality.floor),
+    auto,
+    mozjpeg: options.mozjpeg,
+    animated,
+    resize: wantResize ? { width: options.max_width, height: options.max_height } : null
+  }
+}
+
+/**
+ * Whether the input bytes may be served instead of the re-encoded ones when re-encoding did not make them
+ * smaller: only if they already are what the pipeline promises (same format, upright, 8-bit sRGB, no metadata).
+ */
+export function mayKeepOriginal(
+  facts: InputFacts,
+  plan: CompressionPlan,
+  outputBytes: number,
+  inputBytes: number
+): boolean {
+  if (outputBytes < inputBytes) return false
+  if (plan.resize || originalFormat(facts.format) !== plan.format || facts.format === 'tiff') return false
+  const webSafe =
+    facts.orientation === 1 && (facts.space === 'srgb' || facts.space === 'b-w') && facts.depth === 'uchar'
+  return webSafe && !facts.hasExif && !facts.hasProfile
+}
+
+/** Output size of the plan, known from the header: upright, fitted inside the resize box, never enlarged. */
+export function plannedSize(facts: InputFacts, plan: CompressionPlan): { width: number; height: number } {
+  const turned = facts.orientation >= 5 && facts.orientation <= 8
+  const width = turned ? facts.height : facts.width
+  const height = turned ? facts.width : facts.height
+  const scale = Math.min(
+    1,
+    plan.resize?.width ? plan.resize.width / width : 1,
+    plan.resize?.height ? plan.resize.height / height : 1
+  )
+  return { width: Math.round(width * scale), height: Math.round(height * scale) }
+}
+
+export function plannedPixels(facts: InputFacts, plan: CompressionPlan): number {
+  const { width, height } = plannedSize(facts, plan)
+  return width * height
+}
+
+/** The longest side each encoder writes (sharp's checks; a frame's height for animations). PNG has none. */
+export const MAX_OUTPUT_SIDE: Record<EncodeFormat, number> = {
+  jpeg: 65_535,
+  png: Infinity,
+  webp: 16_383,
+  gif: 65_535,
+  avif: 16_384
+}
+
+/**
+ * Refusal of a plan whose output the encoder cannot write, before any pixel is decoded: without it the
+ * encoder's own error came after the whole decode and read as a corrupt image.
+ */
+export function refuseOutput(
+  facts: InputFacts,
+  plan: CompressionPlan
+): { kind: 'dimension_limit'; reason: string } | null {
+  const { width, height } = plannedSize(facts, plan)
+  const limit = MAX_OUTPUT_SIDE[plan.format]
+  if (width <= limit && height <= limit) return null
+  const advice = plan.format === 'png' ? '' : '; set max_width/max_height to fit it, or choose PNG'
+  return {
+    kind: 'dimension_limit',
+    reason: `output would be ${width}x${height}; ${plan.format.toUpperCase()} allows at most ${limit} pixels a side${advice}`
+  }
+}

@@ -1,0 +1,8 @@
+export { confirmKnownQuality, type RawImage } from './compress/auto.ts'
+export * from './compress/plan.ts'
+export * from './compress/sharp.ts'
+export * from './fetch/download.ts'
+export * from './fetch/host-limit.ts'
+export * from './pipeline/process-image.ts'
+export * from './quality/search.ts'
+export * from './webhooks/delivery.ts'

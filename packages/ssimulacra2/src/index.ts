@@ -1,0 +1,3 @@
+export { toLinear } from './linear.ts'
+export * from './ssimulacra2.ts'
+export * from './types.ts'

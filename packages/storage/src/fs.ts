@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { access, constants, link, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { isConditional, readPlan } from './http.ts'
+import {
+  assertKey,
+  assertPrefix,
+  type ObjectInfo,
+  type ObjectRead,
+  objectMeta,
+  type PutMeta,
+  type PutResult,
+  type ReadConditions,
+  type Storage,
+  StorageError
+} from './port.ts'
+
+const TEMP_SUFFIX = '.tmp'
+
+/**
+ * The embedded default: one directory. Objects are written to a temporary name beside their target and then
+ * hard-linked into place, which (unlike rename) refuses to replace an existing object. Content type and cache
+ * headers are not stored: they follow from the key (objectMeta), as they did when the object was put.
+ */
+export class FileStorage implements Storage {
+  readonly description: string
+
+  constructor(private readonly root: string) {
+    this.description = `file://${root}`
+  }
+
+  async put(key: string, body: Buffer | Readable, _meta: PutMeta): Promise<PutResult> {
+    const target = this.path(key)
+    await mkdir(path.dirname(target), { recursive: true })
+    const tmp = `${target}.${randomUUID()}${TEMP_SUFFIX}`
+    try {
+      if (Buffer.isBuffer(body)) await writeFile(tmp, body, { flag: 'wx' })
+      else await pipeline(body, createWriteStream(tmp, { flags: 'wx' }))
+      await link(tmp, target)
+      return 'created'
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists'
+      throw err
+    } finally {
+      await rm(tmp, { force: true })
+    }
+  }
+
+  async get(key: string, conditions: ReadConditions = {}): Promise<ObjectRead | null> {
+    // Open first and stat the open file: a retention sweep removing it meanwhile cannot break a started response.
+    const handle = await open(this.path(key), 'r').catch(notFound)
+    if (!handle) return null
+    try {
+      const stat = await handle.stat()
+      if (!stat.isFile()) return await handle.close().then(() => null)
+      const info = this.info(key, stat)
+      const plan = isConditional(conditions) ? readPlan(info, conditions) : { status: 200 as const }
+      if (plan.status === 304 || plan.status === 416) {
+        await handle.close()
+        return { info, plan, body: null }
+      }
+      const range = plan.status === 206 ? { start: plan.start, end: plan.end } : {}
+      return { info, plan, body: handle.createReadStream({ ...range, autoClose: true }) }
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const handle = await open(this.path(key), 'r').catch(notFound)
+    if (!handle) return null
+    try {
+      const stat = await handle.stat()
+      return stat.isFile() ? this.info(key, stat) : null
+    } finally {
+      await handle.close()
+    }
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const dir = this.path(assertPrefix(prefix).slice(0, -1))
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])
+    await rm(dir, { recursive: true, force: true })
+    return entries.filter((e) => e.isFile() && !e.name.endsWith(TEMP_SUFFIX)).length
+  }
+
+  async removeStale(keys: string[]): Promise<number> {
+    let removed = 0
+    // A temp file is `<target>.<uuid>.tmp` beside its target: one listing per folder, matched by target name.
+    for (const [dir, targets] of groupBy(
+      keys.map((k) => this.path(assertKey(k))),
+      path.dirname
+    )) {
+      const names = await readdir(dir).catch(() => [] as string[])
+      const stale = names.filter(
+        (n) => n.endsWith(TEMP_SUFFIX) && targets.some((t) => n.startsWith(`${path.basename(t)}.`))
+      )
+      await Promise.all(stale.map((n) => rm(path.join(dir, n), { force: true })))
+      removed += stale.length
+    }
+    return removed
+  }
+
+  async check(options: { write?: boolean } = {}): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true })
+      await access(this.root, constants.R_OK | (options.write ? constants.W_OK : 0))
+      if (options.write) {
+        const probe = path.join(this.root, `.check-${randomUUID()}${TEMP_SUFFIX}`)
+        await writeFile(probe, '')
+        await rm(probe, { force: true })
+      }
+    } catch (err) {
+      throw new StorageError(
+        'not-writable',
+        `storage directory ${this.root} is not ${options.write ? 'writable' : 'readable'}: ${(err as Error).message}`,
+        { cause: err }
+      )
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private path(key: string): string {
+    return path.join(this.root, assertKey(key))
+  }
+
+  private info(key: string, stat: { size: number; mtime: Date; ino: number }): ObjectInfo {
+    // Objects never change, so size, inode and time identify the content as well as a hash would.
+    return {
+      size: stat.size,
+      etag: `"${stat.size.toString(16)}-${stat.ino.toString(16)}-${stat.mtime.getTime().toString(16)}"`,
+      contentType: objectMeta(key).contentType,
+      lastModified: stat.mtime
+    }
+  }
+}
+
+function notFound(err: NodeJS.ErrnoException): null {
+  if (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'EISDIR') return null
+  throw err
+}
+
+function groupBy<T>(items: T[], by: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>()
+  for (const item of items) groups.set(by(item), [...(groups.get(by(item)) ?? []), item])
+  return groups
+}

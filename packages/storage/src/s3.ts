@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  S3Client
+} from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { isConditional, readPlan } from './http.ts'
+import {
+  assertKey,
+  assertPrefix,
+  type ObjectInfo,
+  type ObjectRead,
+  type PutMeta,
+  type PutResult,
+  type ReadConditions,
+  type Storage,
+  StorageError,
+  type StorageErrorKind
+} from './port.ts'
+
+export interface S3Options {
+  bucket: string
+  /** Key prefix inside the bucket, without leading or trailing slash; '' for the bucket's root. */
+  prefix: string
+  /** S3_ENDPOINT, for anything but AWS; undefined for AWS S3. */
+  endpoint?: string | undefined
+  region: string
+  forcePathStyle: boolean
+  /** Only tests pass these; processes use the AWS default chain (environment, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string }
+  /** Bodies larger than this go up as a multipart upload, in parts of this size (S3's minimum is 5 MiB). */
+  partSize?: number
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE'
+])
+// XAdminUserNotFound: versitygw's answer (a 404) to an access key it does not know; AWS says InvalidAccessKeyId.
+const DENIED_NAMES = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'CredentialsProviderError',
+  'XAdminUserNotFound'
+])
+
+/** Sorts an SDK failure into what an operator must fix. */
+export function classifyS3Error(err: unknown): StorageErrorKind {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } }
+  const status = e.$metadata?.httpStatusCode
+  if (e.name === 'NoSuchBucket') return 'missing-bucket'
+  if (status === 401 || status === 403 || DENIED_NAMES.has(e.name ?? '')) return 'denied'
+  if (NETWORK_CODES.has(e.code ?? '') || NETWORK_CODES.has(e.name ?? '') || e.name === 'TimeoutError')
+    return 'unreachable'
+  return 'failed'
+}
+
+/**
+ * Objects in an S3-compatible bucket. Writes are conditional (If-None-Match: *), so an output never changes once
+ * written; a single PUT or a completed multipart upload is the only way an object becomes visible, so a failed
+ * body stream leaves nothing, and a failed multipart upload is aborted (a killed process's is swept by removeStale).
+ */
+export class S3Storage implements Storage {
+  readonly description: string
+  private readonly client: S3Client
+  private readonly where: string
+
+  constructor(private readonly options: S3Options) {
+    this.description = `s3://${options.bucket}${options.prefix ? `/${options.prefix}` : ''}`
+    this.where = options.endpoint
+      ? `at ${options.endpoint} (S3_ENDPOINT)`
+      : `in AWS region ${options.region} (S3_REGION)`
+    this.client = new S3Client({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      // Checksums only where S3 requires them: many S3-compatible servers refuse the newer default trailers.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: { connectionTimeout: 5000 }
+    })
+  }
+
+  async put(key: string, body: Buffer | Readable, meta: PutMeta): Promise<PutResult> {
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.options.bucket,
+        Key: this.key(key),
+        Body: body,
+        ContentType: meta.contentType,
+        CacheControl: meta.cacheControl,
+        IfNoneMatch: '*'
+      },
+      partSize: this.options.partSize ?? 8 * 1024 * 1024,
+      queueSize: 2,
+      leavePartsOnError: false
+    })
+    // A body that fails (a stream fed from the database) is the caller's failure, not the storage's: it passes
+    // through as it is, so it is not taken for a storage outage and retried forever.
+    let bodyError: unknown
+    if (body instanceof Readable)
+      body.once('error', (err) => {
+        bodyError = err
+      })
+    try {
+      await upload.done()
+      return 'created'
+    } catch (err) {
+      if (bodyError) throw bodyError
+      // 412: the key exists. 409: another writer's conditional write of the same key is in flight; ours loses.
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+      if (status === 412 || status === 409) return 'exists'
+      throw this.failure(err, `writing ${key}`)
+    }
+  }
+
+  async get(key: string, conditions: ReadConditions = {}): Promise<ObjectRead | null> {
+    if (!isConditional(conditions)) {
+      // The common case in one round trip: the GET's own headers describe the object.
+      const res = await this.read(
+        () => this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })),
+        key
+      )
+      return res && { info: info(res), plan: { status: 200 }, body: res.Body as Readable }
+    }
+    const found = await this.head(key)
+    if (!found) return null
+    const plan = readPlan(found, conditions)
+    if (plan.status === 304 || plan.status === 416) return { info: found, plan, body: null }
+    const range = plan.status === 206 ? { Range: `bytes=${plan.start}-${plan.end}` } : {}
+    const res = await this.read(
+      () =>
+        this.client.send(
+          new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key), IfMatch: found.etag, ...range })
+        ),
+      key
+    )
+    return res && { info: found, plan, body: res.Body as Readable }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const res = await this.read(
+      () => this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })),
+      key
+    )
+    return res && info(res)
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const Prefix = `${this.key(assertPrefix(prefix).slice(0, -1))}/`
+    let deleted = 0
+    try {
+      for await (const page of paginateListObjectsV2(
+        { client: this.client, pageSize: 1000 },
+        { Bucket: this.options.bucket, Prefix }
+      )) {
+        const objects = (page.Contents ?? []).map((o) => ({ Key: o.Key! }))
+        if (objects.length === 0) continue
+        const res = await this.client.send(
+          new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: objects, Quiet: true } })
+        )
+        if (res.Errors?.length)
+          throw new Error(
+            `${res.Errors.length} objects were not deleted, first: ${res.Errors[0]!.Key}: ${res.Errors[0]!.Code}`
+          )
+        deleted += objects.length
+      }
+    } catch (err) {
+      throw this.failure(err, `deleting ${prefix}`)
+    }
+    return deleted
+  }
+
+  async removeStale(keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    const wanted = new Set(keys.map((k) => this.key(assertKey(k))))
+    // Keys of one piece of work share their request's folder: list that once, abort only the keys asked for.
+    const first = [...wanted][0]!
+    const Prefix = first.slice(0, first.lastIndexOf('/') + 1)
+    let aborted = 0
+    try {
+      let markers: { KeyMarker?: string; UploadIdMarker?: string } = {}
+      for (;;) {
+        const page = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.options.bucket, Prefix, ...markers })
+        )
+        for (const upload of page.Uploads ?? []) {
+          if (!wanted.has(upload.Key!)) continue
+          await this.client.send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.options.bucket,
+              Key: upload.Key!,
+              UploadId: upload.UploadId!
+            })
+          )
+          aborted++
+        }
+        if (!page.IsTruncated) return aborted
+        markers = { KeyMarker: page.NextKeyMarker!, UploadIdMarker: page.NextUploadIdMarker! }
+      }
+    } catch (err) {
+      throw this.failure(err, `aborting unfinished uploads under ${Prefix}`)
+    }
+  }
+
+  async check(options: { write?: boolean } = {}): Promise<void> {
+    try {
+      // A listing rather than HeadBucket: a HEAD answer has no body, so it cannot tell a missing bucket from an
+      // unknown access key (both can be a bare 404); a GET's error code can.
+      await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.options.prefix, MaxKeys: 1 })
+      )
+    } catch (err) {
+      throw this.failure(err, 'checking the bucket')
+    }
+    if (!options.write) return
+    const probe = `${this.options.prefix ? `${this.options.prefix}/` : ''}.imgproc-check/${randomUUID()}`
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: probe, Body: '' }))
+    } catch (err) {
+      throw this.failure(err, 'writing a probe object')
+    }
+    // Best effort: a bucket policy may allow writes but not deletes (retention then fails, and says so).
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: probe })).catch(() => undefined)
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy()
+  }
+
+  private key(key: string): string {
+    assertKey(key)
+    return this.options.prefix ? `${this.options.prefix}/${key}` : key
+  }
+
+  /** null for a missing key; any other failure becomes a StorageError. */
+  private async read<T>(request: () => Promise<T>, key: string): Promise<T | null> {
+    try {
+      return await request()
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
+      if (e.name === 'NoSuchKey' || (e.name === 'NotFound' && e.$metadata?.httpStatusCode === 404)) return null
+      throw this.failure(err, `reading ${key}`)
+    }
+  }
+
+  private failure(err: unknown, doing: string): StorageError {
+    const kind = classifyS3Error(err)
+    const e = err as { name?: string; code?: string; message?: string }
+    const detail = `${e.name ?? 'Error'}${e.code && e.code !== e.name ? ` ${e.code}` : ''}: ${e.message || 'no message'}`
+    const bucket = `bucket "${this.options.bucket}"`
+    const message = {
+      'missing-bucket': `${bucket} does not exist ${this.where}; create it, or correct STORAGE_URL`,
+      denied: `access to ${bucket} ${this.where} was denied while ${doing} (${detail}); check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or an instance role) and the bucket policy`,
+      unreachable: `cannot reach S3 ${this.where} while ${doing} (${detail}); check S3_ENDPOINT and the network${this.options.endpoint && !this.options.forcePathStyle ? '; most non-AWS servers also need S3_FORCE_PATH_STYLE=true' : ''}`,
+      'not-writable': `${bucket} is not writable (${detail})`,
+      'invalid-key': detail,
+      failed: `S3 ${this.where} failed while ${doing} on ${bucket} (${detail})`
+    }[kind]
+    return new StorageError(kind, message, { cause: err })
+  }
+}
+
+function info(res: GetObjectCommandOutput | HeadObjectCommandOutput): ObjectInfo {
+  return {
+    size: res.ContentLength ?? 0,
+    etag: res.ETag ?? '',
+    contentType: res.ContentType ?? 'application/octet-stream',
+    lastModified: res.LastModified ?? new Date(0)
+  }
+}
