@@ -167,7 +167,10 @@ t.test(
     )
     t.match(status!.counts, { succeeded: 1, failed: 0 }, 'an image compressed by the deployed worker bundle')
     t.ok(typeof status!.totals.score_min === 'number', `scored by the bundle's metric: ${status!.totals.score_min}`)
-    for (const out of [apiOut, workerOut]) {
+    for (const [out, dependency] of [
+      [apiOut, 'fastify@'],
+      [workerOut, 'sharp@']
+    ] as const) {
       const installed = await readdir(path.join(out, 'node_modules/.pnpm'))
       t.same(
         installed.filter((d) => /^(tap|tsx|typescript|@tapjs|playwright|esbuild)/.test(d)),
@@ -175,9 +178,18 @@ t.test(
         'dev dependencies are not in the bundle'
       )
       t.ok(
-        installed.some((d) => d.startsWith('sharp@')),
+        installed.some((d) => d.startsWith(dependency)),
         'production dependencies are'
       )
     }
+    // The API depends on core and storage only: no image library, no downloader, no metric (test/api-bundle.test.ts
+    // proves the same of its bundle).
+    t.same(
+      (await readdir(path.join(apiOut, 'node_modules/.pnpm'))).filter((d) =>
+        /^(sharp|@img\+sharp|got|@imgproc\+(media|ssimulacra2))@/.test(d)
+      ),
+      [],
+      "the API's production dependencies hold no sharp, libvips, got, @imgproc/media or @imgproc/ssimulacra2"
+    )
   }
 )
