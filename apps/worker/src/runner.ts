@@ -1,48 +1,8 @@
-import {
-  isDatabaseUnavailable,
-  type JobDocument,
-  type JobKind,
-  type JobUpdate,
-  type Lease,
-  type Metrics,
-  type WorkQueue
-} from '@imgproc/core'
-import { StorageError } from '@imgproc/storage'
-import type { ChangeStream } from 'mongodb'
+import type { JobKind, JobQueue, Lease, Metrics } from '@imgproc/core'
 import type { Logger } from 'pino'
+import { runClaim } from './claim.ts'
+import type { Processor } from './jobs/contract.ts'
 import { Wakeup } from './wakeup.ts'
-
-/** How a processor's run ended; the runner turns it into the one queue write that ends the claim. */
-export type Outcome =
-  | { kind: 'done'; update?: JobUpdate }
-  /** Run again at `at` (a webhook retry, the next retention sweep); not counted as a failed claim. */
-  | { kind: 'retry'; at: Date; update?: JobUpdate; forgetCrashes?: boolean }
-  /** Handed back unfinished because the worker is shutting down. */
-  | { kind: 'released' }
-  | { kind: 'failed'; reason: string; update?: JobUpdate }
-  /** Another worker holds the job now: write nothing more. */
-  | { kind: 'lost' }
-
-export interface JobContext<D> {
-  job: JobDocument<D>
-  log: Logger
-  /** Aborted when the lease is lost or the worker shuts down: stop starting new work. */
-  signal: AbortSignal
-  shuttingDown(): boolean
-  /** A progress write fenced by this claim (it extends the lease too); false once the lease is lost. */
-  save(update: JobUpdate): Promise<boolean>
-}
-
-/** A plain function of one job, BullMQ-style: it knows nothing of leases, heartbeats or claims. */
-// biome-ignore lint/suspicious/noExplicitAny: the runner holds processors of every job kind in one list
-export interface Processor<D = any> {
-  kind: JobKind
-  /** Jobs of this kind one worker holds at once. */
-  concurrency: number
-  process(ctx: JobContext<D>): Promise<Outcome>
-  /** Instead of `process`, for a job whose earlier holders all died (MAX_CLAIMS): end it with a reason. */
-  exhausted(ctx: JobContext<D>, reason: string): Promise<Outcome>
-}
 
 export interface RunnerOptions {
   owner: string
@@ -67,12 +27,12 @@ export class Runner {
   private readonly running = new Set<Promise<void>>()
   private readonly wakeup = new Wakeup()
   private readonly shutdown = new AbortController()
-  private stream: ChangeStream | null = null
+  private stream: { close(): Promise<void> } | null = null
   private loop: Promise<void> = Promise.resolve()
   mode: 'change-stream' | 'polling' = 'polling'
 
   constructor(
-    private readonly queue: WorkQueue,
+    private readonly queue: JobQueue,
     processors: Processor[],
     private readonly options: RunnerOptions
   ) {
@@ -173,93 +133,15 @@ export class Runner {
     this.running.add(done)
   }
 
-  private async work(lease: Lease): Promise<void> {
-    const processor = this.processors.get(lease.job.kind)!
-    const log = this.options.log.child({
-      job: lease.job.key,
-      kind: lease.job.kind,
-      ...(lease.job.request_id ? { request_id: lease.job.request_id } : {})
+  private work(lease: Lease): Promise<void> {
+    const { log, leaseMs, maxClaims, pollMs } = this.options
+    const job = lease.job
+    return runClaim(this.queue, lease, this.processors.get(job.kind)!, {
+      log: log.child({ job: job.key, kind: job.kind, ...(job.request_id ? { request_id: job.request_id } : {}) }),
+      leaseMs,
+      maxClaims,
+      pollMs,
+      shutdown: this.shutdown.signal
     })
-    const lost = new AbortController()
-    const markLost = () => lost.abort()
-    let beating = false // one heartbeat at a time: with a slow database they would pile up
-    const heartbeat = setInterval(
-      () => {
-        if (beating) return
-        beating = true
-        this.queue
-          .heartbeat(lease)
-          .then(
-            (held) => held || markLost(),
-            (err) => log.warn({ err: (err as Error).message }, 'heartbeat failed')
-          )
-          .finally(() => (beating = false))
-      },
-      Math.max(100, Math.floor(this.options.leaseMs / 3))
-    )
-    const ctx: JobContext<unknown> = {
-      job: lease.job,
-      log,
-      signal: AbortSignal.any([lost.signal, this.shutdown.signal]),
-      shuttingDown: () => this.shutdown.signal.aborted,
-      save: async (update) => {
-        if (await this.queue.save(lease, update)) return true
-        markLost()
-        return false
-      }
-    }
-    try {
-      const exhausted = lease.job.claims > this.options.maxClaims
-      const outcome = exhausted
-        ? await processor.exhausted(
-            ctx,
-            `abandoned: processing was interrupted ${lease.job.claims - 1} times (MAX_CLAIMS=${this.options.maxClaims})`
-          )
-        : await processor.process(ctx)
-      clearInterval(heartbeat)
-      if (outcome.kind === 'lost' || lost.signal.aborted) return void log.warn('lease lost to another worker; stopped')
-      await this.settle(lease, outcome, log)
-    } catch (err) {
-      if (isInfrastructureError(err)) {
-        // The database or storage is away, not the job's fault: hand it back for later without counting a crash
-        // (if even that fails, the lease runs out and it is counted; a long outage should not fail images).
-        log.warn({ err: (err as Error).message }, 'job interrupted by an outage; handed back for later')
-        await this.queue
-          .release(lease, new Date(this.queue.now().getTime() + Math.max(5000, this.options.pollMs * 10)))
-          .catch(() => undefined)
-      } else {
-        // A bug or something unforeseen: leave the lease to run out, like a crash, so the job is retried later and
-        // counted towards MAX_CLAIMS if it keeps failing.
-        log.error({ err }, 'job failed unexpectedly; it will be retried when its lease runs out')
-      }
-    } finally {
-      clearInterval(heartbeat)
-      lost.abort() // whatever the processor still has running stops starting new work
-    }
   }
-
-  /** Ends the claim; retried through database outages, since the work it records is already done. */
-  private async settle(lease: Lease, outcome: Exclude<Outcome, { kind: 'lost' }>, log: Logger): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const held = await (outcome.kind === 'done'
-          ? this.queue.complete(lease, outcome.update)
-          : outcome.kind === 'retry'
-            ? this.queue.release(lease, outcome.at, outcome.update, { forgetCrashes: outcome.forgetCrashes })
-            : outcome.kind === 'released'
-              ? this.queue.release(lease)
-              : this.queue.fail(lease, outcome.reason, outcome.update))
-        if (!held) log.warn('lease lost before the outcome was recorded')
-        return
-      } catch (err) {
-        log.warn({ err: (err as Error).message, attempt }, 'could not record the outcome yet; retrying')
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)))
-      }
-    }
-  }
-}
-
-/** The database or the storage is away, as opposed to errors of the job or of our code. */
-function isInfrastructureError(err: unknown): boolean {
-  return (err instanceof StorageError && err.kind !== 'invalid-key') || isDatabaseUnavailable(err)
 }

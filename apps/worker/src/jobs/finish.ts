@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto'
 import {
-  type DeliveryData,
   deliveryUrl,
   type Metrics,
   outputCsv,
@@ -8,34 +6,34 @@ import {
   outputRow,
   type RequestDocument,
   type RequestStore,
-  type UrlSettings,
-  webhookKey
+  type UrlSettings
 } from '@imgproc/core'
 import { objectMeta, type Storage } from '@imgproc/storage'
-import type { Processor } from '../runner.ts'
-import { pauseBeforeFinish } from '../test-hooks.ts'
+import type { Processor } from './contract.ts'
 
 export interface FinishDeps {
   store: RequestStore
   storage: Storage
   urls: UrlSettings
   metrics: Metrics
+  /** A pause after the claim, before the output CSV (crash tests; none otherwise). */
+  beforeCsv?: (requestId: string) => Promise<void>
 }
 
 /**
  * A request's finisher: due once every unit has arrived, so exactly one exists and one worker holds it at a
  * time. Writes the output CSV, makes the one transition to Completed, and queues the webhook delivery. Each
- * step can be repeated by a later holder if this one dies halfway.
+ * step can be repeated by a later run if this one dies halfway.
  */
 export function finishProcessor(deps: FinishDeps): Processor<Record<string, never>> {
   return {
     kind: 'finish',
     concurrency: 1,
     async process(ctx) {
-      const requestId = ctx.job.request_id!
+      const requestId = ctx.requestId!
       const doc = await deps.store.find(requestId)
       if (!doc) return { kind: 'failed', reason: 'the request document does not exist (its upload never completed)' }
-      await pauseBeforeFinish(() => ctx.save({}))
+      await deps.beforeCsv?.(requestId)
       if (doc.status === 'Pending' || doc.status === 'Processing') {
         const summary = await deps.store.unitsSummary(doc)
         // Every unit arrived, so every image is recorded; if not, a unit's data is still landing: look again soon.
@@ -44,9 +42,9 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
           return { kind: 'retry', at: new Date(Date.now() + 1000) }
         }
         const key = outputCsvKey(requestId)
-        if (ctx.job.claims > 1) await deps.storage.removeStale([key])
-        // Last check of the claim right before the one write that is not a database update.
-        if (!(await ctx.save({}))) return { kind: 'lost' }
+        if (ctx.resumed) await deps.storage.removeStale([key])
+        // The job must still be this run's right before the one write that is not a database update.
+        await ctx.save()
         // Stored once: a finisher repeating this after a crash finds it there and writes nothing (put answers
         // 'exists' if another write got in first). Streamed from the database a page at a time: the finisher's
         // memory does not grow with the request.
@@ -71,7 +69,7 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
       return { kind: 'done' }
     },
     async exhausted(ctx, reason) {
-      const requestId = ctx.job.request_id!
+      const requestId = ctx.requestId!
       const doc = await deps.store.find(requestId)
       if (!doc) return { kind: 'failed', reason }
       if (
@@ -92,9 +90,6 @@ async function* mapRows<T, U>(rows: AsyncIterable<T>, fn: (row: T) => U): AsyncG
   for await (const row of rows) yield fn(row)
 }
 
-/** Keyed by the request, so a finisher that repeats this after a crash queues nothing new: one event id. */
 async function queueDelivery(store: RequestStore, doc: RequestDocument): Promise<void> {
-  if (!doc.webhook_url) return
-  const data: DeliveryData = { event_id: randomUUID(), url: doc.webhook_url, state: 'pending', attempts: [] }
-  await store.queue.enqueue([{ kind: 'webhook', key: webhookKey(doc.request_id), request_id: doc.request_id, data }])
+  if (doc.webhook_url) await store.jobs.queueDelivery(doc.request_id, doc.webhook_url)
 }

@@ -1,20 +1,19 @@
 import {
   EXTENSIONS,
-  finishKey,
   type ImageRecord,
   imageKey,
+  imagesRecorded,
   type Metrics,
-  ProgressBatcher,
   type RequestStore,
   redactUrl,
-  tally,
-  type UnitData
+  type UnitData,
+  unitArrival
 } from '@imgproc/core'
 import { type ImageDeps, processImage } from '@imgproc/media'
 import type { Storage } from '@imgproc/storage'
 import type { LimitFunction } from 'p-limit'
-import type { Outcome, Processor } from '../runner.ts'
-import { pauseBeforeUnitDone } from '../test-hooks.ts'
+import { ProgressBatcher } from '../progress-batcher.ts'
+import type { Processor } from './contract.ts'
 
 export interface ImagesDeps {
   store: RequestStore
@@ -25,37 +24,37 @@ export interface ImagesDeps {
   flushMs: number
   concurrency: number
   metrics: Metrics
+  /** A pause once every image is recorded, before the unit arrives at its finisher (race tests; none otherwise). */
+  beforeDone?: (requestId: string, n: number) => Promise<void>
 }
 
 /**
- * A work unit: some of one request's distinct images. Images an earlier (crashed) holder recorded are skipped;
- * finished ones are written in batches, each batch with the unit's counters in the same document update. When
- * every image is recorded the unit arrives at the request's finisher.
+ * A work unit: some of one request's distinct images. Images an earlier (crashed) run recorded are skipped;
+ * finished ones are written in batches, each batch with the unit's counters in the same write. When every image
+ * is recorded the unit arrives at the request's finisher.
  */
 export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
   return {
     kind: 'images',
     concurrency: deps.concurrency,
     async process(ctx) {
-      const { job, log } = ctx
-      const requestId = job.request_id!
-      const unit = job.data
+      const { data: unit, log } = ctx
+      const requestId = ctx.requestId!
       const images = [...unit.images]
       await deps.store.markStarted(requestId)
       const todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
-      if (job.claims > 1) {
-        // What the dead holder was writing: any output name of the images still to do.
+      if (ctx.resumed) {
+        // What the dead run was writing: any output name of the images still to do.
         const keys = todo.flatMap((slot) =>
           Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext))
         )
         const stale = await deps.storage.removeStale(keys)
-        log.info({ todo: todo.length, claims: job.claims, stale_temp_files: stale }, 'unit taken over')
+        log.info({ todo: todo.length, stale_temp_files: stale }, 'unit taken over')
       }
-      const batcher = new ProgressBatcher<number>((slots) => ctx.save(progressUpdate(images, slots)), {
+      const batcher = new ProgressBatcher<number>((slots) => ctx.save(imagesRecorded(images, slots)), {
         maxBatch: 50,
         intervalMs: deps.flushMs,
-        onError: (err) => log.warn({ err: (err as Error).message }, 'progress write failed; kept for the next flush'),
-        onLeaseLost: () => undefined // the save already marked the lease lost, which aborts ctx.signal
+        onError: (err) => log.warn({ err: (err as Error).message }, 'progress write failed; kept for the next flush')
       })
       // The first unexpected error (storage, a bug) stops this unit from starting more images.
       const failed = new AbortController()
@@ -90,41 +89,32 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
               })
           )
         )
-        if ((await batcher.flushUntilWritten()) === 'lease-lost') return { kind: 'lost' }
+        await batcher.flushUntilWritten()
       } finally {
         batcher.stop()
       }
       if (images.some((i) => i.status === 'pending')) return { kind: 'released' } // shutting down
-      await pauseBeforeUnitDone()
-      // A fenced write that succeeds proves every batch landed under this claim: only then may the unit arrive.
-      if (ctx.signal.aborted || !(await ctx.save({}))) return { kind: 'lost' }
-      return arriveAndFinish(deps, requestId, unit.n, { kind: 'done' })
+      await deps.beforeDone?.(requestId, unit.n)
+      return { kind: 'done', arrive: unitArrival(requestId, unit.n) }
     },
     async exhausted(ctx, reason) {
-      const unit = ctx.job.data
-      const images = unit.images.map(
+      const images = ctx.data.images.map(
         (image): ImageRecord =>
           image.status === 'pending'
             ? { url: image.url, status: 'failed', error: reason, error_kind: 'abandoned' }
             : image
       )
-      if (!(await ctx.save({ $set: { 'data.images': images, 'data.tally': tally(images) } }))) return { kind: 'lost' }
-      return arriveAndFinish(deps, ctx.job.request_id!, unit.n, { kind: 'failed', reason })
+      return {
+        kind: 'failed',
+        reason,
+        record: imagesRecorded(
+          images,
+          images.map((_, slot) => slot)
+        ),
+        arrive: unitArrival(ctx.requestId!, ctx.data.n)
+      }
     }
   }
-}
-
-/** Arrives at the finisher before the unit is marked done: a crash in between leaves the unit to be claimed again, and arriving twice counts once. */
-async function arriveAndFinish(deps: ImagesDeps, requestId: string, n: number, outcome: Outcome): Promise<Outcome> {
-  await deps.store.queue.arrive(finishKey(requestId), n)
-  return outcome
-}
-
-/** One fenced update for a batch: the records, and the unit's counters recomputed from the holder's complete view. */
-function progressUpdate(images: ImageRecord[], slots: number[]) {
-  const set: Record<string, unknown> = { 'data.tally': tally(images) }
-  for (const slot of slots) set[`data.images.${slot}`] = images[slot]
-  return { $set: set }
 }
 
 function observe(metrics: Metrics, record: ImageRecord): void {

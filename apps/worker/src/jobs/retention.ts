@@ -1,6 +1,6 @@
-import type { RequestStore } from '@imgproc/core'
+import { type RequestStore, type SweepData, sweepRan } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
-import type { Processor } from '../runner.ts'
+import type { Processor } from './contract.ts'
 
 export interface RetentionDeps {
   store: RequestStore
@@ -10,13 +10,11 @@ export interface RetentionDeps {
   everyMs: number
 }
 
-export const RETENTION_KEY = 'retention'
-
 /**
  * The retention sweep: one job for the whole deployment, run through the queue like any other and scheduled
  * again after each run. Files go before documents, so a sweep that dies halfway finds the request next time.
  */
-export function retentionProcessor(deps: RetentionDeps): Processor<{ last_run?: Date; removed?: number }> {
+export function retentionProcessor(deps: RetentionDeps): Processor<SweepData> {
   return {
     kind: 'retention',
     concurrency: 1,
@@ -43,7 +41,7 @@ export function retentionProcessor(deps: RetentionDeps): Processor<{ last_run?: 
         kind: 'retry',
         at: new Date(now + deps.everyMs),
         forgetCrashes: true,
-        update: { $set: { 'data.last_run': new Date(now), 'data.removed': removed } }
+        record: sweepRan(new Date(now), removed)
       }
     },
     async exhausted(ctx, reason) {

@@ -1,6 +1,14 @@
-import { type Config, type DeliveryData, type Metrics, type RequestStore, webhookEvent } from '@imgproc/core'
+import {
+  type Config,
+  type DeliveryData,
+  deliveryAttempted,
+  deliveryGivenUp,
+  type Metrics,
+  type RequestStore,
+  webhookEvent
+} from '@imgproc/core'
 import { deliveryState, nextDelayMs, postWebhook } from '@imgproc/media'
-import type { Processor } from '../runner.ts'
+import type { Processor } from './contract.ts'
 
 export interface WebhookDeps {
   store: RequestStore
@@ -26,8 +34,8 @@ export function webhookProcessor(deps: WebhookDeps): Processor<DeliveryData> {
     kind: 'webhook',
     concurrency: deps.concurrency,
     async process(ctx) {
-      const delivery = ctx.job.data
-      const doc = await deps.store.find(ctx.job.request_id!)
+      const delivery = ctx.data
+      const doc = await deps.store.find(ctx.requestId!)
       if (!doc) return { kind: 'failed', reason: 'the request was removed before its webhook was delivered' }
       const attempt = await postWebhook(
         delivery.url,
@@ -46,21 +54,18 @@ export function webhookProcessor(deps: WebhookDeps): Processor<DeliveryData> {
         { event_id: delivery.event_id, attempt: made, status_code: attempt.status_code, error: attempt.error, state },
         'webhook attempt'
       )
-      const update = {
-        $push: { 'data.attempts': attempt },
-        $set: { 'data.state': state, ...(state === 'delivered' ? { 'data.delivered_at': attempt.at } : {}) }
-      }
-      if (state === 'delivered') return { kind: 'done', update }
+      const record = deliveryAttempted(delivery, attempt, state)
+      if (state === 'delivered') return { kind: 'done', record }
       if (state === 'failed')
         return {
           kind: 'failed',
           reason: attempt.permanent ? `not retried: ${attempt.error}` : `gave up after ${made} attempts`,
-          update
+          record
         }
-      return { kind: 'retry', at: new Date(Date.now() + nextDelayMs(made, config.WEBHOOK_BACKOFF_MS)), update }
+      return { kind: 'retry', at: new Date(Date.now() + nextDelayMs(made, config.WEBHOOK_BACKOFF_MS)), record }
     },
     async exhausted(_ctx, reason) {
-      return { kind: 'failed', reason, update: { $set: { 'data.state': 'failed' } } }
+      return { kind: 'failed', reason, record: deliveryGivenUp() }
     }
   }
 }

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream'
 import { parse } from 'fast-csv'
 import { checkUrlSyntax, type UrlRules } from '../fetch/policy.ts'
-import type { CsvRowError, ProductRecord } from '../requests/schema.ts'
+import type { CsvRowError } from '../requests/contracts.ts'
+import type { ProductRecord } from '../requests/records.ts'
 
 export const INPUT_HEADER = ['S. No.', 'Product Name', 'Input Image Urls'] as const
 export const OUTPUT_HEADER = [...INPUT_HEADER, 'Output Image Urls'] as const

@@ -1,6 +1,6 @@
 import t from 'tap'
+import { DEFAULT_OPTIONS } from './contracts.ts'
 import { addTallies, imagesSummary, planRequest, productPagesFor, tally, unitOf } from './plan.ts'
-import { DEFAULT_OPTIONS } from './schema.ts'
 
 t.test('a request is split into units of distinct images, products into pages', async (t) => {
   const urls = Array.from({ length: 7 }, (_, i) => `https://a.example/${i}.jpg`)

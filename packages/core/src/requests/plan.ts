@@ -1,5 +1,6 @@
 import type { ParsedCsv } from '../csv/input.ts'
-import type { ImageRecord, ProcessingOptions, ProductRecord, RequestDocument, Tally } from './schema.ts'
+import type { ProcessingOptions } from './contracts.ts'
+import type { ImageRecord, ProductPageDocument, RequestDocument, Tally, UnitData } from './records.ts'
 
 /**
  * How an accepted CSV becomes work: one request document, its product rows in pages, its distinct images split
@@ -8,31 +9,11 @@ import type { ImageRecord, ProcessingOptions, ProductRecord, RequestDocument, Ta
  */
 export const PRODUCTS_PER_PAGE = 500
 
-export interface UnitData {
-  /** Unit number; it holds images [first, first + images.length). */
-  n: number
-  first: number
-  options: ProcessingOptions
-  images: ImageRecord[]
-  /** Counters over `images`, written in the same document update as the records they count. */
-  tally: Tally
-}
-
-export interface ProductPageDocument {
-  request_id: string
-  n: number
-  products: ProductRecord[]
-}
-
 export interface RequestPlan {
   request: RequestDocument
   productPages: ProductPageDocument[]
   units: UnitData[]
 }
-
-export const unitKey = (requestId: string, n: number) => `${requestId}:images:${n}`
-export const finishKey = (requestId: string) => `${requestId}:finish`
-export const webhookKey = (requestId: string) => `${requestId}:webhook`
 
 export function emptyTally(): Tally {
   return { succeeded: 0, failed: 0, bytes_in: 0, bytes_out: 0, scored: 0, score_sum: 0, score_min: null }

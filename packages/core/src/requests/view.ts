@@ -1,18 +1,8 @@
 import type { OutputRow } from '../csv/output.ts'
 import { deliveryUrl } from '../outputs/files.ts'
 import { signOutputUrl, type UrlSigning } from '../outputs/signed-urls.ts'
-import type {
-  Counts,
-  DeliveryAttempt,
-  DeliveryState,
-  ImageRecord,
-  ImageView,
-  ProductRecord,
-  RequestDocument,
-  StatusView,
-  Totals,
-  WebhookEvent
-} from './schema.ts'
+import type { Counts, ImageView, StatusView, Totals, WebhookEvent } from './contracts.ts'
+import type { DeliveryData, ImageRecord, ProductRecord, RequestDocument } from './records.ts'
 
 /** Where handed-out URLs point (the API, or STORAGE_PUBLIC_URL for images) and whether API links are signed. */
 export type UrlSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
@@ -20,15 +10,6 @@ export type UrlSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC
 /** A URL as handed out: links through the API are signed when OUTPUT_URL_TTL_S is set; CDN links are not ours to sign. */
 export function handOut(urls: UrlSettings, url: string): string {
   return url.startsWith(`${urls.PUBLIC_BASE_URL}/`) ? signOutputUrl(url, urls) : url
-}
-
-/** A webhook delivery as the status view and the event need it (kept in the queue's webhook job). */
-export interface DeliveryData {
-  event_id: string
-  url: string
-  state: DeliveryState
-  attempts: DeliveryAttempt[]
-  delivered_at?: Date
 }
 
 export function savingsPct(bytesIn: number | undefined, bytesOut: number | undefined): number | null {

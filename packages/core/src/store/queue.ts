@@ -1,68 +1,14 @@
-import type { ChangeStream, Collection, Db, Filter, ObjectId, UpdateFilter } from 'mongodb'
+import type { ChangeStream, Collection, Db, Filter, UpdateFilter } from 'mongodb'
 import { insertMissing } from './mongo.ts'
+import type { Arrival, JobDocument, JobKind, JobPatch, JobQueue, Lease, NewJob, ReleaseOptions } from './queue-port.ts'
 
 /**
  * The work queue: the one place that claims, leases, fences and wakes work of every kind (image work units,
- * request finishing, webhook deliveries, retention sweeps). Processors never see a lease; the worker's runner
- * holds it for them.
+ * request finishing, webhook deliveries, retention sweeps), and the only code that touches the `jobs`
+ * collection. Processors never see a lease; the worker's runner holds it for them.
  */
-export type JobKind = 'images' | 'finish' | 'webhook' | 'retention'
-export type JobState = 'held' | 'waiting' | 'pending' | 'running' | 'done' | 'failed'
-
-export interface JobDocument<D = Record<string, unknown>> {
-  _id: ObjectId
-  kind: JobKind
-  /** Unique: enqueueing a key twice is a no-op, so producers may retry and racing producers agree. */
-  key: string
-  request_id?: string
-  state: JobState
-  /**
-   * When the job can next be claimed: its run time while pending, its lease expiry while running; absent while
-   * waiting, done or failed. The one (sparse) indexed field a claim filters and sorts on.
-   */
-  due_at?: Date
-  owner?: string | null
-  /** Fencing token: incremented by every claim; every write by a holder names the generation it claimed. */
-  generation: number
-  /** Claims that did not end in an orderly way, the current one included (releases give theirs back). */
-  claims: number
-  /** A job that waits for `needed` distinct parts to arrive before it becomes pending (a request's finisher). */
-  barrier?: { needed: number; arrived: number[] }
-  data: D
-  error?: string
-  created_at: Date
-  updated_at: Date
-  finished_at?: Date
-  /** Which worker completed it (operations, and the tests that check work was spread). */
-  finished_by?: string
-}
-
-export interface NewJob<D> {
-  kind: JobKind
-  key: string
-  request_id?: string
-  data: D
-  /** Not before this time (default: now). */
-  runAt?: Date
-  /** Parts that must arrive (`arrive`) before the job can run; 0 or absent: it can run at once. */
-  waitFor?: number
-  /** Stored but not claimable until `releaseHeld` (a producer storing several documents makes them live together). */
-  held?: boolean
-}
-
-/** What a runner holds while it works a job: the job as claimed, and the generation its writes are fenced by. */
-export interface Lease<D = Record<string, unknown>> {
-  job: JobDocument<D>
-  owner: string
-  generation: number
-  leaseMs: number
-}
-
-/** Extra operators for a fenced write ($set, $push, …), merged with the queue's own bookkeeping. */
-export type JobUpdate = Pick<UpdateFilter<JobDocument>, '$set' | '$push' | '$inc' | '$unset'>
-
-export class WorkQueue {
-  readonly jobs: Collection<JobDocument>
+export class WorkQueue implements JobQueue {
+  private readonly jobs: Collection<JobDocument>
   /** Server time minus local time: leases are compared across hosts, so every holder uses the server's clock. */
   private clockOffsetMs = 0
 
@@ -147,31 +93,31 @@ export class WorkQueue {
   }
 
   /** A write on behalf of the holder (progress), extending the lease with it. */
-  save(lease: Lease<unknown>, update: JobUpdate, now = this.now()): Promise<boolean> {
-    return this.fenced(
-      lease,
-      merge(update, { $set: { due_at: new Date(now.getTime() + lease.leaseMs), updated_at: now } })
-    )
+  save(lease: Lease<unknown>, patch: JobPatch = {}, now = this.now()): Promise<boolean> {
+    return this.fenced(lease, {
+      $set: { ...dataFields(patch), due_at: new Date(now.getTime() + lease.leaseMs), updated_at: now }
+    })
   }
 
-  complete(lease: Lease<unknown>, update: JobUpdate = {}, now = this.now()): Promise<boolean> {
-    return this.fenced(
-      lease,
-      merge(update, {
-        $set: { state: 'done', owner: null, finished_by: lease.owner, finished_at: now, updated_at: now },
-        $unset: { due_at: '' }
-      })
-    )
+  complete(lease: Lease<unknown>, patch: JobPatch = {}, now = this.now()): Promise<boolean> {
+    return this.fenced(lease, {
+      $set: {
+        ...dataFields(patch),
+        state: 'done',
+        owner: null,
+        finished_by: lease.owner,
+        finished_at: now,
+        updated_at: now
+      },
+      $unset: { due_at: '' }
+    })
   }
 
-  fail(lease: Lease<unknown>, reason: string, update: JobUpdate = {}, now = this.now()): Promise<boolean> {
-    return this.fenced(
-      lease,
-      merge(update, {
-        $set: { state: 'failed', error: reason, owner: null, finished_at: now, updated_at: now },
-        $unset: { due_at: '' }
-      })
-    )
+  fail(lease: Lease<unknown>, reason: string, patch: JobPatch = {}, now = this.now()): Promise<boolean> {
+    return this.fenced(lease, {
+      $set: { ...dataFields(patch), state: 'failed', error: reason, owner: null, finished_at: now, updated_at: now },
+      $unset: { due_at: '' }
+    })
   }
 
   /**
@@ -182,24 +128,24 @@ export class WorkQueue {
   release(
     lease: Lease<unknown>,
     at = this.now(),
-    update: JobUpdate = {},
-    options: { forgetCrashes?: boolean } = {},
+    patch: JobPatch = {},
+    options: ReleaseOptions = {},
     now = this.now()
   ): Promise<boolean> {
-    const claims = options.forgetCrashes ? { $set: { claims: 0 } } : { $inc: { claims: -1 } }
+    const set = { ...dataFields(patch), state: 'pending' as const, owner: null, due_at: at, updated_at: now }
     return this.fenced(
       lease,
-      merge(update, { ...claims, $set: { ...claims.$set, state: 'pending', owner: null, due_at: at, updated_at: now } })
+      options.forgetCrashes ? { $set: { ...set, claims: 0 } } : { $set: set, $inc: { claims: -1 } }
     )
   }
 
   /**
-   * Records that `part` of a waiting job's barrier has arrived; when the last distinct part arrives, the job
+   * Records that a part of a waiting job's barrier has arrived; when the last distinct part arrives, the job
    * becomes pending. One atomic, idempotent update: parts arriving twice or at the same instant count once, and
    * exactly one arrival makes the job due.
    */
-  async arrive(key: string, part: number, now = this.now()): Promise<void> {
-    await this.jobs.updateOne({ key, state: 'waiting' }, [
+  async arrive({ barrier, part }: Arrival, now = this.now()): Promise<void> {
+    await this.jobs.updateOne({ key: barrier, state: 'waiting' }, [
       { $set: { 'barrier.arrived': { $setUnion: ['$barrier.arrived', [part]] }, updated_at: { $literal: now } } },
       {
         $set: { state: { $cond: [{ $gte: [{ $size: '$barrier.arrived' }, '$barrier.needed'] }, 'pending', 'waiting'] } }
@@ -210,6 +156,26 @@ export class WorkQueue {
 
   find<D>(key: string): Promise<JobDocument<D> | null> {
     return this.jobs.findOne({ key }) as Promise<JobDocument<D> | null>
+  }
+
+  /** A request's jobs (of one kind), in full: operations and tests look at them. */
+  ofRequest<D>(requestId: string, kind?: JobKind): Promise<JobDocument<D>[]> {
+    return this.jobs.find({ request_id: requestId, ...(kind ? { kind } : {}) }).toArray() as Promise<JobDocument<D>[]>
+  }
+
+  /** Only `fields` of the data of a request's jobs of one kind (a status read sums the units' counters). */
+  async dataByRequest<D, K extends keyof D & string>(requestId: string, kind: JobKind, fields: K[]) {
+    return this.dataWhere<D, K>({ request_id: requestId, kind }, fields)
+  }
+
+  /** Only `fields` of the data of the jobs with these keys; keys with no job are left out. */
+  async dataByKeys<D, K extends keyof D & string>(keys: string[], fields: K[]) {
+    return keys.length === 0 ? [] : this.dataWhere<D, K>({ key: { $in: keys } }, fields)
+  }
+
+  /** Removes every job of a request (retention). */
+  async removeRequest(requestId: string): Promise<number> {
+    return (await this.jobs.deleteMany({ request_id: requestId })).deletedCount
   }
 
   /** When the next job becomes claimable (a scheduled run or a lease running out), if any is in sight. */
@@ -241,6 +207,12 @@ export class WorkQueue {
     return stream
   }
 
+  private async dataWhere<D, K extends keyof D & string>(filter: Filter<JobDocument>, fields: K[]) {
+    const projection = Object.fromEntries(fields.map((f) => [`data.${f}`, 1]))
+    const jobs = await this.jobs.find(filter, { projection }).toArray()
+    return jobs.map((job) => job.data as unknown as Pick<D, K>)
+  }
+
   private async fenced(lease: Lease<unknown>, update: UpdateFilter<JobDocument>): Promise<boolean> {
     const filter: Filter<JobDocument> = { _id: lease.job._id, generation: lease.generation, state: 'running' }
     const result = await this.jobs.updateOne(filter, update)
@@ -254,8 +226,7 @@ export async function supportsChangeStreams(db: Db): Promise<boolean> {
   return Boolean(hello.setName) || hello.msg === 'isdbgrid'
 }
 
-function merge(a: JobUpdate, b: UpdateFilter<JobDocument>): UpdateFilter<JobDocument> {
-  const out: Record<string, Record<string, unknown>> = { ...(b as Record<string, Record<string, unknown>>) }
-  for (const [op, fields] of Object.entries(a)) out[op] = { ...(fields as Record<string, unknown>), ...out[op] }
-  return out as UpdateFilter<JobDocument>
+/** A patch's paths, inside the document's `data`. */
+function dataFields(patch: JobPatch): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(patch).map(([path, value]) => [`data.${path}`, value]))
 }

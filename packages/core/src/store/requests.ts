@@ -1,21 +1,23 @@
 import type { Collection, Db } from 'mongodb'
 import {
   addTallies,
-  finishKey,
   imagesSummary,
   PRODUCTS_PER_PAGE,
-  type ProductPageDocument,
   productPagesFor,
   type RequestPlan,
-  type UnitData,
-  unitKey,
-  unitOf,
-  webhookKey
+  unitOf
 } from '../requests/plan.ts'
-import type { ImageRecord, ProductRecord, RequestDocument } from '../requests/schema.ts'
-import { type DeliveryData, productsWithin } from '../requests/view.ts'
+import type {
+  DeliveryData,
+  ImageRecord,
+  ProductPageDocument,
+  ProductRecord,
+  RequestDocument
+} from '../requests/records.ts'
+import { productsWithin } from '../requests/view.ts'
+import { Jobs } from './jobs.ts'
 import { insertMissing, insertOnce } from './mongo.ts'
-import { type JobDocument, WorkQueue } from './queue.ts'
+import { WorkQueue } from './queue.ts'
 
 export interface WebhookEventDocument {
   event_id: string
@@ -25,20 +27,24 @@ export interface WebhookEventDocument {
 }
 
 /**
- * Requests and everything keyed by their request_id: the request document, its product pages, and (through the
- * work queue) its work units, finisher and webhook delivery. The only code besides the queue that talks to MongoDB.
+ * Requests and everything keyed by their request_id: the request document, its product pages, and (through
+ * `jobs`) its work units, finisher and webhook delivery. Besides the queue, the only code that talks to MongoDB.
  */
 export class RequestStore {
   readonly requests: Collection<RequestDocument>
   readonly productPages: Collection<ProductPageDocument>
   readonly webhookEvents: Collection<WebhookEventDocument>
+  /** The work queue, for the runner that claims from it. */
   readonly queue: WorkQueue
+  /** Every job by kind and type. */
+  readonly jobs: Jobs
 
   constructor(db: Db) {
     this.requests = db.collection<RequestDocument>('requests')
     this.productPages = db.collection<ProductPageDocument>('request_products')
     this.webhookEvents = db.collection<WebhookEventDocument>('webhook_events')
     this.queue = new WorkQueue(db)
+    this.jobs = new Jobs(this.queue)
   }
 
   async ensureIndexes(): Promise<void> {
@@ -62,22 +68,9 @@ export class RequestStore {
    * repeated. An upload that dies halfway leaves a Pending request nobody was told of, which retention removes.
    */
   async create(plan: RequestPlan): Promise<void> {
-    const id = plan.request.request_id
     await insertOnce(this.requests, plan.request)
     await insertMissing(this.productPages, plan.productPages, 20)
-    await this.queue.enqueue([
-      { kind: 'finish', key: finishKey(id), request_id: id, data: {}, waitFor: plan.units.length }
-    ])
-    await this.queue.enqueue(
-      plan.units.map((data) => ({
-        kind: 'images' as const,
-        key: unitKey(id, data.n),
-        request_id: id,
-        data,
-        held: true
-      }))
-    )
-    await this.queue.releaseHeld(id)
+    await this.jobs.createForRequest(plan.request.request_id, plan.units)
   }
 
   find(requestId: string): Promise<RequestDocument | null> {
@@ -92,14 +85,11 @@ export class RequestStore {
 
   /** The summary from the units' counters (exact: each is written in the same update as the records it counts). */
   async unitsSummary(doc: RequestDocument): Promise<RequestDocument['images']> {
-    const units = (await this.queue.jobs
-      .find({ request_id: doc.request_id, kind: 'images' }, { projection: { 'data.tally': 1 } })
-      .toArray()) as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>
-    return imagesSummary(doc.images.total, addTallies(units.map((u) => u.data.tally)))
+    return imagesSummary(doc.images.total, addTallies(await this.jobs.unitTallies(doc.request_id)))
   }
 
   async delivery(requestId: string): Promise<DeliveryData | null> {
-    return (await this.queue.find<DeliveryData>(webhookKey(requestId)))?.data ?? null
+    return (await this.jobs.delivery(requestId))?.data ?? null
   }
 
   /**
@@ -167,15 +157,10 @@ export class RequestStore {
     held = new Map<number, ImageRecord[]>()
   ): Promise<Map<number, ImageRecord[]> | null> {
     const needed = new Set(products.flatMap((p) => p.image_ids.map((i) => unitOf(i, doc.unit_size).n)))
-    const missing = [...needed].filter((n) => !held.has(n))
-    const keys = missing.map((n) => unitKey(doc.request_id, n))
-    const read =
-      keys.length === 0
-        ? []
-        : ((await this.queue.jobs
-            .find({ key: { $in: keys } }, { projection: { 'data.n': 1, 'data.images': 1 } })
-            .toArray()) as unknown as Array<Pick<JobDocument<UnitData>, 'data'>>)
-    const loaded = new Map(read.map((u) => [u.data.n, u.data.images]))
+    const loaded = await this.jobs.unitImages(
+      doc.request_id,
+      [...needed].filter((n) => !held.has(n))
+    )
     const units = new Map<number, ImageRecord[]>()
     for (const n of needed) {
       const unit = held.get(n) ?? loaded.get(n)
@@ -240,7 +225,7 @@ export class RequestStore {
 
   /** Removes a request's documents; the request document goes last, so an interrupted removal is found again. */
   async remove(requestId: string): Promise<void> {
-    await this.queue.jobs.deleteMany({ request_id: requestId })
+    await this.jobs.removeRequest(requestId)
     await this.productPages.deleteMany({ request_id: requestId })
     await this.requests.deleteOne({ request_id: requestId })
   }

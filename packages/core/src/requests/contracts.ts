@@ -2,6 +2,11 @@ import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
 import { QualitySetting } from '../quality/setting.ts'
 
+/**
+ * The wire contracts: TypeBox shapes the API validates, serialises and documents (OpenAPI), and the webhook event.
+ * Types are derived from them, never written twice. What the store keeps is in records.ts.
+ */
+
 export const RequestStatus = Type.Union([
   Type.Literal('Pending'),
   Type.Literal('Processing'),
@@ -66,70 +71,6 @@ export const ImageStats = Type.Object({
   quality: Type.Optional(Type.Integer({ description: 'Encoder quality used (the chosen one with quality=auto).' }))
 })
 export type ImageStats = Static<typeof ImageStats>
-
-/** One distinct input URL of a request. Products refer to images by index, so a URL repeated in a CSV is fetched once. */
-export interface ImageRecord extends Partial<ImageStats> {
-  url: string
-  status: ImageStatus
-  output_file?: string
-  error?: string
-  /** Why it failed, as a fixed vocabulary (metrics labels, dashboards); `error` is the sentence for people. */
-  error_kind?: string
-}
-
-export interface ProductRecord {
-  serial: number
-  name: string
-  image_ids: number[]
-}
-
-/** Outcome counters and byte sums over a set of images: a work unit's, or a whole request's. */
-export interface Tally {
-  succeeded: number
-  failed: number
-  bytes_in: number
-  bytes_out: number
-  /** Over succeeded images with a score (quality=auto): how many, their sum and the lowest. */
-  scored?: number
-  score_sum?: number
-  score_min?: number | null
-}
-
-/**
- * `requests`: one small document per request. `images` is the summary (`total` from the start; outcome counts
- * and bytes once the request finishes). Per-image detail lives in the request's work units (`jobs`, kind
- * `images`) and its product rows in `request_products`, both keyed by `request_id`.
- */
-export interface RequestDocument {
-  request_id: string
-  status: RequestStatus
-  created_at: Date
-  updated_at: Date
-  started_at?: Date
-  completed_at?: Date
-  error?: string
-  options: ProcessingOptions
-  webhook_url?: string
-  /** The tenant (API key) that created it, when API_KEYS is set: only that key may read its status. */
-  owner?: string
-  product_count: number
-  /** How many work units the images were split into, and their size (image i is in unit ⌊i / unit_size⌋). */
-  units: number
-  unit_size: number
-  images: Counts & Omit<Tally, 'succeeded' | 'failed'>
-  output_csv?: string
-}
-
-export interface DeliveryAttempt {
-  at: Date
-  status_code?: number
-  error?: string
-  duration_ms: number
-}
-
-export type DeliveryState = 'pending' | 'delivered' | 'failed'
-
-// ---- API shapes -------------------------------------------------------------------------------
 
 export const RequestId = Type.String({ format: 'uuid', description: 'Request id returned by POST /upload.' })
 

@@ -1,0 +1,95 @@
+import type { Counts, ImageStats, ImageStatus, ProcessingOptions, RequestStatus } from './contracts.ts'
+
+/**
+ * The records the store keeps for a request: its document, its product rows, its work units' image records and
+ * its webhook delivery. The API never sends them as they are; view.ts turns them into the wire contracts.
+ */
+
+/** One distinct input URL of a request. Products refer to images by index, so a URL repeated in a CSV is fetched once. */
+export interface ImageRecord extends Partial<ImageStats> {
+  url: string
+  status: ImageStatus
+  output_file?: string
+  error?: string
+  /** Why it failed, as a fixed vocabulary (metrics labels, dashboards); `error` is the sentence for people. */
+  error_kind?: string
+}
+
+export interface ProductRecord {
+  serial: number
+  name: string
+  image_ids: number[]
+}
+
+/** Outcome counters and byte sums over a set of images: a work unit's, or a whole request's. */
+export interface Tally {
+  succeeded: number
+  failed: number
+  bytes_in: number
+  bytes_out: number
+  /** Over succeeded images with a score (quality=auto): how many, their sum and the lowest. */
+  scored?: number
+  score_sum?: number
+  score_min?: number | null
+}
+
+/**
+ * `requests`: one small document per request. `images` is the summary (`total` from the start; outcome counts
+ * and bytes once the request finishes). Per-image detail lives in the request's work units and its product rows
+ * in `request_products`, both keyed by `request_id`.
+ */
+export interface RequestDocument {
+  request_id: string
+  status: RequestStatus
+  created_at: Date
+  updated_at: Date
+  started_at?: Date
+  completed_at?: Date
+  error?: string
+  options: ProcessingOptions
+  webhook_url?: string
+  /** The tenant (API key) that created it, when API_KEYS is set: only that key may read its status. */
+  owner?: string
+  product_count: number
+  /** How many work units the images were split into, and their size (image i is in unit ⌊i / unit_size⌋). */
+  units: number
+  unit_size: number
+  images: Counts & Omit<Tally, 'succeeded' | 'failed'>
+  output_csv?: string
+}
+
+/** `request_products`: a page of a request's product rows (PRODUCTS_PER_PAGE of them). */
+export interface ProductPageDocument {
+  request_id: string
+  n: number
+  products: ProductRecord[]
+}
+
+/** A work unit's data: some of one request's distinct images, claimed as one job. */
+export interface UnitData {
+  /** Unit number; it holds images [first, first + images.length). */
+  n: number
+  first: number
+  options: ProcessingOptions
+  images: ImageRecord[]
+  /** Counters over `images`, written in the same document update as the records they count. */
+  tally: Tally
+}
+
+export interface DeliveryAttempt {
+  at: Date
+  status_code?: number
+  error?: string
+  duration_ms: number
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'failed'
+
+/** A request's webhook delivery: one event id, and every attempt to deliver it. */
+export interface DeliveryData {
+  event_id: string
+  url: string
+  state: DeliveryState
+  attempts: DeliveryAttempt[]
+  delivered_at?: Date
+}

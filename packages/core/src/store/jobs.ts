@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto'
+import { tally } from '../requests/plan.ts'
+import type { DeliveryAttempt, DeliveryData, DeliveryState, ImageRecord, Tally, UnitData } from '../requests/records.ts'
+import type { WorkQueue } from './queue.ts'
+import type { Arrival, JobDocument, JobPatch } from './queue-port.ts'
+
+/**
+ * Every kind of job by name and type: its key, what it holds, and how what its processor reports becomes a
+ * write. The work queue stays generic; this is the one place that knows what a job means.
+ *
+ * Keys make every enqueue repeatable: `<request_id>:images:<n>`, `<request_id>:finish`, `<request_id>:webhook`
+ * and `retention`.
+ */
+const unitKey = (requestId: string, n: number) => `${requestId}:images:${n}`
+const finisherKey = (requestId: string) => `${requestId}:finish`
+const deliveryKey = (requestId: string) => `${requestId}:webhook`
+const RETENTION_KEY = 'retention'
+
+/** The retention sweep's data: when it last ran and how many requests that run removed. */
+export interface SweepData {
+  last_run?: Date
+  removed?: number
+}
+
+// What processors report, as patches the queue writes fenced by the holder's claim.
+
+/** These records of a unit are final; the unit's counters are recomputed from the holder's view of every image. */
+export function imagesRecorded(images: readonly ImageRecord[], slots: Iterable<number>): JobPatch {
+  const patch: Record<string, unknown> = { tally: tally(images) }
+  for (const slot of slots) patch[`images.${slot}`] = images[slot]
+  return patch
+}
+
+/** The delivery after one more attempt, and the state that attempt left it in. */
+export function deliveryAttempted(delivery: DeliveryData, attempt: DeliveryAttempt, state: DeliveryState): JobPatch {
+  return {
+    attempts: [...delivery.attempts, attempt],
+    state,
+    ...(state === 'delivered' ? { delivered_at: attempt.at } : {})
+  }
+}
+
+/** The delivery given up without another attempt (its workers kept dying). */
+export const deliveryGivenUp = (): JobPatch => ({ state: 'failed' })
+
+/** A retention sweep ran at `at` and removed `removed` requests. */
+export const sweepRan = (at: Date, removed: number): JobPatch => ({ last_run: at, removed })
+
+/** A unit whose every image is recorded arrives at its request's finisher. */
+export const unitArrival = (requestId: string, n: number): Arrival => ({ barrier: finisherKey(requestId), part: n })
+
+/** The jobs of requests, and the deployment's retention sweep, by kind and type. */
+export class Jobs {
+  constructor(private readonly queue: WorkQueue) {}
+
+  /**
+   * A request's finisher, waiting for every unit, then its units, held; then one update makes every unit
+   * claimable at once, so no worker ever sees part of a request. Keyed: the sequence can be repeated.
+   */
+  async createForRequest(requestId: string, units: UnitData[]): Promise<void> {
+    await this.queue.enqueue([
+      { kind: 'finish', key: finisherKey(requestId), request_id: requestId, data: {}, waitFor: units.length }
+    ])
+    await this.queue.enqueue(
+      units.map((data) => ({
+        kind: 'images' as const,
+        key: unitKey(requestId, data.n),
+        request_id: requestId,
+        data,
+        held: true
+      }))
+    )
+    await this.queue.releaseHeld(requestId)
+  }
+
+  /** The counters of every unit of a request. */
+  async unitTallies(requestId: string): Promise<Tally[]> {
+    return (await this.queue.dataByRequest<UnitData, 'tally'>(requestId, 'images', ['tally'])).map((u) => u.tally)
+  }
+
+  /** The image records of units `ns` of a request, by unit number; a unit that does not exist is left out. */
+  async unitImages(requestId: string, ns: Iterable<number>): Promise<Map<number, ImageRecord[]>> {
+    const keys = [...ns].map((n) => unitKey(requestId, n))
+    const units = await this.queue.dataByKeys<UnitData, 'n' | 'images'>(keys, ['n', 'images'])
+    return new Map(units.map((u) => [u.n, u.images]))
+  }
+
+  /** Every unit of a request, in order, as stored (operations and tests). */
+  async units(requestId: string): Promise<JobDocument<UnitData>[]> {
+    return (await this.queue.ofRequest<UnitData>(requestId, 'images')).sort((a, b) => a.data.n - b.data.n)
+  }
+
+  finisher(requestId: string): Promise<JobDocument<Record<string, never>> | null> {
+    return this.queue.find(finisherKey(requestId))
+  }
+
+  delivery(requestId: string): Promise<JobDocument<DeliveryData> | null> {
+    return this.queue.find<DeliveryData>(deliveryKey(requestId))
+  }
+
+  /** Keyed by the request, so a finisher that repeats this after a crash queues nothing new: one event id. */
+  async queueDelivery(requestId: string, url: string): Promise<void> {
+    const data: DeliveryData = { event_id: randomUUID(), url, state: 'pending', attempts: [] }
+    await this.queue.enqueue([{ kind: 'webhook', key: deliveryKey(requestId), request_id: requestId, data }])
+  }
+
+  /** The one retention sweep of the deployment; every worker schedules it, the first one's counts. */
+  async scheduleRetention(): Promise<void> {
+    await this.queue.enqueue<SweepData>([{ kind: 'retention', key: RETENTION_KEY, data: {} }])
+  }
+
+  retention(): Promise<JobDocument<SweepData> | null> {
+    return this.queue.find<SweepData>(RETENTION_KEY)
+  }
+
+  /** Every job of a request: its units, finisher and delivery. */
+  async removeRequest(requestId: string): Promise<void> {
+    await this.queue.removeRequest(requestId)
+  }
+}
