@@ -17,7 +17,7 @@ import {
 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import { prepareReferenceJs, sumsAgainstJs } from '../packages/ssimulacra2/test/ssimulacra2-js.ts'
-import { CORPUS } from '../test/helpers.ts'
+import { CORPUS } from '../test/support/paths.ts'
 
 const images = process.argv.slice(2).length ? process.argv.slice(2) : ['astronaut.png', '2569067123_aca715a2ee_o.jpg']
 const TRIALS = 5

@@ -22,7 +22,7 @@ import {
 import { compressImage, confirmKnownQuality, type RawImage } from '@imgproc/media'
 import { type RgbImage, ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
-import { CORPUS, ROOT } from '../test/helpers.ts'
+import { CORPUS, ROOT } from '../test/support/paths.ts'
 
 const PHOTOS = [
   '2569067123_aca715a2ee_o.jpg',

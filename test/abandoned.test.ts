@@ -1,6 +1,10 @@
 import type { StatusView } from '@imgproc/core'
 import t from 'tap'
-import { csvOf, type Proc, startImageServer, startService, upload, waitFor, waitForStatus } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import type { Proc } from './support/processes.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 // Images that never arrive: whoever holds their unit is stuck on them when it is killed, every time.
 const images = await startImageServer({ '/hang': () => undefined })

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { StatusView } from '@imgproc/core'
 import t from 'tap'
-import { csvOf, startService, upload } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startService, upload } from './support/service.ts'
 
 const service = await startService({ workers: 0, env: { MAX_CSV_BYTES: '20000', MAX_IMAGES_PER_REQUEST: '5' } })
 t.teardown(() => service.stop())

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
-import { ROOT } from './helpers.ts'
+import { ROOT } from './support/paths.ts'
 
 /** Where page tests leave their screenshots. */
 export const OUTPUT_DIR = path.join(ROOT, 'test-output')

@@ -2,7 +2,10 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { csvOf, runCli, startImageServer, startService } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { runCli } from './support/processes.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService } from './support/service.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })

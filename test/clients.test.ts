@@ -16,7 +16,10 @@ import type { RequestDocument } from '@imgproc/core'
 import { Ajv } from 'ajv'
 import addFormats from 'ajv-formats'
 import t, { type Test } from 'tap'
-import { ROOT, startImageServer, startService, startWebhookReceiver, waitFor } from './helpers.ts'
+import { ROOT } from './support/paths.ts'
+import { startImageServer, startWebhookReceiver } from './support/servers.ts'
+import { startService } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 const execFileAsync = promisify(execFile)
 const TOOLS = path.join(ROOT, '.tools')

@@ -2,15 +2,10 @@ import { type StatusView, signPayload, verifySignature } from '@imgproc/core'
 import { parseString } from 'fast-csv'
 import sharp from 'sharp'
 import t from 'tap'
-import {
-  csvOf,
-  startImageServer,
-  startService,
-  startWebhookReceiver,
-  upload,
-  WEBHOOK_SECRET,
-  waitFor
-} from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startImageServer, startWebhookReceiver } from './support/servers.ts'
+import { startService, upload, WEBHOOK_SECRET } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 const images = await startImageServer()
 const receiver = await startWebhookReceiver()

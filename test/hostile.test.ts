@@ -2,17 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseString } from 'fast-csv'
 import t from 'tap'
-import {
-  CORPUS,
-  csvOf,
-  type Proc,
-  startImageServer,
-  startService,
-  startWebhookReceiver,
-  upload,
-  waitFor,
-  waitForStatus
-} from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { CORPUS } from './support/paths.ts'
+import type { Proc } from './support/processes.ts'
+import { startImageServer, startWebhookReceiver } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 /** Peak resident memory of a process, from the kernel's high-water mark. */
 function peakRssMb(proc: Proc): number {

@@ -3,7 +3,10 @@ import { createServer } from 'node:http'
 import path from 'node:path'
 import type { StatusView } from '@imgproc/core'
 import t from 'tap'
-import { CORPUS, csvOf, startImageServer, startService, upload, waitForStatus } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { CORPUS } from './support/paths.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
 
 const images = await startImageServer()
 t.teardown(() => images.close())

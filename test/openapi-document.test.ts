@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { ROOT, startService } from './helpers.ts'
+import { ROOT } from './support/paths.ts'
+import { startService } from './support/service.ts'
 
 const execFileAsync = promisify(execFile)
 

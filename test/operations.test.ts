@@ -5,17 +5,12 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import type { StatusView } from '@imgproc/core'
 import t from 'tap'
-import {
-  csvOf,
-  freePort,
-  mongoUri,
-  ROOT,
-  startImageServer,
-  startService,
-  upload,
-  waitFor,
-  waitForStatus
-} from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { mongoUri } from './support/database.ts'
+import { ROOT } from './support/paths.ts'
+import { freePort, startImageServer } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 const images = await startImageServer()
 t.teardown(() => images.close())

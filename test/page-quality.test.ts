@@ -3,7 +3,9 @@
 import path from 'node:path'
 import t from 'tap'
 import { launchBrowser, OUTPUT_DIR } from './browser.ts'
-import { csvOf, startImageServer, startService } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService } from './support/service.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })

@@ -2,7 +2,10 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
 import { launchBrowser, OUTPUT_DIR } from './browser.ts'
-import { csvOf, ROOT, startImageServer, startService } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { ROOT } from './support/paths.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService } from './support/service.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 1 })

@@ -9,8 +9,8 @@ import path from 'node:path'
 import { ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import t from 'tap'
-import { CORPUS } from './helpers.ts'
 import { flatRgb, referenceScore, requireReference } from './quality-reference.ts'
+import { CORPUS } from './support/paths.ts'
 
 const TOLERANCE = 1.0
 const DISTORTIONS = [

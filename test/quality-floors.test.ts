@@ -12,8 +12,8 @@ import { type AutoLevel, DEFAULT_OPTIONS, QUALITY_FLOORS } from '@imgproc/core'
 import { compressImage, mayKeepOriginal, planCompression, readFacts } from '@imgproc/media'
 import sharp from 'sharp'
 import t from 'tap'
-import { CORPUS } from './helpers.ts'
 import { flatRgb, referenceScore, requireReference } from './quality-reference.ts'
+import { CORPUS } from './support/paths.ts'
 
 const FIT = 1024
 const STILLS = [

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import sharp from 'sharp'
-import { ROOT } from './helpers.ts'
+import { ROOT } from './support/paths.ts'
 
 export const REFERENCE_BIN = process.env.SSIMULACRA2_BIN ?? path.join(ROOT, '.tools/bin/ssimulacra2_rs')
 

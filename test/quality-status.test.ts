@@ -1,14 +1,9 @@
 import type { StatusView } from '@imgproc/core'
 import t from 'tap'
-import {
-  csvOf,
-  startImageServer,
-  startService,
-  startWebhookReceiver,
-  upload,
-  waitFor,
-  waitForStatus
-} from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startImageServer, startWebhookReceiver } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 t.test(
   'quality=auto: each image records its score and chosen quality; status and the webhook carry score totals',

@@ -2,16 +2,12 @@ import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import path from 'node:path'
 import t from 'tap'
-import {
-  CORPUS,
-  csvOf,
-  startImageServer,
-  startMongod,
-  startService,
-  upload,
-  waitFor,
-  waitForStatus
-} from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startMongod } from './support/database.ts'
+import { CORPUS } from './support/paths.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 const photo = readFileSync(path.join(CORPUS, 'flowers.jpeg'))
 // Each image takes 100 ms to arrive, so a request of 60 is still running when we interrupt it.

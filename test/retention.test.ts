@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { csvOf, startImageServer, startService, upload, waitFor, waitForStatus } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 t.test('retention: an expired request’s documents and files are removed, a fresh one stays', async (t) => {
   const images = await startImageServer()
@@ -33,11 +36,7 @@ t.test('retention: an expired request’s documents and files are removed, a fre
     30_000
   )
   t.notOk(existsSync(dir(old)), 'its files are gone')
-  t.equal(
-    await service.db.collection('jobs').countDocuments({ request_id: old }),
-    0,
-    'its units, finisher and delivery are gone'
-  )
+  t.equal((await service.store.queue.ofRequest(old)).length, 0, 'its units, finisher and delivery are gone')
   t.equal(
     await service.db.collection('request_products').countDocuments({ request_id: old }),
     0,
@@ -50,13 +49,13 @@ t.test('retention: an expired request’s documents and files are removed, a fre
   t.equal((await fetch(`${service.apiUrl}/status/${fresh}`)).status, 200)
   const removedAt = Date.now()
   const sweep = await waitFor('the sweep to be scheduled again', async () => {
-    const job = await service.db.collection('jobs').findOne({ key: 'retention' })
-    return job?.state === 'pending' && job.data.last_run.getTime() >= removedAt ? job : null
+    const job = await service.store.jobs.retention()
+    return job?.state === 'pending' && job.data.last_run!.getTime() >= removedAt ? job : null
   })
   t.match(
     sweep,
     { kind: 'retention', claims: 0 },
     'one job for the deployment, rescheduled after each run (never counted as a failed claim)'
   )
-  t.ok(sweep.due_at > sweep.data.last_run, 'for later')
+  t.ok(sweep.due_at! > sweep.data.last_run!, 'for later')
 })

@@ -9,7 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
-import { freePort, ROOT, waitFor } from './helpers.ts'
+import { ROOT } from './support/paths.ts'
+import { freePort } from './support/servers.ts'
+import { waitFor } from './support/wait.ts'
 
 export const VERSITYGW = process.env.VERSITYGW_BIN ?? path.join(ROOT, '.tools/bin/versitygw')
 

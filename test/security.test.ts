@@ -9,19 +9,12 @@ import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { signPayload } from '@imgproc/core'
 import t from 'tap'
-import {
-  csvOf,
-  freePort,
-  mongoUri,
-  ROOT,
-  startImageServer,
-  startService,
-  startWebhookReceiver,
-  upload,
-  WEBHOOK_SECRET,
-  waitFor,
-  waitForStatus
-} from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { mongoUri } from './support/database.ts'
+import { ROOT } from './support/paths.ts'
+import { freePort, startImageServer, startWebhookReceiver } from './support/servers.ts'
+import { startService, upload, WEBHOOK_SECRET, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 const run = promisify(execFile)
 

@@ -1,14 +1,9 @@
 import t from 'tap'
-import {
-  csvOf,
-  startImageServer,
-  startMongod,
-  startService,
-  startWebhookReceiver,
-  upload,
-  waitFor,
-  waitForStatus
-} from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startMongod } from './support/database.ts'
+import { startImageServer, startWebhookReceiver } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 t.test('a standalone mongod (no replica set, no change streams): the seed flow completes by polling', async (t) => {
   const mongod = await startMongod({ replSet: false })

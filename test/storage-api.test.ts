@@ -8,8 +8,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { type Service, startService } from './helpers.ts'
 import { startS3Server } from './s3.ts'
+import { type Service, startService } from './support/service.ts'
 
 const s3 = await startS3Server()
 const bucket = await s3.createBucket()

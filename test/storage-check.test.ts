@@ -11,8 +11,10 @@ import { loadConfig } from '@imgproc/core'
 import { checkStorage, createStorage, FileStorage } from '@imgproc/storage'
 import { S3Storage } from '@imgproc/storage/s3'
 import t from 'tap'
-import { freePort, mongoUri, ROOT } from './helpers.ts'
 import { startS3Server } from './s3.ts'
+import { mongoUri } from './support/database.ts'
+import { ROOT } from './support/paths.ts'
+import { freePort } from './support/servers.ts'
 
 const s3 = await startS3Server()
 t.teardown(() => s3.stop())

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { csvOf, startImageServer, startService, upload, waitForStatus } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
 
 const images = await startImageServer()
 const service = await startService({ workers: 2, env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: '2' } })

@@ -1,7 +1,8 @@
 // CI: an API with no worker on a fresh database, then scripts/schemathesis.sh against it; exits with its code.
 // Run: bash scripts/with-mongo.sh node --conditions=imgproc-source --import tsx test/schemathesis/run.ts
 import { spawn } from 'node:child_process'
-import { ROOT, startService } from '../helpers.ts'
+import { ROOT } from '../support/paths.ts'
+import { startService } from '../support/service.ts'
 
 // No worker: uploads stay Pending, so none of the generated URLs (images, webhooks) is ever contacted.
 const service = await startService({ workers: 0, env: { LOG_LEVEL: 'error' } })

@@ -17,8 +17,12 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { CreateBucketCommand, ListMultipartUploadsCommand, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3'
 import { MongoClient } from 'mongodb'
 import t from 'tap'
-import { CORPUS, csvOf, ROOT, snapshot, upload, WEBHOOK_SECRET, waitFor } from '../helpers.ts'
 import { VERSITYGW } from '../s3.ts'
+import { csvOf } from '../support/csv.ts'
+import { snapshot } from '../support/database.ts'
+import { CORPUS, ROOT } from '../support/paths.ts'
+import { upload, WEBHOOK_SECRET } from '../support/service.ts'
+import { waitFor } from '../support/wait.ts'
 
 const IMAGES = 600
 const SLOW_MS = 400 // every third image answers after this long: that part of the request is latency-bound
@@ -437,7 +441,7 @@ t.test(
     const eventIds = new Set(seen.deliveries.map((d) => JSON.parse(d.body).event_id))
     t.equal(eventIds.size, 1, 'one event id')
     t.equal(seen.deliveries[0]?.headers['webhook-id'], [...eventIds][0], 'the webhook-id header is the event id')
-    // Figures for sizing (README, "Deploying and scaling"): peak memory of each process, and the database's size.
+    // Figures for sizing (docs/deploying.md#sizing): peak memory of each process, and the database's size.
     const peak = (p: (typeof procs)[number]) =>
       /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))?.[1]
     t.comment(

@@ -1,6 +1,8 @@
 import sharp from 'sharp'
 import t from 'tap'
-import { csvOf, startImageServer, startService, upload, waitForStatus } from '../helpers.ts'
+import { csvOf } from '../support/csv.ts'
+import { startImageServer } from '../support/servers.ts'
+import { startService, upload, waitForStatus } from '../support/service.ts'
 
 // In test/serial: tap runs it alone, so the timing compares worker counts, not neighbouring tests.
 // Latency-bound images: each answers after 250 ms and is tiny, so the time is waiting, not CPU, and more
