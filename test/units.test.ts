@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { StatusView } from '@imgproc/core'
 import t from 'tap'
-import { csvOf, startImageServer, startService, upload, waitForStatus } from './helpers.ts'
+import { csvOf } from './support/csv.ts'
+import { startImageServer } from './support/servers.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
 const images = await startImageServer()
 // Units of 3: a request of 8 products and 11 distinct images is four work units.
@@ -31,7 +34,14 @@ t.test(
     t.equal(status, 202)
     t.equal(body.total_images, 11, 'one repeated URL across units is one image')
 
-    const doc = await waitForStatus(service, body.request_id, ['Completed'])
+    await waitForStatus(service, body.request_id, ['Completed'])
+    // Completed is written by the finisher before its own job (and maybe the last unit's) is marked ended.
+    const ended = (state: string) => state === 'done' || state === 'failed'
+    const doc = await waitFor('every job of the request to end', async () => {
+      const d = await service.request(body.request_id)
+      return d?.finisher && ended(d.finisher.state) && d.units.every((u) => ended(u.state)) ? d : null
+    })
+    t.equal(doc.status, 'Completed')
     t.same(doc.counts, { total: 11, succeeded: 10, failed: 1, pending: 0 })
     t.match(
       doc.summary,

@@ -1,25 +1,26 @@
 // In test/serial: tap runs it alone. Its leases are short (3 s) so kills are taken over quickly; on a machine
 // saturated by neighbouring tests, heartbeats could come late and units change hands for no crash at all.
+// Every kill is made while the test holds its victim still (an image answer, a gate, a webhook answer), so the
+// moment is there to be found however slowly a loaded machine runs.
 
 import { readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
+import type { ServerResponse } from 'node:http'
 import path from 'node:path'
 import { tally } from '@imgproc/core'
 import sharp from 'sharp'
 import t from 'tap'
-import {
-  CORPUS,
-  csvOf,
-  type Proc,
-  type RequestSnapshot,
-  startImageServer,
-  startService,
-  startWebhookReceiver,
-  upload,
-  waitFor
-} from '../helpers.ts'
+import { csvOf } from '../support/csv.ts'
+import type { RequestSnapshot } from '../support/database.ts'
+import { GATED_WORKER, type GateCall, startGates } from '../support/gates.ts'
+import { CORPUS } from '../support/paths.ts'
+import type { Proc } from '../support/processes.ts'
+import { startImageServer, startWebhookReceiver } from '../support/servers.ts'
+import { startService, upload } from '../support/service.ts'
+import { waitFor } from '../support/wait.ts'
 
 const IMAGES = 240
+const UNIT_SIZE = 10
 const photos = [
   'flowers.jpeg',
   'rocket.jpg',
@@ -39,14 +40,41 @@ const random = () => {
   return state / 2147483647
 }
 
-// Every image answers after 30 ms, so the request takes long enough to be killed at chosen moments.
+// Every image answers after 30 ms, so the request takes long enough to be killed at chosen moments. From fetch
+// number `holdAfter` on, answers are held until the test lets them go: the workers waiting for them keep holding
+// their units, so at a kill point there is always a holder to kill, even when the rest of the request is done.
+let served = 0
+let holdAfter = Number.POSITIVE_INFINITY
+const held: Array<{ unit: number; gone: () => boolean; send: () => void }> = []
 const images = await startImageServer({
   '/slow': (req, res) => {
-    const name = new URL(req.url!, 'http://x').searchParams.get('f')!
-    setTimeout(() => res.writeHead(200).end(bytes.get(name)), 30)
+    const query = new URL(req.url!, 'http://x').searchParams
+    const send = () => setTimeout(() => res.writeHead(200).end(bytes.get(query.get('f')!)), 30)
+    if (++served <= holdAfter) return send()
+    held.push({ unit: Math.floor(Number(query.get('i')) / UNIT_SIZE), gone: closed(res), send })
   }
 })
-// The first delivery hangs for 4 s (the deliverer waits up to 5 s): its worker is killed inside that attempt.
+const letImagesGo = () => {
+  holdAfter = Number.POSITIVE_INFINITY
+  for (const h of held.splice(0)) if (!h.gone()) h.send()
+}
+/** True once the client went away (its worker was killed) before an answer was sent. */
+function closed(res: ServerResponse): () => boolean {
+  let gone = false
+  res.once('close', () => {
+    gone = !res.writableEnded
+  })
+  return () => gone
+}
+
+// The first finisher waits at its gate until it is killed there; later ones go straight on.
+let firstFinisher: GateCall | null = null
+const gates = await startGates((call) => {
+  if (call.gate === 'before-finish' && !firstFinisher) firstFinisher = call
+  else call.pass()
+})
+
+// The first delivery is never answered (the deliverer waits up to 60 s): its worker is killed inside that attempt.
 let deliveries = 0
 const receiver = await startWebhookReceiver(() => 200)
 const slowReceiver = await startImageServer({
@@ -56,31 +84,28 @@ const slowReceiver = await startImageServer({
     req.on('end', () => {
       deliveries++
       receiver.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() })
-      setTimeout(
-        () => {
-          if (!res.destroyed) res.writeHead(200).end()
-        },
-        deliveries === 1 ? 4000 : 0
-      )
+      if (deliveries > 1) res.writeHead(200).end()
     })
   }
 })
 const service = await startService({
   workers: 3,
+  workerScript: GATED_WORKER,
   env: {
     LEASE_MS: '3000',
-    WORK_UNIT_SIZE: '10',
+    WORK_UNIT_SIZE: String(UNIT_SIZE),
     WORKER_CONCURRENCY: '2',
-    WEBHOOK_TIMEOUT_MS: '5000',
-    IMGPROC_TEST_PAUSE_BEFORE_FINISH_MS: '1500',
+    WEBHOOK_TIMEOUT_MS: '60000',
     LOG_LEVEL: 'info'
-  }
+  },
+  workerEnv: gates.env
 })
 t.teardown(async () => {
   await service.stop()
   await images.close()
   await receiver.close()
   await slowReceiver.close()
+  await gates.close()
 })
 
 const live = (w: Proc) => w.child.exitCode === null && w.child.signalCode === null
@@ -131,21 +156,23 @@ t.test(
       }
     }
 
-    // 1-3. Three kills of a worker holding a unit, at random points between 5 % and 90 % of the images.
+    // 1-3. Three kills of a worker holding a unit, at random points between 5 % and 90 % of the images fetched.
     const points = [random(), random(), random()]
       .map((r) => Math.floor(IMAGES * (0.05 + 0.85 * r)))
       .sort((a, b) => a - b)
-    t.comment(`kill points (images recorded): ${points.join(', ')}`)
+    t.comment(`kill points (images fetched): ${points.join(', ')}`)
     // Unit number → kills of its holder. Close kill points can hit the same unit twice (its new holder).
     const killedUnits = new Map<number, number>()
     for (const point of points) {
+      holdAfter = Math.max(point, served)
       const d = await waitFor(
-        `${point} images recorded`,
+        `a live holder of a unit waiting for an image after fetch ${holdAfter}`,
         async () => {
           const x = await doc()
           remember(x)
-          const holder = x.units.find((u) => u.state === 'running' && workerById(u.owner))
-          return x.counts.succeeded + x.counts.failed >= point && holder ? { x, holder } : null
+          const waiting = new Set(held.filter((h) => !h.gone()).map((h) => h.unit))
+          const holder = x.units.find((u) => u.state === 'running' && waiting.has(u.data.n) && workerById(u.owner))
+          return holder ? { x, holder } : null
         },
         90_000,
         50
@@ -154,6 +181,8 @@ t.test(
         t.comment(
           JSON.stringify({
             counts: x.counts,
+            served,
+            held: held.map((h) => [h.unit, h.gone()]),
             units: x.units.map((u) => [u.data.n, u.state, u.owner, u.claims, u.due_at, u.data.tally.succeeded])
           })
         )
@@ -165,26 +194,23 @@ t.test(
       })
       killedUnits.set(d.holder.data.n, (killedUnits.get(d.holder.data.n) ?? 0) + 1)
       await kill(workerById(d.holder.owner), `holding unit ${d.holder.data.n} at ${d.x.counts.succeeded} images`)
+      letImagesGo()
     }
 
-    // 4. After the last unit, before Completed (the test hook holds the finisher there for 1.5 s).
-    const finishing = await waitFor(
-      'the finisher to hold the request',
-      async () => {
-        const x = await doc()
-        remember(x)
-        return x.finisher?.state === 'running' && x.status !== 'Completed' && workerById(x.finisher.owner) ? x : null
-      },
-      90_000,
-      20
-    )
+    // 4. After the last unit, before Completed: the first finisher waits at its gate until it is killed.
+    const gate = await waitFor('the finisher at its gate', () => firstFinisher, 90_000, 20)
+    const finishing = await doc()
+    remember(finishing)
+    t.match(finishing.finisher, { state: 'running', owner: gate.worker }, 'the finisher holds the request')
+    t.not(finishing.status, 'Completed')
     t.equal(finishing.counts.pending, 0, 'every image was recorded before the finisher ran')
-    await kill(workerById(finishing.finisher!.owner), 'between the last unit and Completed')
+    await kill(workerById(gate.worker), 'between the last unit and Completed')
 
     // 5. During the webhook: the receiver holds the first delivery open.
     await waitFor('first webhook delivery', () => deliveries >= 1, 60_000, 20)
     let d = await doc()
     t.equal(d.status, 'Completed')
+    t.equal(d.webhook!.job.state, 'running', 'the delivery is under way')
     await kill(workerById(d.webhook!.job.owner), 'during the webhook')
 
     d = await waitFor(

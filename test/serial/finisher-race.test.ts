@@ -1,28 +1,33 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import {
-  csvOf,
-  startImageServer,
-  startService,
-  startWebhookReceiver,
-  upload,
-  waitFor,
-  waitForStatus
-} from '../helpers.ts'
+import { csvOf } from '../support/csv.ts'
+import { GATED_WORKER, type GateCall, startGates } from '../support/gates.ts'
+import { startImageServer, startWebhookReceiver } from '../support/servers.ts'
+import { startService, upload, waitForStatus } from '../support/service.ts'
+import { waitFor } from '../support/wait.ts'
 
-// Two workers holding one unit each; the test hook makes both units finish at the same instant.
+// Two workers holding one unit each. Each unit, once every image is recorded, waits at a gate until the other
+// has recorded every image too; then both go on at once, so they arrive at the finisher at the same moment.
 const images = await startImageServer()
 const receiver = await startWebhookReceiver()
-const doneAt = Date.now() + 12_000
+const waiting: GateCall[] = []
+const gates = await startGates((call) => {
+  if (call.gate !== 'before-unit-done') return call.pass()
+  waiting.push(call)
+  if (waiting.length === 2) for (const c of waiting) c.pass()
+})
 const service = await startService({
   workers: 2,
-  env: { WORK_UNIT_SIZE: '3', WORKER_UNITS: '1', IMGPROC_TEST_UNITS_DONE_AT: String(doneAt), LOG_LEVEL: 'info' }
+  workerScript: GATED_WORKER,
+  env: { WORK_UNIT_SIZE: '3', WORKER_UNITS: '1', LOG_LEVEL: 'info' },
+  workerEnv: gates.env
 })
 t.teardown(async () => {
   await service.stop()
   await images.close()
   await receiver.close()
+  await gates.close()
 })
 
 t.test(
@@ -42,7 +47,6 @@ t.test(
       csvOf(photos.map((p, i) => [i + 1, `SKU${i}`, [`${images.url}/img/${p}?race=1`]])),
       { webhook_url: `${receiver.url}/hook` }
     )
-    t.ok(Date.now() < doneAt - 5000, 'uploaded well before the units are released')
     await waitForStatus(service, body.request_id, ['Completed'], 60_000)
     await waitFor('the webhook', () => receiver.received.length >= 1, 30_000)
     const doc = await waitFor('the finisher to be done', async () => {
@@ -51,12 +55,23 @@ t.test(
     })
     await new Promise((r) => setTimeout(r, 1500)) // room for a second delivery or transition, were there one
 
+    t.same(
+      waiting.map((c) => [c.requestId, c.n]).sort(),
+      [
+        [body.request_id, 0],
+        [body.request_id, 1]
+      ],
+      'both units waited at the gate for each other'
+    )
     t.equal(doc.units.length, 2)
     t.equal(new Set(doc.units.map((u) => u.finished_by)).size, 2, 'each unit was held by a different worker')
-    const arrived = doc.units.map((u) => u.finished_at!.getTime())
-    t.comment(
-      `units finished ${Math.abs(arrived[0]! - arrived[1]!)} ms apart, ${arrived[0]! - doneAt} ms after the release time`
+    t.same(
+      waiting.map((c) => c.worker).sort(),
+      doc.units.map((u) => u.finished_by).sort(),
+      'the workers that waited are the ones that finished the units'
     )
+    const arrived = doc.units.map((u) => u.finished_at!.getTime())
+    t.comment(`units finished ${Math.abs(arrived[0]! - arrived[1]!)} ms apart`)
     t.ok(Math.abs(arrived[0]! - arrived[1]!) < 250, 'the two units finished at the same moment')
     t.match(doc.finisher, { state: 'done', claims: 1 }, 'one finisher, claimed once')
     const csvWrites = service.workers.flatMap((w) =>
