@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { objectMeta } from '@imgproc/core'
 import t from 'tap'
 import { startS3Server } from './s3.ts'
 import { type Service, startService } from './support/service.ts'
@@ -21,11 +22,21 @@ t.teardown(async () => {
   await s3.stop()
 })
 
-/** Stores an object the way a worker does, behind the API's back: straight into the bucket or the directory. */
-const store: Record<string, (service: Service, key: string, data: Buffer, contentType: string) => Promise<void>> = {
-  s3: async (_service, key, data, contentType) => {
+/**
+ * Stores an object the way a worker does, behind the API's back: straight into the bucket (with the metadata a
+ * worker's put sets) or the directory.
+ */
+const store: Record<string, (service: Service, key: string, data: Buffer) => Promise<void>> = {
+  s3: async (_service, key, data) => {
+    const { contentType, cacheControl } = objectMeta(key)
     await s3.client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: `${PREFIX}/${key}`, Body: data, ContentType: contentType })
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${PREFIX}/${key}`,
+        Body: data,
+        ContentType: contentType,
+        CacheControl: cacheControl
+      })
     )
   },
   filesystem: async (service, key, data) => {
@@ -41,11 +52,11 @@ for (const [name, service] of [
   t.test(`${name}: images and the output CSV through the API`, async (t) => {
     const id = randomUUID()
     const image = randomBytes(50_000)
-    await store[name]!(service, `${id}/3.webp`, image, 'image/webp')
+    await store[name]!(service, `${id}/3.webp`, image)
     const csv = Buffer.from(
       'S. No.,Product Name,Input Image Urls,Output Image Urls\n1,Shoe,https://a.example/1.jpg,https://x/1.webp\n'
     )
-    await store[name]!(service, `${id}/output.csv`, csv, 'text/csv; charset=utf-8')
+    await store[name]!(service, `${id}/output.csv`, csv)
     const url = `${service.apiUrl}/images/${id}/3.webp`
 
     const full = await fetch(url)

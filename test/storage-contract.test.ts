@@ -16,7 +16,8 @@ import {
   ListObjectsV2Command,
   UploadPartCommand
 } from '@aws-sdk/client-s3'
-import { FileStorage, IMMUTABLE, objectMeta, PRIVATE, type Storage, StorageError } from '@imgproc/storage'
+import { IMMUTABLE, objectMeta, PRIVATE } from '@imgproc/core'
+import { type ByteRange, FileStorage, type Storage, StorageError } from '@imgproc/storage'
 import { S3Storage } from '@imgproc/storage/s3'
 import t from 'tap'
 import { startS3Server } from './s3.ts'
@@ -74,8 +75,8 @@ const fixtures: Record<string, Fixture> = {
   }
 }
 
-const body = (s: Storage, key: string, conditions = {}) =>
-  s.get(key, conditions).then(async (r) => r && { ...r, bytes: r.body ? await buffer(r.body) : null })
+const body = (s: Storage, key: string, range?: ByteRange) =>
+  s.read(key, range).then(async (r) => r && { info: r.info, bytes: await buffer(r.body) })
 
 /** A body that sends `bytes` and then fails, as a download or encoder dying mid-stream does. */
 function failingStream(bytes: number): Readable {
@@ -102,16 +103,20 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       await t.resolves(storage.check({ write: true }))
     })
 
-    t.test('put then get and head return the bytes and what HTTP needs', async (t) => {
+    t.test('put then read and stat return the bytes and the metadata given to put', async (t) => {
       t.equal(await storage.put(key, data, objectMeta(key)), 'created')
       const got = await body(storage, key)
       t.ok(got)
-      t.same(got!.plan, { status: 200 })
-      t.ok(got!.bytes!.equals(data), 'same bytes back')
-      t.match(got!.info, { size: data.length, contentType: 'image/webp', etag: /^"[^"]+"$/ })
+      t.ok(got!.bytes.equals(data), 'same bytes back')
+      t.match(got!.info, {
+        size: data.length,
+        contentType: 'image/webp',
+        cacheControl: IMMUTABLE,
+        etag: /^"[^"]+"$/
+      })
       t.ok(got!.info.lastModified.getTime() > Date.now() - 60_000)
-      const head = await storage.head(key)
-      t.same(head, got!.info, 'head describes the object as get does')
+      const stat = await storage.stat(key)
+      t.same(stat, got!.info, 'stat describes the object as read does')
     })
 
     t.test('a readable stream body is stored whole', async (t) => {
@@ -126,63 +131,47 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
         'created'
       )
       const got = await body(storage, csvKey)
-      t.equal(got!.bytes!.toString(), text)
+      t.equal(got!.bytes.toString(), text)
       t.equal(got!.info.contentType, 'text/csv; charset=utf-8')
+      t.equal(got!.info.cacheControl, PRIVATE, 'the policy decided when it was written')
     })
 
     t.test('missing objects are null, not errors', async (t) => {
-      t.equal(await storage.get(`${req}/9.webp`), null)
-      t.equal(await storage.get(`${req}/9.webp`, { range: 'bytes=0-1' }), null)
-      t.equal(await storage.head(`${randomUUID()}/0.webp`), null)
+      t.equal(await storage.read(`${req}/9.webp`), null)
+      t.equal(await storage.read(`${req}/9.webp`, { start: 0, end: 1 }), null)
+      t.equal(await storage.stat(`${randomUUID()}/0.webp`), null)
     })
 
     t.test('byte ranges', async (t) => {
-      const middle = await body(storage, key, { range: 'bytes=2-5' })
-      t.same(middle!.plan, { status: 206, start: 2, end: 5 })
-      t.ok(middle!.bytes!.equals(data.subarray(2, 6)))
+      const middle = await body(storage, key, { start: 2, end: 5 })
+      t.ok(middle!.bytes.equals(data.subarray(2, 6)))
       t.equal(middle!.info.size, data.length, 'the size is the whole object, for Content-Range')
-      const suffix = await body(storage, key, { range: 'bytes=-3' })
-      t.ok(suffix!.bytes!.equals(data.subarray(data.length - 3)))
-      const open = await body(storage, key, { range: `bytes=${data.length - 1}-` })
-      t.same(open!.plan, { status: 206, start: data.length - 1, end: data.length - 1 })
-      t.ok(open!.bytes!.equals(data.subarray(data.length - 1)))
-      const past = await body(storage, key, { range: `bytes=${data.length}-` })
-      t.same(past!.plan, { status: 416 })
-      t.equal(past!.bytes, null)
-      const multi = await body(storage, key, { range: 'bytes=0-1,5-6' })
-      t.same(multi!.plan, { status: 200 }, 'several ranges: the whole object')
-      t.ok(multi!.bytes!.equals(data))
+      const last = await body(storage, key, { start: data.length - 3, end: data.length - 1 })
+      t.ok(last!.bytes.equals(data.subarray(data.length - 3)))
+      const one = await body(storage, key, { start: data.length - 1, end: data.length - 1 })
+      t.ok(one!.bytes.equals(data.subarray(data.length - 1)))
+      const past = await body(storage, key, { start: data.length - 2, end: data.length + 100 })
+      t.ok(past!.bytes.equals(data.subarray(data.length - 2)), 'an end past the last byte reads to the end')
+      t.equal(past!.info.size, data.length)
     })
 
-    t.test('conditional GET on the entity tag', async (t) => {
-      const { etag } = (await storage.head(key))!
-      const same = await body(storage, key, { ifNoneMatch: etag })
-      t.same(same!.plan, { status: 304 })
-      t.equal(same!.bytes, null)
-      t.same(
-        (await body(storage, key, { ifNoneMatch: `"other", W/${etag}` }))!.plan,
-        { status: 304 },
-        'weak comparison in a list'
-      )
-      t.same(
-        (await body(storage, key, { ifNoneMatch: `W/${etag}`, range: 'bytes=0-0' }))!.plan,
-        { status: 304 },
-        'a match wins over Range'
-      )
-      const other = await body(storage, key, { ifNoneMatch: '"not-it"' })
-      t.same(other!.plan, { status: 200 })
-      t.ok(other!.bytes!.equals(data))
+    t.test('one entity tag per object: stat and read agree, other objects differ', async (t) => {
+      const { etag } = (await storage.stat(key))!
+      t.equal((await body(storage, key))!.info.etag, etag)
+      t.equal((await body(storage, key, { start: 0, end: 0 }))!.info.etag, etag, 'also for a range')
+      t.equal((await storage.stat(key))!.etag, etag, 'stable')
+      t.not((await storage.stat(`${req}/output.csv`))!.etag, etag)
     })
 
     t.test('outputs never change once written', async (t) => {
       t.equal(await storage.put(key, randomBytes(500), objectMeta(key)), 'exists')
       const got = await body(storage, key)
-      t.ok(got!.bytes!.equals(data), 'the first object is kept')
+      t.ok(got!.bytes.equals(data), 'the first object is kept')
       const racer = `${req}/1.webp`
       const bodies = [randomBytes(3000), randomBytes(3000), randomBytes(3000)]
       const results = await Promise.all(bodies.map((b) => storage.put(racer, b, objectMeta(racer))))
       t.equal(results.filter((r) => r === 'created').length, 1, `one of three concurrent writers wins: ${results}`)
-      const stored = (await body(storage, racer))!.bytes!
+      const stored = (await body(storage, racer))!.bytes
       t.ok(
         bodies.some((b) => b.equals(stored)),
         'and the stored object is one whole body, not a mix'
@@ -198,14 +187,14 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       t.match((failure as Error)?.message, /mid-stream/)
       // The finisher's CSV is a stream fed from MongoDB: its failure must not read as a storage outage (retried forever).
       t.notOk(failure instanceof StorageError, 'the body’s own error comes back, not a storage failure')
-      t.equal(await storage.head(small), null)
+      t.equal(await storage.stat(small), null)
       const large = `${req}/3.webp`
       await t.rejects(
         storage.put(large, failingStream(PART * 2 + 1000), objectMeta(large)),
         /mid-stream/,
         'past the multipart threshold'
       )
-      t.equal(await storage.head(large), null)
+      t.equal(await storage.stat(large), null)
       t.equal(await unfinished(`${req}/`), 0, 'no temp file or multipart upload left')
     })
 
@@ -216,15 +205,15 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
         await storage.put(big, Readable.from([bytes.subarray(0, PART + 7), bytes.subarray(PART + 7)]), objectMeta(big)),
         'created'
       )
-      const got = await body(storage, big, { range: `bytes=${PART - 2}-${PART + 9}` })
-      t.ok(got!.bytes!.equals(bytes.subarray(PART - 2, PART + 10)), 'a range across the part boundary')
+      const got = await body(storage, big, { start: PART - 2, end: PART + 9 })
+      t.ok(got!.bytes.equals(bytes.subarray(PART - 2, PART + 10)), 'a range across the part boundary')
       t.equal(got!.info.size, bytes.length)
       t.equal(
         await storage.put(big, Readable.from([randomBytes(PART * 2)]), objectMeta(big)),
         'exists',
         'a second large write does not replace it'
       )
-      t.ok((await body(storage, big))!.bytes!.equals(bytes))
+      t.ok((await body(storage, big))!.bytes.equals(bytes))
       t.equal(await unfinished(`${req}/`), 0, 'and leaves no multipart upload behind')
     })
 
@@ -232,7 +221,7 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       const stale = `${randomUUID()}/`
       await leaveStale(stale)
       t.equal(await unfinished(stale), 1)
-      t.equal(await storage.head(`${stale}0.webp`), null, 'and it was never visible')
+      t.equal(await storage.stat(`${stale}0.webp`), null, 'and it was never visible')
       t.equal(
         await storage.removeStale([`${stale}1.webp`, `${stale}2.webp`]),
         0,
@@ -248,9 +237,9 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       const other = randomUUID()
       await storage.put(`${other}/0.webp`, data, objectMeta(`${other}/0.webp`))
       t.equal(await storage.deletePrefix(`${req}/`), 4, '0.webp, 1.webp, 4.png and output.csv')
-      t.equal(await storage.head(key), null)
-      t.equal(await storage.head(`${req}/output.csv`), null)
-      t.ok(await storage.head(`${other}/0.webp`), 'another request is untouched')
+      t.equal(await storage.stat(key), null)
+      t.equal(await storage.stat(`${req}/output.csv`), null)
+      t.ok(await storage.stat(`${other}/0.webp`), 'another request is untouched')
       t.equal(await storage.deletePrefix(`${req}/`), 0, 'again: nothing left')
     })
 
@@ -258,8 +247,8 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       const invalid = { name: 'StorageError', kind: 'invalid-key' }
       for (const bad of ['../x.webp', `${req}/../../x.webp`, '/etc/passwd', `${req}//0.webp`, `${req}/.`, '']) {
         await t.rejects(storage.put(bad, data, objectMeta('x/0.webp')), invalid, `put ${JSON.stringify(bad)}`)
-        await t.rejects(storage.get(bad), StorageError, `get ${JSON.stringify(bad)}`)
-        await t.rejects(storage.head(bad), StorageError, `head ${JSON.stringify(bad)}`)
+        await t.rejects(storage.read(bad), StorageError, `read ${JSON.stringify(bad)}`)
+        await t.rejects(storage.stat(bad), StorageError, `stat ${JSON.stringify(bad)}`)
       }
       await t.rejects(storage.deletePrefix(req), invalid, 'a prefix must end with /')
       await t.rejects(storage.deletePrefix('/'), invalid, 'never the whole store')
@@ -281,4 +270,22 @@ t.test('S3: content type and cache headers are set on upload, under the configur
   t.equal(csv.CacheControl, PRIVATE)
   const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${S3_PREFIX}/${req}/` }))
   t.same(listed.Contents?.map((o) => o.Key).sort(), [`${S3_PREFIX}/${req}/0.avif`, `${S3_PREFIX}/${req}/output.csv`])
+})
+
+t.test('S3: the metadata given to put is what stat and read report', async (t) => {
+  const storage = fixtures.s3!.storage
+  const key = `${randomUUID()}/0.webp`
+  const meta = { contentType: 'image/webp', cacheControl: 'no-store' }
+  await storage.put(key, randomBytes(10), meta)
+  t.match(await storage.stat(key), meta)
+  const read = await storage.read(key, { start: 0, end: 3 })
+  t.match(read!.info, { ...meta, size: 10 })
+  read!.body.destroy()
+})
+
+t.test('filesystem: a directory keeps no metadata, so it refuses any it could not give back', async (t) => {
+  const storage = fixtures.filesystem!.storage
+  const key = `${randomUUID()}/0.webp`
+  await t.rejects(storage.put(key, randomBytes(10), { ...objectMeta(key), cacheControl: 'no-store' }), /no metadata/)
+  t.equal(await storage.stat(key), null, 'and stores nothing')
 })

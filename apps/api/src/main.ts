@@ -1,12 +1,15 @@
 import { createMongoClient, loadConfigOrExit, QuotaStore, RequestStore } from '@imgproc/core'
-import { checkStorageOrExit, createStorage } from '@imgproc/storage'
+import { checkStorage, createStorage, type StorageError } from '@imgproc/storage'
 import { buildApp } from './app.ts'
 
 const config = loadConfigOrExit()
 
 // The API only reads outputs; a bucket it cannot reach would fail every download, so it refuses to start.
 const storage = await createStorage(config)
-await checkStorageOrExit(storage)
+await checkStorage(storage).catch((err: StorageError) => {
+  console.error(`storage check failed (${err.kind}): ${err.message}`)
+  process.exit(1)
+})
 // Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
 const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')
 const requests = new RequestStore(client.db(config.MONGODB_DB))

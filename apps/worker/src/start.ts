@@ -2,7 +2,7 @@ import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { type Config, connectMongo, createMetrics, RequestStore } from '@imgproc/core'
 import { HostLimiter } from '@imgproc/media'
-import { checkStorageOrExit, createStorage } from '@imgproc/storage'
+import { checkStorage, createStorage, type StorageError } from '@imgproc/storage'
 import pLimit from 'p-limit'
 import pino, { type Logger } from 'pino'
 import sharp from 'sharp'
@@ -41,7 +41,10 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
   }
   // A store the worker cannot write to would fail every image: refuse to start instead, with the reason.
   const storage = await createStorage(config)
-  await checkStorageOrExit(storage, { write: true })
+  await checkStorage(storage, { write: true }).catch((err: StorageError) => {
+    console.error(`storage check failed (${err.kind}): ${err.message}`)
+    process.exit(1)
+  })
   // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
   sharp.concurrency(config.SHARP_CONCURRENCY)
 

@@ -4,16 +4,14 @@ import { access, constants, link, mkdir, open, readdir, rm, writeFile } from 'no
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { isConditional, readPlan } from './http.ts'
+import { type ObjectMeta, objectMeta } from '@imgproc/core'
 import {
   assertKey,
   assertPrefix,
+  type ByteRange,
   type ObjectInfo,
   type ObjectRead,
-  objectMeta,
-  type PutMeta,
   type PutResult,
-  type ReadConditions,
   type Storage,
   StorageError
 } from './port.ts'
@@ -22,18 +20,25 @@ const TEMP_SUFFIX = '.tmp'
 
 /**
  * The embedded default: one directory. Objects are written to a temporary name beside their target and then
- * hard-linked into place, which (unlike rename) refuses to replace an existing object. Content type and cache
- * headers are not stored: they follow from the key (objectMeta), as they did when the object was put.
+ * hard-linked into place, which (unlike rename) refuses to replace an existing object. A directory keeps no
+ * metadata: `describe` (core's objectMeta, the function every writer passes to put) gives it from the key, and put
+ * refuses metadata it could not give back.
  */
 export class FileStorage implements Storage {
   readonly description: string
 
-  constructor(private readonly root: string) {
+  constructor(
+    private readonly root: string,
+    private readonly describe: (key: string) => ObjectMeta = objectMeta
+  ) {
     this.description = `file://${root}`
   }
 
-  async put(key: string, body: Buffer | Readable, _meta: PutMeta): Promise<PutResult> {
+  async put(key: string, body: Buffer | Readable, meta: ObjectMeta): Promise<PutResult> {
     const target = this.path(key)
+    const kept = this.describe(key)
+    if (meta.contentType !== kept.contentType || meta.cacheControl !== kept.cacheControl)
+      throw new Error(`a directory keeps no metadata: ${key} is always served as ${JSON.stringify(kept)}`)
     await mkdir(path.dirname(target), { recursive: true })
     const tmp = `${target}.${randomUUID()}${TEMP_SUFFIX}`
     try {
@@ -49,28 +54,22 @@ export class FileStorage implements Storage {
     }
   }
 
-  async get(key: string, conditions: ReadConditions = {}): Promise<ObjectRead | null> {
+  async read(key: string, range?: ByteRange): Promise<ObjectRead | null> {
     // Open first and stat the open file: a retention sweep removing it meanwhile cannot break a started response.
     const handle = await open(this.path(key), 'r').catch(notFound)
     if (!handle) return null
     try {
       const stat = await handle.stat()
       if (!stat.isFile()) return await handle.close().then(() => null)
-      const info = this.info(key, stat)
-      const plan = isConditional(conditions) ? readPlan(info, conditions) : { status: 200 as const }
-      if (plan.status === 304 || plan.status === 416) {
-        await handle.close()
-        return { info, plan, body: null }
-      }
-      const range = plan.status === 206 ? { start: plan.start, end: plan.end } : {}
-      return { info, plan, body: handle.createReadStream({ ...range, autoClose: true }) }
+      const bytes = range ? { start: range.start, end: range.end } : {}
+      return { info: this.info(key, stat), body: handle.createReadStream({ ...bytes, autoClose: true }) }
     } catch (err) {
       await handle.close()
       throw err
     }
   }
 
-  async head(key: string): Promise<ObjectInfo | null> {
+  async stat(key: string): Promise<ObjectInfo | null> {
     const handle = await open(this.path(key), 'r').catch(notFound)
     if (!handle) return null
     try {
@@ -132,9 +131,9 @@ export class FileStorage implements Storage {
   private info(key: string, stat: { size: number; mtime: Date; ino: number }): ObjectInfo {
     // Objects never change, so size, inode and time identify the content as well as a hash would.
     return {
+      ...this.describe(key),
       size: stat.size,
       etag: `"${stat.size.toString(16)}-${stat.ino.toString(16)}-${stat.mtime.getTime().toString(16)}"`,
-      contentType: objectMeta(key).contentType,
       lastModified: stat.mtime
     }
   }

@@ -15,15 +15,14 @@ import {
   S3Client
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { isConditional, readPlan } from './http.ts'
+import { type ObjectMeta, PRIVATE } from '@imgproc/core'
 import {
   assertKey,
   assertPrefix,
+  type ByteRange,
   type ObjectInfo,
   type ObjectRead,
-  type PutMeta,
   type PutResult,
-  type ReadConditions,
   type Storage,
   StorageError,
   type StorageErrorKind
@@ -103,7 +102,7 @@ export class S3Storage implements Storage {
     })
   }
 
-  async put(key: string, body: Buffer | Readable, meta: PutMeta): Promise<PutResult> {
+  async put(key: string, body: Buffer | Readable, meta: ObjectMeta): Promise<PutResult> {
     const upload = new Upload({
       client: this.client,
       params: {
@@ -137,32 +136,32 @@ export class S3Storage implements Storage {
     }
   }
 
-  async get(key: string, conditions: ReadConditions = {}): Promise<ObjectRead | null> {
-    if (!isConditional(conditions)) {
-      // The common case in one round trip: the GET's own headers describe the object.
-      const res = await this.read(
-        () => this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })),
-        key
-      )
-      return res && { info: info(res), plan: { status: 200 }, body: res.Body as Readable }
-    }
-    const found = await this.head(key)
-    if (!found) return null
-    const plan = readPlan(found, conditions)
-    if (plan.status === 304 || plan.status === 416) return { info: found, plan, body: null }
-    const range = plan.status === 206 ? { Range: `bytes=${plan.start}-${plan.end}` } : {}
-    const res = await this.read(
+  async read(key: string, range?: ByteRange): Promise<ObjectRead | null> {
+    const res = await this.request(
       () =>
         this.client.send(
-          new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(key), IfMatch: found.etag, ...range })
+          new GetObjectCommand({
+            Bucket: this.options.bucket,
+            Key: this.key(key),
+            ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {})
+          })
         ),
       key
     )
-    return res && { info: found, plan, body: res.Body as Readable }
+    if (!res) return null
+    const body = res.Body as Readable
+    if (!range) return { info: info(res), body }
+    // A ranged answer's Content-Length is the range's; the whole size is in Content-Range (`bytes a-b/size`).
+    const size = Number(/\/(\d+)$/.exec(res.ContentRange ?? '')?.[1] ?? Number.NaN)
+    if (!Number.isSafeInteger(size)) {
+      body.destroy()
+      throw new StorageError('failed', `S3 ${this.where} answered a ranged read of ${key} without Content-Range`)
+    }
+    return { info: { ...info(res), size }, body }
   }
 
-  async head(key: string): Promise<ObjectInfo | null> {
-    const res = await this.read(
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const res = await this.request(
       () => this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) })),
       key
     )
@@ -257,7 +256,7 @@ export class S3Storage implements Storage {
   }
 
   /** null for a missing key; any other failure becomes a StorageError. */
-  private async read<T>(request: () => Promise<T>, key: string): Promise<T | null> {
+  private async request<T>(request: () => Promise<T>, key: string): Promise<T | null> {
     try {
       return await request()
     } catch (err) {
@@ -289,6 +288,8 @@ function info(res: GetObjectCommandOutput | HeadObjectCommandOutput): ObjectInfo
     size: res.ContentLength ?? 0,
     etag: res.ETag ?? '',
     contentType: res.ContentType ?? 'application/octet-stream',
+    // Every put sets one; an object stored without (by hand) is kept out of shared caches rather than guessed at.
+    cacheControl: res.CacheControl ?? PRIVATE,
     lastModified: res.LastModified ?? new Date(0)
   }
 }

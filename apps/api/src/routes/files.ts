@@ -5,12 +5,14 @@ import {
   EXTENSIONS,
   OUTPUT_FILE_PATTERN,
   outputCsvKey,
+  outputPath,
   RequestId,
   refuseOutputRequest
 } from '@imgproc/core'
-import { IMMUTABLE, PRIVATE, readPlan, responseHeaders, type Storage } from '@imgproc/storage'
+import type { Storage } from '@imgproc/storage'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type TSchema } from 'typebox'
+import { isConditional, readPlan, responseHeaders } from '../conditional.ts'
 import { described, unavailable } from '../openapi.ts'
 
 /**
@@ -70,13 +72,19 @@ function fileResponses(mediaTypes: string[], bytes: TSchema, what: string) {
 }
 
 const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  // Links are capabilities (random request ids); with OUTPUT_URL_TTL_S they must also carry a valid signature.
-  app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0]!
-    if (!path.startsWith('/images/') && !path.startsWith('/requests/')) return
-    const refusal = refuseOutputRequest(path, request.query as { expires?: string; signature?: string }, app.config)
-    if (refusal) return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: refusal })
-  })
+  /**
+   * Links are capabilities (random request ids); with OUTPUT_URL_TTL_S they must also carry a valid signature.
+   * Decided in the matched route, over the canonical path built from its params: the raw URL may spell the same
+   * route differently (percent-encoded characters, absolute form).
+   */
+  const authorise = async (request: FastifyRequest) => {
+    const refusal = refuseOutputRequest(
+      outputPath(keyOf(request.params as Params)),
+      request.query as Signed,
+      app.config
+    )
+    if (refusal) throw app.httpErrors.forbidden(refusal)
+  }
 
   // HEAD and GET share a route each: Fastify's own HEAD would send no Content-Length. @fastify/swagger lists the
   // GET operations only (the document says HEAD is answered); HEAD goes first, so Fastify adds none of its own.
@@ -84,6 +92,7 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     app.route({
       method,
       url: '/images/:request_id/:file',
+      onRequest: authorise,
       schema: {
         operationId: 'getOutputImage',
         tags: ['outputs'],
@@ -95,13 +104,13 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         headers: Conditions,
         response: fileResponses(IMAGE_TYPES, Type.String({ format: 'binary' }), 'The image')
       },
-      handler: (request, reply) =>
-        sendObject(app.storage, request, reply, `${request.params.request_id}/${request.params.file}`, IMMUTABLE)
+      handler: (request, reply) => sendObject(app.storage, request, reply, keyOf(request.params))
     })
 
     app.route({
       method,
       url: '/requests/:request_id/output.csv',
+      onRequest: authorise,
       schema: {
         operationId: 'getOutputCsv',
         tags: ['outputs'],
@@ -118,40 +127,48 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         )
       },
       handler: (request, reply) => {
-        const { request_id } = request.params
-        reply.header('content-disposition', `attachment; filename="${request_id}.csv"`)
-        return sendObject(app.storage, request, reply, outputCsvKey(request_id), PRIVATE)
+        reply.header('content-disposition', `attachment; filename="${request.params.request_id}.csv"`)
+        return sendObject(app.storage, request, reply, keyOf(request.params))
       }
     })
   }
 }
 
-/** One object as HTTP: what is sent (200, 206, 304, 416) is decided by readPlan; the bytes are streamed. */
-async function sendObject(
-  storage: Storage,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  key: string,
-  cacheControl: string
-) {
+type Params = { request_id: string; file?: string }
+type Signed = { expires?: string; signature?: string }
+
+/** The storage key a route's params name: an image, or (without a file name) the request's output CSV. */
+const keyOf = ({ request_id, file }: Params) =>
+  file === undefined ? outputCsvKey(request_id) : `${request_id}/${file}`
+
+/**
+ * One object as HTTP. A plain GET is one read, whose own info describes the object. Anything conditional is
+ * decided from the stat first (readPlan), and then only the bytes the answer needs are read.
+ */
+async function sendObject(storage: Storage, request: FastifyRequest, reply: FastifyReply, key: string) {
   const conditions = {
     range: request.headers.range,
     ifNoneMatch: request.headers['if-none-match'],
     ifModifiedSince: request.headers['if-modified-since']
   }
-  if (request.method === 'HEAD') {
-    const info = await storage.head(key)
-    if (!info) return reply.notFound(`nothing stored at ${key}`)
-    const plan = readPlan(info, conditions)
+  const head = request.method === 'HEAD'
+  if (!head && !isConditional(conditions)) {
+    const read = await storage.read(key)
+    if (!read) return reply.notFound(`nothing stored at ${key}`)
     return reply
-      .code(plan.status)
-      .headers({ ...responseHeaders(info, plan), 'cache-control': cacheControl })
-      .send()
+      .code(200)
+      .headers(responseHeaders(read.info, { status: 200 }))
+      .send(read.body)
   }
-  const read = await storage.get(key, conditions)
+  const info = await storage.stat(key)
+  if (!info) return reply.notFound(`nothing stored at ${key}`)
+  const plan = readPlan(info, conditions)
+  if (head || (plan.status !== 200 && plan.status !== 206))
+    return reply.code(plan.status).headers(responseHeaders(info, plan)).send()
+  const read = await storage.read(key, plan.status === 206 ? plan : undefined)
+  // Removed between the two calls (retention): as if it had never been there.
   if (!read) return reply.notFound(`nothing stored at ${key}`)
-  reply.code(read.plan.status).headers({ ...responseHeaders(read.info, read.plan), 'cache-control': cacheControl })
-  return reply.send(read.body ?? undefined)
+  return reply.code(plan.status).headers(responseHeaders(info, plan)).send(read.body)
 }
 
 export default fileRoutes

@@ -1,6 +1,7 @@
 import {
   deliveryUrl,
   type Metrics,
+  objectMeta,
   outputCsv,
   outputCsvKey,
   outputRow,
@@ -8,7 +9,7 @@ import {
   type RequestStore,
   type UrlSettings
 } from '@imgproc/core'
-import { objectMeta, type Storage } from '@imgproc/storage'
+import type { Storage } from '@imgproc/storage'
 import type { Processor } from './contract.ts'
 
 export interface FinishDeps {
@@ -48,7 +49,7 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
         // Stored once: a finisher repeating this after a crash finds it there and writes nothing (put answers
         // 'exists' if another write got in first). Streamed from the database a page at a time: the finisher's
         // memory does not grow with the request.
-        if (!(await deps.storage.head(key))) {
+        if (!(await deps.storage.stat(key))) {
           const rows = outputCsv(
             mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls))
           )

@@ -7,9 +7,14 @@ export function outputCsvKey(requestId: string): string {
   return `${requestId}/output.csv`
 }
 
+/** The API's path for a stored object: the route that serves it, and what its link's signature covers. */
+export function outputPath(key: string): string {
+  return key.endsWith('/output.csv') ? `/requests/${key}` : `/images/${key}`
+}
+
 /** The API's URL for a stored object. Prefer deliveryUrl, which also honours STORAGE_PUBLIC_URL. */
 export function publicUrl(baseUrl: string, key: string): string {
-  return key.endsWith('/output.csv') ? `${baseUrl}/requests/${key}` : `${baseUrl}/images/${key}`
+  return `${baseUrl}${outputPath(key)}`
 }
 
 /**

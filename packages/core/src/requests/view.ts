@@ -5,11 +5,15 @@ import type { Counts, ImageView, StatusView, Totals, WebhookEvent } from './cont
 import type { DeliveryData, ImageRecord, ProductRecord, RequestDocument } from './records.ts'
 
 /** Where handed-out URLs point (the API, or STORAGE_PUBLIC_URL for images) and whether API links are signed. */
-export type UrlSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
+export type LinkSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
+/** Everything a handed-out link depends on. */
+export type UrlSettings = LinkSettings
 
 /** A URL as handed out: links through the API are signed when OUTPUT_URL_TTL_S is set; CDN links are not ours to sign. */
-export function handOut(urls: UrlSettings, url: string): string {
-  return url.startsWith(`${urls.PUBLIC_BASE_URL}/`) ? signOutputUrl(url, urls) : url
+export function handOut(urls: LinkSettings, url: string): string {
+  if (!url.startsWith(`${urls.PUBLIC_BASE_URL}/`)) return url
+  // The signature covers the route's own path (outputPath), whatever prefix PUBLIC_BASE_URL carries.
+  return signOutputUrl(url, url.slice(urls.PUBLIC_BASE_URL.length), urls)
 }
 
 export function savingsPct(bytesIn: number | undefined, bytesOut: number | undefined): number | null {
@@ -32,11 +36,11 @@ export function totalsView(images: RequestDocument['images']): Totals {
   }
 }
 
-export function outputUrl(urls: UrlSettings, image: ImageRecord): string | null {
+export function outputUrl(urls: LinkSettings, image: ImageRecord): string | null {
   return image.status === 'succeeded' && image.output_file ? handOut(urls, deliveryUrl(urls, image.output_file)) : null
 }
 
-function imageView(urls: UrlSettings, image: ImageRecord): ImageView {
+function imageView(urls: LinkSettings, image: ImageRecord): ImageView {
   const { url, status, output_file: _file, error, error_kind: _kind, ...stats } = image
   return {
     ...stats,
@@ -85,7 +89,7 @@ export function statusView(
   doc: RequestDocument,
   images: RequestDocument['images'],
   delivery: DeliveryData | null,
-  urls: UrlSettings,
+  urls: LinkSettings,
   page: ProductPage
 ): StatusView {
   const counts = countsOf(images)
@@ -137,7 +141,7 @@ export function outputRow(product: ProductRecord, images: ImageRecord[], urls: U
   }
 }
 
-export function webhookEvent(doc: RequestDocument, eventId: string, urls: UrlSettings): WebhookEvent {
+export function webhookEvent(doc: RequestDocument, eventId: string, urls: LinkSettings): WebhookEvent {
   return {
     event_id: eventId,
     type: 'request.completed',

@@ -1,5 +1,5 @@
-import { type ImageRecord, imageKey, type ProcessingOptions } from '@imgproc/core'
-import { objectMeta, type Storage } from '@imgproc/storage'
+import { type ImageRecord, imageKey, objectMeta, type ProcessingOptions } from '@imgproc/core'
+import type { Storage } from '@imgproc/storage'
 import { compressImage, ImageError } from '../compress/sharp.ts'
 import { DownloadError, type DownloadLimits, downloadImage } from '../fetch/download.ts'
 

@@ -1,7 +1,13 @@
 import t from 'tap'
-import { readPlan, responseHeaders } from './http.ts'
+import { isConditional, readPlan, responseHeaders } from './conditional.ts'
 
-const info = { size: 1000, etag: '"abc"', contentType: 'image/webp', lastModified: new Date('2026-01-02T03:04:05Z') }
+const info = {
+  size: 1000,
+  etag: '"abc"',
+  contentType: 'image/webp',
+  cacheControl: 'public, max-age=31536000, immutable',
+  lastModified: new Date('2026-01-02T03:04:05Z')
+}
 
 t.test('readPlan: validators first, then one byte range', async (t) => {
   t.same(readPlan(info, {}), { status: 200 })
@@ -32,8 +38,21 @@ t.test('readPlan: validators first, then one byte range', async (t) => {
   t.same(readPlan({ ...info, size: 0 }, { range: 'bytes=0-' }), { status: 200 }, 'an empty object is sent whole')
 })
 
-t.test('responseHeaders', async (t) => {
-  const common = { etag: '"abc"', 'last-modified': 'Fri, 02 Jan 2026 03:04:05 GMT', 'accept-ranges': 'bytes' }
+t.test('isConditional', async (t) => {
+  t.notOk(isConditional({}))
+  t.notOk(isConditional({ range: '', ifNoneMatch: undefined }))
+  t.ok(isConditional({ range: 'bytes=0-1' }))
+  t.ok(isConditional({ ifNoneMatch: '"a"' }))
+  t.ok(isConditional({ ifModifiedSince: 'Fri, 02 Jan 2026 03:04:05 GMT' }))
+})
+
+t.test('responseHeaders: the stored cache policy on every answer', async (t) => {
+  const common = {
+    etag: '"abc"',
+    'last-modified': 'Fri, 02 Jan 2026 03:04:05 GMT',
+    'cache-control': 'public, max-age=31536000, immutable',
+    'accept-ranges': 'bytes'
+  }
   t.same(responseHeaders(info, { status: 200 }), { ...common, 'content-type': 'image/webp', 'content-length': '1000' })
   t.same(responseHeaders(info, { status: 206, start: 10, end: 19 }), {
     ...common,
@@ -43,4 +62,8 @@ t.test('responseHeaders', async (t) => {
   })
   t.same(responseHeaders(info, { status: 304 }), common)
   t.same(responseHeaders(info, { status: 416 }), { ...common, 'content-range': 'bytes */1000' })
+  t.equal(
+    responseHeaders({ ...info, cacheControl: 'private, no-cache' }, { status: 200 })['cache-control'],
+    'private, no-cache'
+  )
 })
