@@ -11,7 +11,7 @@ declare module 'fastify' {
 const digest = (s: string) => createHash('sha256').update(s).digest()
 const bearer = (request: FastifyRequest) => /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim()
 const unauthorized = (reply: FastifyReply, message: string) =>
-  reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message })
+  reply.header('www-authenticate', 'Bearer').unauthorized(message)
 
 /** The tenant id of an API key: stable, short, and not the key. */
 export function tenantOfKey(key: string): string {

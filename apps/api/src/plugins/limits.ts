@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import type {} from '@fastify/sensible' // reply.badRequest and friends: app.ts registers it first
 import type { Config, Metrics } from '@imgproc/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -92,11 +93,8 @@ export default fp(
 
     app.addHook('onRequest', async (request, reply) => {
       const type = request.headers['content-type']
-      if (type && MULTIPART.test(type) && !/;\s*boundary=("[^"]+"|[^;\s]+)/i.test(type)) {
-        return reply
-          .code(400)
-          .send({ statusCode: 400, error: 'Bad Request', message: 'multipart/form-data without a boundary parameter' })
-      }
+      if (type && MULTIPART.test(type) && !/;\s*boundary=("[^"]+"|[^;\s]+)/i.test(type))
+        return reply.badRequest('multipart/form-data without a boundary parameter')
     })
 
     const uploads = new Gate(config.MAX_CONCURRENT_UPLOADS)
@@ -113,14 +111,11 @@ export default fp(
         const retryAfterS = Math.max(1, Math.ceil(config.UPLOAD_QUEUE_MS / 1000))
         metrics.uploadsBusy.inc()
         return reply
-          .code(503)
           .header('retry-after', String(retryAfterS))
           .header('connection', 'close')
-          .send({
-            statusCode: 503,
-            error: 'Service Unavailable',
-            message: `${config.MAX_CONCURRENT_UPLOADS} uploads are being read (MAX_CONCURRENT_UPLOADS); retry in ${retryAfterS} s`
-          })
+          .serviceUnavailable(
+            `${config.MAX_CONCURRENT_UPLOADS} uploads are being read (MAX_CONCURRENT_UPLOADS); retry in ${retryAfterS} s`
+          )
       }
       request.uploadTurn = true
       return payload
@@ -128,5 +123,5 @@ export default fp(
     app.addHook('onResponse', release)
     app.addHook('onRequestAbort', release)
   },
-  { name: 'imgproc-limits' }
+  { name: 'imgproc-limits', dependencies: ['@fastify/sensible'] }
 )

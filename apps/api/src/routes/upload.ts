@@ -165,30 +165,19 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         maxUrlMentions: config.MAX_URL_MENTIONS
       }
       const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, rules)
-      if (webhookProblem)
-        return reply
-          .code(400)
-          .send({ statusCode: 400, error: 'Bad Request', message: `webhook_url: ${webhookProblem}` })
+      if (webhookProblem) return reply.badRequest(`webhook_url: ${webhookProblem}`)
 
       const parsed = await parseInputCsv(file, rules)
       if (!parsed.ok) {
-        return reply.code(400).send({
-          statusCode: 400,
-          error: 'Bad Request',
-          message: `the CSV has ${parsed.errors.length} problem(s); nothing was stored`,
-          errors: parsed.errors
-        })
+        const problem = `the CSV has ${parsed.errors.length} problem(s); nothing was stored`
+        throw Object.assign(app.httpErrors.badRequest(problem), { errors: parsed.errors })
       }
       const quotas = await takeQuotas(request.tenant, parsed.value.urls.length)
       if ('refusal' in quotas) {
         const { refusal } = quotas
         app.metrics.quotaRejections.inc({ quota: refusal.quota })
-        if (refusal.never)
-          return reply.code(413).send({ statusCode: 413, error: 'Payload Too Large', message: refusal.message })
-        return reply
-          .code(429)
-          .header('retry-after', String(refusal.retryAfterS))
-          .send({ statusCode: 429, error: 'Too Many Requests', message: refusal.message })
+        if (refusal.never) return reply.payloadTooLarge(refusal.message)
+        return reply.header('retry-after', String(refusal.retryAfterS)).tooManyRequests(refusal.message)
       }
       const id = randomUUID()
       const plan = planRequest(

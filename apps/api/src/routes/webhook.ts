@@ -58,11 +58,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: async (request, reply) => {
         const header = request.headers[SIGNATURE_HEADER] as string | undefined
         if (!parseSignatureHeader(header))
-          return reply.code(401).send({
-            statusCode: 401,
-            error: 'Unauthorized',
-            message: header ? 'malformed Webhook-Signature header' : 'missing Webhook-Signature header'
-          })
+          return reply.unauthorized(header ? 'malformed Webhook-Signature header' : 'missing Webhook-Signature header')
       },
       // Signature before schema, also for a body that no parser saw: it should learn nothing about what we expect.
       preValidation: async (request, reply) => {
@@ -71,7 +67,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
           request.rawBody ?? '',
           request.headers[SIGNATURE_HEADER] as string | undefined
         )
-        if (!check.ok) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: check.reason })
+        if (!check.ok) return reply.unauthorized(check.reason)
       }
     },
     async (request, reply) => {
