@@ -84,7 +84,8 @@ t.test(
 )
 
 t.test('signed, expiring output URLs (OUTPUT_URL_TTL_S)', async (t) => {
-  const service = await startService({ workers: 1, env: { OUTPUT_URL_TTL_S: '3' } })
+  // The API logs every request at info: its access log must show these links without their signatures.
+  const service = await startService({ workers: 1, env: { OUTPUT_URL_TTL_S: '3' }, apiEnv: { LOG_LEVEL: 'info' } })
   t.teardown(() => service.stop())
   const { body } = await upload(service.apiUrl, csvOf([[1, 'A', [img('rocket.jpg', 'signed')]]]))
   await waitForStatus(service, body.request_id, ['Completed'])
@@ -101,12 +102,25 @@ t.test('signed, expiring output URLs (OUTPUT_URL_TTL_S)', async (t) => {
   t.equal((await fetch(forged)).status, 403, 'the expiry cannot be extended')
   const csv = await (await fetch(csvUrl)).text()
   t.match(csv, /signature=/, 'the image links in the output CSV are signed too')
+  const csvImageUrl = new URL(/http:\/\/[^,"\s]+\/images\/[^,"\s]+/.exec(csv)![0])
+  const csvLinkLife = Number(csvImageUrl.searchParams.get('expires')) - Date.now() / 1000
+  t.ok(csvLinkLife > 30 * 86_400 - 120, `the CSV's links live OUTPUT_CSV_URL_TTL_S (30 days): ${csvLinkLife} s`)
   await new Promise((r) => setTimeout(r, 4200))
   const expired = await fetch(imageUrl)
   t.equal(expired.status, 403)
   t.match(await expired.json(), { message: /expired/ })
+  t.equal((await fetch(csvUrl)).status, 403, 'the link to the CSV itself expired')
+  t.equal((await fetch(csvImageUrl)).status, 200, "but the CSV's image links still work")
   const fresh = (await (await fetch(`${service.apiUrl}/status/${body.request_id}`)).json()) as StatusView
   t.equal((await fetch(fresh.products.items[0]!.images[0]!.output_url!)).status, 200, 'status hands out fresh links')
+
+  const signatures = [imageUrl, csvUrl, csvImageUrl].map((u) => u.searchParams.get('signature')!)
+  t.match(service.api.output(), /"url":"\/images\/[^"]+signature=\[redacted\]/, 'the access log shows the links')
+  for (const [name, proc] of [['api', service.api], ...service.workers.map((w) => ['worker', w] as const)] as const)
+    t.notOk(
+      signatures.some((signature) => proc.output().includes(signature)),
+      `the ${name}'s log holds no signature value`
+    )
 })
 
 t.test('per-host download limits: at most N at once to one host, while another host is served alongside', async (t) => {

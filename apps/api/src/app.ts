@@ -2,7 +2,14 @@ import sensible from '@fastify/sensible'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { type Config, createMetrics, type Metrics, type QuotaStore, type RequestStore } from '@imgproc/core'
+import {
+  type Config,
+  createMetrics,
+  type Metrics,
+  type QuotaStore,
+  type RequestStore,
+  redactingDestination
+} from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { swaggerOptions } from './openapi.ts'
@@ -36,7 +43,8 @@ export interface AppDeps {
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
   const app = Fastify({
-    logger: { level: deps.config.LOG_LEVEL },
+    // Every line through redactSecrets: signed output links are logged without their signature.
+    logger: { level: deps.config.LOG_LEVEL, stream: redactingDestination() },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
     return503OnClosing: true,
     ...serverTimeouts(deps.config),

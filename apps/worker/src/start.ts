@@ -1,6 +1,6 @@
 import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
-import { type Config, connectMongo, createMetrics, RequestStore } from '@imgproc/core'
+import { type Config, connectMongo, createMetrics, RequestStore, redactingDestination } from '@imgproc/core'
 import { HostLimiter } from '@imgproc/media'
 import { checkStorage, createStorage, type StorageError } from '@imgproc/storage'
 import pLimit from 'p-limit'
@@ -32,7 +32,7 @@ export interface Worker {
 
 /** Wires a worker from its configuration: storage, database, processors and the runner, then starts claiming. */
 export async function startWorker(config: Config, hooks: WorkerHooks = {}): Promise<Worker> {
-  const log = pino({ name: 'worker', level: config.LOG_LEVEL })
+  const log = pino({ name: 'worker', level: config.LOG_LEVEL }, redactingDestination())
   // Image work is batch work: on a shared host the API and database keep the CPU first (WORKER_NICE, 0 to disable).
   try {
     os.setPriority(config.WORKER_NICE)

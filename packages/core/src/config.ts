@@ -54,6 +54,8 @@ export const ConfigSchema = Type.Object({
   QUOTA_REQUESTS_PER_HOUR: Type.Integer({ minimum: 0, default: 0 }),
   QUOTA_IMAGES_PER_DAY: Type.Integer({ minimum: 0, default: 0 }),
   OUTPUT_URL_TTL_S: Type.Integer({ minimum: 0, maximum: 31_536_000, default: 0 }),
+  // With OUTPUT_URL_TTL_S set: how long the image links inside an output CSV stay valid (30 days, as retention).
+  OUTPUT_CSV_URL_TTL_S: Type.Integer({ minimum: 1, maximum: 31_536_000, default: 2_592_000 }),
   DOWNLOAD_PER_HOST_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
   DOWNLOAD_PER_HOST_PER_SECOND: Type.Number({ minimum: 0, maximum: 10_000, default: 50 }),
   MAX_DOWNLOAD_BYTES: Type.Integer({ minimum: 1, default: 50 * 1024 * 1024 }),

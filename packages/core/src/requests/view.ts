@@ -6,14 +6,22 @@ import type { DeliveryData, ImageRecord, ProductRecord, RequestDocument } from '
 
 /** Where handed-out URLs point (the API, or STORAGE_PUBLIC_URL for images) and whether API links are signed. */
 export type LinkSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
-/** Everything a handed-out link depends on. */
-export type UrlSettings = LinkSettings
+/** LinkSettings, and how long the links inside an output CSV stay valid. */
+export type UrlSettings = LinkSettings & { OUTPUT_CSV_URL_TTL_S: number }
 
 /** A URL as handed out: links through the API are signed when OUTPUT_URL_TTL_S is set; CDN links are not ours to sign. */
 export function handOut(urls: LinkSettings, url: string): string {
   if (!url.startsWith(`${urls.PUBLIC_BASE_URL}/`)) return url
   // The signature covers the route's own path (outputPath), whatever prefix PUBLIC_BASE_URL carries.
   return signOutputUrl(url, url.slice(urls.PUBLIC_BASE_URL.length), urls)
+}
+
+/**
+ * The output CSV is a file the customer keeps (and often imports elsewhere), written once: its image links are
+ * signed for OUTPUT_CSV_URL_TTL_S, not for the minutes a status link lives. docs/security.md says why.
+ */
+function csvLinks(urls: UrlSettings): LinkSettings {
+  return urls.OUTPUT_URL_TTL_S > 0 ? { ...urls, OUTPUT_URL_TTL_S: urls.OUTPUT_CSV_URL_TTL_S } : urls
 }
 
 export function savingsPct(bytesIn: number | undefined, bytesOut: number | undefined): number | null {
@@ -133,11 +141,12 @@ export function statusView(
 
 /** One output row: the product and its images, outputs in the same order as the inputs. */
 export function outputRow(product: ProductRecord, images: ImageRecord[], urls: UrlSettings): OutputRow {
+  const links = csvLinks(urls)
   return {
     serial: product.serial,
     name: product.name,
     inputUrls: images.map((i) => i.url),
-    outputUrls: images.map((i) => outputUrl(urls, i))
+    outputUrls: images.map((i) => outputUrl(links, i))
   }
 }
 
