@@ -1,0 +1,124 @@
+import t from 'tap'
+import { csvOf, ERROR_KEYS, multipart, specApp } from '../../test/spec-app.ts'
+
+const image = (n: number) => `https://a.example/${n}.jpg`
+const post = async (
+  app: Awaited<ReturnType<typeof specApp>>['app'],
+  fields: Parameters<typeof multipart>[0],
+  headers = {}
+) => {
+  const body = await multipart(fields)
+  const res = await app.inject({ method: 'POST', url: '/upload', ...body, headers: { ...body.headers, ...headers } })
+  return { res, body: res.json() }
+}
+
+t.test('a good upload: 202 with its status link, one Pending request stored with its options', async (t) => {
+  const { app, db } = await specApp(t)
+  const { res, body } = await post(app, {
+    file: {
+      csv: csvOf([
+        [1, 'Shoe', [image(1), image(2)]],
+        [2, 'Hat', [image(2)]]
+      ])
+    },
+    quality: '70',
+    format: 'webp',
+    webhook_url: 'https://hooks.example/done'
+  })
+  t.equal(res.statusCode, 202)
+  t.match(body, { status: 'Pending', total_images: 2, total_products: 2, request_id: /^[0-9a-f-]{36}$/ })
+  t.equal(res.headers.location, `/status/${body.request_id}`)
+  t.equal(body.status_url, `http://127.0.0.1:3000/status/${body.request_id}`)
+  t.match(await db.collection('requests').findOne({ request_id: body.request_id }), {
+    status: 'Pending',
+    webhook_url: 'https://hooks.example/done',
+    options: { quality: 70, format: 'webp' }
+  })
+  t.equal(await db.collection('jobs').countDocuments({ request_id: body.request_id, kind: 'images' }), 1)
+})
+
+t.test('a bad CSV: 400 with every bad row, and nothing stored', async (t) => {
+  const { app, db } = await specApp(t)
+  const csv = 'S. No.,Product Name,Input Image Urls\n1,A,"https://a.example/1.jpg"\n1,,"ftp://a.example/x"\n'
+  const { res, body } = await post(app, { file: { csv } })
+  t.equal(res.statusCode, 400)
+  t.same(Object.keys(body).sort(), [...ERROR_KEYS, 'errors'].sort(), 'ErrorBody with its rows')
+  t.match(body, { statusCode: 400, error: 'Bad Request', message: 'the CSV has 3 problem(s); nothing was stored' })
+  t.same(
+    body.errors.map((e: { row: number; column: string }) => [e.row, e.column]),
+    [
+      [3, 'S. No.'],
+      [3, 'Product Name'],
+      [3, 'Input Image Urls']
+    ]
+  )
+  t.equal(await db.collection('requests').countDocuments(), 0)
+  t.equal(await db.collection('jobs').countDocuments(), 0)
+})
+
+t.test('bad options, a bad webhook URL, the wrong media type, a text field: refused by name', async (t) => {
+  const { app, db } = await specApp(t)
+  const csv = { csv: csvOf([[1, 'A', [image(1)]]]) }
+  const refused = async (fields: Parameters<typeof multipart>[0], status: number, message: RegExp) => {
+    const { res, body } = await post(app, fields)
+    t.equal(res.statusCode, status, JSON.stringify(Object.keys(fields)))
+    t.same(Object.keys(body).sort(), ERROR_KEYS)
+    t.match(body, { statusCode: status, message })
+  }
+  await refused({ file: csv, quality: '101' }, 400, /^quality: expected an integer from 1 to 100/)
+  await refused({ file: csv, format: 'bmp' }, 400, /^format: expected one of/)
+  await refused({ file: csv, colour: 'red' }, 400, /^unknown field "colour"/)
+  await refused({ file: csv, webhook_url: 'javascript:alert(1)' }, 400, /^webhook_url: /)
+  await refused({ file: { csv: '\x89PNG', type: 'image/png' } }, 415, /"file" must be a CSV, got image\/png/)
+  await refused({ file: csvOf([[1, 'A', [image(1)]]]) }, 400, /as a file part/)
+  const json = await app.inject({ method: 'POST', url: '/upload', payload: {} })
+  t.equal(json.statusCode, 415)
+  t.match(json.json(), { statusCode: 415, error: 'Unsupported Media Type', message: /multipart\/form-data/ })
+  t.equal(await db.collection('requests').countDocuments(), 0)
+})
+
+t.test('a CSV over MAX_CSV_BYTES is 413, naming the limit', async (t) => {
+  const { app } = await specApp(t, { MAX_CSV_BYTES: '1000' })
+  const rows = Array.from({ length: 40 }, (_, i): [number, string, string[]] => [i + 1, `SKU${i}`, [image(i)]])
+  const { res, body } = await post(app, { file: { csv: csvOf(rows) } })
+  t.equal(res.statusCode, 413)
+  t.same(body, {
+    statusCode: 413,
+    error: 'Payload Too Large',
+    message: 'the CSV is larger than 1000 bytes (MAX_CSV_BYTES)'
+  })
+})
+
+t.test('quotas: 429 with Retry-After over the hourly uploads, 413 for more images than a whole day', async (t) => {
+  const { app, db } = await specApp(t, {
+    API_KEYS: 'key-a,key-b',
+    QUOTA_REQUESTS_PER_HOUR: '1',
+    QUOTA_IMAGES_PER_DAY: '3'
+  })
+  const auth = (key: string) => ({ authorization: `Bearer ${key}` })
+  const one = { file: { csv: csvOf([[1, 'A', [image(1)]]]) } }
+  const unauthorised = await post(app, one)
+  t.equal(unauthorised.res.statusCode, 401)
+  t.equal(unauthorised.res.headers['www-authenticate'], 'Bearer')
+  t.same(unauthorised.body, {
+    statusCode: 401,
+    error: 'Unauthorized',
+    message: 'a valid API key is required: Authorization: Bearer <key>'
+  })
+
+  const whole = await post(
+    app,
+    { file: { csv: csvOf([[1, 'A', [image(1), image(2), image(3), image(4)]]]) } },
+    auth('key-a')
+  )
+  t.equal(whole.res.statusCode, 413)
+  t.match(whole.body, { error: 'Payload Too Large', message: /more than the whole budget of 3 images per day/ })
+  t.equal((await post(app, one, auth('key-a'))).res.statusCode, 202, 'the refused upload gave its hourly slot back')
+  const again = await post(app, one, auth('key-a'))
+  t.equal(again.res.statusCode, 429)
+  t.match(again.body, { statusCode: 429, error: 'Too Many Requests', message: /at most 1 uploads per hour/ })
+  const retryAfter = Number(again.res.headers['retry-after'])
+  t.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After: ${retryAfter}`)
+  t.equal((await post(app, one, auth('key-b'))).res.statusCode, 202, 'another key has its own quota')
+  t.equal(await db.collection('requests').countDocuments(), 2)
+})
