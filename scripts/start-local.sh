@@ -21,7 +21,7 @@ trap cleanup EXIT INT TERM
 export STORAGE_DIR=${STORAGE_DIR:-$root/data/storage}
 export ALLOW_PRIVATE_NETWORKS=${ALLOW_PRIVATE_NETWORKS:-false}
 ensure_webhook_secret "$root/data"
-# Memory as in production (infra/Dockerfile.*; why each setting: README "Benchmark"): the minified bundle under
+# Memory as in production (infra/Dockerfile.*; why each setting: docs/benchmark.md#memory-settings): the minified bundle under
 # plain node (tsx holds ~35 MB more per process), at most 2 glibc malloc arenas (libvips threads otherwise each
 # grow and keep their own), 1 MB V8 semi-spaces and a 512 MB old space; the API also returns freed blocks of
 # 32 KB and more to the system.

@@ -61,3 +61,32 @@ t.test('exit 2 when some images failed, 1 on errors, with row-level messages', a
   t.equal(down.code, 1)
   t.match(down.stderr, /cannot reach http:\/\/127.0.0.1:9/)
 })
+
+t.test('--help is usage and exit 0; no command is usage on stderr and exit 1', async (t) => {
+  const help = await imgproc('--help')
+  t.equal(help.code, 0)
+  t.match(help.stdout, /^usage:\n {2}imgproc submit/)
+  t.equal((await imgproc('status', '--help')).code, 0)
+  const none = await imgproc()
+  t.equal(none.code, 1)
+  t.match(none.stderr, /^usage:/)
+  t.equal(none.stdout, '')
+})
+
+t.test('download fetches the output CSV link as given: signed when the API signs links', async (t) => {
+  const signed = await startService({ workers: 1, env: { OUTPUT_URL_TTL_S: '60' } })
+  t.teardown(() => signed.stop())
+  const file = path.join(dir, 'signed.csv')
+  await writeFile(file, csvOf([[1, 'A', [`${images.url}/img/rocket.jpg`]]]))
+  const run = await runCli(signed.apiUrl, 'submit', file, '--wait')
+  t.equal(run.code, 0, run.stderr)
+  t.match(
+    run.stdout,
+    /output CSV: http:\/\/127\.0\.0\.1:\d+\/requests\/[0-9a-f-]{36}\/output\.csv\?expires=\d+&signature=/
+  )
+  const id = run.stdout.split('\n')[0]!
+  const out = path.join(dir, 'signed-out.csv')
+  const download = await runCli(signed.apiUrl, 'download', id, '-o', out)
+  t.equal(download.code, 0, download.stderr)
+  t.match(await readFile(out, 'utf8'), /^S\. No\.,Product Name,Input Image Urls,Output Image Urls\n1,A,.*signature=/)
+})

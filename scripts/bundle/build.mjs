@@ -3,7 +3,7 @@
 //
 // Why a bundle and not tsc's one file per module: V8 keeps every loaded module's source text and per-module
 // bookkeeping for the life of the process; one tree-shaken, minified file saves ~8 MB of heap per process at
-// idle (measured by `pnpm bench`; see README "Benchmark"). tsc still type-checks (`pnpm typecheck`).
+// idle (measured by `pnpm bench`; see docs/benchmark.md). tsc still type-checks (`pnpm typecheck`).
 
 import { rmSync } from 'node:fs'
 import path from 'node:path'

@@ -65,15 +65,17 @@ const { values: opts, positionals } = parseArgs({
 const api = opts['api-url']!.replace(/\/+$/, '')
 const headers: Record<string, string> = opts['api-key'] ? { authorization: `Bearer ${opts['api-key']}` } : {}
 
-async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+/** `target` is a path of the API, or a URL the API handed out (an output link, signed when it signs them). */
+async function call<T>(target: string, init: RequestInit = {}): Promise<T> {
+  const url = /^https?:\/\//i.test(target) ? target : api + target
+  // The API key goes to the API's own origin only; output links need none.
+  const auth = new URL(url).origin === new URL(api).origin ? headers : {}
   let response: Response
   try {
-    response = await fetch(api + path, {
-      ...init,
-      headers: { ...headers, ...(init.headers as Record<string, string>) }
-    })
+    response = await fetch(url, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } })
   } catch (err) {
-    throw new CliError(`cannot reach ${api}: ${(err as Error).cause ?? (err as Error).message}`)
+    const where = url.startsWith(api) ? api : new URL(url).origin
+    throw new CliError(`cannot reach ${where}: ${(err as Error).cause ?? (err as Error).message}`)
   }
   const type = response.headers.get('content-type') ?? ''
   const body: unknown = type.includes('json') ? await response.json() : await response.text()
@@ -165,7 +167,8 @@ async function download(id: string | undefined): Promise<number> {
   if (!id) throw new CliError(`download needs a request id\n${USAGE}`)
   const s = await call<StatusView>(`/status/${id}?limit=0`)
   if (!s.output_csv_url) throw new CliError(`request ${id} is ${s.status}; its output CSV is not written yet`)
-  const csv = await call<string>(new URL(s.output_csv_url).pathname)
+  // As given: with OUTPUT_URL_TTL_S set, its expires and signature are what lets it through.
+  const csv = await call<string>(s.output_csv_url)
   const out = opts.output ?? `${id}.csv`
   await writeFile(out, csv)
   console.log(out)
@@ -174,9 +177,13 @@ async function download(id: string | undefined): Promise<number> {
 
 async function main(): Promise<number> {
   const [command, arg] = positionals
-  if (opts.help || !command) {
+  if (opts.help) {
     console.log(USAGE)
-    return command ? 0 : 1
+    return 0
+  }
+  if (!command) {
+    console.error(USAGE)
+    return 1
   }
   if (command === 'submit') return submit(arg)
   if (command === 'status') return status(arg)
