@@ -165,7 +165,7 @@ async function sendObject(storage: Storage, request: FastifyRequest, reply: Fast
   const plan = readPlan(info, conditions)
   if (head || (plan.status !== 200 && plan.status !== 206))
     return reply.code(plan.status).headers(responseHeaders(info, plan)).send()
-  const read = await storage.read(key, plan.status === 206 ? plan : undefined)
+  const read = await storage.read(key, plan.status === 206 ? { start: plan.start, end: plan.end } : undefined)
   // Removed between the two calls (retention): as if it had never been there.
   if (!read) return reply.notFound(`nothing stored at ${key}`)
   return reply.code(plan.status).headers(responseHeaders(info, plan)).send(read.body)
