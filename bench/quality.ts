@@ -7,7 +7,7 @@
  *     decode and one full-size confirmation at the quality and setting auto delivered, with no search;
  *   - bytes of auto against the smallest uniform quality that keeps every image at the same floor (goal ≤ 0.7×),
  *     and against q50, with the SSIMULACRA2 of what is delivered (whole image, our port: ±0.15 of the reference).
- * Writes bench/results/quality-<date>.json and prints the table README's "Quality levels" section quotes.
+ * Writes bench/results/quality-<date>.json (per photo too) and prints the figures docs/quality.md's "Results" quotes.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -201,7 +201,15 @@ async function main() {
           bytes: sum(auto, 'bytes'),
           cpuMs: sum(auto, 'cpuMs'),
           ...stats(auto),
-          qualities: auto.map((r) => r.quality)
+          qualities: auto.map((r) => r.quality),
+          // Per photo, so two runs can be compared output by output.
+          perImage: auto.map((r, i) => ({
+            image: PHOTOS[i],
+            quality: r.quality,
+            alternative: outputs[i]!.alternative,
+            bytes: r.bytes,
+            score: r.score
+          }))
         },
         q50: { bytes: sum(q50, 'bytes'), cpuMs: q50Cpu.reduce((a, b) => a + b, 0), ...stats(q50) },
         confirmation: { cpuMs: confirmCpu.reduce((a, b) => a + b, 0) },
