@@ -5,10 +5,9 @@
  * then the published weights and the final non-linear transform. No Node package implements it.
  *
  * The maps are summed per scale, so a score can be assembled from parts (`pyramidSums`, `addSums`,
- * `scoreFromSums`): the search scores a large image's fine scales on a sample of crops and its coarse scales
- * on the whole image (see @imgproc/media's compress/auto.ts). The reference's side of a comparison (its XYB
- * planes and their blurs) is computed once (`prepareReference`, `scorerFor`) and shared by every trial scored
- * against it.
+ * `scoreFromSums`): `sampledScorer` (sampled.ts) scores a large image's fine scales on a sample of crops and
+ * its coarse scales on the whole image. The reference's side of a comparison (its XYB planes and their blurs)
+ * is computed once (`prepareReference`, `scorerFor`) and shared by every trial scored against it.
  *
  * Where it runs: as WebAssembly SIMD kernels (wasm.ts, ../assembly/ssimulacra2.ts), bit-identical to the port's
  * steps in TypeScript (../test/ssimulacra2-js.ts, the readable reference and test oracle) and ~4× faster
