@@ -23,7 +23,7 @@ import {
   toLinear,
   weightedChannels
 } from '../src/index.ts'
-import { pool } from '../src/wasm.ts'
+import { pool } from '../src/pool.ts'
 import { linearHalved, prepareReferenceJs, sumsAgainstJs } from './ssimulacra2-js.ts'
 
 const corpus =
