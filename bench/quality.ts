@@ -19,7 +19,16 @@ import {
   type ProcessingOptions,
   QUALITY_FLOORS
 } from '@imgproc/core'
-import { compressImage, confirmKnownQuality, type RawImage } from '@imgproc/media'
+import {
+  compressImage,
+  decodeFlat,
+  encodeAs,
+  flattenRaw,
+  fullSizeScorer,
+  fullSizeScoring,
+  type RawImage,
+  rawInput
+} from '@imgproc/media'
 import { type RgbImage, ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import { CORPUS, ROOT } from '../test/support/paths.ts'
@@ -64,6 +73,29 @@ async function flat(image: Buffer | sharp.Sharp): Promise<RgbImage> {
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true })
   return { data, width: info.width, height: info.height }
+}
+
+/**
+ * One full-size confirmation of a quality already known, made as the search makes its full-size trials (the
+ * reference prepared, the output encoded with auto's setting or the alternative, decoded, and scored whole or
+ * sampled), with no search before it: the least quality=auto can cost with its confirmation.
+ */
+async function confirmKnownQuality(
+  raw: RawImage,
+  format: EncodeFormat,
+  quality: number,
+  alternative: boolean
+): Promise<{ data: Buffer; score: number }> {
+  const { sampled } = fullSizeScoring(raw.width, raw.height, raw.channels, 0)
+  const scorer = fullSizeScorer(await flattenRaw(sharp, raw), sampled)
+  try {
+    const setting = alternative ? 'alternative' : 'auto'
+    const encoding = { format, quality, mozjpeg: DEFAULT_OPTIONS.mozjpeg, setting } as const
+    const data = await encodeAs(rawInput(sharp, raw), encoding).toBuffer()
+    return { data, score: scorer(await decodeFlat(sharp, data), quality) }
+  } finally {
+    scorer.release()
+  }
 }
 
 interface Run {
@@ -165,13 +197,7 @@ async function main() {
           height: info.height,
           channels: info.channels as RawImage['channels']
         }
-        await confirmKnownQuality(
-          sharp,
-          raw,
-          { format: format as EncodeFormat, mozjpeg: DEFAULT_OPTIONS.mozjpeg },
-          outputs[i]!.quality!,
-          outputs[i]!.alternative!
-        )
+        await confirmKnownQuality(raw, format as EncodeFormat, outputs[i]!.quality!, outputs[i]!.alternative!)
         confirmCpu.push(cpuMs(c0))
       }
       const auto: Run[] = []

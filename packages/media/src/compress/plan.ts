@@ -1,5 +1,6 @@
 import { type EncodeFormat, type ProcessingOptions, parseQuality } from '@imgproc/core'
 import { startQuality } from '../quality/search.ts'
+import { autoSearchable, canAnimate, maxOutputSide } from './encoder.ts'
 
 /** Formats we decode; anything else (SVG, PDF, raw…) is refused so customers get a clear reason, not a surprise. */
 export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const
@@ -55,13 +56,12 @@ function originalFormat(format: string): EncodeFormat {
 
 export function planCompression(facts: InputFacts, options: ProcessingOptions): CompressionPlan {
   const format = options.format === 'original' ? originalFormat(facts.format) : options.format
-  const canAnimate = format === 'gif' || format === 'webp'
   const wantResize = options.max_width !== undefined || options.max_height !== undefined
-  const animated = facts.pages > 1 && canAnimate
+  const animated = facts.pages > 1 && canAnimate(format)
   const quality = parseQuality(options.quality)
   // Animations are scored nowhere (the metric compares single frames) and GIF is lossless here: auto gives
   // them the quality where typical photos cross the floor.
-  const auto = quality.kind === 'auto' && !animated && format !== 'gif' ? { floor: quality.floor } : null
+  const auto = quality.kind === 'auto' && !animated && autoSearchable(format) ? { floor: quality.floor } : null
   return {
     format,
     quality: quality.kind === 'fixed' ? quality.quality : startQuality(quality.floor),
@@ -107,15 +107,6 @@ export function plannedPixels(facts: InputFacts, plan: CompressionPlan): number 
   return width * height
 }
 
-/** The longest side each encoder writes (sharp's checks; a frame's height for animations). PNG has none. */
-export const MAX_OUTPUT_SIDE: Record<EncodeFormat, number> = {
-  jpeg: 65_535,
-  png: Infinity,
-  webp: 16_383,
-  gif: 65_535,
-  avif: 16_384
-}
-
 /**
  * Refusal of a plan whose output the encoder cannot write, before any pixel is decoded: without it the
  * encoder's own error came after the whole decode and read as a corrupt image.
@@ -125,7 +116,7 @@ export function refuseOutput(
   plan: CompressionPlan
 ): { kind: 'dimension_limit'; reason: string } | null {
   const { width, height } = plannedSize(facts, plan)
-  const limit = MAX_OUTPUT_SIDE[plan.format]
+  const limit = maxOutputSide(plan.format)
   if (width <= limit && height <= limit) return null
   const advice = plan.format === 'png' ? '' : '; set max_width/max_height to fit it, or choose PNG'
   return {

@@ -1,7 +1,9 @@
 import { EXTENSIONS, type ImageStats, type ProcessingOptions } from '@imgproc/core'
 import type Sharp from 'sharp'
 import type { Metadata, OutputInfo } from 'sharp'
-import { AUTO_MAX_PIXELS, type AutoResult, encode, encodeAuto, type RawImage } from './auto.ts'
+import { AUTO_MAX_PIXELS, type AutoResult, encodeAuto } from '../quality/auto.ts'
+import type { RawImage } from '../quality/pixels.ts'
+import { encodeAs } from './encoder.ts'
 import { type InputFacts, mayKeepOriginal, planCompression, plannedPixels, refuseInput, refuseOutput } from './plan.ts'
 
 /**
@@ -78,7 +80,7 @@ export async function readFacts(input: Buffer): Promise<InputFacts> {
 
 /**
  * One pipeline per image: auto-orient, sRGB 8-bit, optional fit-inside resize, encode; metadata is dropped.
- * With quality=auto the pixels are decoded once to raw and the search (compress/auto.ts) encodes them; the
+ * With quality=auto the pixels are decoded once to raw and the search (quality/auto.ts) encodes them; the
  * score is computed only then (it costs far more than an encode), so fixed qualities report none.
  */
 export async function compressImage(
@@ -131,7 +133,8 @@ export async function compressImage(
     output = { data: auto.data, info: decoded.info }
   } else {
     // One libvips pipeline decodes and encodes; with the encoder's size limits refused above, what fails is the decode.
-    output = await encode(pipeline, plan.format, plan.quality, plan.mozjpeg)
+    const encoding = { format: plan.format, quality: plan.quality, mozjpeg: plan.mozjpeg, setting: 'fixed' } as const
+    output = await encodeAs(pipeline, encoding)
       .toBuffer({ resolveWithObject: true })
       .catch((err) => {
         throw decodeFailed(err)

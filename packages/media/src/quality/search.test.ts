@@ -10,6 +10,7 @@ import {
   predictQuality,
   preferOnProxy,
   SEARCH_LIMITS,
+  secondChance,
   startQuality,
   type Trial
 } from './search.ts'
@@ -24,7 +25,7 @@ const trial =
   (score: (q: number) => number) =>
   (q: number): Trial => ({ quality: q, score: score(q), bytes: syntheticBytes(q) })
 
-/** Runs the proxy stage then the full stage exactly as compress/auto.ts does, on synthetic curves. */
+/** Runs the proxy stage then the full stage as auto.ts does (one setting, no second chance), on synthetic curves. */
 function search(proxyCurve: (q: number) => number, fullCurve: (q: number) => number, floor: number) {
   const proxy: Trial[] = []
   for (let q = nextProxyQuality(proxy, floor); q !== null; q = nextProxyQuality(proxy, floor))
@@ -327,5 +328,21 @@ t.test(
     )
     const low = capped.map((x) => ({ ...x, score: x.score - 3 }))
     t.equal(preferOnProxy(low, capped, 90, 0), 'b', 'neither reaches: the higher at the top')
+  }
+)
+
+t.test(
+  'secondChance: the other setting gets one full-size trial after a miss, or after a high quality not compared',
+  async (t) => {
+    const above = 88
+    t.ok(secondChance({ met: false, alternative: false, quality: 70 }, above, false), 'the default missed the floor')
+    t.ok(secondChance({ met: false, alternative: true, quality: 70 }, above, true), 'the alternative missed it too')
+    t.ok(
+      secondChance({ met: true, alternative: false, quality: 90 }, above, false),
+      "the default met it above the alternative's threshold, the proxy never compared them"
+    )
+    t.notOk(secondChance({ met: true, alternative: false, quality: 90 }, above, true), 'already compared on the proxy')
+    t.notOk(secondChance({ met: true, alternative: false, quality: 88 }, above, false), 'at the threshold: no')
+    t.notOk(secondChance({ met: true, alternative: true, quality: 95 }, above, false), 'the alternative met it')
   }
 )

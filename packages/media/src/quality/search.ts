@@ -1,12 +1,11 @@
 /**
  * The decisions of the auto-quality search, as pure functions of the trials made so far. Encoding and scoring
- * happen in compress/auto.ts; here only: which quality to try next, and which trial to deliver.
+ * happen in auto.ts; here only: which quality to try next, which setting to try, and which trial to deliver.
  *
- * Two stages, because scoring costs far more than encoding (a SSIMULACRA2 trial ~0.04 µs per pixel, a JPEG
+ * Two stages, because scoring costs far more than encoding (a SSIMULACRA2 trial ~0.03 µs per pixel, a JPEG
  * encode ~0.005):
- *   1. proxy: a few ten thousand of the image's pixels (a mosaic of tiles at full resolution, see
- *      compress/auto.ts); a search stops once a trial lands near the floor or the crossing is bracketed
- *      (`nextProxyQuality`);
+ *   1. proxy: a few ten thousand of the image's pixels (a mosaic of tiles at full resolution, see mosaic.ts);
+ *      a search stops once a trial lands near the floor or the crossing is bracketed (`nextProxyQuality`);
  *   2. full size: the real output is encoded where the proxy curve predicts a point above the floor, and
  *      scored; further full-size trials (`nextFullQuality`) correct the proxy curve by the offset they measure,
  *      until a confirmed output reaches the floor by at most `settle` points, or no cheaper one is predicted.
@@ -273,6 +272,19 @@ export function preferOnProxy(
   if (x.reaches !== y.reaches) return x.reaches ? 'a' : 'b'
   if (!x.reaches) return y.top > x.top ? 'b' : 'a'
   return y.bytes < x.bytes * (1 - saving) ? 'b' : 'a'
+}
+
+/**
+ * Whether the format's other encoder setting gets a second chance (one full-size trial where its own proxy
+ * curve says the floor is): when the trial to deliver missed the floor, or when the default setting needed a
+ * quality above the alternative's `above` and the proxy has not `compared` the two yet.
+ */
+export function secondChance(
+  best: { met: boolean; alternative: boolean; quality: number },
+  above: number,
+  compared: boolean
+): boolean {
+  return !best.met || (!best.alternative && best.quality > above && !compared)
 }
 
 /** What to deliver: the smallest trial reaching the floor; otherwise the best-scoring one (floor not met). */

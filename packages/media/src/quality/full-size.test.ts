@@ -1,19 +1,13 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ssimulacra2 } from '@imgproc/ssimulacra2'
+import { sampledScorer, ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import t from 'tap'
-import {
-  ALPHA_CONFIRM_PIXELS,
-  CONFIRM_PIXELS,
-  confirmKnownQuality,
-  decodeFlat,
-  fullSizeScoring,
-  PROXY_PIXELS,
-  type RawImage,
-  SAMPLE_MARGIN
-} from './auto.ts'
+import { encodeAs } from '../compress/encoder.ts'
+import { ALPHA_CONFIRM_PIXELS, CONFIRM_PIXELS, fullSizeScorer, fullSizeScoring, SAMPLE_MARGIN } from './full-size.ts'
+import { PROXY_PIXELS } from './mosaic.ts'
+import { decodeFlat, flattenRaw, type RawImage, rawInput } from './pixels.ts'
 
 const corpus =
   process.env.IMGPROC_CORPUS_DIR ??
@@ -59,7 +53,7 @@ t.test(
   }
 )
 
-t.test('confirmKnownQuality scores one output the way the search confirms it', async (t) => {
+t.test('a full-size trial is scored as decided: whole in the channels with a say, or sampled', async (t) => {
   const { data, info } = await sharp(readFileSync(path.join(corpus, 'astronaut.png')))
     .raw()
     .toBuffer({ resolveWithObject: true })
@@ -69,17 +63,22 @@ t.test('confirmKnownQuality scores one output the way the search confirms it', a
     height: info.height,
     channels: info.channels as RawImage['channels']
   }
-  const confirmed = await confirmKnownQuality(sharp, raw, { format: 'jpeg', mozjpeg: false }, 60, false)
-  const fixed = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
-    .jpeg({ quality: 60, quantisationTable: 5 })
-    .toBuffer()
-  t.ok(confirmed.data.equals(fixed), "encoded with auto's JPEG settings (4:2:0, table 5)")
+  const reference = await flattenRaw(sharp, raw)
+  const output = await encodeAs(rawInput(sharp, raw), {
+    format: 'jpeg',
+    quality: 60,
+    mozjpeg: false,
+    setting: 'auto'
+  }).toBuffer()
+  const decoded = await decodeFlat(sharp, output)
   // Scored whole (0.26 MP) in the channels with a say: within 0.0005 of the full metric.
-  const exact = ssimulacra2({ data, width: info.width, height: info.height }, await decodeFlat(sharp, confirmed.data))
-  t.ok(
-    Math.abs(confirmed.score - exact) < 0.0005,
-    `score ${confirmed.score.toFixed(4)} against the full metric's ${exact.toFixed(4)}`
-  )
-  const alternative = await confirmKnownQuality(sharp, raw, { format: 'jpeg', mozjpeg: false }, 60, true)
-  t.equal((await sharp(alternative.data).metadata()).chromaSubsampling, '4:4:4', 'the alternative setting: 4:4:4')
+  const whole = fullSizeScorer(reference, false)
+  const exact = ssimulacra2({ data, width: info.width, height: info.height }, decoded)
+  const score = whole(decoded, 60)
+  whole.release()
+  t.ok(Math.abs(score - exact) < 0.0005, `score ${score.toFixed(4)} against the full metric's ${exact.toFixed(4)}`)
+  const [sampled, metric] = [fullSizeScorer(reference, true), sampledScorer(reference)]
+  t.equal(sampled(decoded, 60), metric(decoded, 60), "sampled: the metric's sampled scorer")
+  sampled.release()
+  metric.release()
 })

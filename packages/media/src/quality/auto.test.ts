@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ssimulacra2 } from '@imgproc/ssimulacra2'
+import sharp from 'sharp'
+import t from 'tap'
+import { encodeAs } from '../compress/encoder.ts'
+import { encodeAuto } from './auto.ts'
+import { SAMPLE_MARGIN } from './full-size.ts'
+import { decodeFlat, flattenRaw, type RawImage, rawInput } from './pixels.ts'
+import { SEARCH_LIMITS, startQuality } from './search.ts'
+
+const corpus =
+  process.env.IMGPROC_CORPUS_DIR ??
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/corpus/images')
+
+async function decoded(pipeline: sharp.Sharp): Promise<RawImage> {
+  const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }
+}
+const photo = (name: string) =>
+  sharp(readFileSync(path.join(corpus, name)))
+    .rotate()
+    .toColourspace('srgb')
+/** The delivered output's score over the whole image, every channel. */
+const exactScore = async (raw: RawImage, output: Buffer) =>
+  ssimulacra2(await flattenRaw(sharp, raw), await decodeFlat(sharp, output))
+
+t.test('a small image is its own proxy: its trials are the final ones, scored whole', async (t) => {
+  const raw = await decoded(photo('chelsea.png').resize(200, 150))
+  const result = await encodeAuto(sharp, raw, { format: 'jpeg', mozjpeg: false }, 70)
+  t.match(result, { met: true, sampled: false, full: [] })
+  t.ok(result.proxy.length >= 1 && result.proxy.some((p) => p.quality === result.quality))
+  const exact = await exactScore(raw, result.data)
+  t.ok(exact >= 70 && Math.abs(exact - result.score) < 0.0005, `score ${result.score} at q${result.quality}`)
+})
+
+t.test('a thin image is searched on a downscale, then confirmed whole', async (t) => {
+  const raw = await decoded(photo('flowers.jpeg').extract({ left: 0, top: 500, width: 1900, height: 48 }))
+  const result = await encodeAuto(sharp, raw, { format: 'webp', mozjpeg: false }, 70)
+  t.match(result, { met: true, sampled: false })
+  t.ok(result.proxy.length >= 1 && result.full.length >= 1)
+  const exact = await exactScore(raw, result.data)
+  t.ok(exact >= 70 && Math.abs(exact - result.score) < 0.0005, `score ${result.score} at q${result.quality}`)
+})
+
+t.test('a large image: the mosaic, then full-size trials scored on a sample with its margin', async (t) => {
+  const raw = await decoded(photo('flowers.jpeg'))
+  const result = await encodeAuto(sharp, raw, { format: 'jpeg', mozjpeg: false }, 60)
+  t.match(result, { met: true, sampled: true })
+  t.ok(result.score >= 60 + SAMPLE_MARGIN, `sampled score ${result.score.toFixed(2)} beats the floor by the margin`)
+  // The default setting's trials, plus at most a second chance's one and its top-quality one.
+  t.ok(result.full.length >= 1 && result.full.length <= SEARCH_LIMITS.fullTrials + 3, `${result.full.length} trials`)
+  t.ok(
+    result.full.some((f) => f.quality === result.quality && f.bytes === result.data.length),
+    'one of its trials'
+  )
+})
+
+t.test("the alternative setting where the default cannot reach the floor: WebP's sharp YUV", async (t) => {
+  // rocket.jpg (a night launch: sparks, thin coloured edges) tops out at 76.9 as WebP with the default RGB→YUV.
+  const raw = await decoded(photo('rocket.jpg'))
+  const result = await encodeAuto(sharp, raw, { format: 'webp', mozjpeg: false }, 80)
+  t.match(result, { met: true, alternative: true })
+  const alternative = await encodeAs(rawInput(sharp, raw), {
+    format: 'webp',
+    quality: result.quality,
+    mozjpeg: false,
+    setting: 'alternative'
+  }).toBuffer()
+  t.ok(alternative.equals(result.data), `delivered with sharp YUV at q${result.quality}`)
+})
+
+t.test("too small for the metric: the level's typical quality with auto's setting, no score", async (t) => {
+  const raw = await decoded(photo('chelsea.png').resize(6, 6))
+  const result = await encodeAuto(sharp, raw, { format: 'jpeg', mozjpeg: false }, 70)
+  t.match(result, { quality: startQuality(70), met: false, alternative: false, proxy: [], full: [] })
+  t.ok(Number.isNaN(result.score))
+  const expected = await encodeAs(rawInput(sharp, raw), {
+    format: 'jpeg',
+    quality: startQuality(70),
+    mozjpeg: false,
+    setting: 'auto'
+  }).toBuffer()
+  t.ok(expected.equals(result.data))
+})

@@ -1,0 +1,253 @@
+import { type RgbImage, type Scorer, scorerFor } from '@imgproc/ssimulacra2'
+import type Sharp from 'sharp'
+import { type Alternative, alternativeOf, type Encoding, encodeAs } from '../compress/encoder.ts'
+import { type FullSizeScoring, fullSizeScorer, fullSizeScoring } from './full-size.ts'
+import { canTile, mosaic, mosaicOptimism, PROXY_PIXELS } from './mosaic.ts'
+import { decodeFlat, downscale, flattenRaw, type RawImage, rawInput } from './pixels.ts'
+import {
+  chooseQuality,
+  firstFullQuality,
+  nextFullQuality,
+  nextProxyQuality,
+  preferOnProxy,
+  SEARCH_LIMITS,
+  type SearchLimits,
+  secondChance,
+  startQuality,
+  type Trial
+} from './search.ts'
+
+/**
+ * quality=auto: the smallest encoding of one still image whose SSIMULACRA2 score reaches a floor. The decisions
+ * are pure functions of the trials so far (search.ts); this module makes the trials they ask for (encode,
+ * decode, score) in named steps:
+ *   1. `searchProxy`: bracket the floor on the proxy (mosaic.ts), cheap trials;
+ *   2. `chooseSetting`: where the format's alternative setting may be smaller, search its proxy too and keep
+ *      the setting predicted smaller;
+ *   3. `searchFullSize`: encode the image itself where the proxy curve predicts the floor, and score it (whole
+ *      or sampled, full-size.ts) until the decisions stop;
+ *   4. `tryOtherSetting`: one full-size trial of the other setting when the first missed the floor, or needed
+ *      so high a quality that the alternative may be smaller;
+ *   5. `deliver`: the smallest trial reaching the floor, else the best-scoring one.
+ * Scoring a trial costs ~9× a JPEG encode per pixel, so the pixels scored are what is budgeted.
+ */
+
+/** Above this many output pixels auto is not searched (memory: ~10 bytes per pixel held across trials). */
+export const AUTO_MAX_PIXELS = 40_000_000
+
+/** What every encoding of one search shares: the format and the customer's mozjpeg choice. */
+export type AutoEncoding = Pick<Encoding, 'format' | 'mozjpeg'>
+
+export interface AutoResult {
+  data: Buffer
+  quality: number
+  score: number
+  /** Whether the delivered output reached the floor (otherwise it is the best-scoring one tried). */
+  met: boolean
+  /** Whether the format's alternative setting was delivered (JPEG's 4:4:4, WebP's sharp YUV). */
+  alternative: boolean
+  /** Every trial, for the bench and for tuning: the proxy's and the full-size ones (both settings). */
+  proxy: Trial[]
+  full: Trial[]
+  /** Whether the full-size score covers the whole image or a sample of crops. */
+  sampled: boolean
+}
+
+/** What every step of one image's search reads: set up once by `prepare`, never changed. */
+interface Search {
+  sharp: typeof Sharp
+  encoding: AutoEncoding
+  alternative: Alternative | null
+  floor: number
+  raw: RawImage
+  scoring: FullSizeScoring
+  /** What proxy trials encode: the mosaic, a downscale of a thin image, or a small image itself. */
+  proxy: RawImage
+  /** How far the proxy's scores are expected above the full size's (the mosaic's; 0 for the others). */
+  optimism: number
+  proxyScorer: Scorer<[RgbImage]>
+  /** Null for a small image: its proxy trials are its full-size ones. */
+  fullScorer: Scorer<[RgbImage, number]> | null
+}
+
+/** One encoder setting's trials: the proxy's, the full size's, the outputs that may be delivered, the best. */
+interface Outcome {
+  alternative: boolean
+  proxyTrials: Trial[]
+  fullTrials: Trial[]
+  outputs: Map<number, Buffer>
+  trial: Trial
+  met: boolean
+}
+
+/** The search so far: the outcome it would deliver, and every proxy search made (the default setting's first). */
+interface Searched {
+  best: Outcome
+  proxies: Outcome[]
+}
+
+/** Searches the quality of one still image already decoded to `raw` (oriented, sRGB, resized). */
+export async function encodeAuto(
+  sharp: typeof Sharp,
+  raw: RawImage,
+  encoding: AutoEncoding,
+  floor: number
+): Promise<AutoResult> {
+  if (raw.width < 8 || raw.height < 8 || raw.width * raw.height > AUTO_MAX_PIXELS) {
+    // Too small for the metric's 8×8 window, or so large that holding the reference, the decoded trials and
+    // their float planes would risk the worker's memory: the level's typical quality, no score.
+    return unscored(sharp, raw, encoding, floor)
+  }
+  const search = await prepare(sharp, raw, encoding, floor)
+  try {
+    const first = await searchProxy(search, false)
+    // A small image's proxy search is its final one.
+    let searched: Searched = { best: first, proxies: [first] }
+    if (!search.scoring.small) {
+      const { chosen, proxies } = await chooseSetting(search, first)
+      searched = { best: await searchFullSize(search, chosen, SEARCH_LIMITS), proxies }
+    }
+    return deliver(search, await tryOtherSetting(search, searched))
+  } finally {
+    // Their WebAssembly memories go back to the pool for the next image.
+    search.proxyScorer.release()
+    search.fullScorer?.release()
+  }
+}
+
+async function unscored(
+  sharp: typeof Sharp,
+  raw: RawImage,
+  encoding: AutoEncoding,
+  floor: number
+): Promise<AutoResult> {
+  const quality = startQuality(floor)
+  const data = await encodeAs(rawInput(sharp, raw), { ...encoding, quality, setting: 'auto' }).toBuffer()
+  return { data, quality, score: NaN, met: false, alternative: false, proxy: [], full: [], sampled: false }
+}
+
+/** The proxy and the references and scorers of both sizes. */
+async function prepare(sharp: typeof Sharp, raw: RawImage, encoding: AutoEncoding, floor: number): Promise<Search> {
+  const scoring = fullSizeScoring(raw.width, raw.height, raw.channels, floor)
+  const tiled = !scoring.small && canTile(raw.width, raw.height)
+  const proxy = scoring.small ? raw : tiled ? mosaic(raw) : await downscale(sharp, raw, PROXY_PIXELS)
+  const proxyReference = await flattenRaw(sharp, proxy)
+  const reference = scoring.small ? proxyReference : await flattenRaw(sharp, raw)
+  const fullScorer = scoring.small ? null : fullSizeScorer(reference, scoring.sampled)
+  return {
+    sharp,
+    encoding,
+    alternative: alternativeOf(encoding.format),
+    floor,
+    raw,
+    scoring,
+    proxy,
+    optimism: tiled ? mosaicOptimism(scoring.required, raw.width * raw.height) : 0,
+    proxyScorer: scorerFor(proxyReference, true),
+    fullScorer
+  }
+}
+
+/** An encode of `image` at `quality` with auto's setting or the format's alternative. */
+const encodeTrial = (search: Search, image: RawImage, quality: number, alternative: boolean): Promise<Buffer> =>
+  encodeAs(rawInput(search.sharp, image), {
+    ...search.encoding,
+    quality,
+    setting: alternative ? 'alternative' : 'auto'
+  }).toBuffer()
+
+/** Step 1: brackets the floor on the proxy. A small image's proxy trials are its final ones. */
+async function searchProxy(search: Search, alternative: boolean): Promise<Outcome> {
+  const { small, required } = search.scoring
+  const target = small ? search.floor : required + search.optimism
+  const trials: Trial[] = []
+  const outputs = new Map<number, Buffer>()
+  for (let q = nextProxyQuality(trials, target); q !== null; q = nextProxyQuality(trials, target)) {
+    const out = await encodeTrial(search, search.proxy, q, alternative)
+    trials.push({ quality: q, score: search.proxyScorer(await decodeFlat(search.sharp, out)), bytes: out.length })
+    if (small) outputs.set(q, out)
+  }
+  return {
+    alternative,
+    proxyTrials: trials,
+    fullTrials: small ? trials : [],
+    outputs,
+    ...chooseQuality(trials, search.floor)
+  }
+}
+
+/**
+ * Step 2: which setting to search at full size. When the default setting's proxy places the first full-size
+ * trial above the alternative's `above`, the alternative's proxy is searched too, and only the one predicted
+ * smaller is searched at full size (a full-size trial costs more than a proxy search).
+ */
+async function chooseSetting(search: Search, first: Outcome): Promise<{ chosen: Outcome; proxies: Outcome[] }> {
+  const { alternative, optimism } = search
+  const { required } = search.scoring
+  if (!alternative || firstFullQuality(first.proxyTrials, required, optimism) <= alternative.above)
+    return { chosen: first, proxies: [first] }
+  const other = await searchProxy(search, true)
+  const choice = preferOnProxy(first.proxyTrials, other.proxyTrials, required, optimism, alternative.saving)
+  return { chosen: choice === 'b' ? other : first, proxies: [first, other] }
+}
+
+/** Step 3: full-size trials of the setting `proxied` searched, scored whole or on a sample. */
+async function searchFullSize(search: Search, proxied: Outcome, limits: SearchLimits): Promise<Outcome> {
+  const { required } = search.scoring
+  const fullTrials: Trial[] = []
+  const outputs = new Map<number, Buffer>()
+  for (;;) {
+    const q = nextFullQuality(proxied.proxyTrials, fullTrials, required, limits, search.optimism)
+    if (q === null) break
+    const out = await encodeTrial(search, search.raw, q, proxied.alternative)
+    fullTrials.push({
+      quality: q,
+      score: search.fullScorer!(await decodeFlat(search.sharp, out), q),
+      bytes: out.length
+    })
+    outputs.set(q, out)
+  }
+  return {
+    alternative: proxied.alternative,
+    proxyTrials: proxied.proxyTrials,
+    fullTrials,
+    outputs,
+    ...chooseQuality(fullTrials, required)
+  }
+}
+
+/**
+ * Step 4: a second chance, not a second search: the other setting, at one full-size trial where its own proxy
+ * curve says the floor is (see `secondChance`). The better of the two is kept.
+ */
+async function tryOtherSetting(search: Search, { best, proxies }: Searched): Promise<Searched> {
+  const { alternative, scoring } = search
+  const compared = proxies.length > 1
+  const delivered = { met: best.met, alternative: best.alternative, quality: best.trial.quality }
+  if (!alternative || !secondChance(delivered, alternative.above, compared)) return { best, proxies }
+  const setting = !best.alternative
+  const searched = proxies.find((o) => o.alternative === setting) ?? (await searchProxy(search, setting))
+  const other = scoring.small
+    ? searched
+    : await searchFullSize(search, searched, { ...SEARCH_LIMITS, fullTrials: 1, lastAtMax: !best.met })
+  const pick = chooseQuality([best.trial, other.trial], scoring.required).trial === other.trial ? other : best
+  return {
+    best: { ...pick, fullTrials: scoring.small ? pick.fullTrials : [...best.fullTrials, ...other.fullTrials] },
+    proxies: proxies.includes(searched) ? proxies : [...proxies, searched]
+  }
+}
+
+/** Step 5: the output of the best trial, with every trial made. */
+function deliver(search: Search, { best, proxies }: Searched): AutoResult {
+  const { trial, met } = best
+  return {
+    data: best.outputs.get(trial.quality)!,
+    quality: trial.quality,
+    score: trial.score,
+    met,
+    alternative: best.alternative,
+    proxy: proxies.flatMap((o) => o.proxyTrials),
+    full: search.scoring.small ? [] : best.fullTrials,
+    sampled: search.scoring.sampled
+  }
+}
