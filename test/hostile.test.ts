@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseString } from 'fast-csv'
 import t from 'tap'
+import { scanBomb } from '../packages/media/test/scan-bomb.ts'
 import { csvOf } from './support/csv.ts'
 import { CORPUS } from './support/paths.ts'
 import type { Proc } from './support/processes.ts'
@@ -15,20 +16,31 @@ function peakRssMb(proc: Proc): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
 }
 
+// 8192² with 1,000 scans (0.5 MB): about 15 s of one core to decode without the scan limit.
+const bomb = await scanBomb(8192, 1000)
 const images = await startImageServer({
+  '/scan-bomb.jpg': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end(bomb),
   '/html-as-jpeg': (_q, s) =>
     s.writeHead(200, { 'content-type': 'image/jpeg' }).end('<!doctype html><html><body>Sorry, not found</body></html>'),
   '/json-as-jpeg': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end('{"error":"no such image"}')
 })
 t.teardown(() => images.close())
 
-t.test('the decompression bomb is refused from its header; worker memory stays bounded', async (t) => {
+t.test('decompression and scan bombs are refused before decoding; worker memory stays bounded', async (t) => {
   const service = await startService({ workers: 1 })
   t.teardown(() => service.stop())
   const before = peakRssMb(service.workers[0]!)
-  const { body } = await upload(service.apiUrl, csvOf([[1, 'Bomb', [`${images.url}/img/giant-image.jpg`]]]))
+  const { body } = await upload(
+    service.apiUrl,
+    csvOf([[1, 'Bomb', [`${images.url}/img/giant-image.jpg`, `${images.url}/scan-bomb.jpg`]]])
+  )
   const doc = await waitForStatus(service, body.request_id, ['Completed'])
   t.match(doc.images[0], { status: 'failed', error: /20000x14000 = 280.0 megapixels; the limit is 100.0 megapixels/ })
+  t.match(doc.images[1], {
+    status: 'failed',
+    error_kind: 'scan_limit',
+    error: /progressive JPEG has more than 100 scans \(MAX_JPEG_SCANS\)/
+  })
   const peak = peakRssMb(service.workers[0]!)
   t.comment(`worker peak RSS: ${before.toFixed(0)} MB at start, ${peak.toFixed(0)} MB after the bomb`)
   t.ok(peak < 250, `peak RSS ${peak.toFixed(0)} MB stays well under the 280 MB one decode of the bomb would need`)

@@ -77,6 +77,11 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
           allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS
         },
         maxInputPixels: config.MAX_INPUT_PIXELS,
+        compressBounds: {
+          maxScans: config.MAX_JPEG_SCANS,
+          timeoutSeconds: config.COMPRESS_TIMEOUT_S,
+          timeoutSecondsPerMegapixel: config.COMPRESS_TIMEOUT_S_PER_MP
+        },
         storage,
         hostSlot: (url, work) => hosts.run(url, work),
         compressSlot: <T>(work: () => Promise<T>) => compressSlot(work)

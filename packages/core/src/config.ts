@@ -60,6 +60,12 @@ export const ConfigSchema = Type.Object({
   DOWNLOAD_PER_HOST_PER_SECOND: Type.Number({ minimum: 0, maximum: 10_000, default: 50 }),
   MAX_DOWNLOAD_BYTES: Type.Integer({ minimum: 1, default: 50 * 1024 * 1024 }),
   MAX_INPUT_PIXELS: Type.Integer({ minimum: 1, default: 100_000_000 }),
+  // Progressive JPEG scans an input may have (real encoders write at most about 10; each costs a pass over the image).
+  MAX_JPEG_SCANS: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+  // One image's sharp pipeline (decode, resize, encode) may run this long plus the per-megapixel share before the
+  // image fails as time_limit (100 MP as AVIF takes about 100 s on one core); 0: no limit.
+  COMPRESS_TIMEOUT_S: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
+  COMPRESS_TIMEOUT_S_PER_MP: Type.Number({ minimum: 0, maximum: 600, default: 3 }),
   DOWNLOAD_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
   DOWNLOAD_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
   MAX_REDIRECTS: Type.Integer({ minimum: 0, maximum: 20, default: 5 }),

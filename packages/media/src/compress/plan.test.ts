@@ -1,6 +1,13 @@
 import { DEFAULT_OPTIONS } from '@imgproc/core'
 import t from 'tap'
-import { type InputFacts, planCompression, plannedPixels, refuseOutput } from './plan.ts'
+import {
+  compressTimeLimit,
+  type InputFacts,
+  planCompression,
+  plannedPixels,
+  refuseInput,
+  refuseOutput
+} from './plan.ts'
 
 const facts = (width: number, height: number, orientation = 1, pages = 1): InputFacts => ({
   format: 'jpeg',
@@ -85,4 +92,24 @@ t.test('refuseOutput: a side longer than the output format allows is refused, af
     { kind: 'dimension_limit', reason: /70000x20; JPEG allows at most 65535/ },
     'orientation 6 turns it first'
   )
+})
+
+t.test('refuseInput: format, then scans, then pixels', async (t) => {
+  const limits = { maxPixels: 1_000_000, maxScans: 100 }
+  t.equal(refuseInput({ ...facts(800, 800), scans: 100 }, limits), null, 'at the scan limit')
+  t.match(refuseInput({ ...facts(800, 800), scans: 101 }, limits), {
+    kind: 'scan_limit',
+    reason: /more than 100 scans \(MAX_JPEG_SCANS\)/
+  })
+  t.equal(refuseInput(facts(800, 800), limits), null, 'not counted (not a JPEG): no refusal')
+  t.match(refuseInput(facts(2000, 800), limits), { kind: 'pixel_limit' })
+  t.match(refuseInput({ ...facts(800, 800), format: 'svg', scans: 5000 }, limits), { kind: 'unsupported_format' })
+})
+
+t.test('compressTimeLimit: a base and a share per megapixel, frames included; 0 turns it off', async (t) => {
+  const limits = { timeoutSeconds: 30, timeoutSecondsPerMegapixel: 3 }
+  t.equal(compressTimeLimit(facts(1000, 1000), limits), 33)
+  t.equal(compressTimeLimit(facts(10_000, 10_000), limits), 330)
+  t.equal(compressTimeLimit(facts(500, 500, 1, 10), limits), 38, '2.5 MP over ten frames, rounded up')
+  t.equal(compressTimeLimit(facts(10_000, 10_000), { ...limits, timeoutSeconds: 0 }), 0)
 })

@@ -16,6 +16,15 @@ export interface InputFacts {
   depth: string
   hasProfile: boolean
   hasExif: boolean
+  /** JPEG only: scans counted from the markers (see jpeg-scans.ts), up to one past the limit. */
+  scans?: number
+}
+
+/** What an input may cost to decode, judged before any pixel is decoded. */
+export interface DecodeLimits {
+  maxPixels: number
+  /** Progressive JPEG scans: the decoder passes over every block once per scan, and nothing can interrupt it. */
+  maxScans: number
 }
 
 export interface CompressionPlan {
@@ -32,10 +41,16 @@ export interface CompressionPlan {
 /** Refusal reason for an input before any pixel is decoded, or null when it may be decoded. */
 export function refuseInput(
   facts: InputFacts,
-  maxPixels: number
-): { kind: 'unsupported_format' | 'pixel_limit'; reason: string } | null {
+  limits: DecodeLimits
+): { kind: 'unsupported_format' | 'pixel_limit' | 'scan_limit'; reason: string } | null {
+  const { maxPixels, maxScans } = limits
   if (!(INPUT_FORMATS as readonly string[]).includes(facts.format))
     return { kind: 'unsupported_format', reason: `unsupported image format "${facts.format}"` }
+  if ((facts.scans ?? 0) > maxScans)
+    return {
+      kind: 'scan_limit',
+      reason: `progressive JPEG has more than ${maxScans} scans (MAX_JPEG_SCANS); real encoders write at most about 10`
+    }
   const pixels = facts.width * facts.height * Math.max(1, facts.pages)
   if (pixels > maxPixels) {
     const size = `${facts.width}x${facts.height}${facts.pages > 1 ? `x${facts.pages} frames` : ''}`
@@ -45,6 +60,18 @@ export function refuseInput(
     }
   }
   return null
+}
+
+/** Time one image's pipeline may take: what any image may take, plus a share per input megapixel (frames
+ *  included), since an honest encode costs in proportion to its pixels (100 MP as AVIF: about 100 s on one core).
+ *  Whole seconds, as libvips counts them; 0 means no limit. */
+export function compressTimeLimit(
+  facts: Pick<InputFacts, 'width' | 'height' | 'pages'>,
+  limits: { timeoutSeconds: number; timeoutSecondsPerMegapixel: number }
+): number {
+  if (limits.timeoutSeconds === 0) return 0
+  const megapixels = (facts.width * facts.height * Math.max(1, facts.pages)) / 1e6
+  return Math.ceil(limits.timeoutSeconds + limits.timeoutSecondsPerMegapixel * megapixels)
 }
 
 /** The input format we re-encode to when the customer asked to keep the original one. */

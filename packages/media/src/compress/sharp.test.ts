@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { DEFAULT_OPTIONS } from '@imgproc/core'
 import sharp from 'sharp'
 import t from 'tap'
-import { compressImage } from './sharp.ts'
+import { scanBomb } from '../../test/scan-bomb.ts'
+import { compressImage, DEFAULT_COMPRESS_BOUNDS } from './sharp.ts'
 
 const corpus =
   process.env.IMGPROC_CORPUS_DIR ??
@@ -91,6 +92,34 @@ t.test('corrupt, truncated and bomb inputs fail with a reason', async (t) => {
   await t.rejects(compressImage(Buffer.from('<html><body>not an image</body></html>'), defaults, MAX_PIXELS), {
     message: /not a supported image/
   })
+})
+
+t.test('a progressive JPEG with more scans than MAX_JPEG_SCANS is refused before decoding', async (t) => {
+  // 8192² with 1,000 scans: about 15 s of decoding (the issue's 12,000 took 45 s and 43 CPU-seconds), 0.5 MB.
+  const bomb = await scanBomb(8192, 1000)
+  const started = performance.now()
+  await t.rejects(compressImage(bomb, defaults, MAX_PIXELS), {
+    name: 'ImageError',
+    kind: 'scan_limit',
+    message: /progressive JPEG has more than 100 scans \(MAX_JPEG_SCANS\)/
+  })
+  t.comment(`refused in ${(performance.now() - started).toFixed(0)} ms`)
+  // At the limit it is decoded like any image: the count is what is refused, not the trick.
+  const atLimit = await scanBomb(1024, DEFAULT_COMPRESS_BOUNDS.maxScans - 10)
+  t.match(await compressImage(atLimit, defaults, MAX_PIXELS), { stats: { width_out: 1024 } })
+})
+
+t.test('a pipeline that runs past its time limit fails as time_limit, naming the settings', async (t) => {
+  // 36 MP to WebP takes over 10 s on one core; the limit here is one. (libwebp reports progress, so it is cut.)
+  const input = await sharp(read('Landscape_1.jpg')).resize(6000, 6000, { fit: 'fill' }).jpeg().toBuffer()
+  const bounds = { ...DEFAULT_COMPRESS_BOUNDS, timeoutSeconds: 1, timeoutSecondsPerMegapixel: 0 }
+  const started = performance.now()
+  await t.rejects(compressImage(input, { ...defaults, format: 'webp', quality: 80 }, MAX_PIXELS, bounds), {
+    name: 'ImageError',
+    kind: 'time_limit',
+    message: /compression took longer than its 1 s limit \(COMPRESS_TIMEOUT_S \+ COMPRESS_TIMEOUT_S_PER_MP/
+  })
+  t.comment(`stopped after ${(performance.now() - started).toFixed(0)} ms`)
 })
 
 t.test('an output larger than its format allows is refused by name, not decoded and called corrupt', async (t) => {

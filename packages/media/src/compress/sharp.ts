@@ -4,7 +4,16 @@ import type { Metadata, OutputInfo } from 'sharp'
 import { AUTO_MAX_PIXELS, type AutoResult, encodeAuto } from '../quality/auto.ts'
 import type { RawImage } from '../quality/pixels.ts'
 import { encodeAs } from './encoder.ts'
-import { type InputFacts, mayKeepOriginal, planCompression, plannedPixels, refuseInput, refuseOutput } from './plan.ts'
+import { countJpegScans } from './jpeg-scans.ts'
+import {
+  compressTimeLimit,
+  type InputFacts,
+  mayKeepOriginal,
+  planCompression,
+  plannedPixels,
+  refuseInput,
+  refuseOutput
+} from './plan.ts'
 
 /**
  * sharp (libvips) is loaded on first use. (Only workers depend on this package; the API never reaches it, which
@@ -28,6 +37,8 @@ export type ImageFailureKind =
   | 'dimension_limit'
   | 'corrupt_image'
   | 'encode_failed'
+  | 'scan_limit'
+  | 'time_limit'
 
 export class ImageError extends Error {
   override name = 'ImageError'
@@ -37,6 +48,22 @@ export class ImageError extends Error {
   ) {
     super(message)
   }
+}
+
+/** What one image may cost beyond its pixels (MAX_INPUT_PIXELS): see refuseInput and the `timeout` below. */
+export interface CompressBounds {
+  /** Progressive JPEG scans, counted from the markers before decoding (MAX_JPEG_SCANS). */
+  maxScans: number
+  /** The time one pipeline may take (see compressTimeLimit): COMPRESS_TIMEOUT_S, 0 for none, … */
+  timeoutSeconds: number
+  /** … plus this much per input megapixel (COMPRESS_TIMEOUT_S_PER_MP). */
+  timeoutSecondsPerMegapixel: number
+}
+
+export const DEFAULT_COMPRESS_BOUNDS: CompressBounds = {
+  maxScans: 100,
+  timeoutSeconds: 30,
+  timeoutSecondsPerMegapixel: 3
 }
 
 export interface CompressResult {
@@ -86,23 +113,29 @@ export async function readFacts(input: Buffer): Promise<InputFacts> {
 export async function compressImage(
   input: Buffer,
   options: ProcessingOptions,
-  maxPixels: number
+  maxPixels: number,
+  bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS
 ): Promise<CompressResult> {
   const started = performance.now()
   const facts = await readFacts(input)
-  const refusal = refuseInput(facts, maxPixels)
+  if (facts.format === 'jpeg') facts.scans = countJpegScans(input, bounds.maxScans + 1)
+  const refusal = refuseInput(facts, { maxPixels, maxScans: bounds.maxScans })
   if (refusal) throw new ImageError(refusal.kind, refusal.reason)
   const plan = planCompression(facts, options)
   const tooLarge = refuseOutput(facts, plan)
   if (tooLarge) throw new ImageError(tooLarge.kind, tooLarge.reason)
 
   const sharp = await sharpLib()
+  const timeLimit = compressTimeLimit(facts, bounds)
   let pipeline = sharp(input, {
     limitInputPixels: maxPixels,
     failOn: 'error',
     animated: plan.animated,
     sequentialRead: true
   })
+    // Checked as libvips computes tiles, so it cannot cut into a progressive JPEG's scans (read in one call before
+    // the first tile): the scan count above bounds those.
+    .timeout({ seconds: timeLimit })
     .rotate()
     .toColourspace('srgb')
   if (plan.resize) pipeline = pipeline.resize({ ...plan.resize, fit: 'inside', withoutEnlargement: true })
@@ -110,7 +143,13 @@ export async function compressImage(
   if (plan.format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' })
   let output: { data: Buffer; info: Pick<OutputInfo, 'width' | 'height' | 'pageHeight'> }
   let auto: AutoResult | null = null
-  const decodeFailed = (err: unknown) => new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
+  const decodeFailed = (err: unknown) =>
+    isTimeout(err)
+      ? new ImageError(
+          'time_limit',
+          `compression took longer than its ${timeLimit} s limit (COMPRESS_TIMEOUT_S + COMPRESS_TIMEOUT_S_PER_MP per megapixel)`
+        )
+      : new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
   if (plan.auto && plannedPixels(facts, plan) <= AUTO_MAX_PIXELS) {
     const decoded = await pipeline
       .raw({ depth: 'uchar' })
@@ -172,6 +211,11 @@ export async function compressImage(
       ...(auto && (keep || Number.isFinite(auto.score)) && { score: keep ? 100 : Math.round(auto.score * 100) / 100 })
     }
   }
+}
+
+/** libvips's own abort once `timeout` has passed ("timeout: 58% complete"). */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && /^timeout: \d+% complete/.test(err.message)
 }
 
 function sharpReason(err: unknown): string {

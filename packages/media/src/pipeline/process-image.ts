@@ -1,6 +1,6 @@
 import { type ImageRecord, imageKey, objectMeta, type ProcessingOptions } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
-import { compressImage, ImageError } from '../compress/sharp.ts'
+import { type CompressBounds, compressImage, ImageError } from '../compress/sharp.ts'
 import { DownloadError, type DownloadLimits, downloadImage } from '../fetch/download.ts'
 
 export interface ImageJob {
@@ -13,6 +13,8 @@ export interface ImageJob {
 export interface ImageDeps {
   download: DownloadLimits
   maxInputPixels: number
+  /** Scans and time an image may cost (MAX_JPEG_SCANS, COMPRESS_TIMEOUT_S); compressImage's defaults otherwise. */
+  compressBounds?: CompressBounds
   storage: Storage
   /** Per-host politeness around each download (HostLimiter.run); none by default. */
   hostSlot?: <T>(url: string, work: () => Promise<T>) => Promise<T>
@@ -36,7 +38,9 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
   }
   const download_ms = Math.round(performance.now() - started)
   try {
-    const result = await deps.compressSlot(() => compressImage(input, job.options, deps.maxInputPixels))
+    const result = await deps.compressSlot(() =>
+      compressImage(input, job.options, deps.maxInputPixels, deps.compressBounds)
+    )
     const key = imageKey(job.requestId, job.index, result.extension)
     await deps.storage.put(key, result.data, objectMeta(key)) // 'exists': an earlier holder stored the same output
     return { url: job.url, status: 'succeeded', output_file: key, ...result.stats, download_ms }
