@@ -73,6 +73,7 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
           maxBytes: config.MAX_DOWNLOAD_BYTES,
           timeoutMs: config.DOWNLOAD_TIMEOUT_MS,
           retries: config.DOWNLOAD_RETRIES,
+          maxRetryAfterMs: config.DOWNLOAD_MAX_RETRY_AFTER_S * 1000,
           maxRedirects: config.MAX_REDIRECTS,
           allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS
         },

@@ -68,6 +68,8 @@ export const ConfigSchema = Type.Object({
   COMPRESS_TIMEOUT_S_PER_MP: Type.Number({ minimum: 0, maximum: 600, default: 3 }),
   DOWNLOAD_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
   DOWNLOAD_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+  // A 429 or 503 with Retry-After is retried no sooner than asked; asked for longer than this, the image fails.
+  DOWNLOAD_MAX_RETRY_AFTER_S: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
   MAX_REDIRECTS: Type.Integer({ minimum: 0, maximum: 20, default: 5 }),
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 8 }),
   WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 5_000 }),

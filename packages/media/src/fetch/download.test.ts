@@ -13,6 +13,14 @@ const jpeg = readFileSync(
   )
 )
 const hits = new Map<string, number>()
+const arrivals = new Map<string, number[]>()
+/** Answers `status` with `retryAfter` (its value, given when asked) until `times` have been answered, then the image. */
+const busy =
+  (path: string, status: number, retryAfter: () => string, times = 1) =>
+  (_q: IncomingMessage, s: ServerResponse) =>
+    (hits.get(path) ?? 0) <= times
+      ? s.writeHead(status, { 'retry-after': retryAfter() }).end()
+      : s.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg)
 const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
   '/ok': (_q, s) => s.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg),
   '/404': (_q, s) => s.writeHead(404).end(),
@@ -45,10 +53,14 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void
     s.socket?.end()
   },
   '/loop': (_q, s) => s.writeHead(302, { location: '/loop' }).end(),
-  '/redirect-ok': (_q, s) => s.writeHead(301, { location: '/ok' }).end()
+  '/redirect-ok': (_q, s) => s.writeHead(301, { location: '/ok' }).end(),
+  '/429-seconds': busy('/429-seconds', 429, () => '1', 2),
+  '/503-date': busy('/503-date', 503, () => new Date(Date.now() + 2000).toUTCString()),
+  '/429-hour': busy('/429-hour', 429, () => '3600')
 }
 const server = createServer((req, res) => {
   hits.set(req.url!, (hits.get(req.url!) ?? 0) + 1)
+  arrivals.set(req.url!, [...(arrivals.get(req.url!) ?? []), performance.now()])
   const route = routes[req.url!]
   route ? route(req, res) : res.writeHead(404).end()
 })
@@ -68,7 +80,10 @@ const limits: DownloadLimits = {
 }
 const get = (p: string, extra: Partial<DownloadLimits> = {}) => downloadImage(base + p, { ...limits, ...extra })
 
-t.beforeEach(() => hits.clear())
+t.beforeEach(() => {
+  hits.clear()
+  arrivals.clear()
+})
 
 t.test('a good image arrives whole, also through a redirect', async (t) => {
   t.same(await get('/ok'), jpeg)
@@ -90,6 +105,30 @@ t.test('5xx, resets and timeouts are retried with backoff, then fail with the la
   await t.rejects(get('/reset'), { message: /ECONNRESET|socket hang up/ })
   t.equal(hits.get('/reset'), 3)
   await t.rejects(get('/hang', { retries: 0, timeoutMs: 300 }), { message: /timed out/ })
+})
+
+t.test('Retry-After on 429 and 503 is waited out, in seconds or as an HTTP date', async (t) => {
+  t.same(await get('/429-seconds'), jpeg)
+  const gaps = (path: string) =>
+    arrivals
+      .get(path)!
+      .slice(1)
+      .map((at, i) => at - arrivals.get(path)![i]!)
+  t.equal(hits.get('/429-seconds'), 3, 'two waits of Retry-After: 1, then the image')
+  for (const gap of gaps('/429-seconds')) t.ok(gap >= 1000, `retried after ${gap.toFixed(0)} ms, asked 1000`)
+  t.same(await get('/503-date'), jpeg)
+  // The date is whole seconds, two ahead of the answer: it names a moment between 1 and 2 s later.
+  t.ok(gaps('/503-date')[0]! >= 1000, `retried after ${gaps('/503-date')[0]!.toFixed(0)} ms`)
+})
+
+t.test('a Retry-After beyond DOWNLOAD_MAX_RETRY_AFTER_S fails the image at once, saying so', async (t) => {
+  await t.rejects(get('/429-hour', { maxRetryAfterMs: 30_000 }), {
+    name: 'DownloadError',
+    kind: 'retry_after_limit',
+    message:
+      'HTTP 429: the host asked us to retry after 3600 s (Retry-After), longer than the 30 s we wait (DOWNLOAD_MAX_RETRY_AFTER_S)'
+  })
+  t.equal(hits.get('/429-hour'), 1, 'not retried')
 })
 
 t.test('a slow drip is cut by the total download deadline', async (t) => {

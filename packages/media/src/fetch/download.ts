@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { hostLiteral, refuseAddress, refuseResolvedName } from '@imgproc/core'
 import type { OptionsInit } from 'got'
+import { retryDecision } from './retry.ts'
 
 /** got is loaded on first use, like sharp. (Only workers depend on this package; the API never reaches it.) */
 let gotModule: typeof import('got') | null = null
@@ -15,7 +16,11 @@ export interface DownloadLimits {
   retries: number
   maxRedirects: number
   allowPrivateNetworks: boolean
+  /** The longest Retry-After (429, 503) waited out; a longer one fails the image (DOWNLOAD_MAX_RETRY_AFTER_S). */
+  maxRetryAfterMs?: number
 }
+
+export const DEFAULT_MAX_RETRY_AFTER_MS = 30_000
 
 /** Why a download failed, as a fixed vocabulary (metrics labels, dashboards, retry policy); the message is for people. */
 export type DownloadFailureKind =
@@ -25,6 +30,7 @@ export type DownloadFailureKind =
   | 'too_large'
   | 'redirects'
   | 'refused_private_network'
+  | 'retry_after_limit'
   | 'network'
 
 export class DownloadError extends Error {
@@ -78,9 +84,27 @@ export function gotOptions(limits: DownloadLimits): OptionsInit {
       methods: ['GET', 'POST'],
       statusCodes: RETRY_STATUS,
       errorCodes: RETRY_ERRORS,
-      backoffLimit: 2000,
-      calculateDelay: ({ computedValue }) =>
-        computedValue === 0 ? 0 : Math.min(computedValue, 250 * 2 ** 3) * (0.5 + Math.random() / 2)
+      maxRetryAfter: Number.POSITIVE_INFINITY, // got's "0" then means only "not retryable"; the cap is ours
+      calculateDelay: ({ attemptCount, error, computedValue }) => {
+        const maxMs = limits.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS
+        const decision = retryDecision(
+          {
+            allowed: computedValue !== 0,
+            attempt: attemptCount,
+            status: error.response?.statusCode,
+            retryAfter: error.response?.headers['retry-after']
+          },
+          maxMs,
+          Date.now(),
+          Math.random()
+        )
+        if ('waitMs' in decision) return decision.waitMs
+        // Thrown here, got ends the request with this as the cause: the image fails with the host's answer.
+        throw new DownloadError(
+          'retry_after_limit',
+          `HTTP ${error.response!.statusCode}: the host asked us to retry after ${Math.ceil(decision.refused.askedMs / 1000)} s (Retry-After), longer than the ${maxMs / 1000} s we wait (DOWNLOAD_MAX_RETRY_AFTER_S)`
+        )
+      }
     },
     ...(limits.allowPrivateNetworks
       ? {}
