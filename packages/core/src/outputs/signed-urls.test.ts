@@ -24,6 +24,13 @@ t.test('signed output URLs: valid until they expire, bound to their path and sec
   )
   t.match(refuseOutputRequest(path, {}, signing, now), /needs its expires and signature/)
   t.match(refuseOutputRequest(path, { ...query, signature: 'zz' }, signing, now), /does not match/)
+  for (const [signature, what] of [
+    [query.signature.toUpperCase(), 'upper-cased'],
+    [`${query.signature}zz`, 'junk appended'],
+    [`${query.signature.toUpperCase()}zz`, 'both'],
+    [`${query.signature}0`, 'a digit appended']
+  ])
+    t.match(refuseOutputRequest(path, { ...query, signature }, signing, now), /does not match/, what)
 })
 
 t.test('only the exact form signOutputUrl writes is accepted', async (t) => {

@@ -16,17 +16,32 @@ export interface SignatureHeader {
   v1: string[]
 }
 
-/** `t=…,v1=…[,v1=…]` parsed, or null when malformed. Several v1 values let a sender roll its secret (as Stripe does). */
+/** A v1 value exactly as signPayload writes it: an HMAC-SHA256 in lowercase hex, nothing before or after. */
+const V1 = /^[0-9a-f]{64}$/
+
+/**
+ * `t=…,v1=…[,v1=…]` parsed, or null when malformed. Several v1 values let a sender roll its secret (as Stripe
+ * does); unknown schemes are ignored, but a v1 that is not exactly 64 lowercase hex digits, or a second `t`,
+ * makes the whole header malformed (a lenient reading would accept an altered signature).
+ */
 export function parseSignatureHeader(header: string | undefined): SignatureHeader | null {
   if (!header) return null
-  let t = NaN
+  let t: number | undefined
   const v1: string[] = []
   for (const part of header.split(',')) {
-    const [key, value = ''] = part.trim().split('=', 2)
-    if (key === 't') t = /^[0-9]{1,12}$/.test(value) ? Number(value) : NaN
-    else if (key === 'v1' && /^[0-9a-f]{64}$/.test(value)) v1.push(value)
+    const at = part.indexOf('=')
+    const key = part.slice(0, at).trim()
+    const value = part.slice(at + 1).trim()
+    if (at < 0) return null
+    if (key === 't') {
+      if (t !== undefined || !/^[0-9]{1,12}$/.test(value)) return null
+      t = Number(value)
+    } else if (key === 'v1') {
+      if (!V1.test(value)) return null
+      v1.push(value)
+    }
   }
-  return Number.isInteger(t) && v1.length > 0 ? { t, v1 } : null
+  return t !== undefined && v1.length > 0 ? { t, v1 } : null
 }
 
 /** Checks the header against the raw body: constant-time comparison, any v1 may match, stale timestamps refused (replay). */
