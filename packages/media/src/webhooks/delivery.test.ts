@@ -80,3 +80,29 @@ t.test('postWebhook reads the status only: no reply body, no decompression, conn
   t.match(refused, { permanent: true, error: /^refused: localhost resolves to a non-public address/ })
   t.equal(deliveryState(refused, 1, 8), 'failed')
 })
+
+t.test('a receiver that cannot be reached is recorded as a delivery failure, not as a download', async (t) => {
+  const settings = { secret: 'a-long-enough-secret', timeoutMs: 400, allowPrivateNetworks: true }
+  const closed = createServer()
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+  const port = (closed.address() as { port: number }).port
+  await new Promise((r) => closed.close(r))
+  const refused = await postWebhook(`http://127.0.0.1:${port}/hook`, 'e4', '{}', settings)
+  t.match(refused, { error: /^delivery failed: connect ECONNREFUSED 127\.0\.0\.1:/ })
+  t.notMatch(refused.error, /download/)
+  t.notOk(refused.permanent, 'tried again later')
+
+  const silent = createServer(() => undefined) // takes the request, never answers
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+  t.teardown(() => {
+    silent.closeAllConnections()
+    silent.close()
+  })
+  const timedOut = await postWebhook(
+    `http://127.0.0.1:${(silent.address() as { port: number }).port}/hook`,
+    'e5',
+    '{}',
+    settings
+  )
+  t.match(timedOut, { error: 'delivery timed out: no answer within 400 ms (WEBHOOK_TIMEOUT_MS)' })
+})

@@ -1,5 +1,5 @@
 import { type DeliveryAttempt, type DeliveryState, ID_HEADER, SIGNATURE_HEADER, signPayload } from '@imgproc/core'
-import { gotLib, gotOptions, toDownloadError } from '../fetch/download.ts'
+import { type DownloadError, gotLib, gotOptions, toDownloadError } from '../fetch/download.ts'
 
 export interface DeliverySettings {
   secret: string
@@ -65,13 +65,24 @@ export async function postWebhook(
     const failure = toDownloadError(err, limits)
     return {
       at,
-      error: failure.message,
+      error: deliveryError(err, failure, settings.timeoutMs),
       duration_ms: Math.round(performance.now() - started),
       ...(failure.kind === 'refused_private_network' ? { permanent: true as const } : {})
     }
   } finally {
     stream?.destroy()
   }
+}
+
+/**
+ * Why a POST reached no answer, in the receiver's terms: got's failure is classified like a download's, but the
+ * sentence must not read as an image download (it used to say "download failed: ECONNREFUSED …").
+ */
+function deliveryError(err: unknown, failure: DownloadError, timeoutMs: number): string {
+  if (failure.kind === 'refused_private_network') return failure.message
+  if (failure.kind === 'timeout') return `delivery timed out: no answer within ${timeoutMs} ms (WEBHOOK_TIMEOUT_MS)`
+  const { code = '', message = String(err) } = err as { code?: string; message?: string }
+  return `delivery failed: ${message.includes(code) ? message : `${code} ${message}`}` // "connect ECONNREFUSED …"
 }
 
 export function isDelivered(attempt: DeliveryAttempt): boolean {
