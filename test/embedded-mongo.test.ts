@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { freePort, ROOT } from './helpers.ts'
+import { ROOT } from './support/paths.ts'
+import { freePort } from './support/servers.ts'
 
 /** scripts/embedded-mongo.mjs as `npm start` runs it: kept data, a port, and a command that uses MONGODB_URI. */
 function run(data: string, port: number, script: string): Promise<{ code: number; output: string; ms: number }> {

@@ -14,6 +14,7 @@ const urls = {
   PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
   STORAGE_PUBLIC_URL: '',
   OUTPUT_URL_TTL_S: 0,
+  OUTPUT_CSV_URL_TTL_S: 0,
   WEBHOOK_SECRET: 'x'
 }
 const processor = (extra: Partial<FinishDeps> = {}) =>

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { SweepData } from '@imgproc/core'
-import { objectMeta } from '@imgproc/storage'
+import { objectMeta, type SweepData } from '@imgproc/core'
 import pino from 'pino'
 import t from 'tap'
 import { jobFixture } from '../../../../test/support/job-fixture.ts'
