@@ -14,21 +14,19 @@
  */
 import { execFileSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { DEFAULT_OPTIONS, loadConfig, type StatusView } from '@imgproc/core'
-import type { Db } from 'mongodb'
+import { DEFAULT_OPTIONS, loadConfig } from '@imgproc/core'
 import sharp from 'sharp'
 import { csvOf } from '../test/support/csv.ts'
 import { CORPUS, ROOT } from '../test/support/paths.ts'
-import { startService, waitForStatus } from '../test/support/service.ts'
 import { ceiling, grid, sweep } from './ceiling.ts'
 import { buildCatalogue, buildWebCatalogue, type CatalogueImage } from './images.ts'
-import { busyPct, cpuSeconds, machineTicks, mb, pct, peakRssMb, pssMb, rssMb, sample } from './measure.ts'
+import { mb, sample } from './measure.ts'
 import { frontier, measure, type ParetoRow, variants } from './pareto.ts'
+import { acceptLargestCsv, endToEnd, serve } from './service.ts'
+import { spread } from './spread.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -41,189 +39,6 @@ const { values: args } = parseArgs({
   }
 })
 const CORES = availableParallelism()
-/** What production sets around the processes (scripts/start-local.sh, infra/Dockerfile.*): glibc keeps at most
- * 2 malloc arenas instead of 8 per core, which libvips' threads otherwise each grow and keep; V8 keeps 1 MB
- * semi-spaces (young objects here are small: image data lives in Buffers outside the JS heap) and an old
- * space of at most 512 MB, which also makes it collect before garbage piles up (a status poll's garbage grew
- * the API's heap by ~50 MB between collections under the default limit, a quarter of the machine's memory). */
-export const PRODUCTION_ENV = {
-  MALLOC_ARENA_MAX: '2',
-  NODE_OPTIONS: `--max-semi-space-size=1 --max-old-space-size=512 ${process.env.NODE_OPTIONS ?? ''}`.trim()
-}
-/** The API only: malloc serves blocks of 32 KB and more from mmap, so they go back to the system when freed
- * (the parser's scratch memory at start-up would otherwise stay resident). Not for the worker: libvips'
- * buffers would pay a page fault per page every time (~5 % more CPU per image, measured). */
-export const API_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' }
-/** Update operations the server has run (all databases): progress writes, heartbeats, claims. */
-const serverUpdates = async (db: Db) => (await db.admin().command({ serverStatus: 1 })).opcounters.update as number
-/** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
-const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
-
-async function serve(files: Map<string, Buffer>) {
-  const server = createServer((req, res) => {
-    const data = files.get(new URL(req.url!, 'http://x').pathname.slice(1))
-    data ? res.writeHead(200, { 'content-length': data.length }).end(data) : res.writeHead(404).end()
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () => {
-      server.closeAllConnections()
-      server.close()
-    }
-  }
-}
-
-/** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
-async function endToEnd(csv: string, env: Record<string, string> = {}) {
-  // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
-  const defaults = loadConfig({})
-  const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
-  const service = await startService({
-    workers: 1,
-    apiEnv: API_ENV,
-    env: {
-      ...PRODUCTION_ENV,
-      LOG_LEVEL: 'warn',
-      POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'),
-      PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'),
-      ...env
-    }
-  })
-  const worker = service.workers[0]!.child.pid!
-  const api = service.api.child.pid!
-  try {
-    // Idle: 2 s after start, and 10 s after (V8's memory reducer has run: what a deployment waiting for work holds).
-    await delay(2000)
-    const justStarted = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api) }
-    await delay(8000)
-    const idle = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api), pssMb: pssMb(worker) + pssMb(api), justStarted }
-    const form = new FormData()
-    form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
-    const cpu0 = {
-      worker: cpuSeconds(worker),
-      api: cpuSeconds(api),
-      db: databaseCpuSeconds(),
-      bench: process.cpuUsage()
-    }
-    const ticks = machineTicks()
-    const updates0 = await serverUpdates(service.db)
-    const t0 = performance.now()
-    const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
-    const uploadMs = performance.now() - t0
-    const { request_id: id } = (await res.json()) as { request_id: string }
-    const latencies: number[] = []
-    let status: StatusView
-    for (;;) {
-      const s0 = performance.now()
-      status = (await (await fetch(`${service.apiUrl}/status/${id}`)).json()) as StatusView
-      latencies.push(performance.now() - s0)
-      if (status.status === 'Completed' || status.status === 'Failed') break
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    const seconds = (performance.now() - t0) / 1000
-    const machineBusyPct = busyPct(ticks)
-    const bench = process.cpuUsage(cpu0.bench)
-    // Where the CPU went while the request ran: worker, API, this process (image server + status polling).
-    const cpu = {
-      worker: cpuSeconds(worker) - cpu0.worker,
-      api: cpuSeconds(api) - cpu0.api,
-      db: databaseCpuSeconds() - cpu0.db,
-      bench: (bench.user + bench.system) / 1e6
-    }
-    const progressWrites = (await serverUpdates(service.db)) - updates0
-    return {
-      seconds,
-      cpu,
-      machineBusyPct,
-      uploadMs,
-      status,
-      statusP50: pct(latencies, 50),
-      statusP99: pct(latencies, 99),
-      statusSamples: latencies.length,
-      idle,
-      workerPeakRssMb: peakRssMb(worker),
-      apiPeakRssMb: peakRssMb(api),
-      progressWrites
-    }
-  } finally {
-    await service.stop()
-  }
-}
-
-/** API peak RSS while it accepts the largest CSV we take (10 MB): rows with long, distinct URLs. */
-async function acceptLargestCsv() {
-  const row = (i: number) => `${i + 1},Product ${i + 1},"https://cdn.example.com/catalogue/${'x'.repeat(960)}/${i}.jpg"`
-  const csv = ['S. No.,Product Name,Input Image Urls', ...Array.from({ length: 10_000 }, (_, i) => row(i))].join('\n')
-  const service = await startService({ workers: 0, apiEnv: API_ENV, env: { ...PRODUCTION_ENV, LOG_LEVEL: 'warn' } })
-  try {
-    const form = new FormData()
-    form.append('file', new Blob([csv], { type: 'text/csv' }), 'big.csv')
-    const t0 = performance.now()
-    const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
-    const uploadMs = performance.now() - t0
-    return { status: res.status, csvBytes: csv.length, uploadMs, apiPeakRssMb: peakRssMb(service.api.child.pid!) }
-  } finally {
-    await service.stop()
-  }
-}
-
-/**
- * Latency-bound images (each answers after 250 ms, tiny to compress): one request with one worker, then with
- * three at each unit size. Waiting, not CPU, sets the time, so the speedup shows how well workers share a request.
- */
-async function spread(results: Record<string, unknown>): Promise<Array<[string, string]>> {
-  const IMAGES = 300
-  const tiny = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c86432' } })
-    .png()
-    .toBuffer()
-  const server = createServer(
-    (_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'image/png' }).end(tiny), 250)
-  )
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  const run = async (workers: number, unitSize: number, tag: string) => {
-    const service = await startService({ workers, env: { LOG_LEVEL: 'warn', WORK_UNIT_SIZE: String(unitSize) } })
-    try {
-      const t0 = performance.now()
-      const form = new FormData()
-      form.append(
-        'file',
-        new Blob([csvOf(Array.from({ length: IMAGES }, (_, i) => [i + 1, `SKU${i}`, [`${url}/img?${tag}=${i}`]]))], {
-          type: 'text/csv'
-        }),
-        'spread.csv'
-      )
-      const { request_id: id } = (await (
-        await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
-      ).json()) as { request_id: string }
-      await waitForStatus(service, id, ['Completed'], 300_000)
-      return (performance.now() - t0) / 1000
-    } finally {
-      await service.stop()
-    }
-  }
-  try {
-    const defaultSize = loadConfig({}).WORK_UNIT_SIZE
-    const one = await run(1, defaultSize, 'one')
-    const rows: Array<[string, string]> = [
-      [`${IMAGES} latency-bound images (250 ms each), 1 worker`, `${one.toFixed(1)} s (WORK_UNIT_SIZE=${defaultSize})`]
-    ]
-    const three: Record<number, number> = {}
-    for (const size of args['unit-sizes']!.split(',').map(Number)) {
-      three[size] = await run(3, size, `three${size}`)
-      rows.push([
-        `3 workers, WORK_UNIT_SIZE=${size}`,
-        `${three[size]!.toFixed(1)} s: ${(one / three[size]!).toFixed(2)}× speedup (${(three[size]! / one).toFixed(2)}× the time)`
-      ])
-    }
-    Object.assign(results, { spread: { images: IMAGES, oneWorkerSeconds: one, threeWorkersSeconds: three } })
-    return rows
-  } finally {
-    server.closeAllConnections()
-    server.close()
-  }
-}
 
 type Rows = Array<[string, string]>
 const ratio = (value: number, target: string) => `${value.toFixed(3)}  (target ${target})`
@@ -438,7 +253,7 @@ async function main() {
   }
   const rows: Rows = [['machine', `${CORES} cores, load average at start ${results.loadAverageAtStart}`]]
   const webN = args.images ? Number(args.images) : 2_000
-  if (args.spread) rows.push(...(await spread(results)))
+  if (args.spread) rows.push(...(await spread(results, args['unit-sizes']!.split(',').map(Number))))
   else if (args.large) rows.push(...(await largeRun(results)))
   else {
     if (args.catalogue !== 'mixed') rows.push(...(await catalogueRun('web', webN, results)))

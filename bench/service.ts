@@ -1,0 +1,137 @@
+/**
+ * The service as the bench measures it from outside: production bundles as child processes (MongoDB, API, worker),
+ * with the environment production sets, their CPU and RSS read from /proc; and an image server to fetch from.
+ */
+import { createServer } from 'node:http'
+import { setTimeout as delay } from 'node:timers/promises'
+import { loadConfig, type StatusView } from '@imgproc/core'
+import type { Db } from 'mongodb'
+import { startService } from '../test/support/service.ts'
+import { busyPct, cpuSeconds, machineTicks, pct, peakRssMb, pssMb, rssMb } from './measure.ts'
+
+/** What production sets around the processes (scripts/start-local.sh, infra/Dockerfile.*): glibc keeps at most
+ * 2 malloc arenas instead of 8 per core, which libvips' threads otherwise each grow and keep; V8 keeps 1 MB
+ * semi-spaces (young objects here are small: image data lives in Buffers outside the JS heap) and an old
+ * space of at most 512 MB, which also makes it collect before garbage piles up (a status poll's garbage grew
+ * the API's heap by ~50 MB between collections under the default limit, a quarter of the machine's memory). */
+export const PRODUCTION_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  NODE_OPTIONS: `--max-semi-space-size=1 --max-old-space-size=512 ${process.env.NODE_OPTIONS ?? ''}`.trim()
+}
+/** The API only: malloc serves blocks of 32 KB and more from mmap, so they go back to the system when freed
+ * (the parser's scratch memory at start-up would otherwise stay resident). Not for the worker: libvips'
+ * buffers would pay a page fault per page every time (~5 % more CPU per image, measured). */
+export const API_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' }
+/** Update operations the server has run (all databases): progress writes, heartbeats, claims. */
+const serverUpdates = async (db: Db) => (await db.admin().command({ serverStatus: 1 })).opcounters.update as number
+/** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
+const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
+
+export async function serve(files: Map<string, Buffer>) {
+  const server = createServer((req, res) => {
+    const data = files.get(new URL(req.url!, 'http://x').pathname.slice(1))
+    data ? res.writeHead(200, { 'content-length': data.length }).end(data) : res.writeHead(404).end()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => {
+      server.closeAllConnections()
+      server.close()
+    }
+  }
+}
+
+/** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
+export async function endToEnd(csv: string, env: Record<string, string> = {}) {
+  // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
+  const defaults = loadConfig({})
+  const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
+  const service = await startService({
+    workers: 1,
+    apiEnv: API_ENV,
+    env: {
+      ...PRODUCTION_ENV,
+      LOG_LEVEL: 'warn',
+      POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'),
+      PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'),
+      ...env
+    }
+  })
+  const worker = service.workers[0]!.child.pid!
+  const api = service.api.child.pid!
+  try {
+    // Idle: 2 s after start, and 10 s after (V8's memory reducer has run: what a deployment waiting for work holds).
+    await delay(2000)
+    const justStarted = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api) }
+    await delay(8000)
+    const idle = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api), pssMb: pssMb(worker) + pssMb(api), justStarted }
+    const form = new FormData()
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
+    const cpu0 = {
+      worker: cpuSeconds(worker),
+      api: cpuSeconds(api),
+      db: databaseCpuSeconds(),
+      bench: process.cpuUsage()
+    }
+    const ticks = machineTicks()
+    const updates0 = await serverUpdates(service.db)
+    const t0 = performance.now()
+    const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
+    const uploadMs = performance.now() - t0
+    const { request_id: id } = (await res.json()) as { request_id: string }
+    const latencies: number[] = []
+    let status: StatusView
+    for (;;) {
+      const s0 = performance.now()
+      status = (await (await fetch(`${service.apiUrl}/status/${id}`)).json()) as StatusView
+      latencies.push(performance.now() - s0)
+      if (status.status === 'Completed' || status.status === 'Failed') break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const seconds = (performance.now() - t0) / 1000
+    const machineBusyPct = busyPct(ticks)
+    const bench = process.cpuUsage(cpu0.bench)
+    // Where the CPU went while the request ran: worker, API, this process (image server + status polling).
+    const cpu = {
+      worker: cpuSeconds(worker) - cpu0.worker,
+      api: cpuSeconds(api) - cpu0.api,
+      db: databaseCpuSeconds() - cpu0.db,
+      bench: (bench.user + bench.system) / 1e6
+    }
+    const progressWrites = (await serverUpdates(service.db)) - updates0
+    return {
+      seconds,
+      cpu,
+      machineBusyPct,
+      uploadMs,
+      status,
+      statusP50: pct(latencies, 50),
+      statusP99: pct(latencies, 99),
+      statusSamples: latencies.length,
+      idle,
+      workerPeakRssMb: peakRssMb(worker),
+      apiPeakRssMb: peakRssMb(api),
+      progressWrites
+    }
+  } finally {
+    await service.stop()
+  }
+}
+
+/** API peak RSS while it accepts the largest CSV we take (10 MB): rows with long, distinct URLs. */
+export async function acceptLargestCsv() {
+  const row = (i: number) => `${i + 1},Product ${i + 1},"https://cdn.example.com/catalogue/${'x'.repeat(960)}/${i}.jpg"`
+  const csv = ['S. No.,Product Name,Input Image Urls', ...Array.from({ length: 10_000 }, (_, i) => row(i))].join('\n')
+  const service = await startService({ workers: 0, apiEnv: API_ENV, env: { ...PRODUCTION_ENV, LOG_LEVEL: 'warn' } })
+  try {
+    const form = new FormData()
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'big.csv')
+    const t0 = performance.now()
+    const res = await fetch(`${service.apiUrl}/upload`, { method: 'POST', body: form })
+    const uploadMs = performance.now() - t0
+    return { status: res.status, csvBytes: csv.length, uploadMs, apiPeakRssMb: peakRssMb(service.api.child.pid!) }
+  } finally {
+    await service.stop()
+  }
+}
