@@ -182,7 +182,16 @@ t.test('OpenAPI is generated from the route schemas', async (t) => {
     paths: Record<string, Record<string, Operation>>
   }
   t.equal(doc.openapi.slice(0, 2), '3.')
-  t.same(Object.keys(doc.paths['/upload']!.post!.responses).sort(), ['202', '400', '401', '413', '415', '429', '503'])
+  t.same(Object.keys(doc.paths['/upload']!.post!.responses).sort(), [
+    '202',
+    '400',
+    '401',
+    '408',
+    '413',
+    '415',
+    '429',
+    '503'
+  ])
   t.ok(doc.paths['/upload']!.post!.requestBody.content['multipart/form-data'])
   t.same(Object.keys(doc.paths['/status/{request_id}']!.get!.responses).sort(), ['200', '400', '401', '404', '503'])
   t.ok(doc.paths['/webhook']!.post!.responses['204'])

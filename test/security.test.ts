@@ -319,7 +319,11 @@ t.test('4: a drip-fed upload is cut off at REQUEST_TIMEOUT_MS; connections per c
 t.test(
   '5: at most MAX_CONCURRENT_UPLOADS are read at once; the next waits UPLOAD_QUEUE_MS, then 503 with Retry-After',
   async (t) => {
-    const service = await startService({ workers: 0, env: { MAX_CONCURRENT_UPLOADS: '1', UPLOAD_QUEUE_MS: '300' } })
+    // Two turns per client address, one in all: the second upload from this address waits for the global one.
+    const service = await startService({
+      workers: 0,
+      env: { MAX_CONCURRENT_UPLOADS: '1', MAX_UPLOADS_PER_TENANT: '2', UPLOAD_QUEUE_MS: '300' }
+    })
     t.teardown(() => service.stop())
     const port = Number(new URL(service.apiUrl).port)
     const slow = dripUpload(port, 50)

@@ -1,17 +1,20 @@
 /**
- * Gates for tests that must stop workers at an exact moment: a worker started from gated-worker.ts calls this
- * server at each pause point of its hooks and waits for the answer; the test decides when (or whether) to give it.
+ * Gates for tests that must stop a worker or the API at an exact moment: a process started from gated-worker.ts
+ * or gated-api.ts calls this server at each pause point of its hooks and waits for the answer; the test decides
+ * when (or whether) to give it.
  */
 import { createServer } from 'node:http'
 import { listen, type TestServer } from './servers.ts'
 
 /** The gated worker's entry point, for startService's `workerScript`. */
 export const GATED_WORKER = 'test/support/gated-worker.ts'
+/** The gated API's entry point, for startService's `apiScript`. */
+export const GATED_API = 'test/support/gated-api.ts'
 
-/** One worker waiting at a gate. */
+/** One worker (or the API) waiting at a gate. */
 export interface GateCall {
-  gate: 'before-finish' | 'before-unit-done'
-  /** The waiting worker's WORKER_ID. */
+  gate: 'before-finish' | 'before-unit-done' | 'before-commit' | 'before-release'
+  /** The waiting worker's WORKER_ID, or `api`. */
   worker: string
   requestId: string
   /** The unit, at before-unit-done. */

@@ -26,13 +26,15 @@ export interface Service {
   api: Proc
   workers: Proc[]
   startWorker(extra?: Record<string, string>): Promise<Proc>
+  /** Starts the API again (after a test killed it), from `script` (default: its own entry point). */
+  restartApi(script?: string): Promise<Proc>
   request(id: string): Promise<RequestSnapshot | null>
   stop(): Promise<void>
 }
 
 /**
  * API + N workers on a fresh database and storage directory; `apiEnv` and `workerEnv` go to one side only.
- * `workerScript` replaces the worker's entry point (the crash and race tests' gated worker).
+ * `workerScript` and `apiScript` replace the entry points (the crash and race tests' gated worker and API).
  */
 export async function startService(
   options: {
@@ -41,6 +43,7 @@ export async function startService(
     apiEnv?: Record<string, string>
     workerEnv?: Record<string, string>
     workerScript?: string
+    apiScript?: string
     mongoUri?: string
   } = {}
 ): Promise<Service> {
@@ -66,8 +69,13 @@ export async function startService(
   const client = await MongoClient.connect(options.mongoUri ?? mongoUri(), { serverSelectionTimeoutMS: 60_000 })
   const db = client.db(dbName)
   const store = new RequestStore(db)
-  const api = startProcess('apps/api/src/main.ts', { ...env, ...options.apiEnv })
+  let api = startProcess(options.apiScript ?? 'apps/api/src/main.ts', { ...env, ...options.apiEnv })
   const apiUrl = `http://127.0.0.1:${port}`
+  const apiHealthy = (proc: Proc) =>
+    waitFor('API health', async () => (await fetch(`${apiUrl}/healthz`)).ok, STARTUP_MS).catch((err) => {
+      const exit = proc.child.exitCode ?? proc.child.signalCode ?? 'still running'
+      throw new Error(`${(err as Error).message}\nAPI (${exit}) output:\n${proc.output().slice(-2000)}`)
+    })
   const workers: Proc[] = []
   let n = 0
   const startWorker = async (extra: Record<string, string> = {}) => {
@@ -87,25 +95,29 @@ export async function startService(
     await waitFor('worker start', () => worker.output().includes('worker started'), STARTUP_MS)
     return worker
   }
-  await Promise.all([
-    waitFor('API health', async () => (await fetch(`${apiUrl}/healthz`)).ok, STARTUP_MS).catch((err) => {
-      const exit = api.child.exitCode ?? api.child.signalCode ?? 'still running'
-      throw new Error(`${(err as Error).message}\nAPI (${exit}) output:\n${api.output().slice(-2000)}`)
-    }),
-    ...Array.from({ length: options.workers ?? 1 }, () => startWorker())
-  ])
+  await Promise.all([apiHealthy(api), ...Array.from({ length: options.workers ?? 1 }, () => startWorker())])
+  const apis = [api]
   return {
     apiUrl,
     env,
     db,
     store,
-    api,
+    get api() {
+      return api
+    },
     workers,
     startWorker,
+    async restartApi(script = 'apps/api/src/main.ts') {
+      if (api.child.exitCode === null && api.child.signalCode === null) throw new Error('the API is still running')
+      api = startProcess(script, { ...env, ...options.apiEnv })
+      apis.push(api)
+      await apiHealthy(api)
+      return api
+    },
     request: (id) => snapshot(store, id),
     async stop() {
-      for (const p of [api, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL')
-      await Promise.all([api, ...workers].map((p) => p.exited))
+      for (const p of [...apis, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL')
+      await Promise.all([...apis, ...workers].map((p) => p.exited))
       await db.dropDatabase().catch(() => undefined)
       await client.close()
     }

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import {
   type Config,
+  type CreationPauses,
   createMetrics,
   type Metrics,
   type QuotaStore,
@@ -31,6 +32,7 @@ declare module 'fastify' {
     storage: Storage
     quotas: QuotaStore
     metrics: Metrics
+    creationPauses: CreationPauses
   }
 }
 
@@ -39,6 +41,8 @@ export interface AppDeps {
   requests: RequestStore
   storage: Storage
   quotas: QuotaStore
+  /** Pauses inside request creation: only the crash test's entry point passes any (test/support/gated-api.ts). */
+  creationPauses?: CreationPauses
 }
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
@@ -59,10 +63,11 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     createMetrics('api', () => deps.requests.countActive())
   )
   app.decorate('storage', deps.storage)
+  app.decorate('creationPauses', deps.creationPauses ?? {})
   await app.register(sensible)
   // First, so that every route and plugin after it answers errors through it.
   await app.register(errors, { config: deps.config })
-  await app.register(limits, { config: deps.config, metrics: app.metrics })
+  await app.register(limits, { config: deps.config })
   await app.register(securityHeaders, { config: deps.config })
   await app.register(swagger, swaggerOptions(deps.config))
   await app.register(swaggerUi, { routePrefix: '/docs' })

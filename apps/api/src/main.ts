@@ -1,33 +1,12 @@
-import { createMongoClient, loadConfigOrExit, QuotaStore, RequestStore } from '@imgproc/core'
-import { checkStorage, createStorage, type StorageError } from '@imgproc/storage'
-import { buildApp } from './app.ts'
+import { loadConfigOrExit } from '@imgproc/core'
+import { startApi } from './start.ts'
 
-const config = loadConfigOrExit()
-
-// The API only reads outputs; a bucket it cannot reach would fail every download, so it refuses to start.
-const storage = await createStorage(config)
-await checkStorage(storage).catch((err: StorageError) => {
-  console.error(`storage check failed (${err.kind}): ${err.message}`)
-  process.exit(1)
-})
-// Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
-const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')
-const requests = new RequestStore(client.db(config.MONGODB_DB))
-const quotas = new QuotaStore(client.db(config.MONGODB_DB))
-const app = await buildApp({ config, requests, storage, quotas })
-Promise.all([requests.ensureIndexes(), quotas.ensureIndexes()]).catch((err: Error) =>
-  app.log.warn({ err: err.message }, 'could not create indexes yet; the worker creates them too')
-)
-
-await app.listen({ port: config.PORT, host: config.HOST })
-app.log.info({ url: config.PUBLIC_BASE_URL }, 'API ready')
+const api = await startApi(loadConfigOrExit())
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
-    app.log.info({ signal }, 'shutting down: draining in-flight requests')
-    await app.close()
-    await client.close().catch(() => undefined)
-    await storage.close()
+    api.app.log.info({ signal }, 'shutting down: draining in-flight requests')
+    await api.stop()
     process.exit(0)
   })
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { type Config, loadConfig, QuotaStore, RequestStore } from '@imgproc/core'
+import { type Config, type CreationPauses, loadConfig, QuotaStore, RequestStore } from '@imgproc/core'
 import { FileStorage, type Storage } from '@imgproc/storage'
 import { type Db, MongoClient } from 'mongodb'
 import { buildApp } from '../src/app.ts'
@@ -30,7 +30,7 @@ export interface SpecApp {
 export async function specApp(
   t: { teardown(fn: () => unknown): void },
   env: Record<string, string> = {},
-  deps: { requests?: RequestStore; storage?: Storage } = {}
+  deps: { requests?: RequestStore; storage?: Storage; creationPauses?: CreationPauses } = {}
 ): Promise<SpecApp> {
   const uri = process.env.MONGODB_URI
   if (!uri) throw new Error('MONGODB_URI is not set: run the specs through `npm test`, which starts MongoDB')
@@ -50,7 +50,13 @@ export async function specApp(
   const quotas = new QuotaStore(db)
   await Promise.all([requests.ensureIndexes(), quotas.ensureIndexes()])
   const storage = deps.storage ?? new FileStorage(dir)
-  const app = await buildApp({ config, requests: deps.requests ?? requests, storage, quotas })
+  const app = await buildApp({
+    config,
+    requests: deps.requests ?? requests,
+    storage,
+    quotas,
+    ...(deps.creationPauses ? { creationPauses: deps.creationPauses } : {})
+  })
   t.teardown(async () => {
     await app.close()
     await db.dropDatabase()

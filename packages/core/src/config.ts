@@ -45,6 +45,16 @@ export const ConfigSchema = Type.Object({
   // Uploads parsed at once; the next ones wait up to UPLOAD_QUEUE_MS for a turn, then get 503 with Retry-After.
   MAX_CONCURRENT_UPLOADS: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
   UPLOAD_QUEUE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 2_000 }),
+  // Of those, uploads one tenant (API key, or client address without keys) may have read at once; the next waits
+  // UPLOAD_QUEUE_MS for its own turn, then gets 429. Nobody can hold every turn with slow bodies of their own.
+  MAX_UPLOADS_PER_TENANT: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
+  // An upload's body must bring at least this many bytes per second, averaged over every UPLOAD_RATE_WINDOW_MS
+  // (the first window is its grace), or it is answered 408 and closed: a drip-fed body gives its turn back early.
+  UPLOAD_MIN_BYTES_PER_S: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 1024 }),
+  UPLOAD_RATE_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 10_000 }),
+  // A request whose creation has not completed this long after it began (its API died) is removed by the API's
+  // sweep, unseen; one whose creation completed but whose work units were not yet released has them released.
+  UPLOAD_STAGING_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000 }),
   MAX_IMAGES_PER_REQUEST: Type.Integer({ minimum: 1, maximum: 10_000, default: 10_000 }),
   MAX_URL_LENGTH: Type.Integer({ minimum: 16, maximum: 8192, default: 2048 }),
   MAX_URLS_PER_ROW: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),

@@ -1,17 +1,10 @@
 import type { Socket } from 'node:net'
 import type {} from '@fastify/sensible' // reply.badRequest and friends: app.ts registers it first
-import type { Config, Metrics } from '@imgproc/core'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Config } from '@imgproc/core'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
-type Limits = Pick<
-  Config,
-  | 'REQUEST_TIMEOUT_MS'
-  | 'CONNECTION_IDLE_TIMEOUT_MS'
-  | 'MAX_CONNECTIONS_PER_CLIENT'
-  | 'MAX_CONCURRENT_UPLOADS'
-  | 'UPLOAD_QUEUE_MS'
->
+type Limits = Pick<Config, 'REQUEST_TIMEOUT_MS' | 'CONNECTION_IDLE_TIMEOUT_MS' | 'MAX_CONNECTIONS_PER_CLIENT'>
 
 /** Fastify options for the server's timeouts (they are fixed when the HTTP server is created). */
 export function serverTimeouts(config: Limits) {
@@ -29,49 +22,15 @@ export function serverTimeouts(config: Limits) {
   }
 }
 
-/** A counting semaphore whose waiters give up after a while: a turn, or false when none came in time. */
-export class Gate {
-  private active = 0
-  private readonly waiting: Array<() => void> = []
-  constructor(private readonly size: number) {}
-
-  acquire(waitMs: number): Promise<boolean> {
-    if (this.active < this.size) return Promise.resolve(++this.active > 0)
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer)
-        this.active++
-        resolve(true)
-      }
-      const timer = setTimeout(() => {
-        this.waiting.splice(this.waiting.indexOf(wake), 1)
-        resolve(false)
-      }, waitMs)
-      this.waiting.push(wake)
-    })
-  }
-
-  release(): void {
-    this.active--
-    this.waiting.shift()?.()
-  }
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    uploadTurn?: boolean
-  }
-}
-
 const MULTIPART = /^multipart\/form-data\b/i
 
 /**
- * Bounds on what one client can hold: open connections per address, uploads parsed at once, and multipart
- * bodies without a boundary refused as 400 (the parser would otherwise fail with a 500).
+ * Bounds on what one client can hold: open connections per address, and multipart bodies without a boundary
+ * refused as 400 (the parser would otherwise fail with a 500). Uploads have their own turns (uploads/admission.ts).
  */
 export default fp(
-  async (app: FastifyInstance, opts: { config: Limits; metrics: Pick<Metrics, 'uploadsBusy'> }) => {
-    const { config, metrics } = opts
+  async (app: FastifyInstance, opts: { config: Limits }) => {
+    const { config } = opts
     const perClient = new Map<string, number>()
     app.server.on('connection', (socket: Socket) => {
       const client = socket.remoteAddress ?? 'unknown'
@@ -96,32 +55,6 @@ export default fp(
       if (type && MULTIPART.test(type) && !/;\s*boundary=("[^"]+"|[^;\s]+)/i.test(type))
         return reply.badRequest('multipart/form-data without a boundary parameter')
     })
-
-    const uploads = new Gate(config.MAX_CONCURRENT_UPLOADS)
-    const isUpload = (request: FastifyRequest) => request.method === 'POST' && request.routeOptions.url === '/upload'
-    const release = async (request: FastifyRequest) => {
-      if (!request.uploadTurn) return
-      request.uploadTurn = false
-      uploads.release()
-    }
-    // preParsing: after the API key check, before a byte of the body is read.
-    app.addHook('preParsing', async (request, reply, payload) => {
-      if (!isUpload(request)) return payload
-      if (!(await uploads.acquire(config.UPLOAD_QUEUE_MS))) {
-        const retryAfterS = Math.max(1, Math.ceil(config.UPLOAD_QUEUE_MS / 1000))
-        metrics.uploadsBusy.inc()
-        return reply
-          .header('retry-after', String(retryAfterS))
-          .header('connection', 'close')
-          .serviceUnavailable(
-            `${config.MAX_CONCURRENT_UPLOADS} uploads are being read (MAX_CONCURRENT_UPLOADS); retry in ${retryAfterS} s`
-          )
-      }
-      request.uploadTurn = true
-      return payload
-    })
-    app.addHook('onResponse', release)
-    app.addHook('onRequestAbort', release)
   },
   { name: 'imgproc-limits', dependencies: ['@fastify/sensible'] }
 )

@@ -122,3 +122,53 @@ t.test('quotas: 429 with Retry-After over the hourly uploads, 413 for more image
   t.equal((await post(app, one, auth('key-b'))).res.statusCode, 202, 'another key has its own quota')
   t.equal(await db.collection('requests').countDocuments(), 2)
 })
+
+t.test('a creation the sweep discarded before its commit: 503, nothing left, the quota given back', async (t) => {
+  let settled: unknown
+  const pauses = {
+    // As if this upload had stalled past UPLOAD_STAGING_TIMEOUT_MS: a sweep runs before it commits.
+    beforeCommit: async () => {
+      settled = await spec.requests.settleCreations(new Date(Date.now() + 60_000))
+    }
+  }
+  const spec = await specApp(t, { QUOTA_REQUESTS_PER_HOUR: '1' }, { creationPauses: pauses })
+  const one = { file: { csv: csvOf([[1, 'A', [image(1)]]]) } }
+  const { res, body } = await post(spec.app, one)
+  t.equal(res.statusCode, 503)
+  t.match(body, { message: /could not be stored in time \(UPLOAD_STAGING_TIMEOUT_MS\); retry/ })
+  t.same(settled, { discarded: 1, released: 0, orphaned: 0 })
+  for (const name of ['requests', 'request_products', 'jobs'])
+    t.equal(await spec.db.collection(name).countDocuments(), 0, `nothing in ${name}`)
+  pauses.beforeCommit = async () => undefined
+  t.equal((await post(spec.app, one)).res.statusCode, 202, 'the hourly upload was given back')
+})
+
+t.test(
+  'settleCreations: a committed request whose units stayed held is released; units with no request go',
+  async (t) => {
+    const { app, db, requests } = await specApp(t)
+    const { body } = await post(app, { file: { csv: csvOf([[1, 'A', [image(1)]]]) } })
+    const jobs = db.collection('jobs')
+    // As if the API had died between its commit and the release: the request's units held.
+    await jobs.updateMany(
+      { request_id: body.request_id, kind: 'images' },
+      { $set: { state: 'held' }, $unset: { due_at: '' } }
+    )
+    // And units left by an upload that wrote on after a sweep had discarded its request.
+    const [unit] = await requests.jobs.units(body.request_id)
+    await requests.jobs.createHeld('gone', [unit!.data])
+    const later = new Date(Date.now() + 60_000)
+    t.same(await requests.settleCreations(later), { discarded: 0, released: 1, orphaned: 1 })
+    t.same(
+      (await requests.jobs.units(body.request_id)).map((u) => u.state),
+      ['pending'],
+      'released'
+    )
+    t.equal(await jobs.countDocuments({ request_id: 'gone' }), 0, 'the orphans are removed')
+    t.same(
+      await requests.settleCreations(later),
+      { discarded: 0, released: 0, orphaned: 0 },
+      'and a second pass finds nothing'
+    )
+  }
+)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
+  CreationAbandoned,
   CsvDecoder,
   checkUrlSyntax,
   DEFAULT_OPTIONS,
@@ -17,6 +18,7 @@ import Type from 'typebox'
 import { apiKeySecurity, requireApiKey } from '../auth.ts'
 import { decodeFormFields } from '../form-fields.ts'
 import { described, unauthorized, unavailable } from '../openapi.ts'
+import { uploadAdmission } from '../uploads/admission.ts'
 
 const CSV_TYPES = new Set([
   'text/csv',
@@ -110,10 +112,12 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const giveBack = (tenant: string, taken: Taken) =>
     Promise.all(taken.map((q) => app.quotas.giveBack(tenant, q.quota, q.amount, q.windowStart)))
 
+  const admission = uploadAdmission(app, { config, quotas: app.quotas, metrics: app.metrics })
   app.post(
     '/upload',
     {
       onRequest: requireApiKey,
+      ...admission,
       preValidation: async (request, reply) => {
         if (!request.isMultipart())
           return reply.unsupportedMediaType('send multipart/form-data with the CSV in field "file"')
@@ -142,11 +146,18 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           400: described(ErrorBody, 'A field or the CSV is invalid (every bad CSV row is listed in errors)'),
           401: unauthorized,
+          408: described(
+            ErrorBody,
+            'The body arrived slower than UPLOAD_MIN_BYTES_PER_S over UPLOAD_RATE_WINDOW_MS, or not whole within REQUEST_TIMEOUT_MS; the connection is closed'
+          ),
           413: described(ErrorBody, 'The CSV, or its image count, is larger than this server takes'),
           415: described(ErrorBody, 'Not multipart/form-data, or the file part is not a UTF-8 CSV'),
           429: {
-            ...described(ErrorBody, "Over this API key's hourly uploads or daily images"),
-            headers: { 'retry-after': { type: 'integer', description: 'Seconds until the quota allows it' } }
+            ...described(
+              ErrorBody,
+              "Over this API key's hourly uploads or daily images (refused before the body is read when nothing is left), or this key (or client address) already has MAX_UPLOADS_PER_TENANT uploads being read"
+            ),
+            headers: { 'retry-after': { type: 'integer', description: 'Seconds until it may be allowed' } }
           },
           503: {
             ...unavailable,
@@ -190,9 +201,11 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       )
       if (config.API_KEYS.length > 0) plan.request.owner = request.tenant
       try {
-        await app.requests.create(plan)
+        await app.requests.create(plan, app.creationPauses)
       } catch (err) {
         await giveBack(request.tenant, quotas.taken).catch(() => undefined) // nothing was accepted
+        if (err instanceof CreationAbandoned)
+          return reply.serviceUnavailable('the request could not be stored in time (UPLOAD_STAGING_TIMEOUT_MS); retry')
         throw err
       }
       request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')

@@ -78,9 +78,21 @@ export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promi
       help: 'Uploads refused with 503 because MAX_CONCURRENT_UPLOADS were being read for UPLOAD_QUEUE_MS',
       registers: [registry]
     }),
+    uploadsRefused: new Counter({
+      name: 'imgproc_uploads_refused_total',
+      help: 'Uploads refused before or while their body was read: tenant_busy (429, MAX_UPLOADS_PER_TENANT), too_slow (408, UPLOAD_MIN_BYTES_PER_S)',
+      labelNames: ['reason'],
+      registers: [registry]
+    }),
+    creationsSettled: new Counter({
+      name: 'imgproc_creations_settled_total',
+      help: 'Request creations an API died in, settled by the sweep: discarded (staged, never seen), released (committed, units held), orphaned (units without a request)',
+      labelNames: ['outcome'],
+      registers: [registry]
+    }),
     quotaRejections: new Counter({
       name: 'imgproc_quota_rejections_total',
-      help: 'Uploads refused with 429 by a per-tenant quota',
+      help: 'Uploads refused by a per-tenant quota (429, or 413 for more images than a whole day), most before their body is read',
       labelNames: ['quota'],
       registers: [registry]
     }),

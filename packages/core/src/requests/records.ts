@@ -34,13 +34,23 @@ export interface Tally {
 }
 
 /**
+ * A request's status as stored: the wire's, or two that no reader ever sees. Staging: its upload is still writing
+ * it (the upload's last write makes it Pending). Discarded: its upload died while staging it, and the sweep is
+ * removing what it wrote.
+ */
+export type StoredRequestStatus = RequestStatus | 'Staging' | 'Discarded'
+
+/** A request as readers see it: never Staging or Discarded. */
+export type VisibleRequest = RequestDocument & { status: RequestStatus }
+
+/**
  * `requests`: one small document per request. `images` is the summary (`total` from the start; outcome counts
  * and bytes once the request finishes). Per-image detail lives in the request's work units and its product rows
  * in `request_products`, both keyed by `request_id`.
  */
 export interface RequestDocument {
   request_id: string
-  status: RequestStatus
+  status: StoredRequestStatus
   created_at: Date
   updated_at: Date
   started_at?: Date

@@ -2,7 +2,7 @@ import type { OutputRow } from '../csv/output.ts'
 import { deliveryUrl } from '../outputs/files.ts'
 import { signOutputUrl, type UrlSigning } from '../outputs/signed-urls.ts'
 import type { Counts, ImageView, StatusView, Totals, WebhookEvent } from './contracts.ts'
-import type { DeliveryData, ImageRecord, ProductRecord, RequestDocument } from './records.ts'
+import type { DeliveryData, ImageRecord, ProductRecord, RequestDocument, VisibleRequest } from './records.ts'
 
 /** Where handed-out URLs point (the API, or STORAGE_PUBLIC_URL for images) and whether API links are signed. */
 export type LinkSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
@@ -94,7 +94,7 @@ export interface ProductPage {
  * delivery, and one page of products with their images.
  */
 export function statusView(
-  doc: RequestDocument,
+  doc: VisibleRequest,
   images: RequestDocument['images'],
   delivery: DeliveryData | null,
   urls: LinkSettings,
@@ -150,7 +150,7 @@ export function outputRow(product: ProductRecord, images: ImageRecord[], urls: U
   }
 }
 
-export function webhookEvent(doc: RequestDocument, eventId: string, urls: LinkSettings): WebhookEvent {
+export function webhookEvent(doc: VisibleRequest, eventId: string, urls: LinkSettings): WebhookEvent {
   return {
     event_id: eventId,
     type: 'request.completed',

@@ -54,10 +54,10 @@ export class Jobs {
   constructor(private readonly queue: WorkQueue) {}
 
   /**
-   * A request's finisher, waiting for every unit, then its units, held; then one update makes every unit
-   * claimable at once, so no worker ever sees part of a request. Keyed: the sequence can be repeated.
+   * A request's finisher, waiting for every unit, then its units, held: no worker claims any of them until
+   * `releaseUnits`. Keyed: the sequence can be repeated.
    */
-  async createForRequest(requestId: string, units: UnitData[]): Promise<void> {
+  async createHeld(requestId: string, units: UnitData[]): Promise<void> {
     await this.queue.enqueue([
       { kind: 'finish', key: finisherKey(requestId), request_id: requestId, data: {}, waitFor: units.length }
     ])
@@ -70,7 +70,16 @@ export class Jobs {
         held: true
       }))
     )
+  }
+
+  /** One update makes every held unit of a request claimable at once: no worker ever sees part of a request. */
+  async releaseUnits(requestId: string): Promise<void> {
     await this.queue.releaseHeld(requestId)
+  }
+
+  /** Requests with units held since before `cutoff`: their creation stopped before it released them. */
+  heldSince(cutoff: Date): Promise<string[]> {
+    return this.queue.heldRequestsBefore(cutoff)
   }
 
   /** The counters of every unit of a request. */

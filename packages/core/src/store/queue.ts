@@ -37,6 +37,8 @@ export class WorkQueue implements JobQueue {
     await this.jobs.createIndex({ kind: 1, due_at: 1 }, { partialFilterExpression: { due_at: { $exists: true } } })
     await this.jobs.createIndex({ due_at: 1 }, { sparse: true })
     await this.jobs.createIndex({ request_id: 1, kind: 1 })
+    // Held jobs exist only while a request is being created: this index is nearly always empty.
+    await this.jobs.createIndex({ created_at: 1 }, { partialFilterExpression: { state: 'held' } })
   }
 
   async enqueue<D>(jobs: NewJob<D>[], now = this.now()): Promise<void> {
@@ -68,6 +70,12 @@ export class WorkQueue implements JobQueue {
       { request_id: requestId, state: 'held' },
       { $set: { state: 'pending', due_at: now, updated_at: now } }
     )
+  }
+
+  /** The requests with jobs held since before `cutoff` (a producer stopped before releasing them). */
+  async heldRequestsBefore(cutoff: Date): Promise<string[]> {
+    const ids = await this.jobs.distinct('request_id', { state: 'held', created_at: { $lt: cutoff } })
+    return ids.filter((id): id is string => typeof id === 'string')
   }
 
   /**

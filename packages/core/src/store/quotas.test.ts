@@ -42,3 +42,22 @@ t.test('amounts: a take that would cross the limit is refused whole; giving back
   t.ok((await quotas.take('k3', 'images_per_day', 10, 10, now)).ok)
   t.ok((await quotas.take('k3', 'images_per_day', 5, 0, now)).ok, 'limit 0: unlimited')
 })
+
+t.test('exhausted: read before a body, it names the first quota with nothing left, and when it resets', async (t) => {
+  const now = Date.UTC(2026, 10, 24, 15, 20, 0)
+  const limits = { requests_per_hour: 2, images_per_day: 5 }
+  t.equal(await quotas.exhausted('k4', limits, now), null, 'nothing used yet')
+  t.ok((await quotas.take('k4', 'images_per_day', 4, 5, now)).ok)
+  t.equal(await quotas.exhausted('k4', limits, now), null, 'one image left is room for an upload')
+  t.ok((await quotas.take('k4', 'images_per_day', 1, 5, now)).ok)
+  t.same(await quotas.exhausted('k4', limits, now), {
+    quota: 'images_per_day',
+    limit: 5,
+    retryAfterS: 8 * 3600 + 40 * 60
+  })
+  t.ok((await quotas.take('k5', 'requests_per_hour', 1, 2, now)).ok)
+  t.ok((await quotas.take('k5', 'requests_per_hour', 1, 2, now)).ok)
+  t.same(await quotas.exhausted('k5', limits, now), { quota: 'requests_per_hour', limit: 2, retryAfterS: 40 * 60 })
+  t.equal(await quotas.exhausted('k5', limits, now + 40 * 60_000), null, 'the next hour starts afresh')
+  t.equal(await quotas.exhausted('k5', { requests_per_hour: 0, images_per_day: 0 }, now), null, 'limit 0: unlimited')
+})

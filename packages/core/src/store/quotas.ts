@@ -63,6 +63,33 @@ export class QuotaStore {
     }
   }
 
+  /**
+   * The first quota of `limits` with nothing left in its current window, or null: read before an upload's body,
+   * so a tenant that could not be granted even one more upload (or image) is refused without being read. `take`
+   * still decides, atomically, once the body says how much is asked.
+   */
+  async exhausted(
+    tenant: string,
+    limits: Record<QuotaName, number>,
+    nowMs = Date.now()
+  ): Promise<{ quota: QuotaName; limit: number; retryAfterS: number } | null> {
+    const windows = (Object.keys(limits) as QuotaName[])
+      .filter((quota) => limits[quota] > 0)
+      .map((quota) => {
+        const window = QUOTA_WINDOW_MS[quota]
+        const start = Math.floor(nowMs / window) * window
+        return { quota, id: key(tenant, quota, start), end: start + window }
+      })
+    if (windows.length === 0) return null
+    const usage = await this.usage.find({ _id: { $in: windows.map((w) => w.id) } }).toArray()
+    for (const w of windows) {
+      const used = usage.find((u) => u._id === w.id)?.used ?? 0
+      if (used >= limits[w.quota])
+        return { quota: w.quota, limit: limits[w.quota], retryAfterS: Math.max(1, Math.ceil((w.end - nowMs) / 1000)) }
+    }
+    return null
+  }
+
   /** Gives back what `take` took (in the window it took it from), when a later step refuses the same upload. */
   async giveBack(tenant: string, quota: QuotaName, amount: number, windowStart: number): Promise<void> {
     await this.usage.updateOne({ _id: key(tenant, quota, windowStart) }, { $inc: { used: -amount } })

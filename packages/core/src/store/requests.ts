@@ -12,12 +12,41 @@ import type {
   ImageRecord,
   ProductPageDocument,
   ProductRecord,
-  RequestDocument
+  RequestDocument,
+  VisibleRequest
 } from '../requests/records.ts'
 import { productsWithin } from '../requests/view.ts'
 import { Jobs } from './jobs.ts'
 import { insertMissing, insertOnce } from './mongo.ts'
 import { WorkQueue } from './queue.ts'
+
+/**
+ * Pauses inside `create`, for tests that kill the API at an exact moment. Production passes none; the crash test
+ * starts the API through an entry point of its own that does (test/support/gated-api.ts).
+ */
+export interface CreationPauses {
+  /** Everything is written, staged; the write that makes the request visible comes next. */
+  beforeCommit?: (requestId: string) => Promise<void>
+  /** The request is visible (Pending); its units are about to be released to workers. */
+  beforeRelease?: (requestId: string) => Promise<void>
+}
+
+/** The upload's commit found its staged request gone: its creation took longer than the sweep allows. */
+export class CreationAbandoned extends Error {
+  override name = 'CreationAbandoned'
+}
+
+/** What one settleCreations pass did. */
+export interface CreationsSettled {
+  /** Staged requests whose upload died: removed, never seen. */
+  discarded: number
+  /** Committed requests whose units were still held: released to workers. */
+  released: number
+  /** Held units whose request does not exist (a discarded request's upload wrote on after it): removed. */
+  orphaned: number
+}
+
+const HIDDEN: Array<RequestDocument['status']> = ['Staging', 'Discarded']
 
 export interface WebhookEventDocument {
   event_id: string
@@ -62,19 +91,72 @@ export class RequestStore {
   }
 
   /**
-   * Stores an accepted request: the request document (nobody knows its id until the upload is answered), its
-   * product pages, its finisher (waiting for every unit) and its units, held; then one update makes every unit
-   * claimable at once, so no worker ever sees part of a request. Every insert is keyed: the sequence can be
-   * repeated. An upload that dies halfway leaves a Pending request nobody was told of, which retention removes.
+   * Stores an accepted request, all or nothing, with or without a replica set. The request document goes first,
+   * Staging (no reader sees it), then its product pages, its finisher and its units, held (no worker claims them);
+   * then one update makes the request Pending: the commit. Only then are the units released, in one update. An
+   * upload that dies before the commit leaves a staged request that settleCreations removes; one that dies after
+   * it leaves units that settleCreations releases. Throws CreationAbandoned (having removed what it wrote) if the
+   * sweep took the staged request first.
    */
-  async create(plan: RequestPlan): Promise<void> {
-    await insertOnce(this.requests, plan.request)
+  async create(plan: RequestPlan, pauses: CreationPauses = {}): Promise<void> {
+    const id = plan.request.request_id
+    await insertOnce(this.requests, { ...plan.request, status: 'Staging' as const })
     await insertMissing(this.productPages, plan.productPages, 20)
-    await this.jobs.createForRequest(plan.request.request_id, plan.units)
+    await this.jobs.createHeld(id, plan.units)
+    await pauses.beforeCommit?.(id)
+    const committed = await this.requests.updateOne(
+      { request_id: id, status: 'Staging' },
+      { $set: { status: 'Pending', updated_at: new Date() } }
+    )
+    if (committed.matchedCount !== 1) {
+      await this.removeParts(id)
+      throw new CreationAbandoned(`request ${id} was discarded before its creation completed`)
+    }
+    await pauses.beforeRelease?.(id)
+    await this.jobs.releaseUnits(id)
   }
 
-  find(requestId: string): Promise<RequestDocument | null> {
-    return this.requests.findOne({ request_id: requestId }, { projection: { _id: 0 } })
+  /**
+   * Completes or undoes what creations that stopped before `cutoff` left (the API runs this every so often): a
+   * request still staged is Discarded (so its upload, if it still lives, cannot commit it), its parts removed,
+   * then the document; a committed request's held units are released; held units with no request are removed.
+   * Each step is repeatable: a sweep that dies halfway is finished by the next.
+   */
+  async settleCreations(cutoff: Date, limit = 100): Promise<CreationsSettled> {
+    const settled: CreationsSettled = { discarded: 0, released: 0, orphaned: 0 }
+    const stale = await this.requests
+      .find({ status: { $in: HIDDEN }, created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
+      .toArray()
+    for (const { request_id } of stale) {
+      // The upload's commit and this update both need Staging: whichever comes first wins.
+      const taken = await this.requests.updateOne(
+        { request_id, status: { $in: HIDDEN } },
+        { $set: { status: 'Discarded', updated_at: new Date() } }
+      )
+      if (taken.matchedCount !== 1) continue
+      await this.removeParts(request_id)
+      await this.requests.deleteOne({ request_id, status: 'Discarded' })
+      settled.discarded++
+    }
+    for (const request_id of (await this.jobs.heldSince(cutoff)).slice(0, limit)) {
+      const doc = await this.requests.findOne({ request_id }, { projection: { status: 1 } })
+      if (!doc) {
+        await this.removeParts(request_id)
+        settled.orphaned++
+      } else if (!HIDDEN.includes(doc.status)) {
+        await this.jobs.releaseUnits(request_id)
+        settled.released++
+      }
+    }
+    return settled
+  }
+
+  /** A request as readers see it; null for an unknown id, and for one whose creation has not completed. */
+  find(requestId: string): Promise<VisibleRequest | null> {
+    return this.requests.findOne(
+      { request_id: requestId, status: { $nin: HIDDEN } },
+      { projection: { _id: 0 } }
+    ) as Promise<VisibleRequest | null>
   }
 
   /** The image summary as of now: stored once the request is finished, summed over its units while it runs. */
@@ -208,7 +290,7 @@ export class RequestStore {
 
   /**
    * The retention sweep's work list: finished requests whose completion is older than `cutoff`, and requests
-   * that never got going (an upload that died halfway) created before it.
+   * still Pending that were created before it. (An upload that died halfway is settled by settleCreations.)
    */
   async expiredBefore(cutoff: Date, limit: number): Promise<string[]> {
     const finished = await this.requests
@@ -225,9 +307,14 @@ export class RequestStore {
 
   /** Removes a request's documents; the request document goes last, so an interrupted removal is found again. */
   async remove(requestId: string): Promise<void> {
+    await this.removeParts(requestId)
+    await this.requests.deleteOne({ request_id: requestId })
+  }
+
+  /** Everything of a request but its document: its jobs, then its product pages. */
+  private async removeParts(requestId: string): Promise<void> {
     await this.jobs.removeRequest(requestId)
     await this.productPages.deleteMany({ request_id: requestId })
-    await this.requests.deleteOne({ request_id: requestId })
   }
 
   async removeWebhookEventsBefore(cutoff: Date): Promise<number> {
