@@ -32,9 +32,15 @@ export interface CatalogueImage {
 
 /**
  * N images cropped and rescaled from the corpus photos to 0.3–12 megapixels (log-uniform), 3 in 4 JPEG and
- * 1 in 4 PNG. Cached on disk by N, so repeated runs skip the generation.
+ * 1 in 4 PNG, or all JPEG (`jpegOnly`: the workload issue 31 measured). Cached on disk, so repeated runs skip the
+ * generation.
  */
-export async function buildCatalogue(corpus: string, dir: string, n: number): Promise<CatalogueImage[]> {
+export async function buildCatalogue(
+  corpus: string,
+  dir: string,
+  n: number,
+  { jpegOnly = false } = {}
+): Promise<CatalogueImage[]> {
   await mkdir(dir, { recursive: true })
   const sources = await Promise.all(
     SOURCES.map(async (f) => ({
@@ -52,7 +58,7 @@ export async function buildCatalogue(corpus: string, dir: string, n: number): Pr
     const left = Math.floor(random() * (source.meta.width! - cropW))
     const top = Math.floor(random() * (source.meta.height! - cropH))
     const scale = Math.sqrt((megapixels * 1e6) / (cropW * cropH))
-    const png = i % 4 === 3
+    const png = !jpegOnly && i % 4 === 3
     const name = `img-${String(i).padStart(5, '0')}.${png ? 'png' : 'jpg'}`
     const file = path.join(dir, name)
     const existing = await stat(file).catch(() => null)

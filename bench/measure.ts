@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** Peak resident set (VmHWM) of a live process, in MB. */
 export const peakRssMb = (pid: number) => statusKb(pid, 'VmHWM') / 1024
@@ -15,6 +15,54 @@ export const cpuSeconds = (pid: number) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   return (Number(f[11]) + Number(f[12])) / 100
 }
+/** A process and all its descendants, as /proc lists them now (a process that has exited is not counted). */
+export function treePids(pid: number): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  )
+  return [pid, ...children.flatMap((child) => alive(child, treePids))]
+}
+const alive = <T>(pid: number, read: (pid: number) => T[]): T[] => {
+  try {
+    return read(pid)
+  } catch {
+    return [] // it exited between the listing and the read
+  }
+}
+/** CPU seconds of a process tree: an outsider's view of what a service costs, whatever it runs in children. */
+export const treeCpuSeconds = (pid: number) =>
+  treePids(pid).reduce((sum, p) => sum + (alive(p, (q) => [cpuSeconds(q)])[0] ?? 0), 0)
+/** Resident set of a process tree now, in MB. */
+export const treeRssMb = (pid: number) =>
+  treePids(pid).reduce((sum, p) => sum + (alive(p, (q) => [rssMb(q)])[0] ?? 0), 0)
+
+/**
+ * The peak of RSS summed over process trees, sampled every `everyMs` (200 ms): the memory the service holds at
+ * once, which per-process high-water marks, reached at different moments, would overstate.
+ */
+export function sampleTreeRss(roots: Record<string, number>, everyMs = 200) {
+  const peaks: Record<string, number> = Object.fromEntries(Object.keys(roots).map((k) => [k, 0]))
+  let together = 0
+  const take = () => {
+    let sum = 0
+    for (const [name, pid] of Object.entries(roots)) {
+      const mb = alive(pid, (p) => [treeRssMb(p)])[0] ?? 0
+      peaks[name] = Math.max(peaks[name]!, mb)
+      sum += mb
+    }
+    together = Math.max(together, sum)
+  }
+  take()
+  const timer = setInterval(take, everyMs)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      take()
+      return { peaks, together }
+    }
+  }
+}
+
 /** Machine-wide CPU ticks from /proc/stat: busy (everything but idle and iowait) and total, to compare runs by utilisation. */
 export const machineTicks = () => {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)

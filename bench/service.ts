@@ -2,12 +2,25 @@
  * The service as the bench measures it from outside: production bundles as child processes (MongoDB, API, worker),
  * with the environment production sets, their CPU and RSS read from /proc; and an image server to fetch from.
  */
-import { createServer } from 'node:http'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
 import { loadConfig, type StatusView } from '@imgproc/core'
 import type { Db } from 'mongodb'
 import { startService } from '../test/support/service.ts'
-import { busyPct, cpuSeconds, machineTicks, pct, peakRssMb, pssMb, rssMb } from './measure.ts'
+import {
+  busyPct,
+  cpuSeconds,
+  machineTicks,
+  pct,
+  peakRssMb,
+  pssMb,
+  rssMb,
+  sampleTreeRss,
+  treeCpuSeconds
+} from './measure.ts'
 
 /** What production sets around the processes (scripts/start-local.sh, infra/Dockerfile.*): glibc keeps at most
  * 2 malloc arenas instead of 8 per core, which libvips' threads otherwise each grow and keep; V8 keeps 1 MB
@@ -27,23 +40,30 @@ const serverUpdates = async (db: Db) => (await db.admin().command({ serverStatus
 /** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
 const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
 
-export async function serve(files: Map<string, Buffer>) {
-  const server = createServer((req, res) => {
-    const data = files.get(new URL(req.url!, 'http://x').pathname.slice(1))
-    data ? res.writeHead(200, { 'content-length': data.length }).end(data) : res.writeHead(404).end()
+/** Serves the files of `dir` from a process of its own (bench/image-server.mjs), as a customer's image host would. */
+export async function serve(dir: string) {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'image-server.mjs'), dir], {
+    stdio: ['ignore', 'pipe', 'inherit']
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
+  const { port } = JSON.parse(line) as { port: number }
   return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () => {
-      server.closeAllConnections()
-      server.close()
-    }
+    url: `http://127.0.0.1:${port}`,
+    /** CPU seconds the image host has used so far: reported, never counted as the service's. */
+    cpuSeconds: () => cpuSeconds(child.pid!),
+    close: () => void child.kill('SIGTERM')
   }
 }
 
-/** Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. */
-export async function endToEnd(csv: string, env: Record<string, string> = {}) {
+/**
+ * Uploads a CSV, then a steady trickle of status requests (10/s) until Completed. CPU and RSS are those of the API
+ * and worker process trees, RSS sampled every 200 ms; the image host's CPU is reported apart.
+ */
+export async function endToEnd(
+  csv: string,
+  env: Record<string, string> = {},
+  imageHost?: { cpuSeconds: () => number }
+) {
   // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
   const defaults = loadConfig({})
   const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
@@ -69,11 +89,13 @@ export async function endToEnd(csv: string, env: Record<string, string> = {}) {
     const form = new FormData()
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
     const cpu0 = {
-      worker: cpuSeconds(worker),
-      api: cpuSeconds(api),
+      worker: treeCpuSeconds(worker),
+      api: treeCpuSeconds(api),
       db: databaseCpuSeconds(),
+      images: imageHost?.cpuSeconds() ?? 0,
       bench: process.cpuUsage()
     }
+    const rss = sampleTreeRss({ worker, api })
     const ticks = machineTicks()
     const updates0 = await serverUpdates(service.db)
     const t0 = performance.now()
@@ -90,13 +112,16 @@ export async function endToEnd(csv: string, env: Record<string, string> = {}) {
       await new Promise((r) => setTimeout(r, 100))
     }
     const seconds = (performance.now() - t0) / 1000
+    const peaks = rss.stop()
     const machineBusyPct = busyPct(ticks)
     const bench = process.cpuUsage(cpu0.bench)
-    // Where the CPU went while the request ran: worker, API, this process (image server + status polling).
+    // Where the CPU went while the request ran: the service's two trees, the database, the image host, and this
+    // process (the upload and the status polling).
     const cpu = {
-      worker: cpuSeconds(worker) - cpu0.worker,
-      api: cpuSeconds(api) - cpu0.api,
+      worker: treeCpuSeconds(worker) - cpu0.worker,
+      api: treeCpuSeconds(api) - cpu0.api,
       db: databaseCpuSeconds() - cpu0.db,
+      images: (imageHost?.cpuSeconds() ?? 0) - cpu0.images,
       bench: (bench.user + bench.system) / 1e6
     }
     const progressWrites = (await serverUpdates(service.db)) - updates0
@@ -110,8 +135,12 @@ export async function endToEnd(csv: string, env: Record<string, string> = {}) {
       statusP99: pct(latencies, 99),
       statusSamples: latencies.length,
       idle,
-      workerPeakRssMb: peakRssMb(worker),
-      apiPeakRssMb: peakRssMb(api),
+      workerPeakRssMb: peaks.peaks.worker!,
+      apiPeakRssMb: peaks.peaks.api!,
+      /** The most the two trees held at the same moment. */
+      peakRssMb: peaks.together,
+      /** The kernel's high-water marks of the two main processes, reached at different moments. */
+      highWaterMb: { worker: peakRssMb(worker), api: peakRssMb(api) },
       progressWrites
     }
   } finally {
