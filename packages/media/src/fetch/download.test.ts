@@ -64,6 +64,8 @@ const server = createServer((req, res) => {
   const route = routes[req.url!]
   route ? route(req, res) : res.writeHead(404).end()
 })
+let connections = 0
+server.on('connection', () => connections++)
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
 t.teardown(() => {
@@ -89,6 +91,25 @@ t.test('a good image arrives whole, also through a redirect', async (t) => {
   t.same(await get('/ok'), jpeg)
   t.same(await get('/redirect-ok'), jpeg)
 })
+
+t.test('downloads from one host share a kept-alive connection', async (t) => {
+  await get('/ok')
+  const before = connections
+  for (let i = 0; i < 5; i++) t.same(await get('/ok'), jpeg)
+  t.equal(connections - before, 0, 'five more downloads, no new connection')
+})
+
+t.test(
+  'a connection opened where private networks are allowed never serves a download where they are not',
+  async (t) => {
+    const url = `http://localhost:${new URL(base).port}/ok`
+    t.same(await downloadImage(url, limits), jpeg, 'allowed, and its connection kept')
+    await t.rejects(downloadImage(url, { ...limits, allowPrivateNetworks: false, retries: 0 }), {
+      message: /refused: localhost resolves to a non-public address/
+    })
+    t.equal(hits.get('/ok'), 1, 'the refused download reached no server')
+  }
+)
 
 t.test('404, 410 and 403 fail at once, without retry', async (t) => {
   for (const code of ['404', '410', '403']) {
