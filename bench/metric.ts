@@ -7,14 +7,8 @@
  * process's RSS after scoring with the WebAssembly kernels and after a GC.
  */
 import path from 'node:path'
-import {
-  prepareReference,
-  type RgbImage,
-  scaleCount,
-  sumsAgainst,
-  toLinear,
-  weightedChannels
-} from '@imgproc/ssimulacra2'
+import { flatRgb } from '@imgproc/media'
+import { prepareReference, scaleCount, sumsAgainst, toLinear, weightedChannels } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import { prepareReferenceJs, sumsAgainstJs } from '../packages/ssimulacra2/test/ssimulacra2-js.ts'
 import { CORPUS } from '../test/support/paths.ts'
@@ -22,21 +16,12 @@ import { CORPUS } from '../test/support/paths.ts'
 const images = process.argv.slice(2).length ? process.argv.slice(2) : ['astronaut.png', '2569067123_aca715a2ee_o.jpg']
 const TRIALS = 5
 
-async function rgb(pipeline: sharp.Sharp): Promise<RgbImage> {
-  const { data, info } = await pipeline
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 for (const name of images) {
-  const reference = await rgb(sharp(path.join(CORPUS, name)).rotate())
-  const distorted = await rgb(
+  const reference = await flatRgb(sharp(path.join(CORPUS, name)).rotate())
+  const distorted = await flatRgb(
     sharp(
       await sharp(reference.data, { raw: { width: reference.width, height: reference.height, channels: 3 } })
         .jpeg({ quality: 50 })
@@ -91,7 +76,7 @@ if (globalThis.gc) {
   const before = process.memoryUsage().rss
   const scored = (() => {
     const last = images.at(-1)!
-    return rgb(sharp(path.join(CORPUS, last)).rotate()).then((img) => {
+    return flatRgb(sharp(path.join(CORPUS, last)).rotate()).then((img) => {
       const p = prepareReference(img, 6)
       sumsAgainst(p, img)
       return process.memoryUsage().rss

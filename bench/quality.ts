@@ -23,6 +23,7 @@ import {
   compressImage,
   decodeFlat,
   encodeAs,
+  flatRgb,
   flattenRaw,
   fullSizeScorer,
   fullSizeScoring,
@@ -64,16 +65,7 @@ const cpuMs = (from: NodeJS.CpuUsage) => {
   return (u.user + u.system) / 1000
 }
 
-async function flat(image: Buffer | sharp.Sharp): Promise<RgbImage> {
-  const pipeline = Buffer.isBuffer(image) ? sharp(image) : image
-  const { data, info } = await pipeline
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
+const flat = (image: Buffer | sharp.Sharp): Promise<RgbImage> => flatRgb(Buffer.isBuffer(image) ? sharp(image) : image)
 
 /**
  * One full-size confirmation of a quality already known, made as the search makes its full-size trials (the

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { flatRgb as flatPixels } from '@imgproc/media'
 import sharp from 'sharp'
 import { ROOT } from './support/paths.ts'
 
@@ -23,26 +24,17 @@ export function requireReference(): string {
 }
 
 /** 8-bit sRGB, flattened on white: what both the reference and the port compare (the metric has no alpha). */
-export async function flatRgb(image: Buffer | sharp.Sharp) {
-  const pipeline = Buffer.isBuffer(image) ? sharp(image) : image
-  const { data, info } = await pipeline
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
+export const flatRgb = (image: Buffer | sharp.Sharp) => flatPixels(Buffer.isBuffer(image) ? sharp(image) : image)
 
-const png = (img: { data: Buffer; width: number; height: number }) =>
+const png = (img: { data: Uint8Array; width: number; height: number }) =>
   sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .png({ compressionLevel: 1 })
     .toBuffer()
 
 /** The reference's score of `distorted` against `reference` (both 8-bit RGB), fed the same pixels as PNG files. */
 export async function referenceScore(
-  reference: { data: Buffer; width: number; height: number },
-  distorted: { data: Buffer; width: number; height: number }
+  reference: { data: Uint8Array; width: number; height: number },
+  distorted: { data: Uint8Array; width: number; height: number }
 ): Promise<number> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ssim2-'))
   try {

@@ -5,27 +5,10 @@
 
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import t from 'tap'
-import { type RgbImage, SAMPLED_MIN_SIDE, sampledScorer, ssimulacra2 } from '../src/index.ts'
-
-const corpus =
-  process.env.IMGPROC_CORPUS_DIR ??
-  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/corpus/images')
-
-async function rgb(pipeline: sharp.Sharp): Promise<RgbImage> {
-  const { data, info } = await pipeline
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
-const raw = (img: RgbImage) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-const distort = async (img: RgbImage, format: 'jpeg' | 'webp', quality: number) =>
-  rgb(sharp(await raw(img)[format]({ quality }).toBuffer()))
+import { SAMPLED_MIN_SIDE, sampledScorer, ssimulacra2 } from '../src/index.ts'
+import { corpus, distort, rgb } from './images.ts'
 
 // The search leaves a margin of 2 points above the floor for a sampled score (more for transparent images).
 t.test('never more optimistic than 2 points, at most 7 pessimistic, and 100 for the image itself', async (t) => {

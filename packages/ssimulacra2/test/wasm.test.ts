@@ -6,7 +6,6 @@
 
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import t, { type Test } from 'tap'
 import {
@@ -24,24 +23,8 @@ import {
   weightedChannels
 } from '../src/index.ts'
 import { pool } from '../src/pool.ts'
+import { corpus, distort, raw, rgb } from './images.ts'
 import { linearHalved, prepareReferenceJs, sumsAgainstJs } from './ssimulacra2-js.ts'
-
-const corpus =
-  process.env.IMGPROC_CORPUS_DIR ??
-  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/corpus/images')
-
-async function rgb(pipeline: sharp.Sharp): Promise<RgbImage> {
-  const { data, info } = await pipeline
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
-const raw = (img: RgbImage) => sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-const distort = async (img: RgbImage, format: 'jpeg' | 'webp', quality: number) =>
-  rgb(sharp(await raw(img)[format]({ quality }).toBuffer()))
 
 /** Sums identical to the last bit, scale by scale, and pixel counts equal. */
 function sameSums(t: Test, wasm: PartialSums, port: PartialSums, what: string) {

@@ -18,21 +18,12 @@ export interface RawImage {
 export const rawInput = (sharp: typeof Sharp, image: RawImage): Sharp.Sharp =>
   sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
 
-/** The metric has no alpha: both sides are flattened on white, as a page would show a transparent product shot. */
-export async function flattenRaw(sharp: typeof Sharp, raw: RawImage): Promise<RgbImage> {
-  if (raw.channels === 3) return { data: raw.data, width: raw.width, height: raw.height }
-  const { data, info } = await rawInput(sharp, raw)
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb')
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height }
-}
-
-/** Decodes an encoded output to 8-bit sRGB, flattened on white, as the reference is. */
-export async function decodeFlat(sharp: typeof Sharp, encoded: Buffer): Promise<RgbImage> {
-  const { data, info } = await sharp(encoded)
+/**
+ * A pipeline's pixels as the metric reads them: 8-bit sRGB, flattened on white (the metric has no alpha, and a
+ * page shows a transparent product shot on white), as the reference implementation is fed them too.
+ */
+export async function flatRgb(pipeline: Sharp.Sharp): Promise<RgbImage> {
+  const { data, info } = await pipeline
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')
     .removeAlpha()
@@ -40,6 +31,15 @@ export async function decodeFlat(sharp: typeof Sharp, encoded: Buffer): Promise<
     .toBuffer({ resolveWithObject: true })
   return { data, width: info.width, height: info.height }
 }
+
+/** A decoded image as the metric reads it (flatRgb), without a pass through sharp when it has no alpha. */
+export async function flattenRaw(sharp: typeof Sharp, raw: RawImage): Promise<RgbImage> {
+  if (raw.channels === 3) return { data: raw.data, width: raw.width, height: raw.height }
+  return flatRgb(rawInput(sharp, raw))
+}
+
+/** Decodes an encoded output as the metric reads it (flatRgb). */
+export const decodeFlat = (sharp: typeof Sharp, encoded: Buffer): Promise<RgbImage> => flatRgb(sharp(encoded))
 
 /** `raw` resized (both sides at least 8) to about `maxPixels`, as the proxy of an image too thin for tiles. */
 export async function downscale(sharp: typeof Sharp, raw: RawImage, maxPixels: number): Promise<RawImage> {
