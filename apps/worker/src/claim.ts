@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable, type JobQueue, type Lease } from '@imgproc/core'
-import { StorageError } from '@imgproc/storage'
+import { isStorageOutage, type StorageHealth } from '@imgproc/storage'
 import type { Logger } from 'pino'
 import { type JobContext, JobTakenOver, type Outcome, type Processor } from './jobs/contract.ts'
 
@@ -23,6 +23,7 @@ export class Claim<D = Record<string, unknown>> {
       data: lease.job.data,
       requestId: lease.job.request_id,
       resumed: lease.job.claims > 1,
+      rerun: lease.generation > 1,
       log,
       signal: AbortSignal.any([this.takenOver.signal, this.ended.signal, shutdown]),
       shuttingDown: () => shutdown.aborted,
@@ -91,9 +92,24 @@ export interface RunOptions {
   log: Logger
   leaseMs: number
   maxClaims: number
-  /** After an outage, the job is handed back for at least 10 × this (and 5 s). */
+  /** After an outage, the job is handed back for at least 10 × this (and 5 s), unless `handBackDelayMs` says. */
   pollMs: number
+  /** How long a job interrupted by this outage waits before it is tried again. */
+  handBackDelayMs?: (err: unknown) => number
   shutdown: AbortSignal
+}
+
+const MAX_HAND_BACK_MS = 60_000
+
+/**
+ * The pause before work interrupted by an outage runs again: 10 polls (at least 5 s); after a storage outage, as
+ * long as the outage has lasted so far, up to a minute. A short outage costs a short wait; a long one is not
+ * hammered by every held unit every few seconds.
+ */
+export function handBackDelayMs(err: unknown, health: StorageHealth | null, pollMs: number, now = Date.now()): number {
+  const base = Math.max(5000, pollMs * 10)
+  if (!isStorageOutage(err) || !health) return base
+  return Math.min(MAX_HAND_BACK_MS, Math.max(base, health.failingForMs(now)))
 }
 
 /**
@@ -119,9 +135,10 @@ export async function runClaim(queue: JobQueue, lease: Lease, processor: Process
   } catch (err) {
     if (err instanceof JobTakenOver) log.warn('lease lost to another worker; stopped')
     else if (isInfrastructureError(err)) {
-      log.warn({ err: (err as Error).message }, 'job interrupted by an outage; handed back for later')
+      const delay = options.handBackDelayMs?.(err) ?? handBackDelayMs(err, null, options.pollMs)
+      log.warn({ err: (err as Error).message, retry_in_ms: delay }, 'job interrupted by an outage; handed back for later')
       // If even that fails, the lease runs out and the claim is counted.
-      await claim.handBack(new Date(queue.now().getTime() + Math.max(5000, options.pollMs * 10))).catch(() => undefined)
+      await claim.handBack(new Date(queue.now().getTime() + delay)).catch(() => undefined)
     } else log.error({ err }, 'job failed unexpectedly; it will be retried when its lease runs out')
   } finally {
     stopHeartbeat()
@@ -143,5 +160,5 @@ async function settle(claim: Claim, outcome: Outcome, log: Logger): Promise<bool
 
 /** The database or the storage is away, as opposed to errors of the job or of our code. */
 function isInfrastructureError(err: unknown): boolean {
-  return (err instanceof StorageError && err.kind !== 'invalid-key') || isDatabaseUnavailable(err)
+  return isStorageOutage(err) || isDatabaseUnavailable(err)
 }

@@ -7,15 +7,18 @@ const bearerMatches = (header: string | undefined, token: string) =>
   timingSafeEqual(digest(/^Bearer (.+)$/i.exec(header ?? '')?.[1]?.trim() ?? ''), digest(token))
 
 import { checkReadiness, type Metrics, type RequestStore } from '@imgproc/core'
-import type { Storage } from '@imgproc/storage'
+import type { Storage, StorageHealth } from '@imgproc/storage'
 
-/** /healthz, /readyz and /metrics on WORKER_HTTP_PORT, for orchestrators and Prometheus. */
+/**
+ * /healthz, /readyz and /metrics on WORKER_HTTP_PORT, for orchestrators and Prometheus. /readyz is not ready
+ * while the storage fails the work's own calls (`health`), with the reason, not only while a probe fails.
+ */
 export function startWorkerHttp(
   port: number,
   host: string,
   metrics: Metrics,
   repo: RequestStore,
-  storage: Storage,
+  storage: { raw: Storage; health: StorageHealth },
   metricsToken: string
 ) {
   const server = createServer(async (req, res) => {
@@ -23,7 +26,11 @@ export function startWorkerHttp(
       if (req.url === '/healthz')
         return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')
       if (req.url === '/readyz') {
-        const { ready, body } = await checkReadiness(() => repo.ping(), storage, { write: true })
+        const { ready, body } = await checkReadiness(() => repo.ping(), storage.raw, {
+          write: true,
+          failing: () => storage.health.failing,
+          reasons: true
+        })
         return void res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body))
       }
       if (req.url === '/metrics' && metricsToken && !bearerMatches(req.headers.authorization, metricsToken))

@@ -14,6 +14,8 @@ export interface RunnerOptions {
   maxIdleMs: number
   log: Logger
   metrics: Metrics
+  /** How long work interrupted by an outage waits before it runs again (claim.ts's handBackDelayMs by default). */
+  handBackDelayMs?: (err: unknown) => number
 }
 
 /**
@@ -141,6 +143,7 @@ export class Runner {
       leaseMs,
       maxClaims,
       pollMs,
+      ...(this.options.handBackDelayMs ? { handBackDelayMs: this.options.handBackDelayMs } : {}),
       shutdown: this.shutdown.signal
     })
   }

@@ -2,10 +2,11 @@ import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { type Config, connectMongo, createMetrics, RequestStore, redactingDestination } from '@imgproc/core'
 import { HostLimiter } from '@imgproc/media'
-import { checkStorage, createStorage, type StorageError } from '@imgproc/storage'
+import { checkStorage, createStorage, type StorageError, StorageHealth, watchedStorage } from '@imgproc/storage'
 import pLimit from 'p-limit'
 import pino, { type Logger } from 'pino'
 import sharp from 'sharp'
+import { handBackDelayMs } from './claim.ts'
 import { startWorkerHttp } from './http.ts'
 import { finishProcessor } from './jobs/finish.ts'
 import { imagesProcessor } from './jobs/images.ts'
@@ -57,10 +58,30 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
   await untilOk(() => store.ensureIndexes(), 'creating indexes')
   if (config.RETENTION_DAYS > 0) await untilOk(() => store.jobs.scheduleRetention(), 'scheduling retention')
 
-  const metrics = createMetrics('worker', () => store.countActive())
+  const metrics = createMetrics(
+    'worker',
+    () => store.countActive(),
+    () => health.failing !== null
+  )
+  // Every storage call of the work reports here: /readyz and the metrics say while the storage is failing.
+  const health = new StorageHealth((err, began) => {
+    metrics.storageFailures.inc({ kind: err.kind })
+    if (began) {
+      metrics.storageOutages.inc({ kind: err.kind })
+      log.error({ kind: err.kind, err: err.message }, 'storage is failing; work is handed back until it recovers')
+    }
+  })
+  const work = watchedStorage(storage, health)
   const http =
     config.WORKER_HTTP_PORT > 0
-      ? startWorkerHttp(config.WORKER_HTTP_PORT, config.HOST, metrics, store, storage, config.METRICS_TOKEN)
+      ? startWorkerHttp(
+          config.WORKER_HTTP_PORT,
+          config.HOST,
+          metrics,
+          store,
+          { raw: storage, health },
+          config.METRICS_TOKEN
+        )
       : null
 
   const compressSlot = pLimit(config.WORKER_CONCURRENCY)
@@ -83,14 +104,15 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
           timeoutSeconds: config.COMPRESS_TIMEOUT_S,
           timeoutSecondsPerMegapixel: config.COMPRESS_TIMEOUT_S_PER_MP
         },
-        storage,
+        storage: work,
         hostSlot: (url, work) => hosts.run(url, work),
         compressSlot: <T>(work: () => Promise<T>) => compressSlot(work)
       },
       // Twice the CPU cap in flight: downloads of the next images overlap compression of the current ones, while
       // at most that many input buffers are held in memory, however many units this worker holds.
       inflight: pLimit(config.WORKER_CONCURRENCY * 2),
-      storage,
+      storage: work,
+      storageRetryMs: config.STORAGE_RETRY_S * 1000,
       flushMs: config.PROGRESS_FLUSH_MS,
       concurrency: config.WORKER_UNITS,
       metrics,
@@ -98,13 +120,13 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
     }),
     finishProcessor({
       store,
-      storage,
+      storage: work,
       urls: config,
       metrics,
       ...(hooks.beforeFinish ? { beforeCsv: hooks.beforeFinish } : {})
     }),
     webhookProcessor({ store, config, concurrency: 4, metrics }),
-    retentionProcessor({ store, storage, days: config.RETENTION_DAYS, everyMs: config.RETENTION_SWEEP_MS })
+    retentionProcessor({ store, storage: work, days: config.RETENTION_DAYS, everyMs: config.RETENTION_SWEEP_MS })
   ]
   const runner = new Runner(store.queue, processors, {
     owner: config.WORKER_ID,
@@ -113,7 +135,10 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
     pollMs: config.POLL_INTERVAL_MS,
     maxIdleMs: config.IDLE_SCAN_MS,
     log,
-    metrics
+    metrics,
+    // A storage outage hands work back for as long as it has lasted so far (at least the usual pause, at most a
+    // minute): short outages are retried soon, long ones are not hammered.
+    handBackDelayMs: (err) => handBackDelayMs(err, health, config.POLL_INTERVAL_MS)
   })
   await runner.start()
   log.info(

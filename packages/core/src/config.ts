@@ -85,6 +85,9 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_BACKOFF_MS: Type.Integer({ minimum: 1, default: 5_000 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   MAX_CLAIMS: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  // A storage write that fails with an outage is retried in place this long (the image is not downloaded again);
+  // past it the work unit saves what it finished and is handed back, to be tried again after a growing pause.
+  STORAGE_RETRY_S: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
   WORK_UNIT_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 25 }),
   WORKER_UNITS: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   RETENTION_DAYS: Type.Number({ minimum: 0, maximum: 36_500, default: 30 }),

@@ -2,3 +2,4 @@
 export * from './create.ts'
 export * from './fs.ts'
 export * from './port.ts'
+export * from './outage.ts'

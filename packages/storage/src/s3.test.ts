@@ -18,4 +18,6 @@ t.test('classifyS3Error: what an operator must fix', async (t) => {
   t.equal(classifyS3Error(sdk('Error', undefined, 'ENOTFOUND')), 'unreachable')
   t.equal(classifyS3Error(sdk('TimeoutError')), 'unreachable')
   t.equal(classifyS3Error(sdk('InternalError', 500)), 'failed')
+  t.equal(classifyS3Error(sdk('SlowDown', 503)), 'failed')
+  t.equal(classifyS3Error(sdk('InsufficientStorage', 507)), 'full')
 })

@@ -64,12 +64,13 @@ const DENIED_NAMES = new Set([
   'XAdminUserNotFound'
 ])
 
-/** Sorts an SDK failure into what an operator must fix. */
+/** Sorts an SDK failure into what an operator must fix. Every kind is an outage: none is the stored image's fault. */
 export function classifyS3Error(err: unknown): StorageErrorKind {
   const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } }
   const status = e.$metadata?.httpStatusCode
   if (e.name === 'NoSuchBucket') return 'missing-bucket'
   if (status === 401 || status === 403 || DENIED_NAMES.has(e.name ?? '')) return 'denied'
+  if (status === 507 || e.name === 'QuotaExceeded') return 'full'
   if (NETWORK_CODES.has(e.code ?? '') || NETWORK_CODES.has(e.name ?? '') || e.name === 'TimeoutError')
     return 'unreachable'
   return 'failed'
@@ -276,6 +277,7 @@ export class S3Storage implements Storage {
       denied: `access to ${bucket} ${this.where} was denied while ${doing} (${detail}); check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or an instance role) and the bucket policy`,
       unreachable: `cannot reach S3 ${this.where} while ${doing} (${detail}); check S3_ENDPOINT and the network${this.options.endpoint && !this.options.forcePathStyle ? '; most non-AWS servers also need S3_FORCE_PATH_STYLE=true' : ''}`,
       'not-writable': `${bucket} is not writable (${detail})`,
+      full: `${bucket} ${this.where} has no room left while ${doing} (${detail}); raise its quota`,
       'invalid-key': detail,
       failed: `S3 ${this.where} failed while ${doing} on ${bucket} (${detail})`
     }[kind]

@@ -22,6 +22,11 @@ export interface JobContext<D> {
   requestId: string | undefined
   /** An earlier run of this job died part-way: what it was writing may be left half-done. */
   resumed: boolean
+  /**
+   * An earlier run of this job ended without finishing it (handed back, or died): outputs it stored may have no
+   * record yet.
+   */
+  rerun: boolean
   log: Logger
   /** Aborted when the job was taken over or the worker shuts down: start no new work. */
   signal: AbortSignal

@@ -4,14 +4,15 @@ import {
   imageKey,
   imagesRecorded,
   type Metrics,
+  possibleImageKeys,
   type RequestStore,
   redactUrl,
   type UnitData,
   unitArrival
 } from '@imgproc/core'
 import { type ImageDeps, processImage } from '@imgproc/media'
-import type { Storage } from '@imgproc/storage'
-import type { LimitFunction } from 'p-limit'
+import { isStorageOutage, retryingPuts, type Storage } from '@imgproc/storage'
+import pLimit, { type LimitFunction } from 'p-limit'
 import { ProgressBatcher } from '../progress-batcher.ts'
 import type { Processor } from './contract.ts'
 
@@ -21,6 +22,8 @@ export interface ImagesDeps {
   /** Worker-wide cap on images in flight (downloading or compressing), shared by every unit it holds. */
   inflight: LimitFunction
   storage: Storage
+  /** How long one image's storage write rides out an outage in place before the unit is handed back (0: not). */
+  storageRetryMs?: number
   flushMs: number
   concurrency: number
   metrics: Metrics
@@ -29,9 +32,11 @@ export interface ImagesDeps {
 }
 
 /**
- * A work unit: some of one request's distinct images. Images an earlier (crashed) run recorded are skipped;
- * finished ones are written in batches, each batch with the unit's counters in the same write. When every image
- * is recorded the unit arrives at the request's finisher.
+ * A work unit: some of one request's distinct images. Images an earlier run recorded are skipped, and so are
+ * those it stored without recording (found by their output keys); finished ones are written in batches, each
+ * batch with the unit's counters in the same write. A storage outage hands the unit back, but only after what it
+ * finished is written, so no later run downloads those again. When every image is recorded the unit arrives at the
+ * request's finisher.
  */
 export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
   return {
@@ -42,7 +47,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       const requestId = ctx.requestId!
       const images = [...unit.images]
       await deps.store.markStarted(requestId)
-      const todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
+      let todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
       if (ctx.resumed) {
         // What the dead run was writing: any output name of the images still to do.
         const keys = todo.flatMap((slot) =>
@@ -56,43 +61,72 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         intervalMs: deps.flushMs,
         onError: (err) => log.warn({ err: (err as Error).message }, 'progress write failed; kept for the next flush')
       })
-      // The first unexpected error (storage, a bug) stops this unit from starting more images.
+      // The first storage outage (or bug) stops this unit from starting more images.
       const failed = new AbortController()
       const stop = AbortSignal.any([ctx.signal, failed.signal])
+      const imageDeps: ImageDeps = {
+        ...deps.imageDeps,
+        storage: retryingPuts(deps.imageDeps.storage, { waitMs: deps.storageRetryMs ?? 0, signal: stop })
+      }
+      let interrupted: { err: unknown } | null = null
       try {
-        await Promise.all(
+        if (ctx.rerun) {
+          // An earlier run may have stored outputs whose records it could not write (it died, lost its lease, or
+          // the database was away): those are recorded from the storage, not downloaded again.
+          const found = await storedOutputs(deps.storage, requestId, unit, todo)
+          for (const [slot, record] of found) {
+            images[slot] = record
+            batcher.add(slot)
+          }
+          if (found.size > 0) log.info({ found: found.size }, 'outputs already stored; recorded without downloading')
+          deps.metrics.outputsFound.inc(found.size)
+          todo = todo.filter((slot) => !found.has(slot))
+        }
+        const runs = await Promise.allSettled(
           todo.map((slot) =>
-            deps
-              .inflight(async () => {
-                if (stop.aborted) return
-                const record = await processImage(
+            deps.inflight(async () => {
+              if (stop.aborted) return
+              const downloads = images[slot]!.downloads ?? 0
+              if (downloads > 0) deps.metrics.imageRedownloads.inc()
+              let record: ImageRecord
+              try {
+                record = await processImage(
                   { requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options },
-                  deps.imageDeps
+                  imageDeps
                 )
-                images[slot] = record
-                observe(deps.metrics, record)
-                if (record.status === 'failed')
-                  log.info(
-                    {
-                      image: unit.first + slot,
-                      url: redactUrl(record.url),
-                      kind: record.error_kind,
-                      reason: record.error
-                    },
-                    'image failed'
-                  )
-                batcher.add(slot)
-              })
-              .catch((err) => {
+              } catch (err) {
                 failed.abort()
+                // Storing is the last step: the image was downloaded, and its next download is a re-download.
+                if (isStorageOutage(err)) {
+                  images[slot] = { ...images[slot]!, downloads: downloads + 1 }
+                  batcher.add(slot)
+                }
                 throw err
-              })
+              }
+              images[slot] = record
+              observe(deps.metrics, record)
+              if (record.status === 'failed')
+                log.info(
+                  {
+                    image: unit.first + slot,
+                    url: redactUrl(record.url),
+                    kind: record.error_kind,
+                    reason: record.error
+                  },
+                  'image failed'
+                )
+              batcher.add(slot)
+            })
           )
         )
+        const rejected = runs.find((r) => r.status === 'rejected')
+        if (rejected) interrupted = { err: rejected.reason }
+        // Also when interrupted: what finished is written before the unit is handed back.
         await batcher.flushUntilWritten()
       } finally {
         batcher.stop()
       }
+      if (interrupted) throw interrupted.err
       if (images.some((i) => i.status === 'pending')) return { kind: 'released' } // shutting down
       await deps.beforeDone?.(requestId, unit.n)
       return { kind: 'done', arrive: unitArrival(requestId, unit.n) }
@@ -115,6 +149,30 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       }
     }
   }
+}
+
+/** Records of the `slots` whose output is already stored, by slot, found by the keys it can have. */
+async function storedOutputs(
+  storage: Storage,
+  requestId: string,
+  unit: UnitData,
+  slots: number[]
+): Promise<Map<number, ImageRecord>> {
+  const found = new Map<number, ImageRecord>()
+  const limit = pLimit(8)
+  await Promise.all(
+    slots.map((slot) =>
+      limit(async () => {
+        for (const { key, format } of possibleImageKeys(requestId, unit.first + slot, unit.options.format)) {
+          if (!(await storage.stat(key))) continue
+          // The stats of its compression went with the run that stored it; the output itself is all that counts.
+          found.set(slot, { url: unit.images[slot]!.url, status: 'succeeded', output_file: key, format_out: format })
+          return
+        }
+      })
+    )
+  )
+  return found
 }
 
 function observe(metrics: Metrics, record: ImageRecord): void {

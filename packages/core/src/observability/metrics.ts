@@ -5,7 +5,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * counts answer in time proportional to the backlog, never to the history. Finished requests are a counter
  * (`requests_finished_total`) that the finishers increment: a scrape never scans the collection.
  */
-export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promise<Array<{ _id: string; n: number }>>) {
+export function createMetrics(
+  app: 'api' | 'worker',
+  countRequests?: () => Promise<Array<{ _id: string; n: number }>>,
+  storageFailing?: () => boolean
+) {
   const registry = new Registry()
   registry.setDefaultLabels({ app })
   collectDefaultMetrics({ register: registry })
@@ -94,6 +98,36 @@ export function createMetrics(app: 'api' | 'worker', countRequests?: () => Promi
       name: 'imgproc_quota_rejections_total',
       help: 'Uploads refused by a per-tenant quota (429, or 413 for more images than a whole day), most before their body is read',
       labelNames: ['quota'],
+      registers: [registry]
+    }),
+    storageOutages: new Counter({
+      name: 'imgproc_storage_outages_total',
+      help: 'Storage outages begun (storage working, then a call failing), by kind (full, not-writable, unreachable, …)',
+      labelNames: ['kind'],
+      registers: [registry]
+    }),
+    storageFailures: new Counter({
+      name: 'imgproc_storage_failures_total',
+      help: 'Storage calls that failed with an outage, by kind; the work they were part of was handed back, not failed',
+      labelNames: ['kind'],
+      registers: [registry]
+    }),
+    storageFailing: new Gauge({
+      name: 'imgproc_storage_failing',
+      help: '1 from a storage call failing with an outage until one succeeds again, else 0',
+      registers: [registry],
+      collect() {
+        this.set(storageFailing?.() ? 1 : 0)
+      }
+    }),
+    imageRedownloads: new Counter({
+      name: 'imgproc_image_redownloads_total',
+      help: 'Downloads of an image that an earlier run of its work unit had downloaded but could not store',
+      registers: [registry]
+    }),
+    outputsFound: new Counter({
+      name: 'imgproc_image_outputs_found_total',
+      help: 'Images a later run of their work unit found already stored, and recorded without downloading again',
       registers: [registry]
     }),
     webhookDeliveries: new Counter({

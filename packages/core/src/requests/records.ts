@@ -13,6 +13,11 @@ export interface ImageRecord extends Partial<ImageStats> {
   error?: string
   /** Why it failed, as a fixed vocabulary (metrics labels, dashboards); `error` is the sentence for people. */
   error_kind?: string
+  /**
+   * While pending: how many runs of its unit downloaded it and then could not store it (a storage outage), so
+   * the next download is a re-download (`imgproc_image_redownloads_total`). Never shown to customers.
+   */
+  downloads?: number
 }
 
 export interface ProductRecord {

@@ -49,7 +49,7 @@ export function outputUrl(urls: LinkSettings, image: ImageRecord): string | null
 }
 
 function imageView(urls: LinkSettings, image: ImageRecord): ImageView {
-  const { url, status, output_file: _file, error, error_kind: _kind, ...stats } = image
+  const { url, status, output_file: _file, error, error_kind: _kind, downloads: _downloads, ...stats } = image
   return {
     ...stats,
     input_url: url,
