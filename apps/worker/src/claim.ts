@@ -136,7 +136,10 @@ export async function runClaim(queue: JobQueue, lease: Lease, processor: Process
     if (err instanceof JobTakenOver) log.warn('lease lost to another worker; stopped')
     else if (isInfrastructureError(err)) {
       const delay = options.handBackDelayMs?.(err) ?? handBackDelayMs(err, null, options.pollMs)
-      log.warn({ err: (err as Error).message, retry_in_ms: delay }, 'job interrupted by an outage; handed back for later')
+      log.warn(
+        { err: (err as Error).message, retry_in_ms: delay },
+        'job interrupted by an outage; handed back for later'
+      )
       // If even that fails, the lease runs out and the claim is counted.
       await claim.handBack(new Date(queue.now().getTime() + delay)).catch(() => undefined)
     } else log.error({ err }, 'job failed unexpectedly; it will be retried when its lease runs out')

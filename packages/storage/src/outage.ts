@@ -16,6 +16,8 @@ export interface StorageFailing {
  */
 export class StorageHealth {
   private current: StorageFailing | null = null
+  /** The outage was seen on a write: only a write that works ends it (a full disk still serves reads). */
+  private onWrites = false
 
   /** `onFailure` hears of every failed call; `began` is true for the first one of an outage. */
   constructor(private readonly onFailure: (err: StorageError, began: boolean) => void = () => undefined) {}
@@ -29,36 +31,39 @@ export class StorageHealth {
     return this.current ? now - this.current.since.getTime() : 0
   }
 
-  failed(err: StorageError, now = new Date()): void {
+  failed(err: StorageError, call: { write: boolean }, now = new Date()): void {
     const began = this.current === null
+    this.onWrites = (!began && this.onWrites) || call.write
     this.current = { kind: err.kind, reason: err.message, since: this.current?.since ?? now }
     this.onFailure(err, began)
   }
 
-  succeeded(): void {
-    this.current = null
+  succeeded(call: { write: boolean }): void {
+    if (call.write || !this.onWrites) this.current = null
   }
 }
 
-/** `storage`, with the outcome of every call that touches objects reported to `health`. */
+/** `storage`, with the outcome of every call that touches objects reported to `health`. Only a put is a write:
+ * deleting works on a full disk. */
 export function watchedStorage(storage: Storage, health: StorageHealth): Storage {
-  const watch = async <T>(call: Promise<T>): Promise<T> => {
+  const watch = async <T>(call: Promise<T>, kind: { write: boolean }): Promise<T> => {
     try {
       const result = await call
-      health.succeeded()
+      health.succeeded(kind)
       return result
     } catch (err) {
-      if (isStorageOutage(err)) health.failed(err)
+      if (isStorageOutage(err)) health.failed(err, kind)
       throw err
     }
   }
+  const [write, read] = [{ write: true }, { write: false }]
   return {
     ...delegating(storage),
-    put: (key, body, meta) => watch(storage.put(key, body, meta)),
-    read: (key, range) => watch(storage.read(key, range)),
-    stat: (key) => watch(storage.stat(key)),
-    deletePrefix: (prefix) => watch(storage.deletePrefix(prefix)),
-    removeStale: (keys) => watch(storage.removeStale(keys))
+    put: (key, body, meta) => watch(storage.put(key, body, meta), write),
+    read: (key, range) => watch(storage.read(key, range), read),
+    stat: (key) => watch(storage.stat(key), read),
+    deletePrefix: (prefix) => watch(storage.deletePrefix(prefix), read),
+    removeStale: (keys) => watch(storage.removeStale(keys), read)
   }
 }
 

@@ -1,38 +1,54 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { type ImageRecord, imagesRecorded, type UnitData, unitArrival } from '@imgproc/core'
+import { type ImageRecord, imagesRecorded, objectMeta, type UnitData, unitArrival } from '@imgproc/core'
+import { FileStorage, isStorageOutage } from '@imgproc/storage'
 import pLimit from 'p-limit'
 import pino from 'pino'
 import t from 'tap'
 import { jobFixture } from '../../../../test/support/job-fixture.ts'
+import { CORPUS } from '../../../../test/support/paths.ts'
 import { startImageServer } from '../../../../test/support/servers.ts'
+import { type SmallDisk, smallDisk } from '../../../../test/support/small-disk.ts'
 import { JobTakenOver } from './contract.ts'
 import { type ImagesDeps, imagesProcessor } from './images.ts'
 
 // A work unit's processor on a real store and queue (the test run's MongoDB), a FileStorage in a temporary
 // directory, and real images from a server on 127.0.0.1.
 const hang = new Set<() => void>()
-const images = await startImageServer({ '/hang': (_req, res) => void hang.add(() => res.destroyed || res.end()) })
+// The disk the next '/fills-disk' answer fills (the first time it is asked for), before it sends an image.
+let filling: SmallDisk | null = null
+const images = await startImageServer({
+  '/hang': (_req, res) => void hang.add(() => res.destroyed || res.end()),
+  '/fills-disk': (_req, res) => {
+    const disk = filling
+    filling = null
+    void (disk ? disk.fill() : Promise.resolve()).then(() =>
+      res.writeHead(200).end(readFileSync(path.join(CORPUS, 'rocket.jpg')))
+    )
+  }
+})
 t.teardown(() => images.close())
 const fx = await jobFixture(t, pino({ level: 'silent' }))
 
-const processor = (extra: Partial<ImagesDeps> = {}) =>
-  imagesProcessor({
-    store: fx.store,
-    imageDeps: {
-      download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
-      maxInputPixels: 100_000_000,
-      storage: fx.storage,
-      compressSlot: (work) => work()
-    },
-    inflight: pLimit(4),
+const deps: ImagesDeps = {
+  store: fx.store,
+  imageDeps: {
+    download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
+    maxInputPixels: 100_000_000,
     storage: fx.storage,
-    flushMs: 20,
-    concurrency: 1,
-    metrics: fx.metrics,
-    ...extra
-  })
+    compressSlot: (work) => work()
+  },
+  inflight: pLimit(4),
+  storage: fx.storage,
+  flushMs: 20,
+  concurrency: 1,
+  metrics: fx.metrics
+}
+const processor = (extra: Partial<ImagesDeps> = {}) => imagesProcessor({ ...deps, ...extra })
+/** Its images stored on `storage` (a disk that fills up). */
+const onStorage = (storage: FileStorage, extra: Partial<ImagesDeps> = {}) =>
+  processor({ storage, imageDeps: { ...deps.imageDeps, storage }, ...extra })
 const unitOf = async (requestId: string) => (await fx.store.jobs.units(requestId))[0]!
 const statuses = (records: ImageRecord[]) => records.map((i) => i.status)
 
@@ -124,3 +140,90 @@ t.test('a worker shutting down starts no image and hands the unit back', async (
   t.equal(images.hits.get('/img/rocket.jpg?e'), undefined)
   t.same(statuses((await unitOf(plan.request.request_id)).data.images), ['pending'])
 })
+
+t.test(
+  'a storage outage: what finished is recorded before the unit is handed back; the rest waits for a later run',
+  async (t) => {
+    const disk = await smallDisk()
+    t.teardown(() => disk.close())
+    const storage = new FileStorage(disk.dir)
+    filling = disk
+    // One image at a time; the second one's host fills the disk as it answers.
+    const plan = await fx.request([
+      `${images.url}/img/flowers.jpeg?f`,
+      `${images.url}/fills-disk?f`,
+      `${images.url}/img/chelsea.png?f`
+    ])
+    const id = plan.request.request_id
+    const redownloads = () => fx.metrics.imageRedownloads.get().then((m) => m.values[0]?.value ?? 0)
+    const before = await redownloads()
+    const first = await fx.claim<UnitData>('images')
+    const err = await onStorage(storage, { inflight: pLimit(1) })
+      .process(first.context)
+      .catch((e) => e)
+    t.ok(isStorageOutage(err), `an outage is thrown for the runner to hand back (${err.kind}: ${err.message})`)
+    t.match(err, { kind: disk.kind })
+    const unit = await unitOf(id)
+    t.match(
+      unit.data.images,
+      [{ status: 'succeeded', output_file: `${id}/0.jpg` }, { status: 'pending', downloads: 1 }, { status: 'pending' }],
+      'the image stored before the outage is recorded; the one it interrupted is marked as downloaded once'
+    )
+    t.notOk(unit.data.images[2]!.downloads, 'no image was started after the outage')
+    t.equal(images.hits.get('/img/chelsea.png?f'), undefined)
+    t.ok(await first.handBack(new Date()))
+
+    await disk.free()
+    const second = await fx.claim<UnitData>('images')
+    t.ok(second.context.rerun)
+    t.notOk(second.context.resumed, 'a hand-back is not a crash')
+    t.equal((await onStorage(storage, { inflight: pLimit(1) }).process(second.context)).kind, 'done')
+    t.same(statuses((await unitOf(id)).data.images), ['succeeded', 'succeeded', 'succeeded'])
+    t.equal(images.hits.get('/img/flowers.jpeg?f'), 1, 'the recorded image was not fetched again')
+    t.equal(images.hits.get('/fills-disk?f'), 2, 'the interrupted one was fetched once more')
+    t.equal(images.hits.get('/img/chelsea.png?f'), 1)
+    t.equal((await redownloads()) - before, 1, 'and that re-download is counted')
+  }
+)
+
+t.test('a write that meets a short outage waits in place: nothing is downloaded twice', async (t) => {
+  const disk = await smallDisk()
+  t.teardown(() => disk.close())
+  const storage = new FileStorage(disk.dir)
+  const plan = await fx.request([`${images.url}/img/flowers.jpeg?g`, `${images.url}/img/rocket.jpg?g`])
+  await disk.fill()
+  setTimeout(() => void disk.free(), 700)
+  const claim = await fx.claim<UnitData>('images')
+  const started = Date.now()
+  const outcome = await onStorage(storage, { storageRetryMs: 20_000 }).process(claim.context)
+  t.equal(outcome.kind, 'done', `done ${Date.now() - started} ms later, once the disk had room`)
+  t.same(statuses((await unitOf(plan.request.request_id)).data.images), ['succeeded', 'succeeded'])
+  t.equal(images.hits.get('/img/flowers.jpeg?g'), 1)
+  t.equal(images.hits.get('/img/rocket.jpg?g'), 1)
+})
+
+t.test(
+  'a later run records outputs an earlier one stored but could not record, without downloading them',
+  async (t) => {
+    const plan = await fx.request([`${images.url}/img/rocket.jpg?h`, `${images.url}/img/flowers.jpeg?h`])
+    const id = plan.request.request_id
+    const first = await fx.claim<UnitData>('images')
+    // The first run stored image 0 and then lost its progress write (the database was away) and its lease.
+    const key = `${id}/0.jpg`
+    await fx.storage.put(key, readFileSync(path.join(CORPUS, 'rocket.jpg')), objectMeta(key))
+    t.ok(await first.handBack(new Date()))
+    const found = () => fx.metrics.outputsFound.get().then((m) => m.values[0]?.value ?? 0)
+    const before = await found()
+    const second = await fx.claim<UnitData>('images')
+    t.equal((await processor().process(second.context)).kind, 'done')
+    const unit = await unitOf(id)
+    t.match(unit.data.images, [
+      { status: 'succeeded', output_file: key, format_out: 'jpeg' },
+      { status: 'succeeded', output_file: `${id}/1.jpg` }
+    ])
+    t.equal(images.hits.get('/img/rocket.jpg?h'), undefined, 'the stored image was not fetched')
+    t.equal(images.hits.get('/img/flowers.jpeg?h'), 1)
+    t.match(unit.data.tally, { succeeded: 2, failed: 0 })
+    t.equal((await found()) - before, 1, 'counted on /metrics')
+  }
+)

@@ -41,7 +41,11 @@ export async function checkReadiness(
   const reason = failing && `${failing.reason}${failing.since ? ` (failing since ${failing.since.toISOString()})` : ''}`
   return {
     ready,
-    body: { status: ready ? 'ready' : 'not ready', checks, ...(options.reasons && reason ? { reasons: { storage: reason } } : {}) }
+    body: {
+      status: ready ? 'ready' : 'not ready',
+      checks,
+      ...(options.reasons && reason ? { reasons: { storage: reason } } : {})
+    }
   }
 }
 
