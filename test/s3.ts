@@ -2,7 +2,7 @@
  * A real S3 server for tests: versitygw (Apache-2.0) over a temporary directory, on a free loopback port.
  * Installed by scripts/install-versitygw.sh; when it is missing the test fails, it is never skipped.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -26,6 +26,9 @@ export interface S3Server {
   /** Environment for an API or worker child process using `bucket` (credentials through the AWS default chain). */
   env(bucket: string, prefix?: string): Record<string, string>
   output(): string
+  /** An outage: the gateway is killed (connections are refused); `up` starts it again with the same objects. */
+  down(): Promise<void>
+  up(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -39,44 +42,37 @@ export async function startS3Server(): Promise<S3Server> {
     accessKeyId: `test${randomBytes(4).toString('hex')}`,
     secretAccessKey: randomBytes(16).toString('hex')
   }
-  const child = spawn(
-    VERSITYGW,
-    [
-      '--access',
-      credentials.accessKeyId,
-      '--secret',
-      credentials.secretAccessKey,
-      '--port',
-      `127.0.0.1:${port}`,
-      '--quiet',
-      'posix',
-      dir
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe']
-    }
-  )
   let log = ''
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-50_000)
   }
-  child.stdout.on('data', keep)
-  child.stderr.on('data', keep)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const kill = () => child.kill('SIGKILL')
-  process.once('exit', kill)
-
   const endpoint = `http://127.0.0.1:${port}`
   const region = 'us-east-1'
-  const client = new S3Client({
-    endpoint,
-    region,
-    credentials,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED'
-  })
-  try {
+  let gateway: { child: ChildProcess; exited: Promise<void> } | null = null
+  const kill = () => gateway?.child.kill('SIGKILL')
+  process.once('exit', kill)
+  // The gateway over `dir`: started again after `down`, it serves the same objects on the same port.
+  const launch = async () => {
+    const child = spawn(
+      VERSITYGW,
+      [
+        '--access',
+        credentials.accessKeyId,
+        '--secret',
+        credentials.secretAccessKey,
+        '--port',
+        `127.0.0.1:${port}`,
+        '--quiet',
+        'posix',
+        dir
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    )
+    child.stdout.on('data', keep)
+    child.stderr.on('data', keep)
+    gateway = { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) }
     await waitFor(
       'versitygw to answer',
       async () => {
@@ -86,6 +82,22 @@ export async function startS3Server(): Promise<S3Server> {
       20_000,
       50
     )
+  }
+  const down = async () => {
+    kill()
+    await gateway?.exited
+  }
+
+  const client = new S3Client({
+    endpoint,
+    region,
+    credentials,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED'
+  })
+  try {
+    await launch()
   } catch (err) {
     kill()
     throw err
@@ -109,10 +121,11 @@ export async function startS3Server(): Promise<S3Server> {
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey
     }),
     output: () => log,
+    down,
+    up: launch,
     async stop() {
       client.destroy()
-      kill()
-      await exited
+      await down()
       process.removeListener('exit', kill)
       await rm(dir, { recursive: true, force: true })
     }

@@ -1,10 +1,11 @@
 import { once } from 'node:events'
 import { createMetrics, type JobKind } from '@imgproc/core'
-import { StorageError } from '@imgproc/storage'
+import { StorageError, StorageHealth } from '@imgproc/storage'
 import pino from 'pino'
 import t from 'tap'
 import { MemoryQueue } from '../../../test/support/memory-queue.ts'
 import { waitFor } from '../../../test/support/wait.ts'
+import { handBackDelayMs } from './claim.ts'
 import { type JobContext, JobTakenOver, type Outcome, type Processor } from './jobs/contract.ts'
 import { Runner, type RunnerOptions } from './runner.ts'
 
@@ -246,3 +247,21 @@ t.test('closing: running jobs see the shutdown and hand back their work', async 
     ['release']
   )
 })
+
+t.test(
+  'work handed back by a storage outage waits as long as the outage has lasted, from 5 s up to a minute',
+  async (t) => {
+    const health = new StorageHealth()
+    const outage = new StorageError('full', 'no space left')
+    const start = Date.now()
+    health.failed(outage, { write: true }, new Date(start))
+    t.equal(handBackDelayMs(outage, health, 100, start + 1000), 5000, 'a new outage: the usual pause')
+    t.equal(handBackDelayMs(outage, health, 100, start + 20_000), 20_000, 'twenty seconds in: twenty more')
+    t.equal(handBackDelayMs(outage, health, 100, start + 600_000), 60_000, 'never more than a minute')
+    t.equal(handBackDelayMs(outage, health, 2000, start + 1000), 20_000, 'at least ten polls')
+    const database = Object.assign(new Error('connection closed'), { name: 'MongoNetworkError' })
+    t.equal(handBackDelayMs(database, health, 100, start + 20_000), 5000, 'a database outage: the usual pause')
+    health.succeeded({ write: true })
+    t.equal(handBackDelayMs(outage, health, 100, start + 20_000), 5000, 'once it works again, back to the usual pause')
+  }
+)

@@ -227,3 +227,21 @@ t.test(
     t.equal((await found()) - before, 1, 'counted on /metrics')
   }
 )
+
+t.test('while the storage is failing, a run checks it can write before it downloads anything', async (t) => {
+  const disk = await smallDisk()
+  t.teardown(() => disk.close())
+  const storage = new FileStorage(disk.dir)
+  const plan = await fx.request([`${images.url}/img/flowers.jpeg?i`, `${images.url}/img/rocket.jpg?i`])
+  await disk.fill()
+  const first = await fx.claim<UnitData>('images')
+  const failing = onStorage(storage, { storageFailing: () => true })
+  await t.rejects(failing.process(first.context), { name: 'StorageError', kind: disk.kind })
+  t.equal(images.hits.get('/img/flowers.jpeg?i'), undefined, 'nothing downloaded while the disk is full')
+  t.equal(images.hits.get('/img/rocket.jpg?i'), undefined)
+  t.ok(await first.handBack(new Date()))
+  await disk.free()
+  const second = await fx.claim<UnitData>('images')
+  t.equal((await failing.process(second.context)).kind, 'done', 'with room again, the check passes and all is done')
+  t.same(statuses((await unitOf(plan.request.request_id)).data.images), ['succeeded', 'succeeded'])
+})

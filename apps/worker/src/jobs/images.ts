@@ -24,6 +24,8 @@ export interface ImagesDeps {
   storage: Storage
   /** How long one image's storage write rides out an outage in place before the unit is handed back (0: not). */
   storageRetryMs?: number
+  /** The worker's storage is failing (StorageHealth): a run then starts with a write check and one image. */
+  storageFailing?: () => boolean
   flushMs: number
   concurrency: number
   metrics: Metrics
@@ -68,6 +70,40 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         ...deps.imageDeps,
         storage: retryingPuts(deps.imageDeps.storage, { waitMs: deps.storageRetryMs ?? 0, signal: stop })
       }
+      const runImage = (slot: number) =>
+        deps.inflight(async () => {
+          if (stop.aborted) return
+          const downloads = images[slot]!.downloads ?? 0
+          if (downloads > 0) deps.metrics.imageRedownloads.inc()
+          let record: ImageRecord
+          try {
+            record = await processImage(
+              { requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options },
+              imageDeps
+            )
+          } catch (err) {
+            failed.abort()
+            // Storing is the last step: the image was downloaded, and its next download is a re-download.
+            if (isStorageOutage(err)) {
+              images[slot] = { ...images[slot]!, downloads: downloads + 1 }
+              batcher.add(slot)
+            }
+            throw err
+          }
+          images[slot] = record
+          observe(deps.metrics, record)
+          if (record.status === 'failed')
+            log.info(
+              {
+                image: unit.first + slot,
+                url: redactUrl(record.url),
+                kind: record.error_kind,
+                reason: record.error
+              },
+              'image failed'
+            )
+          batcher.add(slot)
+        })
       let interrupted: { err: unknown } | null = null
       try {
         if (ctx.rerun) {
@@ -82,43 +118,20 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
           deps.metrics.outputsFound.inc(found.size)
           todo = todo.filter((slot) => !found.has(slot))
         }
-        const runs = await Promise.allSettled(
-          todo.map((slot) =>
-            deps.inflight(async () => {
-              if (stop.aborted) return
-              const downloads = images[slot]!.downloads ?? 0
-              if (downloads > 0) deps.metrics.imageRedownloads.inc()
-              let record: ImageRecord
-              try {
-                record = await processImage(
-                  { requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options },
-                  imageDeps
-                )
-              } catch (err) {
+        // The storage was failing when this run began: it must take a write, and then one image, before the
+        // others are downloaded; a long outage then costs no download per retry.
+        const canary = deps.storageFailing?.() && todo.length > 0
+        const first = canary
+          ? deps.storage.check({ write: true }).then(
+              () => runImage(todo[0]!),
+              (err) => {
                 failed.abort()
-                // Storing is the last step: the image was downloaded, and its next download is a re-download.
-                if (isStorageOutage(err)) {
-                  images[slot] = { ...images[slot]!, downloads: downloads + 1 }
-                  batcher.add(slot)
-                }
                 throw err
               }
-              images[slot] = record
-              observe(deps.metrics, record)
-              if (record.status === 'failed')
-                log.info(
-                  {
-                    image: unit.first + slot,
-                    url: redactUrl(record.url),
-                    kind: record.error_kind,
-                    reason: record.error
-                  },
-                  'image failed'
-                )
-              batcher.add(slot)
-            })
-          )
-        )
+            )
+          : Promise.resolve()
+        const runs = [...(await Promise.allSettled([first]))]
+        runs.push(...(await Promise.allSettled((canary ? todo.slice(1) : todo).map(runImage))))
         const rejected = runs.find((r) => r.status === 'rejected')
         if (rejected) interrupted = { err: rejected.reason }
         // Also when interrupted: what finished is written before the unit is handed back.
