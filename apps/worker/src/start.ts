@@ -113,7 +113,7 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
       inflight: pLimit(config.WORKER_CONCURRENCY * 2),
       storage: work,
       storageRetryMs: config.STORAGE_RETRY_S * 1000,
-      storageFailing: () => health.failing !== null,
+      storageFailing: () => health.failing,
       flushMs: config.PROGRESS_FLUSH_MS,
       concurrency: config.WORKER_UNITS,
       metrics,

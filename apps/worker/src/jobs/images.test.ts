@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { type ImageRecord, imagesRecorded, objectMeta, type UnitData, unitArrival } from '@imgproc/core'
-import { FileStorage, isStorageOutage } from '@imgproc/storage'
+import { FileStorage, isStorageOutage, type Storage, StorageHealth, watchedStorage } from '@imgproc/storage'
 import pLimit from 'p-limit'
 import pino from 'pino'
 import t from 'tap'
@@ -20,6 +20,7 @@ const hang = new Set<() => void>()
 let filling: SmallDisk | null = null
 const images = await startImageServer({
   '/hang': (_req, res) => void hang.add(() => res.destroyed || res.end()),
+  '/late-404': (_req, res) => void setTimeout(() => res.writeHead(404).end(), 300),
   '/fills-disk': (_req, res) => {
     const disk = filling
     filling = null
@@ -47,7 +48,7 @@ const deps: ImagesDeps = {
 }
 const processor = (extra: Partial<ImagesDeps> = {}) => imagesProcessor({ ...deps, ...extra })
 /** Its images stored on `storage` (a disk that fills up). */
-const onStorage = (storage: FileStorage, extra: Partial<ImagesDeps> = {}) =>
+const onStorage = (storage: Storage, extra: Partial<ImagesDeps> = {}) =>
   processor({ storage, imageDeps: { ...deps.imageDeps, storage }, ...extra })
 const unitOf = async (requestId: string) => (await fx.store.jobs.units(requestId))[0]!
 const statuses = (records: ImageRecord[]) => records.map((i) => i.status)
@@ -231,11 +232,15 @@ t.test(
 t.test('while the storage is failing, a run checks it can write before it downloads anything', async (t) => {
   const disk = await smallDisk()
   t.teardown(() => disk.close())
-  const storage = new FileStorage(disk.dir)
+  const health = new StorageHealth()
+  const storage = watchedStorage(new FileStorage(disk.dir), health)
   const plan = await fx.request([`${images.url}/img/flowers.jpeg?i`, `${images.url}/img/rocket.jpg?i`])
   await disk.fill()
+  // Another unit of this worker found the disk full.
+  await t.rejects(storage.put('x/0.png', Buffer.alloc(10_000), objectMeta('x/0.png')))
+  t.ok(health.failing)
   const first = await fx.claim<UnitData>('images')
-  const failing = onStorage(storage, { storageFailing: () => true })
+  const failing = onStorage(storage, { storageFailing: () => health.failing })
   await t.rejects(failing.process(first.context), { name: 'StorageError', kind: disk.kind })
   t.equal(images.hits.get('/img/flowers.jpeg?i'), undefined, 'nothing downloaded while the disk is full')
   t.equal(images.hits.get('/img/rocket.jpg?i'), undefined)
@@ -244,4 +249,39 @@ t.test('while the storage is failing, a run checks it can write before it downlo
   const second = await fx.claim<UnitData>('images')
   t.equal((await failing.process(second.context)).kind, 'done', 'with room again, the check passes and all is done')
   t.same(statuses((await unitOf(plan.request.request_id)).data.images), ['succeeded', 'succeeded'])
+  t.equal(health.failing, null)
+})
+
+t.test('once the storage fails, no other image starts downloading; those under way wait for it in place', async (t) => {
+  const disk = await smallDisk()
+  t.teardown(() => disk.close())
+  const health = new StorageHealth()
+  const storage = watchedStorage(new FileStorage(disk.dir), health)
+  filling = disk
+  // Two at a time: the first image's host fills the disk, and its write waits for room; the second fails on its
+  // own (a late 404) meanwhile, which frees a slot: the third must not start while the disk is full.
+  const plan = await fx.request([
+    `${images.url}/fills-disk?j`,
+    `${images.url}/late-404?j`,
+    `${images.url}/img/chelsea.png?j`
+  ])
+  const id = plan.request.request_id
+  setTimeout(() => void disk.free(), 1500)
+  const claim = await fx.claim<UnitData>('images')
+  const err = await onStorage(storage, {
+    inflight: pLimit(2),
+    storageRetryMs: 20_000,
+    storageFailing: () => health.failing
+  })
+    .process(claim.context)
+    .catch((e) => e)
+  t.ok(isStorageOutage(err), 'the unit is handed back: its next image met a failing storage')
+  t.match(
+    (await unitOf(id)).data.images,
+    [{ status: 'succeeded' }, { status: 'failed', error_kind: 'http_4xx' }, { status: 'pending' }],
+    'the image under way waited for room and was stored'
+  )
+  t.notOk((await unitOf(id)).data.images[2]!.downloads, 'the third image was never downloaded')
+  t.equal(images.hits.get('/img/chelsea.png?j'), undefined)
+  t.equal(images.hits.get('/fills-disk?j'), 1)
 })

@@ -11,7 +11,7 @@ import {
   unitArrival
 } from '@imgproc/core'
 import { type ImageDeps, processImage } from '@imgproc/media'
-import { isStorageOutage, retryingPuts, type Storage } from '@imgproc/storage'
+import { isStorageOutage, retryingPuts, type Storage, StorageError, type StorageFailing } from '@imgproc/storage'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { ProgressBatcher } from '../progress-batcher.ts'
 import type { Processor } from './contract.ts'
@@ -24,8 +24,11 @@ export interface ImagesDeps {
   storage: Storage
   /** How long one image's storage write rides out an outage in place before the unit is handed back (0: not). */
   storageRetryMs?: number
-  /** The worker's storage is failing (StorageHealth): a run then starts with a write check and one image. */
-  storageFailing?: () => boolean
+  /**
+   * How the worker's storage is failing, if it is (StorageHealth): no download starts then, except one image
+   * after a write check at the start of a run, to find out whether it works again.
+   */
+  storageFailing?: () => StorageFailing | null
   flushMs: number
   concurrency: number
   metrics: Metrics
@@ -63,16 +66,22 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         intervalMs: deps.flushMs,
         onError: (err) => log.warn({ err: (err as Error).message }, 'progress write failed; kept for the next flush')
       })
-      // The first storage outage (or bug) stops this unit from starting more images.
+      // The first storage outage (or bug) stops this unit from starting more images; those under way wait for the
+      // storage in place (up to storageRetryMs) rather than throw away their download.
       const failed = new AbortController()
       const stop = AbortSignal.any([ctx.signal, failed.signal])
       const imageDeps: ImageDeps = {
         ...deps.imageDeps,
-        storage: retryingPuts(deps.imageDeps.storage, { waitMs: deps.storageRetryMs ?? 0, signal: stop })
+        storage: retryingPuts(deps.imageDeps.storage, { waitMs: deps.storageRetryMs ?? 0, signal: ctx.signal })
       }
-      const runImage = (slot: number) =>
+      const runImage = (slot: number, canary = false) =>
         deps.inflight(async () => {
           if (stop.aborted) return
+          const outage = canary ? null : deps.storageFailing?.()
+          if (outage) {
+            failed.abort() // no download while the storage cannot take its result
+            throw new StorageError(outage.kind, outage.reason)
+          }
           const downloads = images[slot]!.downloads ?? 0
           if (downloads > 0) deps.metrics.imageRedownloads.inc()
           let record: ImageRecord
@@ -120,10 +129,10 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         }
         // The storage was failing when this run began: it must take a write, and then one image, before the
         // others are downloaded; a long outage then costs no download per retry.
-        const canary = deps.storageFailing?.() && todo.length > 0
+        const canary = Boolean(deps.storageFailing?.()) && todo.length > 0
         const first = canary
           ? deps.storage.check({ write: true }).then(
-              () => runImage(todo[0]!),
+              () => runImage(todo[0]!, true),
               (err) => {
                 failed.abort()
                 throw err
@@ -131,7 +140,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
             )
           : Promise.resolve()
         const runs = [...(await Promise.allSettled([first]))]
-        runs.push(...(await Promise.allSettled((canary ? todo.slice(1) : todo).map(runImage))))
+        runs.push(...(await Promise.allSettled((canary ? todo.slice(1) : todo).map((slot) => runImage(slot)))))
         const rejected = runs.find((r) => r.status === 'rejected')
         if (rejected) interrupted = { err: rejected.reason }
         // Also when interrupted: what finished is written before the unit is handed back.
