@@ -3,6 +3,7 @@ import path from 'node:path'
 import t from 'tap'
 import { csvOf } from './support/csv.ts'
 import { CORPUS } from './support/paths.ts'
+import { metricValues, spreadOf, sumOf } from './support/scrape.ts'
 import { freePort, startImageServer } from './support/servers.ts'
 import { startService, upload, waitForStatus } from './support/service.ts'
 import { smallDisk } from './support/small-disk.ts'
@@ -18,17 +19,6 @@ const images = await startImageServer({
 t.teardown(() => images.close())
 const disk = await smallDisk(64 * 1024 * 1024)
 t.teardown(() => disk.close())
-
-/** `name{labels} value` lines of a Prometheus scrape, for one metric. */
-function metric(scrape: string, name: string): Record<string, number> {
-  const values: Record<string, number> = {}
-  for (const line of scrape.split('\n')) {
-    const m = new RegExp(`^imgproc_${name}(\\{[^}]*\\})? (\\S+)$`).exec(line)
-    if (m) values[(m[1] ?? '').replace(/,?app="worker",?/, '').replace('{}', '')] = Number(m[2])
-  }
-  return values
-}
-const sum = (values: Record<string, number>) => Object.values(values).reduce((a, b) => a + b, 0)
 
 t.test(
   'a disk that fills up mid-request fails no image; /readyz and /metrics say why; all complete once freed',
@@ -58,7 +48,7 @@ t.test(
     const filledAt = Date.now()
     await waitFor('the worker to see the full disk', async () => {
       const scrape = await (await fetch(`${worker}/metrics`)).text()
-      return metric(scrape, 'storage_failing')[''] === 1
+      return metricValues(scrape, 'storage_failing')[''] === 1
     })
     // Long enough for several hand-backs, and for three 3 s leases to run out had they been left to.
     await new Promise((r) => setTimeout(r, 15_000))
@@ -75,7 +65,7 @@ t.test(
       'storage_failing',
       'image_redownloads_total'
     ])
-      t.comment(`${name} ${JSON.stringify(metric(scrape, name))}`)
+      t.comment(`${name} ${JSON.stringify(metricValues(scrape, name))}`)
     t.equal(during.counts.failed, 0, 'no image failed for the full disk')
     t.ok(during.counts.pending > 0, `${during.counts.pending} images wait for room`)
     t.equal(during.status, 'Processing')
@@ -86,8 +76,8 @@ t.test(
     t.equal(ready.status, 503, '/readyz: not ready')
     t.equal(readyBody.checks.storage, disk.kind)
     t.match(readyBody.reasons?.storage, disk.kind === 'full' ? /ENOSPC/ : /EACCES/, 'with the reason')
-    t.equal(metric(scrape, 'storage_failing')[''], 1)
-    t.ok(sum(metric(scrape, 'storage_outages_total')) >= 1, 'the outage is counted')
+    t.equal(metricValues(scrape, 'storage_failing')[''], 1)
+    t.ok(sumOf(metricValues(scrape, 'storage_outages_total')) >= 1, 'the outage is counted')
     t.notMatch(service.workers[0]!.output(), /failed unexpectedly/, 'never taken for a crash')
 
     await disk.free()
@@ -98,11 +88,11 @@ t.test(
     t.equal(done.counts.failed, 0)
     await waitFor('the worker ready again', async () => (await fetch(`${worker}/readyz`)).status === 200)
     const after = await (await fetch(`${worker}/metrics`)).text()
-    t.equal(metric(after, 'storage_failing')[''], 0)
+    t.equal(metricValues(after, 'storage_failing')[''], 0)
     const fetches = urls.map((u) => images.hits.get(u.slice(images.url.length)) ?? 0)
-    const spread = fetches.reduce<Record<number, number>>((m, f) => ({ ...m, [f]: (m[f] ?? 0) + 1 }), {})
+    const spread = spreadOf(fetches)
     t.comment(
-      `fetches per URL → URLs: ${JSON.stringify(spread)}; redownloads ${sum(metric(after, 'image_redownloads_total'))}`
+      `fetches per URL → URLs: ${JSON.stringify(spread)}; redownloads ${sumOf(metricValues(after, 'image_redownloads_total'))}`
     )
     t.ok(
       fetches.every((f) => f >= 1 && f <= 2),
@@ -110,7 +100,7 @@ t.test(
     )
     t.equal(
       fetches.filter((f) => f === 2).length,
-      sum(metric(after, 'image_redownloads_total')),
+      sumOf(metricValues(after, 'image_redownloads_total')),
       '/metrics counts every re-download'
     )
   }
