@@ -10,6 +10,7 @@ import { jobFixture } from '../../../../test/support/job-fixture.ts'
 import { CORPUS } from '../../../../test/support/paths.ts'
 import { startImageServer } from '../../../../test/support/servers.ts'
 import { type SmallDisk, smallDisk } from '../../../../test/support/small-disk.ts'
+import { waitFor } from '../../../../test/support/wait.ts'
 import { JobTakenOver } from './contract.ts'
 import { type ImagesDeps, imagesProcessor } from './images.ts'
 
@@ -18,9 +19,14 @@ import { type ImagesDeps, imagesProcessor } from './images.ts'
 const hang = new Set<() => void>()
 // The disk the next '/fills-disk' answer fills (the first time it is asked for), before it sends an image.
 let filling: SmallDisk | null = null
+let failingNow = () => true
 const images = await startImageServer({
   '/hang': (_req, res) => void hang.add(() => res.destroyed || res.end()),
-  '/late-404': (_req, res) => void setTimeout(() => res.writeHead(404).end(), 300),
+  // A 404 sent only once the storage is failing (`failingNow`), so the slot it frees opens during the outage.
+  '/404-once-failing': (_req, res) => {
+    const answer = () => (failingNow() ? res.writeHead(404).end() : setTimeout(answer, 10))
+    answer()
+  },
   '/fills-disk': (_req, res) => {
     const disk = filling
     filling = null
@@ -258,15 +264,19 @@ t.test('once the storage fails, no other image starts downloading; those under w
   const health = new StorageHealth()
   const storage = watchedStorage(new FileStorage(disk.dir), health)
   filling = disk
+  failingNow = () => health.failing !== null
   // Two at a time: the first image's host fills the disk, and its write waits for room; the second fails on its
-  // own (a late 404) meanwhile, which frees a slot: the third must not start while the disk is full.
+  // own (a 404) meanwhile, which frees a slot: the third must not start while the disk is full.
   const plan = await fx.request([
     `${images.url}/fills-disk?j`,
-    `${images.url}/late-404?j`,
+    `${images.url}/404-once-failing?j`,
     `${images.url}/img/chelsea.png?j`
   ])
   const id = plan.request.request_id
-  setTimeout(() => void disk.free(), 1500)
+  // Room again half a second after the first write failed: the write waits in place meanwhile.
+  void waitFor('the write to fail', () => health.failing, 30_000, 10)
+    .then(() => new Promise((r) => setTimeout(r, 500)))
+    .then(() => disk.free())
   const claim = await fx.claim<UnitData>('images')
   const err = await onStorage(storage, {
     inflight: pLimit(2),
