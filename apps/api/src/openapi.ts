@@ -1,18 +1,27 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import {
   AutoQuality,
+  ComplianceView,
   type Config,
   Counts,
   CsvRowError,
   ErrorBody,
   ImageStatus,
   ImageView,
+  ListedFormat,
+  MarketplaceProfile,
+  OutputFit,
   OutputFormat,
+  OutputPreset,
+  OutputSpec,
+  OutputView,
   ProcessingOptions,
   ProductPageView,
   ProductView,
   QualitySetting,
   RequestStatus,
+  ResolvedOutput,
+  SpecFormat,
   StatusView,
   Totals,
   UploadAccepted,
@@ -42,7 +51,16 @@ export const COMPONENTS: Record<string, TSchema> = {
   AutoQuality,
   ProductPage: ProductPageView,
   ProductView,
-  ImageView
+  ImageView,
+  OutputPreset,
+  OutputSpec,
+  OutputFit,
+  SpecFormat,
+  ListedFormat,
+  MarketplaceProfile,
+  ResolvedOutput,
+  OutputView,
+  Compliance: ComplianceView
 }
 
 const REF = '#/components/schemas/'

@@ -45,8 +45,11 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       const todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
       if (ctx.resumed) {
         // What the dead run was writing: any output name of the images still to do.
+        const names = [undefined, ...(unit.outputs ?? []).map((o) => o.name)]
         const keys = todo.flatMap((slot) =>
-          Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext))
+          names.flatMap((name) =>
+            Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext, name))
+          )
         )
         const stale = await deps.storage.removeStale(keys)
         log.info({ todo: todo.length, stale_temp_files: stale }, 'unit taken over')
@@ -66,7 +69,13 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
               .inflight(async () => {
                 if (stop.aborted) return
                 const record = await processImage(
-                  { requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options },
+                  {
+                    requestId,
+                    index: unit.first + slot,
+                    url: images[slot]!.url,
+                    options: unit.options,
+                    ...(unit.outputs && { outputs: unit.outputs })
+                  },
                   deps.imageDeps
                 )
                 images[slot] = record
