@@ -9,6 +9,9 @@ import {
   ImageStatus,
   ImageView,
   ListedFormat,
+  Manifest,
+  ManifestImage,
+  ManifestProduct,
   MarketplaceProfile,
   OutputFit,
   OutputFormat,
@@ -60,7 +63,10 @@ export const COMPONENTS: Record<string, TSchema> = {
   MarketplaceProfile,
   ResolvedOutput,
   OutputView,
-  Compliance: ComplianceView
+  Compliance: ComplianceView,
+  Manifest,
+  ManifestProduct,
+  ManifestImage
 }
 
 const REF = '#/components/schemas/'

@@ -67,7 +67,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
-    limits: { fileSize: config.MAX_CSV_BYTES, files: 1, fields: 10, fieldSize: 4096 },
+    // 16 KB a field: room for `outputs` as a JSON array of MAX_OUTPUTS specs (a cut one fails to parse: a 400).
+    limits: { fileSize: config.MAX_CSV_BYTES, files: 1, fields: 10, fieldSize: 16_384 },
     // The CSV arrives as text in body.file, so the route's schema validates the whole form in one place.
     async onFile(this: FastifyRequest, part: MultipartFile) {
       if (part.fieldname !== 'file')

@@ -49,6 +49,10 @@ export const MarketplaceProfile = Type.Union(
 )
 export type MarketplaceProfile = Static<typeof MarketplaceProfile>
 
+/** QualitySetting without its default (the output's default is auto). */
+const OutputQuality = Type.Union(QualitySetting.anyOf, {
+  description: 'Encoder quality 1-100, or an auto level (auto, auto:eco, auto:good, auto:high); auto by default.'
+})
 const Side = Type.Integer({ minimum: 1, maximum: 16384 })
 const Colour = Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'A colour as #rrggbb.' })
 const Fill = Type.Number({
@@ -76,7 +80,7 @@ export const OutputSpec = Type.Object(
       Type.Boolean({ description: 'Trim a near-uniform light background (and make it `background`).' })
     ),
     fill: Type.Optional(Fill),
-    quality: Type.Optional(QualitySetting),
+    quality: Type.Optional(OutputQuality),
     max_bytes: Type.Optional(MaxBytes),
     upscale: Type.Optional(Type.Boolean({ description: 'Whether the image may be enlarged (default false).' })),
     profile: Type.Optional(MarketplaceProfile)
@@ -108,7 +112,7 @@ export const ResolvedOutput = Type.Object(
     background: Colour,
     trim: Type.Boolean(),
     fill: Type.Union([Fill, Type.Null()]),
-    quality: QualitySetting,
+    quality: OutputQuality,
     max_bytes: Type.Union([MaxBytes, Type.Null()]),
     upscale: Type.Boolean(),
     profile: Type.Union([MarketplaceProfile, Type.Null()])
