@@ -19,19 +19,24 @@ export const OutputPreset = Type.Union(
 )
 export type OutputPreset = Static<typeof OutputPreset>
 
-/** Formats a spec may list for `format: auto`. */
-export const ListedFormat = Type.Union([
-  Type.Literal('jpeg'),
-  Type.Literal('webp'),
-  Type.Literal('avif'),
-  Type.Literal('png')
-])
-export type ListedFormat = Static<typeof ListedFormat>
+/*
+ * Formats and profiles are patterned strings in the document, not enums: their values overlap OutputFormat's,
+ * AutoQuality's and OutputPreset's, and a generator that names enum constants by value (Go's oapi-codegen) would
+ * rename every colliding constant, breaking clients written against the existing ones.
+ */
+const oneOf = <T extends string>(values: readonly T[], description?: string) =>
+  Type.Unsafe<T>(Type.String({ pattern: `^(${values.join('|')})$`, ...(description && { description }) }))
 
-export const SpecFormat = Type.Union([...ListedFormat.anyOf, Type.Literal('original'), Type.Literal('auto')], {
-  description: 'original keeps the input format; auto takes the smallest of `formats` that meets the quality.'
-})
-export type SpecFormat = Static<typeof SpecFormat>
+/** Formats a spec may list for `format: auto`. */
+export const LISTED_FORMATS = ['jpeg', 'webp', 'avif', 'png'] as const
+export type ListedFormat = (typeof LISTED_FORMATS)[number]
+export const ListedFormat = oneOf(LISTED_FORMATS, 'One of jpeg, webp, avif, png.')
+
+export type SpecFormat = ListedFormat | 'original' | 'auto'
+export const SpecFormat = oneOf<SpecFormat>(
+  [...LISTED_FORMATS, 'original', 'auto'],
+  'jpeg, webp, avif or png; original keeps the input format; auto takes the smallest of `formats` that meets the quality.'
+)
 
 export const OutputFit = Type.Union(
   [Type.Literal('inside'), Type.Literal('cover'), Type.Literal('contain'), Type.Literal('pad')],
@@ -43,11 +48,11 @@ export const OutputFit = Type.Union(
 )
 export type OutputFit = Static<typeof OutputFit>
 
-export const MarketplaceProfile = Type.Union(
-  [Type.Literal('amazon'), Type.Literal('google'), Type.Literal('ebay'), Type.Literal('shopify')],
-  { description: 'A marketplace whose published image rules the output is checked against (and fixed to meet).' }
+export type MarketplaceProfile = 'amazon' | 'google' | 'ebay' | 'shopify'
+export const MarketplaceProfile = oneOf<MarketplaceProfile>(
+  ['amazon', 'google', 'ebay', 'shopify'],
+  'amazon, google, ebay or shopify: a marketplace whose published image rules the output is checked against (and fixed to meet).'
 )
-export type MarketplaceProfile = Static<typeof MarketplaceProfile>
 
 /** QualitySetting without its default (the output's default is auto). */
 const OutputQuality = Type.Union(QualitySetting.anyOf, {
