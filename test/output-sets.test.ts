@@ -11,7 +11,7 @@ import {
   transparentProduct
 } from '../packages/media/test/product-images.ts'
 import { csvOf } from './support/csv.ts'
-import { startImageServer } from './support/servers.ts'
+import { freePort, startImageServer } from './support/servers.ts'
 import { startService, upload } from './support/service.ts'
 import { waitFor } from './support/wait.ts'
 
@@ -30,7 +30,8 @@ const generated: Record<string, Buffer> = {
 const serve = (data: Buffer) => (_req: IncomingMessage, res: ServerResponse) =>
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length }).end(data)
 const images = await startImageServer(Object.fromEntries(Object.entries(generated).map(([p, d]) => [p, serve(d)])))
-const service = await startService({ workers: 1 })
+const workerPort = await freePort()
+const service = await startService({ workers: 1, workerEnv: { WORKER_HTTP_PORT: String(workerPort) } })
 t.teardown(async () => {
   await service.stop()
   await images.close()
@@ -194,6 +195,13 @@ t.test('web, amazon, google and a max_bytes spec from one download per image', a
     'a 420 px source: one file, listed once'
   )
   t.same(manifest.products[0]!.images[1]!.outputs, [], 'the missing image has no outputs')
+
+  // Metrics count outputs per preset and verdict (5 images: 2 fixed and 3 failed for Amazon).
+  const metrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text()
+  t.match(metrics, /imgproc_outputs_total\{preset="web",verdict="none",app="worker"\} 45/)
+  t.match(metrics, /imgproc_outputs_total\{preset="amazon",verdict="fixed",app="worker"\} 2/)
+  t.match(metrics, /imgproc_outputs_total\{preset="amazon",verdict="fail",app="worker"\} 3/)
+  t.match(metrics, /imgproc_outputs_total\{preset="custom",verdict="none",app="worker"\} 5/)
 })
 
 t.test('the manifest of an upload without outputs is 404, and the status shows no set', async (t) => {

@@ -5,6 +5,7 @@ import {
   imagesRecorded,
   type Metrics,
   type RequestStore,
+  type ResolvedOutput,
   redactUrl,
   type UnitData,
   unitArrival
@@ -79,7 +80,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
                   deps.imageDeps
                 )
                 images[slot] = record
-                observe(deps.metrics, record)
+                observe(deps.metrics, record, unit.outputs)
                 if (record.status === 'failed')
                   log.info(
                     {
@@ -126,8 +127,12 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
   }
 }
 
-function observe(metrics: Metrics, record: ImageRecord): void {
+function observe(metrics: Metrics, record: ImageRecord, outputs: ResolvedOutput[] = []): void {
   metrics.images.inc({ outcome: record.status, reason: record.error_kind ?? '' })
+  // Labelled by preset, never by name: names are the customer's, and would make a label of unbounded values.
+  const presets = new Map(outputs.map((o) => [o.name, o.preset ?? 'custom']))
+  for (const output of record.outputs ?? [])
+    metrics.outputs.inc({ preset: presets.get(output.name) ?? 'custom', verdict: output.compliance?.verdict ?? 'none' })
   if (record.download_ms !== undefined) metrics.downloadSeconds.observe(record.download_ms / 1000)
   if (record.status !== 'succeeded') return
   metrics.compressSeconds.observe((record.compress_ms ?? 0) / 1000)
