@@ -1,5 +1,5 @@
 /**
- * pnpm bench [--images N] [--catalogue web,jpeg,mixed] [--skip-pareto] [--large] [--spread]
+ * pnpm bench [--images N] [--catalogue web,jpeg,mixed] [--skip-pareto] [--large] [--spread] [--outputs]
  *
  * Side by side in one run, on the same images and encoder settings, for each catalogue ("web": 2,000 images of
  * 0.2–2 MP, JPEG/PNG/WebP; "jpeg": 2,000 JPEGs of 0.3–12 MP; "mixed": 300 images of 0.3–12 MP, JPEG/PNG;
@@ -14,6 +14,7 @@
  * time, progress writes per image; then the encoder Pareto table (bytes, CPU, PSNR per image).
  * --large: requests of 2,000 and 10,000 small images (worker RSS growth, upload time, writes per image).
  * --spread: one request of latency-bound images with 1 worker and with 3 (at several WORK_UNIT_SIZEs).
+ * --outputs: the CPU of an output set (web,amazon,google) against its outputs made separately (outputs.ts).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -27,6 +28,7 @@ import { CORPUS, ROOT } from '../test/support/paths.ts'
 import { ceiling, grid, sweep } from './ceiling.ts'
 import { buildCatalogue, buildWebCatalogue, type CatalogueImage } from './images.ts'
 import { mb, sample } from './measure.ts'
+import { outputSetRun } from './outputs.ts'
 import { frontier, measure, type ParetoRow, variants } from './pareto.ts'
 import { acceptLargestCsv, endToEnd, serve } from './service.ts'
 import { spread } from './spread.ts'
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
     'skip-pareto': { type: 'boolean', default: false },
     large: { type: 'boolean', default: false },
     spread: { type: 'boolean', default: false },
+    outputs: { type: 'boolean', default: false },
     'unit-sizes': { type: 'string', default: '10,25,50,100' }
   }
 })
@@ -265,7 +268,8 @@ async function main() {
   }
   const rows: Rows = [['machine', `${CORES} cores, load average at start ${results.loadAverageAtStart}`]]
   const webN = args.images ? Number(args.images) : 2_000
-  if (args.spread) rows.push(...(await spread(results, args['unit-sizes']!.split(',').map(Number))))
+  if (args.outputs) rows.push(...(await outputSetRun(args.images ? Number(args.images) : 7, results)))
+  else if (args.spread) rows.push(...(await spread(results, args['unit-sizes']!.split(',').map(Number))))
   else if (args.large) rows.push(...(await largeRun(results)))
   else {
     const sizes: Record<Catalogue, number> = { web: webN, jpeg: webN, mixed: args.images ? Number(args.images) : 300 }
@@ -279,7 +283,7 @@ async function main() {
   const file = path.join(
     ROOT,
     'bench/results',
-    `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : args.spread ? '-spread' : ''}.json`
+    `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : args.spread ? '-spread' : args.outputs ? '-outputs' : ''}.json`
   )
   await writeFile(file, JSON.stringify(results, null, 2))
   const width = Math.max(...rows.map(([k]) => k.length))

@@ -30,6 +30,15 @@ t.test('submit --wait: progress lines, summary, exit 0 when every image succeede
   const doc = (await service.request(id!))!
   t.match(doc.options, { quality: 60, format: 'webp' })
 
+  const set = await imgproc('submit', file, '--outputs', 'google,ebay')
+  t.equal(set.code, 0, set.stderr)
+  const stored = (await service.db.collection('requests').findOne({ request_id: set.stdout.trim() }))!
+  t.same(
+    stored.outputs.map((o: { name: string }) => o.name),
+    ['google', 'ebay'],
+    '--outputs is sent as the outputs field'
+  )
+
   const status = await imgproc('status', id!)
   t.equal(status.code, 0)
   t.match(status.stdout, /status: Completed/)
@@ -54,6 +63,9 @@ t.test('exit 2 when some images failed, 1 on errors, with row-level messages', a
     refused.stderr,
     /400 the CSV has 2 problem\(s\)[\s\S]*row 2 \(Product Name\): product name is empty[\s\S]*row 2 \(Input Image Urls\)/
   )
+  const outputs = await imgproc('submit', file, '--outputs', 'web,etsy')
+  t.equal(outputs.code, 1)
+  t.match(outputs.stderr, /400 outputs\[1\]: unknown preset "etsy"/)
   const unknown = await imgproc('status', '00000000-0000-4000-8000-000000000000')
   t.equal(unknown.code, 1)
   t.match(unknown.stderr, /404 no request with id/)

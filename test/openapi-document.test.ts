@@ -23,12 +23,13 @@ const OPERATIONS = {
   'post /upload': 'uploadCsv',
   'get /status/{request_id}': 'getStatus',
   'get /requests/{request_id}/output.csv': 'getOutputCsv',
+  'get /requests/{request_id}/manifest.json': 'getManifest',
   'get /images/{request_id}/{file}': 'getOutputImage',
   'post /webhook': 'receiveWebhook',
   'get /healthz': 'getHealth',
   'get /readyz': 'getReadiness'
 }
-const GUARDED = ['uploadCsv', 'getStatus']
+const GUARDED = ['uploadCsv', 'getStatus', 'getManifest']
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']
 
 type Media = Record<string, { schema: Record<string, unknown> }>
@@ -113,6 +114,16 @@ for (const keys of ['', 'k-one,k-two']) {
     t.same(
       doc.paths['/status/{request_id}']!.get!.responses['200']!.content!['application/json']!.schema,
       ref('StatusView')
+    )
+    t.same(
+      doc.paths['/requests/{request_id}/manifest.json']!.get!.responses['200']!.content!['application/json']!.schema,
+      ref('Manifest')
+    )
+    const form = (upload as unknown as { requestBody: { content: Media } }).requestBody.content['multipart/form-data']!
+    t.same(
+      (form.schema as { properties: Record<string, { items: unknown }> }).properties.outputs!.items,
+      { anyOf: [ref('OutputPreset'), ref('OutputSpec')] },
+      'outputs: presets and specs, by name'
     )
     const [callback] = Object.values(upload.callbacks?.requestCompleted ?? {})
     t.same(callback?.post.requestBody.content['application/json']?.schema, ref('WebhookEvent'), 'the webhook event')

@@ -19,6 +19,7 @@ import limits, { serverTimeouts } from './plugins/limits.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import fileRoutes from './routes/files.ts'
 import healthRoutes from './routes/health.ts'
+import manifestRoutes from './routes/manifest.ts'
 import metricsRoutes from './routes/metrics.ts'
 import pageRoutes from './routes/page.ts'
 import statusRoutes from './routes/status.ts'
@@ -76,6 +77,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(statusRoutes)
   await app.register(webhookRoutes)
   await app.register(fileRoutes)
+  await app.register(manifestRoutes)
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(pageRoutes)

@@ -28,8 +28,15 @@ type Schema = TSchema & {
   format?: string
 }
 
+/** A field with a reader of its own (its problems named more precisely than the schema could). */
+export type FieldReader = (raw: unknown) => { ok: true; value: unknown } | { ok: false; problem: string }
+
 /** `fields` as @fastify/multipart gives them (a string, or an array of strings for a repeated field). */
-export function decodeFormFields(form: TSchema, fields: FormFields): Decoded {
+export function decodeFormFields(
+  form: TSchema,
+  fields: FormFields,
+  readers: Record<string, FieldReader> = {}
+): Decoded {
   const properties = (form as Schema).properties ?? {}
   const value: FormFields = {}
   const problems: string[] = []
@@ -37,6 +44,13 @@ export function decodeFormFields(form: TSchema, fields: FormFields): Decoded {
     const schema = properties[name]
     if (!schema) {
       problems.push(`unknown field "${name}"; the form takes ${Object.keys(properties).join(', ')}`)
+      continue
+    }
+    const reader = readers[name]
+    if (reader) {
+      const read = reader(raw)
+      if (read.ok) value[name] = read.value
+      else problems.push(read.problem)
       continue
     }
     if (schema.format === 'binary') {

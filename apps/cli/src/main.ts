@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * imgproc submit products.csv [--webhook URL] [--quality N|auto[:eco|:good|:high]] [--format F] [--max-width N] [--max-height N] [--mozjpeg] [--wait]
+ * imgproc submit products.csv [--webhook URL] [--quality N|auto[:eco|:good|:high]] [--format F] [--max-width N] [--max-height N] [--mozjpeg] [--outputs SET] [--wait]
  * imgproc status <request_id>
  * imgproc download <request_id> [-o file.csv]
  * Global: --api-url (or IMGPROC_API_URL, default http://127.0.0.1:3000), --api-key (or IMGPROC_API_KEY).
@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util'
 
 const USAGE = `usage:
   imgproc submit <file.csv> [--webhook URL] [--quality 1-100|auto|auto:eco|auto:good|auto:high]
-                            [--format original|jpeg|webp|avif|png] [--max-width N] [--max-height N] [--mozjpeg] [--wait]
+                            [--format original|jpeg|webp|avif|png] [--max-width N] [--max-height N] [--mozjpeg]
+                            [--outputs web,amazon,google,ebay,shopify|'[JSON specs]'] [--wait]
   quality auto picks, per image, the smallest output whose SSIMULACRA2 score reaches a floor:
     auto:eco ≥ 60, auto:good ≥ 70 (= auto), auto:high ≥ 80
   imgproc status <request_id>
@@ -57,6 +58,7 @@ const { values: opts, positionals } = parseArgs({
     'max-width': { type: 'string' },
     'max-height': { type: 'string' },
     mozjpeg: { type: 'boolean' },
+    outputs: { type: 'string' },
     wait: { type: 'boolean', default: false },
     output: { type: 'string', short: 'o' },
     help: { type: 'boolean', short: 'h' }
@@ -97,7 +99,8 @@ async function submit(file: string | undefined): Promise<number> {
     format: opts.format,
     max_width: opts['max-width'],
     max_height: opts['max-height'],
-    mozjpeg: opts.mozjpeg ? 'true' : undefined
+    mozjpeg: opts.mozjpeg ? 'true' : undefined,
+    outputs: opts.outputs
   }
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) form.append(k, v)
   const accepted = await call<{ request_id: string }>('/upload', { method: 'POST', body: form })

@@ -172,3 +172,47 @@ t.test(
     )
   }
 )
+
+t.test(
+  'outputs: presets or specs are stored expanded with the request and its units; a bad one is 400 by name',
+  async (t) => {
+    const { app, db } = await specApp(t)
+    const csv = { csv: csvOf([[1, 'A', [image(1)]]]) }
+    const { res, body } = await post(app, {
+      file: csv,
+      outputs: '["amazon", {"name": "thumb", "width": 200, "format": "webp", "quality": 80}]'
+    })
+    t.equal(res.statusCode, 202)
+    const doc = await db.collection('requests').findOne({ request_id: body.request_id })
+    t.same(
+      doc!.outputs.map((o: { name: string }) => o.name),
+      ['amazon', 'thumb']
+    )
+    t.match(doc!.outputs[1], { name: 'thumb', format: 'webp', width: 200, height: null, fit: 'inside', quality: 80 })
+    const unit = await db.collection('jobs').findOne({ request_id: body.request_id, kind: 'images' })
+    t.same(unit!.data.outputs, doc!.outputs, 'each work unit carries the set')
+
+    const list = await post(app, { file: csv, outputs: 'web,google' })
+    t.equal(list.res.statusCode, 202)
+    const listed = await db.collection('requests').findOne({ request_id: list.body.request_id })
+    t.equal(listed!.outputs.length, 10)
+
+    const plain = await post(app, { file: csv })
+    t.notOk(
+      'outputs' in (await db.collection('requests').findOne({ request_id: plain.body.request_id }))!,
+      'absent without it'
+    )
+
+    for (const [outputs, message] of [
+      ['web,etsy', /^outputs\[1\]: unknown preset "etsy"/],
+      ['[{"name": "a", "width": "wide"}]', /^outputs\[0\]\.width: expected an integer from 1 to 16384; got "wide"$/],
+      ['[{"name": "g", "format": "avif", "profile": "google"}]', /^outputs\[0\]\.format: google does not take avif/],
+      ['[{"name": "a"}, {"name": "a"}]', /^outputs: the name "a" is used twice/]
+    ] as const) {
+      const refused = await post(app, { file: csv, outputs })
+      t.equal(refused.res.statusCode, 400, outputs)
+      t.match(refused.body, { statusCode: 400, message })
+    }
+    t.equal(await db.collection('requests').countDocuments(), 3, 'nothing stored for the refused ones')
+  }
+)

@@ -7,10 +7,14 @@ import {
   checkUrlSyntax,
   DEFAULT_OPTIONS,
   ErrorBody,
+  OutputsField,
   ProcessingOptions,
   parseInputCsv,
   planRequest,
   type QuotaName,
+  type ResolvedOutput,
+  readOutputsField,
+  resolveOutputs,
   UploadAccepted
 } from '@imgproc/core'
 import type { FastifyRequest } from 'fastify'
@@ -39,10 +43,19 @@ const UploadBody = Type.Object(
           'Called with a signed request.completed event (WebhookEvent) when the batch is done: the requestCompleted callback.'
       })
     ),
-    ...Type.Partial(ProcessingOptions).properties
+    ...Type.Partial(ProcessingOptions).properties,
+    outputs: Type.Optional(OutputsField)
   },
   { additionalProperties: false }
 )
+
+/** `outputs` is read by core (a comma list or a JSON array), so every problem names its item and field. */
+const FIELD_READERS = {
+  outputs: (raw: unknown) => {
+    const read = readOutputsField(raw)
+    return read.ok ? { ok: true as const, value: read.items } : read
+  }
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,7 +67,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
-    limits: { fileSize: config.MAX_CSV_BYTES, files: 1, fields: 10, fieldSize: 4096 },
+    // 16 KB a field: room for `outputs` as a JSON array of MAX_OUTPUTS specs (a cut one fails to parse: a 400).
+    limits: { fileSize: config.MAX_CSV_BYTES, files: 1, fields: 10, fieldSize: 16_384 },
     // The CSV arrives as text in body.file, so the route's schema validates the whole form in one place.
     async onFile(this: FastifyRequest, part: MultipartFile) {
       if (part.fieldname !== 'file')
@@ -125,7 +139,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (request.body && !request.csvFromFilePart)
           return reply.badRequest('send the CSV as a file part (curl -F "file=@products.csv"), not as a text field')
         // The other fields are text, written as each client's language writes values: read by the form's schema.
-        const fields = decodeFormFields(UploadBody, request.body as Record<string, unknown>)
+        const fields = decodeFormFields(UploadBody, request.body as Record<string, unknown>, FIELD_READERS)
         if (!fields.ok) return reply.badRequest(fields.problem)
         request.body = fields.value as typeof request.body
       },
@@ -167,7 +181,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request, reply) => {
-      const { file, webhook_url, ...options } = request.body
+      const { file, webhook_url, outputs: fields, ...options } = request.body
       const rules = {
         maxUrlLength: config.MAX_URL_LENGTH,
         allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
@@ -197,7 +211,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         { ...DEFAULT_OPTIONS, ...options },
         webhook_url,
         new Date(),
-        config.WORK_UNIT_SIZE
+        config.WORK_UNIT_SIZE,
+        outputsOf(fields)
       )
       if (config.API_KEYS.length > 0) plan.request.owner = request.tenant
       try {
@@ -221,6 +236,14 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         })
     }
   )
+}
+
+/** The form's `outputs`, read and expanded in preValidation; absent without it. */
+function outputsOf(fields: unknown[] | undefined): ResolvedOutput[] | undefined {
+  if (fields === undefined) return undefined
+  const read = resolveOutputs(fields)
+  if (!read.ok) throw new Error(`outputs passed validation but did not resolve: ${read.problem}`)
+  return read.value
 }
 
 export default uploadRoutes

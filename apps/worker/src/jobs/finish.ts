@@ -50,8 +50,11 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
         // 'exists' if another write got in first). Streamed from the database a page at a time: the finisher's
         // memory does not grow with the request.
         if (!(await deps.storage.stat(key))) {
+          // With `outputs`, each output after the first gets a column of its own.
+          const more = doc.outputs?.slice(1).map((o) => o.name) ?? []
           const rows = outputCsv(
-            mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls))
+            mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls, more)),
+            more
           )
           if ((await deps.storage.put(key, rows, objectMeta(key))) === 'created') ctx.log.info('output csv written')
         }

@@ -6,6 +6,7 @@ import {
   type Metrics,
   possibleImageKeys,
   type RequestStore,
+  type ResolvedOutput,
   redactUrl,
   type UnitData,
   unitArrival
@@ -55,8 +56,11 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       let todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
       if (ctx.resumed) {
         // What the dead run was writing: any output name of the images still to do.
+        const names = [undefined, ...(unit.outputs ?? []).map((o) => o.name)]
         const keys = todo.flatMap((slot) =>
-          Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext))
+          names.flatMap((name) =>
+            Object.values(EXTENSIONS).map((ext) => imageKey(requestId, unit.first + slot, ext, name))
+          )
         )
         const stale = await deps.storage.removeStale(keys)
         log.info({ todo: todo.length, stale_temp_files: stale }, 'unit taken over')
@@ -100,7 +104,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
             throw err
           }
           images[slot] = record
-          observe(deps.metrics, record)
+          observe(deps.metrics, record, unit.outputs)
           if (record.status === 'failed')
             log.info(
               {
@@ -115,9 +119,10 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         })
       let interrupted: { err: unknown } | null = null
       try {
-        if (ctx.rerun) {
+        if (ctx.rerun && !unit.outputs) {
           // An earlier run may have stored outputs whose records it could not write (it died, lost its lease, or
-          // the database was away): those are recorded from the storage, not downloaded again.
+          // the database was away): those are recorded from the storage, not downloaded again. (An output set's
+          // records hold each output's size and verdict, which the storage does not keep: those are made again.)
           const found = await storedOutputs(deps.storage, requestId, unit, todo)
           for (const [slot, record] of found) {
             images[slot] = record
@@ -197,8 +202,12 @@ async function storedOutputs(
   return found
 }
 
-function observe(metrics: Metrics, record: ImageRecord): void {
+function observe(metrics: Metrics, record: ImageRecord, outputs: ResolvedOutput[] = []): void {
   metrics.images.inc({ outcome: record.status, reason: record.error_kind ?? '' })
+  // Labelled by preset, never by name: names are the customer's, and would make a label of unbounded values.
+  const presets = new Map(outputs.map((o) => [o.name, o.preset ?? 'custom']))
+  for (const output of record.outputs ?? [])
+    metrics.outputs.inc({ preset: presets.get(output.name) ?? 'custom', verdict: output.compliance?.verdict ?? 'none' })
   if (record.download_ms !== undefined) metrics.downloadSeconds.observe(record.download_ms / 1000)
   if (record.status !== 'succeeded') return
   metrics.compressSeconds.observe((record.compress_ms ?? 0) / 1000)

@@ -7,6 +7,8 @@ export interface OutputRow {
   name: string
   inputUrls: string[]
   outputUrls: (string | null)[]
+  /** With `outputs`: each further output's URLs, one list per output, in input order. */
+  moreUrls?: (string | null)[][]
 }
 
 // OWASP CSV injection: a spreadsheet treats these leading characters as the start of a formula.
@@ -18,15 +20,25 @@ export function neutraliseFormula(cell: string): string {
 
 /** Cells of one output row; a failed image keeps its slot empty so outputs line up with inputs. */
 export function outputCells(row: OutputRow): string[] {
-  return [String(row.serial), row.name, row.inputUrls.join(','), row.outputUrls.map((u) => u ?? '').join(',')].map(
-    neutraliseFormula
-  )
+  const list = (urls: (string | null)[]) => urls.map((u) => u ?? '').join(',')
+  return [
+    String(row.serial),
+    row.name,
+    row.inputUrls.join(','),
+    list(row.outputUrls),
+    ...(row.moreUrls ?? []).map(list)
+  ].map(neutraliseFormula)
+}
+
+/** The header: the seed's four columns, then `Output Image Urls (<name>)` for each further output. */
+export function outputHeader(more: string[] = []): string[] {
+  return [...OUTPUT_HEADER, ...more.map((name) => `${OUTPUT_HEADER[3]} (${name})`)]
 }
 
 /** The output CSV as a stream (header first), for Storage.put. */
-export function outputCsv(rows: Iterable<OutputRow> | AsyncIterable<OutputRow>): Readable {
+export function outputCsv(rows: Iterable<OutputRow> | AsyncIterable<OutputRow>, more: string[] = []): Readable {
   const cells = (async function* () {
-    yield [...OUTPUT_HEADER]
+    yield outputHeader(more)
     for await (const row of rows) yield outputCells(row)
   })()
   // A failure anywhere destroys the returned stream with that error, so the consumer sees it.

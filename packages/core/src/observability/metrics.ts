@@ -38,6 +38,12 @@ export function createMetrics(
       labelNames: ['outcome', 'reason'],
       registers: [registry]
     }),
+    outputs: new Counter({
+      name: 'imgproc_outputs_total',
+      help: 'Outputs of output sets made, by preset (custom for a spec) and marketplace verdict (none without a profile)',
+      labelNames: ['preset', 'verdict'],
+      registers: [registry]
+    }),
     bytesIn: new Counter({
       name: 'imgproc_image_bytes_in_total',
       help: 'Bytes downloaded for images that were compressed',

@@ -8,8 +8,8 @@ export const EXTENSIONS: Record<EncodeFormat, string> = {
   gif: 'gif',
   avif: 'avif'
 }
-/** Names of stored output images: `<image index>.<extension>`, the only names the file route serves. */
-export const OUTPUT_FILE_PATTERN = `^[0-9]{1,6}\\.(${Object.values(EXTENSIONS).join('|')})$`
+/** Names of stored output images, `<image index>[-<output name>].<extension>`: the only names the file route serves. */
+export const OUTPUT_FILE_PATTERN = `^[0-9]{1,6}(-[a-z0-9-]{1,40})?\\.(${Object.values(EXTENSIONS).join('|')})$`
 export const CONTENT_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
   png: 'image/png',

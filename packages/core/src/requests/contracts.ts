@@ -1,5 +1,7 @@
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { ComplianceView } from '../output-sets/compliance.ts'
+import { ResolvedOutput } from '../output-sets/spec.ts'
 import { QualitySetting } from '../quality/setting.ts'
 
 /**
@@ -102,13 +104,37 @@ export const ErrorBody = Type.Object(
   { description: 'The body of every error answer.' }
 )
 
+/** One output of an image of a request with `outputs` (docs/outputs.md). */
+export const OutputView = Type.Object(
+  {
+    name: Type.String(),
+    url: Type.String(),
+    format: Type.String(),
+    width: Type.Integer(),
+    height: Type.Integer(),
+    bytes: Type.Integer(),
+    quality: Type.Optional(Type.Integer({ description: 'The encoder quality used.' })),
+    score: Type.Optional(
+      Type.Number({ description: 'SSIMULACRA2 against the source at the output size (quality=auto).' })
+    ),
+    compliance: Type.Optional(ComplianceView)
+  },
+  { description: 'One output of an image: where it is, its size and, for a marketplace, its verdict.' }
+)
+export type OutputView = Static<typeof OutputView>
+
 export const ImageView = Type.Object({
   input_url: Type.String(),
   status: ImageStatus,
-  output_url: Type.Union([Type.String(), Type.Null()]),
+  output_url: Type.Union([Type.String(), Type.Null()], {
+    description: "The output's URL (with `outputs`, the first output's)."
+  }),
   error: Type.Union([Type.String(), Type.Null()]),
   savings_pct: Type.Union([Type.Number(), Type.Null()]),
-  ...Type.Partial(ImageStats).properties
+  ...Type.Partial(ImageStats).properties,
+  outputs: Type.Optional(
+    Type.Array(OutputView, { description: 'With `outputs`: every output of the image, in order.' })
+  )
 })
 export type ImageView = Static<typeof ImageView>
 
@@ -162,6 +188,9 @@ export const StatusView = Type.Object(
     counts: Counts,
     totals: Totals,
     options: ProcessingOptions,
+    outputs: Type.Optional(
+      Type.Array(ResolvedOutput, { description: "The upload's `outputs`, presets expanded; absent without it." })
+    ),
     error: Type.Union([Type.String(), Type.Null()]),
     created_at: DateTime,
     updated_at: DateTime,

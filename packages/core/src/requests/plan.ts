@@ -1,4 +1,5 @@
 import type { ParsedCsv } from '../csv/input.ts'
+import type { ResolvedOutput } from '../output-sets/spec.ts'
 import type { ProcessingOptions } from './contracts.ts'
 import type { ImageRecord, ProductPageDocument, RequestDocument, Tally, UnitData } from './records.ts'
 
@@ -31,7 +32,8 @@ export function planRequest(
   options: ProcessingOptions,
   webhookUrl: string | undefined,
   now: Date,
-  unitSize: number
+  unitSize: number,
+  outputs?: ResolvedOutput[]
 ): RequestPlan {
   const units: UnitData[] = []
   for (let first = 0; first < csv.urls.length; first += unitSize) {
@@ -40,6 +42,7 @@ export function planRequest(
       n: units.length,
       first,
       options,
+      ...(outputs && { outputs }),
       images: urls.map((url) => ({ url, status: 'pending' })),
       tally: emptyTally()
     })
@@ -58,6 +61,7 @@ export function planRequest(
     created_at: now,
     updated_at: now,
     options,
+    ...(outputs && { outputs }),
     ...(webhookUrl ? { webhook_url: webhookUrl } : {}),
     product_count: csv.products.length,
     units: units.length,

@@ -1,3 +1,5 @@
+import type { Compliance } from '../output-sets/compliance.ts'
+import type { ResolvedOutput } from '../output-sets/spec.ts'
 import type { Counts, ImageStats, ImageStatus, ProcessingOptions, RequestStatus } from './contracts.ts'
 
 /**
@@ -13,11 +15,27 @@ export interface ImageRecord extends Partial<ImageStats> {
   error?: string
   /** Why it failed, as a fixed vocabulary (metrics labels, dashboards); `error` is the sentence for people. */
   error_kind?: string
+  /** With `outputs`: every output, in the request's order (the first is also `output_file` and the stats). */
+  outputs?: OutputRecord[]
   /**
    * While pending: how many runs of its unit downloaded it and then could not store it (a storage outage), so
    * the next download is a re-download (`imgproc_image_redownloads_total`). Never shown to customers.
    */
   downloads?: number
+}
+
+/** One stored output of an image. */
+export interface OutputRecord {
+  name: string
+  /** Its storage key: opaque to everything but the storage port (outputs made alike share one). */
+  file: string
+  format: string
+  width: number
+  height: number
+  bytes: number
+  quality?: number
+  score?: number
+  compliance?: Compliance
 }
 
 export interface ProductRecord {
@@ -62,6 +80,8 @@ export interface RequestDocument {
   completed_at?: Date
   error?: string
   options: ProcessingOptions
+  /** The upload's `outputs`, presets expanded; absent without it (one output, set by `options`). */
+  outputs?: ResolvedOutput[]
   webhook_url?: string
   /** The tenant (API key) that created it, when API_KEYS is set: only that key may read its status. */
   owner?: string
@@ -86,6 +106,7 @@ export interface UnitData {
   n: number
   first: number
   options: ProcessingOptions
+  outputs?: ResolvedOutput[]
   images: ImageRecord[]
   /** Counters over `images`, written in the same document update as the records they count. */
   tally: Tally

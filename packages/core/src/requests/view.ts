@@ -1,8 +1,15 @@
 import type { OutputRow } from '../csv/output.ts'
 import { deliveryUrl } from '../outputs/files.ts'
 import { signOutputUrl, type UrlSigning } from '../outputs/signed-urls.ts'
-import type { Counts, ImageView, StatusView, Totals, WebhookEvent } from './contracts.ts'
-import type { DeliveryData, ImageRecord, ProductRecord, RequestDocument, VisibleRequest } from './records.ts'
+import type { Counts, ImageView, OutputView, StatusView, Totals, WebhookEvent } from './contracts.ts'
+import type {
+  DeliveryData,
+  ImageRecord,
+  OutputRecord,
+  ProductRecord,
+  RequestDocument,
+  VisibleRequest
+} from './records.ts'
 
 /** Where handed-out URLs point (the API, or STORAGE_PUBLIC_URL for images) and whether API links are signed. */
 export type LinkSettings = UrlSigning & { PUBLIC_BASE_URL: string; STORAGE_PUBLIC_URL: string }
@@ -49,19 +56,38 @@ export function outputUrl(urls: LinkSettings, image: ImageRecord): string | null
 }
 
 function imageView(urls: LinkSettings, image: ImageRecord): ImageView {
-  const { url, status, output_file: _file, error, error_kind: _kind, downloads: _downloads, ...stats } = image
+  const { url, status, output_file: _file, error, error_kind: _kind, outputs, downloads: _downloads, ...stats } = image
   return {
     ...stats,
     input_url: url,
     status,
     output_url: outputUrl(urls, image),
     error: error ?? null,
-    savings_pct: savingsPct(image.bytes_in, image.bytes_out)
+    savings_pct: savingsPct(image.bytes_in, image.bytes_out),
+    ...(outputs && { outputs: outputs.map((o) => outputView(urls, o)) })
   }
 }
 
-/** A generous estimate of one image's bytes in a status page: its input URL, plus an output URL (signed), stats and an error. */
-const imageViewBytes = (image: Pick<ImageRecord, 'url'>) => 1000 + image.url.length
+/** One output as status shows it: its storage key becomes its handed-out URL. */
+export function outputView(urls: LinkSettings, output: OutputRecord): OutputView {
+  const { file, ...rest } = output
+  return { ...rest, url: handOut(urls, deliveryUrl(urls, file)) }
+}
+
+/** URLs of the output named `name` for each of `images` (null where the image failed). */
+function namedOutputUrls(links: LinkSettings, images: ImageRecord[], name: string): (string | null)[] {
+  return images.map((image) => {
+    const output = image.status === 'succeeded' ? image.outputs?.find((o) => o.name === name) : undefined
+    return output ? handOut(links, deliveryUrl(links, output.file)) : null
+  })
+}
+
+/**
+ * A generous estimate of one image's bytes in a status page: its input URL, plus an output URL (signed), stats
+ * and an error; and each further output's URL, size and verdict.
+ */
+const imageViewBytes = (image: Pick<ImageRecord, 'url' | 'outputs'>) =>
+  1000 + image.url.length + (image.outputs?.length ?? 0) * 800
 
 /**
  * How many of `products` (in order) a status page can carry within `maxBytes`: at least one, so paging always
@@ -69,7 +95,7 @@ const imageViewBytes = (image: Pick<ImageRecord, 'url'>) => 1000 + image.url.len
  */
 export function productsWithin(
   products: ProductRecord[],
-  imageOf: (index: number) => Pick<ImageRecord, 'url'>,
+  imageOf: (index: number) => Pick<ImageRecord, 'url' | 'outputs'>,
   maxBytes: number
 ): number {
   let bytes = 0
@@ -110,6 +136,7 @@ export function statusView(
     counts,
     totals: totalsView(images),
     options: doc.options,
+    ...(doc.outputs && { outputs: doc.outputs }),
     error: doc.error ?? null,
     created_at: doc.created_at.toISOString(),
     updated_at: doc.updated_at.toISOString(),
@@ -139,14 +166,23 @@ export function statusView(
   }
 }
 
-/** One output row: the product and its images, outputs in the same order as the inputs. */
-export function outputRow(product: ProductRecord, images: ImageRecord[], urls: UrlSettings): OutputRow {
+/**
+ * One output row: the product and its images, outputs in the same order as the inputs. With `outputs`, the
+ * first output fills `Output Image Urls` and each further one (`more`, by name) a column of its own.
+ */
+export function outputRow(
+  product: ProductRecord,
+  images: ImageRecord[],
+  urls: UrlSettings,
+  more: string[] = []
+): OutputRow {
   const links = csvLinks(urls)
   return {
     serial: product.serial,
     name: product.name,
     inputUrls: images.map((i) => i.url),
-    outputUrls: images.map((i) => outputUrl(links, i))
+    outputUrls: images.map((i) => outputUrl(links, i)),
+    ...(more.length > 0 && { moreUrls: more.map((name) => namedOutputUrls(links, images, name)) })
   }
 }
 

@@ -75,7 +75,7 @@ export function compressTimeLimit(
 }
 
 /** The input format we re-encode to when the customer asked to keep the original one. */
-function originalFormat(format: string): EncodeFormat {
+export function originalFormat(format: string): EncodeFormat {
   if (format === 'heif' || format === 'avif') return 'avif'
   if (format === 'tiff') return 'jpeg'
   return format as EncodeFormat

@@ -20,7 +20,7 @@ import {
  * test/api-bundle.test.ts proves.)
  */
 let loaded: Promise<typeof Sharp> | null = null
-function sharpLib() {
+export function sharpLib(): Promise<typeof Sharp> {
   loaded ??= import('sharp').then((module) => {
     const sharp = module.default as typeof Sharp
     sharp.cache(false) // job size must not decide memory: no cache of decoded images between unrelated inputs
@@ -143,13 +143,7 @@ export async function compressImage(
   if (plan.format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' })
   let output: { data: Buffer; info: Pick<OutputInfo, 'width' | 'height' | 'pageHeight'> }
   let auto: AutoResult | null = null
-  const decodeFailed = (err: unknown) =>
-    isTimeout(err)
-      ? new ImageError(
-          'time_limit',
-          `compression took longer than its ${timeLimit} s limit (COMPRESS_TIMEOUT_S + COMPRESS_TIMEOUT_S_PER_MP per megapixel)`
-        )
-      : new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
+  const decodeFailed = (err: unknown) => decodeError(err, timeLimit)
   if (plan.auto && plannedPixels(facts, plan) <= AUTO_MAX_PIXELS) {
     const decoded = await pipeline
       .raw({ depth: 'uchar' })
@@ -213,12 +207,22 @@ export async function compressImage(
   }
 }
 
+/** A pipeline's failure once the encoder's limits were checked: the time limit, or a decode that failed. */
+export function decodeError(err: unknown, timeLimit: number): ImageError {
+  return isTimeout(err)
+    ? new ImageError(
+        'time_limit',
+        `compression took longer than its ${timeLimit} s limit (COMPRESS_TIMEOUT_S + COMPRESS_TIMEOUT_S_PER_MP per megapixel)`
+      )
+    : new ImageError('corrupt_image', `could not decode image: ${sharpReason(err)}`)
+}
+
 /** libvips's own abort once `timeout` has passed ("timeout: 58% complete"). */
-function isTimeout(err: unknown): boolean {
+export function isTimeout(err: unknown): boolean {
   return err instanceof Error && /^timeout: \d+% complete/.test(err.message)
 }
 
-function sharpReason(err: unknown): string {
+export function sharpReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   return message
     .replace(/^Input (buffer|file) (has|contains) /, '')

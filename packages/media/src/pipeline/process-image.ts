@@ -1,13 +1,16 @@
-import { type ImageRecord, imageKey, objectMeta, type ProcessingOptions } from '@imgproc/core'
+import { type ImageRecord, imageKey, objectMeta, type ProcessingOptions, type ResolvedOutput } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
 import { type CompressBounds, compressImage, ImageError } from '../compress/sharp.ts'
 import { DownloadError, type DownloadLimits, downloadImage } from '../fetch/download.ts'
+import { storeOutputSet } from './output-set.ts'
 
 export interface ImageJob {
   requestId: string
   index: number
   url: string
   options: ProcessingOptions
+  /** The request's output set (presets expanded); without it, one output set by `options`. */
+  outputs?: ResolvedOutput[]
 }
 
 export interface ImageDeps {
@@ -38,6 +41,7 @@ export async function processImage(job: ImageJob, deps: ImageDeps): Promise<Imag
   }
   const download_ms = Math.round(performance.now() - started)
   try {
+    if (job.outputs) return await storeOutputSet({ ...job, outputs: job.outputs }, input, download_ms, deps)
     const result = await deps.compressSlot(() =>
       compressImage(input, job.options, deps.maxInputPixels, deps.compressBounds)
     )

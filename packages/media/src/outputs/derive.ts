@@ -1,0 +1,369 @@
+import {
+  type Box,
+  backgroundPlan,
+  type Compliance,
+  type EncodeFormat,
+  fillOf,
+  judge,
+  NO_LIMITS,
+  type Placement,
+  PROFILES,
+  parseQuality,
+  placeImage,
+  type QualitySetting,
+  type ResolvedOutput
+} from '@imgproc/core'
+import type Sharp from 'sharp'
+import { autoSearchable, encodeAs } from '../compress/encoder.ts'
+import { countJpegScans } from '../compress/jpeg-scans.ts'
+import { compressTimeLimit, type InputFacts, originalFormat, refuseInput } from '../compress/plan.ts'
+import {
+  type CompressBounds,
+  DEFAULT_COMPRESS_BOUNDS,
+  decodeError,
+  ImageError,
+  readFacts,
+  sharpLib,
+  sharpReason
+} from '../compress/sharp.ts'
+import { AUTO_MAX_PIXELS, encodeAuto } from '../quality/auto.ts'
+import { type RawImage, rawInput } from '../quality/pixels.ts'
+import { startQuality } from '../quality/search.ts'
+import { analyseBackground, type BackgroundAnalysis, hasTransparency, paintBackground } from './background.ts'
+import { type BytesTrial, bestFit, MAX_SIZE_STEPS, MIN_QUALITY, nextQuality, sizeStep } from './max-bytes.ts'
+
+/**
+ * An image's output set: decoded once to raw pixels (upright, sRGB, 8-bit), and every output derived from those
+ * pixels with `clone()`. Outputs that come out the same (web's widths on a narrow source) are made once; the
+ * same scaled pixels serve every format at one size. The decisions are pure (core's geometry and compliance,
+ * background.ts, max-bytes.ts); this module only runs sharp.
+ */
+
+/** The decode an output set shares is held whole: larger sources are scaled to this many pixels once. */
+export const OUTPUT_SET_MAX_PIXELS = AUTO_MAX_PIXELS
+
+export interface MadeOutput {
+  output: ResolvedOutput
+  /** Index in the set of the output whose bytes this one shares (itself when it made them). */
+  same: number
+  data: Buffer
+  format: EncodeFormat
+  width: number
+  height: number
+  quality?: number
+  score?: number
+  compliance?: Compliance
+}
+
+export interface OutputSetResult {
+  facts: InputFacts
+  outputs: MadeOutput[]
+  compress_ms: number
+}
+
+interface Encoded {
+  data: Buffer
+  format: EncodeFormat
+  quality: number
+  score?: number
+  met: boolean
+  width: number
+  height: number
+  fitBytes: { by: 'quality' | 'size'; quality: number; maxBytes: number } | null
+}
+
+/** Makes every output of `outputs` from `input`. Failures of the image (not an image, too large…) are ImageErrors. */
+export async function makeOutputSet(
+  input: Buffer,
+  outputs: ResolvedOutput[],
+  maxPixels: number,
+  bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS
+): Promise<OutputSetResult> {
+  const started = performance.now()
+  const facts = await readFacts(input)
+  if (facts.format === 'jpeg') facts.scans = countJpegScans(input, bounds.maxScans + 1)
+  const refusal = refuseInput(facts, { maxPixels, maxScans: bounds.maxScans })
+  if (refusal) throw new ImageError(refusal.kind, refusal.reason)
+  const sharp = await sharpLib()
+  const timeLimit = compressTimeLimit(facts, bounds)
+  const raw = await decode(sharp, input, facts, maxPixels, timeLimit)
+  const set = new SetMaker(sharp, raw, facts, timeLimit)
+  const made: MadeOutput[] = []
+  const keys = new Map<string, number>()
+  for (const output of outputs) {
+    const plan = set.plan(output)
+    const earlier = keys.get(plan.key)
+    if (earlier !== undefined) {
+      const first = made[earlier]!
+      made.push({ ...first, output, same: earlier, ...(plan.rules && { compliance: set.judge(output, plan, first) }) })
+      continue
+    }
+    keys.set(plan.key, made.length)
+    const encoded = await set.make(output, plan).catch((err) => {
+      throw err instanceof ImageError
+        ? err
+        : new ImageError('encode_failed', `could not encode output "${output.name}": ${sharpReason(err)}`)
+    })
+    const result: MadeOutput = {
+      output,
+      same: made.length,
+      data: encoded.data,
+      format: encoded.format,
+      width: encoded.width,
+      height: encoded.height,
+      quality: encoded.quality,
+      ...(encoded.score !== undefined && { score: encoded.score })
+    }
+    if (plan.rules) result.compliance = set.judge(output, plan, result, encoded.fitBytes)
+    made.push(result)
+  }
+  return { facts, outputs: made, compress_ms: Math.round(performance.now() - started) }
+}
+
+/** The one decode: upright, sRGB, 8-bit, alpha kept; scaled to OUTPUT_SET_MAX_PIXELS when larger. */
+async function decode(
+  sharp: typeof Sharp,
+  input: Buffer,
+  facts: InputFacts,
+  maxPixels: number,
+  timeLimit: number
+): Promise<RawImage> {
+  let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true })
+    .timeout({ seconds: timeLimit })
+    .rotate()
+    .toColourspace('srgb')
+  const pixels = facts.width * facts.height
+  if (pixels > OUTPUT_SET_MAX_PIXELS) {
+    const scale = Math.sqrt(OUTPUT_SET_MAX_PIXELS / pixels)
+    pipeline = pipeline.resize({
+      width: Math.floor(Math.max(facts.width, facts.height) * scale),
+      height: Math.floor(Math.max(facts.width, facts.height) * scale),
+      fit: 'inside'
+    })
+  }
+  const { data, info } = await pipeline
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true })
+    .catch((err) => {
+      throw decodeError(err, timeLimit)
+    })
+  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }
+}
+
+interface OutputPlan {
+  key: string
+  rules: (typeof PROFILES)[keyof typeof PROFILES] | null
+  formats: EncodeFormat[]
+  whiten: boolean
+  region: Box
+  placement: Placement
+  /** Scaled down further than the output asked, to the marketplace's limits. */
+  limited: boolean
+  padded: boolean
+}
+
+/** The pixels one image's outputs are derived from, and what has been derived so far. */
+class SetMaker {
+  private analysis: BackgroundAnalysis | null = null
+  private painted = new Map<string, RawImage>()
+  private scaled = new Map<string, Promise<RawImage>>()
+  readonly transparent: boolean
+
+  constructor(
+    private readonly sharp: typeof Sharp,
+    private readonly raw: RawImage,
+    private readonly facts: InputFacts,
+    private readonly timeLimit: number
+  ) {
+    this.transparent = hasTransparency(raw)
+  }
+
+  private background(): BackgroundAnalysis {
+    this.analysis ??= analyseBackground(this.raw)
+    return this.analysis
+  }
+
+  plan(output: ResolvedOutput): OutputPlan {
+    const rules = output.profile ? PROFILES[output.profile] : null
+    const wantsBackground = output.trim || Boolean(rules?.whiteBackground)
+    const analysis = wantsBackground ? this.background() : null
+    const background = backgroundPlan(rules, output.trim, analysis?.facts ?? null)
+    const frame = { left: 0, top: 0, width: this.raw.width, height: this.raw.height }
+    const region = background.trim && analysis ? analysis.box : frame
+    // A pad around an untrimmed image (busy, or already compliant) would add a border: fitted inside instead.
+    const fit = output.fit === 'pad' && output.trim && !background.trim ? 'inside' : output.fit
+    const request = { width: output.width, height: output.height, fit, fill: output.fill, upscale: output.upscale }
+    const placement = placeImage(region, request, rules?.limits ?? NO_LIMITS)
+    const limited = placement.scale < placeImage(region, request).scale - 1e-9
+    const formats: EncodeFormat[] =
+      output.format === 'auto'
+        ? output.formats
+        : [output.format === 'original' ? originalFormat(this.facts.format) : output.format]
+    const key = JSON.stringify([
+      formats,
+      background.whiten,
+      region,
+      placement,
+      output.background,
+      output.quality,
+      output.max_bytes
+    ])
+    return { key, rules, formats, whiten: background.whiten, region, placement, limited, padded: fit === 'pad' }
+  }
+
+  judge(
+    output: ResolvedOutput,
+    plan: OutputPlan,
+    made: Pick<MadeOutput, 'width' | 'height' | 'data' | 'format'>,
+    fitBytes: Encoded['fitBytes'] = null
+  ): Compliance {
+    return judge(output.profile!, {
+      width: made.width,
+      height: made.height,
+      bytes: made.data.length,
+      format: made.format,
+      source: {
+        width: this.raw.width,
+        height: this.raw.height,
+        cmyk: this.facts.space === 'cmyk',
+        transparent: this.transparent
+      },
+      background: plan.rules?.whiteBackground ? (this.analysis?.facts ?? null) : null,
+      whitened: plan.whiten,
+      padded: plan.padded ? fillOf(plan.placement) : null,
+      limited: plan.limited,
+      fitBytes
+    })
+  }
+
+  /** The output's pixels at its size (shared by every format asking for the same), then its encode. */
+  async make(output: ResolvedOutput, plan: OutputPlan): Promise<Encoded> {
+    const candidates: Encoded[] = []
+    for (const format of plan.formats) {
+      const flatten = format === 'jpeg' && this.raw.channels % 2 === 0
+      const pixels = await this.pixels(output, plan, flatten)
+      candidates.push(await this.encode(pixels, format, output.quality, output.max_bytes))
+    }
+    // format=auto: the smallest of those that met the quality (all of them when none did).
+    const met = candidates.filter((c) => c.met)
+    return (met.length > 0 ? met : candidates).reduce((a, b) => (b.data.length < a.data.length ? b : a))
+  }
+
+  private source(output: ResolvedOutput, whiten: boolean): RawImage {
+    if (!whiten) return this.raw
+    const analysis = this.background()
+    let painted = this.painted.get(output.background)
+    if (!painted) {
+      painted = paintBackground(this.raw, analysis.mask!, hexColour(output.background))
+      this.painted.set(output.background, painted)
+    }
+    return painted
+  }
+
+  private pixels(output: ResolvedOutput, plan: OutputPlan, flatten: boolean): Promise<RawImage> {
+    const key = JSON.stringify([plan.whiten, plan.region, plan.placement, flatten, output.background])
+    let pixels = this.scaled.get(key)
+    if (!pixels) {
+      pixels = this.derive(this.source(output, plan.whiten), plan, flatten, output.background)
+      this.scaled.set(key, pixels)
+    }
+    return pixels
+  }
+
+  private async derive(source: RawImage, plan: OutputPlan, flatten: boolean, background: string): Promise<RawImage> {
+    const { region, placement } = plan
+    let pipeline = rawInput(this.sharp, source).clone().timeout({ seconds: this.timeLimit })
+    if (region.width !== source.width || region.height !== source.height) pipeline = pipeline.extract(region)
+    if (flatten) pipeline = pipeline.flatten({ background })
+    pipeline = pipeline.resize(placement.resize.width, placement.resize.height, { fit: 'fill' })
+    const { canvas, left, top, resize } = placement
+    if (left < 0 || top < 0)
+      pipeline = pipeline.extract({ left: -left, top: -top, width: canvas.width, height: canvas.height })
+    else if (canvas.width > resize.width || canvas.height > resize.height)
+      pipeline = pipeline.extend({
+        left,
+        top,
+        right: canvas.width - resize.width - left,
+        bottom: canvas.height - resize.height - top,
+        background
+      })
+    const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+    return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }
+  }
+
+  private async encodeAt(pixels: RawImage, format: EncodeFormat, quality: number): Promise<Buffer> {
+    return encodeAs(rawInput(this.sharp, pixels), { format, quality, mozjpeg: false, setting: 'fixed' }).toBuffer()
+  }
+
+  /** One format's encode at the output's quality, then within max_bytes: the quality down first, then the size. */
+  private async encode(
+    pixels: RawImage,
+    format: EncodeFormat,
+    setting: QualitySetting,
+    maxBytes: number | null
+  ): Promise<Encoded> {
+    const quality = parseQuality(setting)
+    const base = { format, width: pixels.width, height: pixels.height, fitBytes: null }
+    let first: Encoded
+    if (quality.kind === 'auto' && autoSearchable(format)) {
+      const auto = await encodeAuto(this.sharp, pixels, { format, mozjpeg: false }, quality.floor)
+      first = {
+        ...base,
+        data: auto.data,
+        quality: auto.quality,
+        met: auto.met,
+        ...(Number.isFinite(auto.score) && { score: Math.round(auto.score * 100) / 100 })
+      }
+    } else {
+      const q = quality.kind === 'fixed' ? quality.quality : startQuality(quality.floor)
+      first = { ...base, data: await this.encodeAt(pixels, format, q), quality: q, met: true }
+    }
+    if (maxBytes === null || first.data.length <= maxBytes) return first
+
+    const trials: BytesTrial[] = [{ quality: first.quality, bytes: first.data.length }]
+    const encodes = new Map<number, Buffer>()
+    for (let q = nextQuality(trials, maxBytes); q !== null; q = nextQuality(trials, maxBytes)) {
+      const data = await this.encodeAt(pixels, format, q)
+      encodes.set(q, data)
+      trials.push({ quality: q, bytes: data.length })
+    }
+    const fit = bestFit(trials, maxBytes)
+    if (fit) {
+      // The score was the first encode's: a lower quality has none measured.
+      return {
+        ...base,
+        data: encodes.get(fit.quality)!,
+        quality: fit.quality,
+        met: false,
+        fitBytes: { by: 'quality', quality: fit.quality, maxBytes }
+      }
+    }
+    let image = pixels
+    let data = encodes.get(MIN_QUALITY) ?? first.data
+    for (let step = 0; step < MAX_SIZE_STEPS && data.length > maxBytes; step++) {
+      const factor = sizeStep(data.length, maxBytes)
+      const width = Math.max(1, Math.round(image.width * factor))
+      const height = Math.max(1, Math.round(image.height * factor))
+      const resized = await rawInput(this.sharp, image)
+        .resize(width, height, { fit: 'fill' })
+        .raw()
+        .toBuffer({ resolveWithObject: true })
+      image = { data: resized.data, width, height, channels: resized.info.channels as RawImage['channels'] }
+      data = await this.encodeAt(image, format, MIN_QUALITY)
+    }
+    return {
+      format,
+      data,
+      width: image.width,
+      height: image.height,
+      quality: MIN_QUALITY,
+      met: false,
+      fitBytes: { by: 'size', quality: MIN_QUALITY, maxBytes }
+    }
+  }
+}
+
+function hexColour(hex: string): [number, number, number] {
+  const n = Number.parseInt(hex.slice(1), 16)
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255]
+}
