@@ -91,7 +91,13 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
           let record: ImageRecord
           try {
             record = await processImage(
-              { requestId, index: unit.first + slot, url: images[slot]!.url, options: unit.options },
+              {
+                requestId,
+                index: unit.first + slot,
+                url: images[slot]!.url,
+                options: unit.options,
+                ...(unit.outputs && { outputs: unit.outputs })
+              },
               imageDeps
             )
           } catch (err) {
