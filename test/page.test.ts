@@ -60,6 +60,27 @@ t.test(
   }
 )
 
+t.test('the page: an output set lists every output, and each marketplace verdict in words', async (t) => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
+  await page.goto(`${service.apiUrl}/`)
+  const csv = csvOf([[1, 'Rocket', [`${images.url}/img/rocket.jpg`]]])
+  await page.setInputFiles('#file', { name: 'products.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+  await page.fill('input[name=outputs]', 'amazon,google')
+  await page.click('button[type=submit]')
+  await page.waitForSelector('#done:not([hidden])', { timeout: 60_000 })
+  const items = page.locator('.image .outputs li')
+  t.equal(await items.count(), 2)
+  t.match(
+    await items.nth(0).textContent(),
+    /^amazon jpeg 640×427, \d+ KB · amazon: fails \(the background is not one colour/
+  )
+  t.match(await items.nth(1).textContent(), /^google jpeg 640×427, \d+ KB · google: meets the rules/)
+  t.equal(await page.locator('.verdict.fail').count(), 1)
+  const screenshot = path.join(outputDir, 'page-outputs.png')
+  await page.screenshot({ path: screenshot, fullPage: true })
+  t.comment(`screenshot: ${path.relative(ROOT, screenshot)}`)
+})
+
 t.test('the page shows every bad row of a refused CSV', async (t) => {
   const page = await browser.newPage()
   await page.goto(`${service.apiUrl}/`)

@@ -147,7 +147,36 @@ function imageCard(image) {
       className: 'compare',
       textContent: 'Compare before / after',
       onclick: () => compare(image)
-    })
+    }),
+    image.outputs ? outputList(image.outputs) : null
+  )
+}
+
+// An output set: every output with its size, and each marketplace verdict with its changes and problems in words.
+function outputList(outputs) {
+  return el(
+    'ul',
+    { className: 'outputs', ariaLabel: 'outputs' },
+    ...outputs.map((o) =>
+      el(
+        'li',
+        {},
+        el('a', { href: o.url, textContent: o.name }),
+        ` ${o.format} ${o.width}×${o.height}, ${kb(o.bytes)}`,
+        o.compliance ? verdict(o.compliance) : null
+      )
+    )
+  )
+}
+
+function verdict(c) {
+  const words = { pass: 'meets the rules', fixed: 'fixed', fail: 'fails' }
+  const notes = [...c.changes, ...c.problems, ...c.warnings.map((w) => `note: ${w}`)]
+  return el(
+    'span',
+    { className: `verdict ${c.verdict}` },
+    ` · ${c.profile}: ${words[c.verdict] ?? c.verdict}`,
+    notes.length > 0 ? el('small', { textContent: ` (${notes.join('; ')})` }) : null
   )
 }
 
