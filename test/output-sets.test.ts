@@ -11,7 +11,7 @@ import {
   transparentProduct
 } from '../packages/media/test/product-images.ts'
 import { csvOf } from './support/csv.ts'
-import { freePort, startImageServer } from './support/servers.ts'
+import { freePort, startImageServer, startWebhookReceiver } from './support/servers.ts'
 import { startService, upload } from './support/service.ts'
 import { waitFor } from './support/wait.ts'
 
@@ -30,11 +30,13 @@ const generated: Record<string, Buffer> = {
 const serve = (data: Buffer) => (_req: IncomingMessage, res: ServerResponse) =>
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length }).end(data)
 const images = await startImageServer(Object.fromEntries(Object.entries(generated).map(([p, d]) => [p, serve(d)])))
+const receiver = await startWebhookReceiver()
 const workerPort = await freePort()
 const service = await startService({ workers: 1, workerEnv: { WORKER_HTTP_PORT: String(workerPort) } })
 t.teardown(async () => {
   await service.stop()
   await images.close()
+  await receiver.close()
 })
 
 const url = (p: string) => `${images.url}${p}`
@@ -50,7 +52,8 @@ const NAMES = [...WEB, 'amazon', 'google', 'small']
 
 t.test('web, amazon, google and a max_bytes spec from one download per image', async (t) => {
   const accepted = await upload(service.apiUrl, csvOf(rows), {
-    outputs: JSON.stringify(['web', 'amazon', 'google', SMALL])
+    outputs: JSON.stringify(['web', 'amazon', 'google', SMALL]),
+    webhook_url: `${receiver.url}/hook`
   })
   t.equal(accepted.status, 202, JSON.stringify(accepted.body))
   const id = accepted.body.request_id
@@ -195,6 +198,15 @@ t.test('web, amazon, google and a max_bytes spec from one download per image', a
     'a 420 px source: one file, listed once'
   )
   t.same(manifest.products[0]!.images[1]!.outputs, [], 'the missing image has no outputs')
+
+  // Totals, in status and in the webhook event, count each output and its verdicts.
+  const amazonTotals = { delivered: 5, pass: 0, fixed: 2, fail: 3 }
+  t.same(status.totals.outputs!.amazon, amazonTotals)
+  t.same(status.totals.outputs!['web-480-avif'], { delivered: 5, pass: 0, fixed: 0, fail: 0 })
+  t.same(Object.keys(status.totals.outputs!), NAMES)
+  await waitFor('webhook', () => receiver.received.length >= 1)
+  const event = JSON.parse(receiver.received[0]!.body)
+  t.same(event.totals.outputs, status.totals.outputs, 'the webhook event carries the same counts')
 
   // Metrics count outputs per preset and verdict (5 images: 2 fixed and 3 failed for Amazon).
   const metrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text()

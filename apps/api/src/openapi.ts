@@ -13,6 +13,7 @@ import {
   ManifestImage,
   ManifestProduct,
   MarketplaceProfile,
+  OutputCounts,
   OutputFit,
   OutputFormat,
   OutputPreset,
@@ -64,6 +65,7 @@ export const COMPONENTS: Record<string, TSchema> = {
   ResolvedOutput,
   OutputView,
   Compliance: ComplianceView,
+  OutputCounts,
   Manifest,
   ManifestProduct,
   ManifestImage

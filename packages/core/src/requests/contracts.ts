@@ -144,6 +144,13 @@ export const ProductView = Type.Object({
   images: Type.Array(ImageView)
 })
 
+/** One output's delivered count over a request, and its marketplace verdicts (zero without a profile). */
+export const OutputCounts = Type.Object(
+  { delivered: Type.Integer(), pass: Type.Integer(), fixed: Type.Integer(), fail: Type.Integer() },
+  { description: 'How many of an output were delivered, and how many passed, were fixed or failed its profile.' }
+)
+export type OutputCounts = Static<typeof OutputCounts>
+
 export const Totals = Type.Object({
   bytes_in: Type.Integer(),
   bytes_out: Type.Integer(),
@@ -151,7 +158,20 @@ export const Totals = Type.Object({
   score_mean: Type.Union([Type.Number(), Type.Null()], {
     description: 'Mean SSIMULACRA2 of delivered outputs that were scored (quality=auto); null if none.'
   }),
-  score_min: Type.Union([Type.Number(), Type.Null()], { description: 'Lowest SSIMULACRA2 among them; null if none.' })
+  score_min: Type.Union([Type.Number(), Type.Null()], { description: 'Lowest SSIMULACRA2 among them; null if none.' }),
+  // A map as OpenAPI 3.0 writes one (additionalProperties; TypeBox's Record would be patternProperties, which 3.0
+  // generators do not read).
+  outputs: Type.Optional(
+    Type.Unsafe<Record<string, OutputCounts>>(
+      Type.Object(
+        {},
+        {
+          additionalProperties: OutputCounts,
+          description: 'With `outputs`: per output name, how many were delivered and their marketplace verdicts.'
+        }
+      )
+    )
+  )
 })
 export type Totals = Static<typeof Totals>
 

@@ -70,3 +70,34 @@ t.test('tallies count outcomes and bytes of succeeded images only', async (t) =>
     score_min: 72.5
   })
 })
+
+t.test('tallies count each output delivered and its verdicts, and add up across units', async (t) => {
+  const compliance = (verdict: 'pass' | 'fixed' | 'fail') => ({
+    profile: 'amazon',
+    verdict,
+    changes: [],
+    problems: [],
+    warnings: []
+  })
+  const output = (name: string, verdict?: 'pass' | 'fixed' | 'fail') => ({
+    name,
+    file: `r/0-${name}.jpg`,
+    format: 'jpeg',
+    width: 1,
+    height: 1,
+    bytes: 1,
+    ...(verdict && { compliance: compliance(verdict) })
+  })
+  const a = tally([
+    { url: 'x', status: 'succeeded', outputs: [output('web-480-jpeg'), output('amazon', 'fixed')] },
+    { url: 'y', status: 'succeeded', outputs: [output('web-480-jpeg'), output('amazon', 'fail')] },
+    { url: 'z', status: 'failed' }
+  ])
+  t.same(a.outputs, {
+    'web-480-jpeg': { delivered: 2, pass: 0, fixed: 0, fail: 0 },
+    amazon: { delivered: 2, pass: 0, fixed: 1, fail: 1 }
+  })
+  const b = tally([{ url: 'w', status: 'succeeded', outputs: [output('amazon', 'pass')] }])
+  t.same(addTallies([a, b]).outputs!.amazon, { delivered: 3, pass: 1, fixed: 1, fail: 1 })
+  t.notOk('outputs' in tally([{ url: 'v', status: 'succeeded' }]), 'absent without a set')
+})

@@ -1,6 +1,6 @@
 import type { ParsedCsv } from '../csv/input.ts'
 import type { ResolvedOutput } from '../output-sets/spec.ts'
-import type { ProcessingOptions } from './contracts.ts'
+import type { OutputCounts, ProcessingOptions } from './contracts.ts'
 import type { ImageRecord, ProductPageDocument, RequestDocument, Tally, UnitData } from './records.ts'
 
 /**
@@ -85,6 +85,13 @@ export function productPagesFor(offset: number, limit: number, total: number): n
   return Array.from({ length: last - first + 1 }, (_, i) => first + i)
 }
 
+/** The counters of output `name` in `t`, made at zero the first time. */
+function outputCounts(t: Tally, name: string): OutputCounts {
+  t.outputs ??= {}
+  t.outputs[name] ??= { delivered: 0, pass: 0, fixed: 0, fail: 0 }
+  return t.outputs[name]
+}
+
 /** Counters and byte sums of a set of image records. */
 export function tally(images: Iterable<ImageRecord>): Tally {
   const out = emptyTally()
@@ -94,6 +101,11 @@ export function tally(images: Iterable<ImageRecord>): Tally {
       out.bytes_in += image.bytes_in ?? 0
       out.bytes_out += image.bytes_out ?? 0
       if (typeof image.score === 'number') addScore(out, image.score)
+      for (const output of image.outputs ?? []) {
+        const counts = outputCounts(out, output.name)
+        counts.delivered += 1
+        if (output.compliance) counts[output.compliance.verdict] += 1
+      }
     } else if (image.status === 'failed') out.failed += 1
   }
   return out
@@ -109,6 +121,13 @@ export function addTallies(tallies: Iterable<Tally>): Tally {
     out.scored! += t.scored ?? 0
     out.score_sum! += t.score_sum ?? 0
     if (t.score_min != null) out.score_min = out.score_min == null ? t.score_min : Math.min(out.score_min, t.score_min)
+    for (const [name, counts] of Object.entries(t.outputs ?? {})) {
+      const sum = outputCounts(out, name)
+      sum.delivered += counts.delivered
+      sum.pass += counts.pass
+      sum.fixed += counts.fixed
+      sum.fail += counts.fail
+    }
   }
   return out
 }

@@ -1,6 +1,6 @@
 import type { Compliance } from '../output-sets/compliance.ts'
 import type { ResolvedOutput } from '../output-sets/spec.ts'
-import type { Counts, ImageStats, ImageStatus, ProcessingOptions, RequestStatus } from './contracts.ts'
+import type { Counts, ImageStats, ImageStatus, OutputCounts, ProcessingOptions, RequestStatus } from './contracts.ts'
 
 /**
  * The records the store keeps for a request: its document, its product rows, its work units' image records and
@@ -54,6 +54,8 @@ export interface Tally {
   scored?: number
   score_sum?: number
   score_min?: number | null
+  /** With `outputs`: per output name, delivered outputs and their verdicts (absent without a set). */
+  outputs?: Record<string, OutputCounts>
 }
 
 /**

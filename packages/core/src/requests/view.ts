@@ -47,7 +47,8 @@ export function totalsView(images: RequestDocument['images']): Totals {
     bytes_out: images.bytes_out,
     savings_pct: savingsPct(images.bytes_in, images.bytes_out),
     score_mean: scored > 0 ? Math.round(((images.score_sum ?? 0) / scored) * 100) / 100 : null,
-    score_min: scored > 0 ? (images.score_min ?? null) : null
+    score_min: scored > 0 ? (images.score_min ?? null) : null,
+    ...(images.outputs && { outputs: images.outputs })
   }
 }
 
