@@ -16,37 +16,17 @@ import type {
   VisibleRequest
 } from '../requests/records.ts'
 import { productsWithin } from '../requests/view.ts'
+import {
+  type CreationParts,
+  type CreationPauses,
+  type CreationsSettled,
+  createRequest,
+  HIDDEN,
+  settleCreations
+} from './creation.ts'
 import { Jobs } from './jobs.ts'
-import { insertMissing, insertOnce } from './mongo.ts'
+import { insertOnce } from './mongo.ts'
 import { WorkQueue } from './queue.ts'
-
-/**
- * Pauses inside `create`, for tests that kill the API at an exact moment. Production passes none; the crash test
- * starts the API through an entry point of its own that does (test/support/gated-api.ts).
- */
-export interface CreationPauses {
-  /** Everything is written, staged; the write that makes the request visible comes next. */
-  beforeCommit?: (requestId: string) => Promise<void>
-  /** The request is visible (Pending); its units are about to be released to workers. */
-  beforeRelease?: (requestId: string) => Promise<void>
-}
-
-/** The upload's commit found its staged request gone: its creation took longer than the sweep allows. */
-export class CreationAbandoned extends Error {
-  override name = 'CreationAbandoned'
-}
-
-/** What one settleCreations pass did. */
-export interface CreationsSettled {
-  /** Staged requests whose upload died: removed, never seen. */
-  discarded: number
-  /** Committed requests whose units were still held: released to workers. */
-  released: number
-  /** Held units whose request does not exist (a discarded request's upload wrote on after it): removed. */
-  orphaned: number
-}
-
-const HIDDEN: Array<RequestDocument['status']> = ['Staging', 'Discarded']
 
 export interface WebhookEventDocument {
   event_id: string
@@ -90,65 +70,23 @@ export class RequestStore {
     await this.requests.db.command({ ping: 1 })
   }
 
-  /**
-   * Stores an accepted request, all or nothing, with or without a replica set. The request document goes first,
-   * Staging (no reader sees it), then its product pages, its finisher and its units, held (no worker claims them);
-   * then one update makes the request Pending: the commit. Only then are the units released, in one update. An
-   * upload that dies before the commit leaves a staged request that settleCreations removes; one that dies after
-   * it leaves units that settleCreations releases. Throws CreationAbandoned (having removed what it wrote) if the
-   * sweep took the staged request first.
-   */
-  async create(plan: RequestPlan, pauses: CreationPauses = {}): Promise<void> {
-    const id = plan.request.request_id
-    await insertOnce(this.requests, { ...plan.request, status: 'Staging' as const })
-    await insertMissing(this.productPages, plan.productPages, 20)
-    await this.jobs.createHeld(id, plan.units)
-    await pauses.beforeCommit?.(id)
-    const committed = await this.requests.updateOne(
-      { request_id: id, status: 'Staging' },
-      { $set: { status: 'Pending', updated_at: new Date() } }
-    )
-    if (committed.matchedCount !== 1) {
-      await this.removeParts(id)
-      throw new CreationAbandoned(`request ${id} was discarded before its creation completed`)
-    }
-    await pauses.beforeRelease?.(id)
-    await this.jobs.releaseUnits(id)
+  /** Stores an accepted request, all or nothing (see creation.ts). */
+  create(plan: RequestPlan, pauses: CreationPauses = {}): Promise<void> {
+    return createRequest(this.creationParts(), plan, pauses)
   }
 
-  /**
-   * Completes or undoes what creations that stopped before `cutoff` left (the API runs this every so often): a
-   * request still staged is Discarded (so its upload, if it still lives, cannot commit it), its parts removed,
-   * then the document; a committed request's held units are released; held units with no request are removed.
-   * Each step is repeatable: a sweep that dies halfway is finished by the next.
-   */
-  async settleCreations(cutoff: Date, limit = 100): Promise<CreationsSettled> {
-    const settled: CreationsSettled = { discarded: 0, released: 0, orphaned: 0 }
-    const stale = await this.requests
-      .find({ status: { $in: HIDDEN }, created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
-      .toArray()
-    for (const { request_id } of stale) {
-      // The upload's commit and this update both need Staging: whichever comes first wins.
-      const taken = await this.requests.updateOne(
-        { request_id, status: { $in: HIDDEN } },
-        { $set: { status: 'Discarded', updated_at: new Date() } }
-      )
-      if (taken.matchedCount !== 1) continue
-      await this.removeParts(request_id)
-      await this.requests.deleteOne({ request_id, status: 'Discarded' })
-      settled.discarded++
+  /** Completes or undoes what creations that stopped before `cutoff` left (see creation.ts). */
+  settleCreations(cutoff: Date, limit = 100): Promise<CreationsSettled> {
+    return settleCreations(this.creationParts(), cutoff, limit)
+  }
+
+  private creationParts(): CreationParts {
+    return {
+      requests: this.requests,
+      productPages: this.productPages,
+      jobs: this.jobs,
+      removeParts: (id) => this.removeParts(id)
     }
-    for (const request_id of (await this.jobs.heldSince(cutoff)).slice(0, limit)) {
-      const doc = await this.requests.findOne({ request_id }, { projection: { status: 1 } })
-      if (!doc) {
-        await this.removeParts(request_id)
-        settled.orphaned++
-      } else if (!HIDDEN.includes(doc.status)) {
-        await this.jobs.releaseUnits(request_id)
-        settled.released++
-      }
-    }
-    return settled
   }
 
   /** A request as readers see it; null for an unknown id, and for one whose creation has not completed. */

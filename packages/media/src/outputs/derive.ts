@@ -8,13 +8,10 @@ import {
   NO_LIMITS,
   type Placement,
   PROFILES,
-  parseQuality,
   placeImage,
-  type QualitySetting,
   type ResolvedOutput
 } from '@imgproc/core'
 import type Sharp from 'sharp'
-import { autoSearchable, encodeAs } from '../compress/encoder.ts'
 import { countJpegScans } from '../compress/jpeg-scans.ts'
 import { compressTimeLimit, type InputFacts, originalFormat, refuseInput } from '../compress/plan.ts'
 import {
@@ -26,11 +23,10 @@ import {
   sharpLib,
   sharpReason
 } from '../compress/sharp.ts'
-import { AUTO_MAX_PIXELS, encodeAuto } from '../quality/auto.ts'
+import { AUTO_MAX_PIXELS } from '../quality/auto.ts'
 import { type RawImage, rawInput } from '../quality/pixels.ts'
-import { startQuality } from '../quality/search.ts'
 import { analyseBackground, type BackgroundAnalysis, hasTransparency, paintBackground } from './background.ts'
-import { type BytesTrial, bestFit, MAX_SIZE_STEPS, MIN_QUALITY, nextQuality, sizeStep } from './max-bytes.ts'
+import { type Encoded, encodeOutput } from './encode.ts'
 
 /**
  * An image's output set: decoded once to raw pixels (upright, sRGB, 8-bit), and every output derived from those
@@ -59,17 +55,6 @@ export interface OutputSetResult {
   facts: InputFacts
   outputs: MadeOutput[]
   compress_ms: number
-}
-
-interface Encoded {
-  data: Buffer
-  format: EncodeFormat
-  quality: number
-  score?: number
-  met: boolean
-  width: number
-  height: number
-  fitBytes: { by: 'quality' | 'size'; quality: number; maxBytes: number } | null
 }
 
 /** Makes every output of `outputs` from `input`. Failures of the image (not an image, too large…) are ImageErrors. */
@@ -242,7 +227,7 @@ class SetMaker {
     for (const format of plan.formats) {
       const flatten = format === 'jpeg' && this.raw.channels % 2 === 0
       const pixels = await this.pixels(output, plan, flatten)
-      candidates.push(await this.encode(pixels, format, output.quality, output.max_bytes))
+      candidates.push(await encodeOutput(this.sharp, pixels, format, output.quality, output.max_bytes))
     }
     // format=auto: the smallest of those that met the quality (all of them when none did).
     const met = candidates.filter((c) => c.met)
@@ -289,77 +274,6 @@ class SetMaker {
       })
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
     return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }
-  }
-
-  private async encodeAt(pixels: RawImage, format: EncodeFormat, quality: number): Promise<Buffer> {
-    return encodeAs(rawInput(this.sharp, pixels), { format, quality, mozjpeg: false, setting: 'fixed' }).toBuffer()
-  }
-
-  /** One format's encode at the output's quality, then within max_bytes: the quality down first, then the size. */
-  private async encode(
-    pixels: RawImage,
-    format: EncodeFormat,
-    setting: QualitySetting,
-    maxBytes: number | null
-  ): Promise<Encoded> {
-    const quality = parseQuality(setting)
-    const base = { format, width: pixels.width, height: pixels.height, fitBytes: null }
-    let first: Encoded
-    if (quality.kind === 'auto' && autoSearchable(format)) {
-      const auto = await encodeAuto(this.sharp, pixels, { format, mozjpeg: false }, quality.floor)
-      first = {
-        ...base,
-        data: auto.data,
-        quality: auto.quality,
-        met: auto.met,
-        ...(Number.isFinite(auto.score) && { score: Math.round(auto.score * 100) / 100 })
-      }
-    } else {
-      const q = quality.kind === 'fixed' ? quality.quality : startQuality(quality.floor)
-      first = { ...base, data: await this.encodeAt(pixels, format, q), quality: q, met: true }
-    }
-    if (maxBytes === null || first.data.length <= maxBytes) return first
-
-    const trials: BytesTrial[] = [{ quality: first.quality, bytes: first.data.length }]
-    const encodes = new Map<number, Buffer>()
-    for (let q = nextQuality(trials, maxBytes); q !== null; q = nextQuality(trials, maxBytes)) {
-      const data = await this.encodeAt(pixels, format, q)
-      encodes.set(q, data)
-      trials.push({ quality: q, bytes: data.length })
-    }
-    const fit = bestFit(trials, maxBytes)
-    if (fit) {
-      // The score was the first encode's: a lower quality has none measured.
-      return {
-        ...base,
-        data: encodes.get(fit.quality)!,
-        quality: fit.quality,
-        met: false,
-        fitBytes: { by: 'quality', quality: fit.quality, maxBytes }
-      }
-    }
-    let image = pixels
-    let data = encodes.get(MIN_QUALITY) ?? first.data
-    for (let step = 0; step < MAX_SIZE_STEPS && data.length > maxBytes; step++) {
-      const factor = sizeStep(data.length, maxBytes)
-      const width = Math.max(1, Math.round(image.width * factor))
-      const height = Math.max(1, Math.round(image.height * factor))
-      const resized = await rawInput(this.sharp, image)
-        .resize(width, height, { fit: 'fill' })
-        .raw()
-        .toBuffer({ resolveWithObject: true })
-      image = { data: resized.data, width, height, channels: resized.info.channels as RawImage['channels'] }
-      data = await this.encodeAt(image, format, MIN_QUALITY)
-    }
-    return {
-      format,
-      data,
-      width: image.width,
-      height: image.height,
-      quality: MIN_QUALITY,
-      met: false,
-      fitBytes: { by: 'size', quality: MIN_QUALITY, maxBytes }
-    }
   }
 }
 

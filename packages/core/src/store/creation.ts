@@ -1,0 +1,112 @@
+/**
+ * How a request comes into being all or nothing, with or without a replica set: written staged and held, then
+ * committed by one update; and the sweep that finishes or undoes creations whose upload died.
+ */
+import type { Collection } from 'mongodb'
+import type { RequestPlan } from '../requests/plan.ts'
+import type { ProductPageDocument, RequestDocument } from '../requests/records.ts'
+import type { Jobs } from './jobs.ts'
+import { insertMissing, insertOnce } from './mongo.ts'
+
+/**
+ * Pauses inside `create`, for tests that kill the API at an exact moment. Production passes none; the crash test
+ * starts the API through an entry point of its own that does (test/support/gated-api.ts).
+ */
+export interface CreationPauses {
+  /** Everything is written, staged; the write that makes the request visible comes next. */
+  beforeCommit?: (requestId: string) => Promise<void>
+  /** The request is visible (Pending); its units are about to be released to workers. */
+  beforeRelease?: (requestId: string) => Promise<void>
+}
+
+/** The upload's commit found its staged request gone: its creation took longer than the sweep allows. */
+export class CreationAbandoned extends Error {
+  override name = 'CreationAbandoned'
+}
+
+/** What one settleCreations pass did. */
+export interface CreationsSettled {
+  /** Staged requests whose upload died: removed, never seen. */
+  discarded: number
+  /** Committed requests whose units were still held: released to workers. */
+  released: number
+  /** Held units whose request does not exist (a discarded request's upload wrote on after it): removed. */
+  orphaned: number
+}
+
+/** Statuses no reader sees: a request being created, or one being removed because its creation died. */
+export const HIDDEN: Array<RequestDocument['status']> = ['Staging', 'Discarded']
+
+/** What creation needs of the store. */
+export interface CreationParts {
+  requests: Collection<RequestDocument>
+  productPages: Collection<ProductPageDocument>
+  jobs: Jobs
+  /** Everything of a request but its document. */
+  removeParts: (requestId: string) => Promise<void>
+}
+
+/**
+ * Stores an accepted request, all or nothing, with or without a replica set. The request document goes first,
+ * Staging (no reader sees it), then its product pages, its finisher and its units, held (no worker claims them);
+ * then one update makes the request Pending: the commit. Only then are the units released, in one update. An
+ * upload that dies before the commit leaves a staged request that settleCreations removes; one that dies after
+ * it leaves units that settleCreations releases. Throws CreationAbandoned (having removed what it wrote) if the
+ * sweep took the staged request first.
+ */
+export async function createRequest(
+  store: CreationParts,
+  plan: RequestPlan,
+  pauses: CreationPauses = {}
+): Promise<void> {
+  const id = plan.request.request_id
+  await insertOnce(store.requests, { ...plan.request, status: 'Staging' as const })
+  await insertMissing(store.productPages, plan.productPages, 20)
+  await store.jobs.createHeld(id, plan.units)
+  await pauses.beforeCommit?.(id)
+  const committed = await store.requests.updateOne(
+    { request_id: id, status: 'Staging' },
+    { $set: { status: 'Pending', updated_at: new Date() } }
+  )
+  if (committed.matchedCount !== 1) {
+    await store.removeParts(id)
+    throw new CreationAbandoned(`request ${id} was discarded before its creation completed`)
+  }
+  await pauses.beforeRelease?.(id)
+  await store.jobs.releaseUnits(id)
+}
+
+/**
+ * Completes or undoes what creations that stopped before `cutoff` left (the API runs this every so often): a
+ * request still staged is Discarded (so its upload, if it still lives, cannot commit it), its parts removed,
+ * then the document; a committed request's held units are released; held units with no request are removed.
+ * Each step is repeatable: a sweep that dies halfway is finished by the next.
+ */
+export async function settleCreations(store: CreationParts, cutoff: Date, limit = 100): Promise<CreationsSettled> {
+  const settled: CreationsSettled = { discarded: 0, released: 0, orphaned: 0 }
+  const stale = await store.requests
+    .find({ status: { $in: HIDDEN }, created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
+    .toArray()
+  for (const { request_id } of stale) {
+    // The upload's commit and this update both need Staging: whichever comes first wins.
+    const taken = await store.requests.updateOne(
+      { request_id, status: { $in: HIDDEN } },
+      { $set: { status: 'Discarded', updated_at: new Date() } }
+    )
+    if (taken.matchedCount !== 1) continue
+    await store.removeParts(request_id)
+    await store.requests.deleteOne({ request_id, status: 'Discarded' })
+    settled.discarded++
+  }
+  for (const request_id of (await store.jobs.heldSince(cutoff)).slice(0, limit)) {
+    const doc = await store.requests.findOne({ request_id }, { projection: { status: 1 } })
+    if (!doc) {
+      await store.removeParts(request_id)
+      settled.orphaned++
+    } else if (!HIDDEN.includes(doc.status)) {
+      await store.jobs.releaseUnits(request_id)
+      settled.released++
+    }
+  }
+  return settled
+}
