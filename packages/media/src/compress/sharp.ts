@@ -106,6 +106,18 @@ export async function readFacts(input: Buffer): Promise<InputFacts> {
 }
 
 /**
+ * What an input is, read from its header (and a JPEG's scan markers) before any decoding, or an ImageError when
+ * it must not be decoded at all: too many pixels or scans (refuseInput).
+ */
+export async function admitInput(input: Buffer, maxPixels: number, bounds: CompressBounds): Promise<InputFacts> {
+  const facts = await readFacts(input)
+  if (facts.format === 'jpeg') facts.scans = countJpegScans(input, bounds.maxScans + 1)
+  const refusal = refuseInput(facts, { maxPixels, maxScans: bounds.maxScans })
+  if (refusal) throw new ImageError(refusal.kind, refusal.reason)
+  return facts
+}
+
+/**
  * One pipeline per image: auto-orient, sRGB 8-bit, optional fit-inside resize, encode; metadata is dropped.
  * With quality=auto the pixels are decoded once to raw and the search (quality/auto.ts) encodes them; the
  * score is computed only then (it costs far more than an encode), so fixed qualities report none.
@@ -117,10 +129,7 @@ export async function compressImage(
   bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS
 ): Promise<CompressResult> {
   const started = performance.now()
-  const facts = await readFacts(input)
-  if (facts.format === 'jpeg') facts.scans = countJpegScans(input, bounds.maxScans + 1)
-  const refusal = refuseInput(facts, { maxPixels, maxScans: bounds.maxScans })
-  if (refusal) throw new ImageError(refusal.kind, refusal.reason)
+  const facts = await admitInput(input, maxPixels, bounds)
   const plan = planCompression(facts, options)
   const tooLarge = refuseOutput(facts, plan)
   if (tooLarge) throw new ImageError(tooLarge.kind, tooLarge.reason)

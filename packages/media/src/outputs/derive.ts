@@ -12,14 +12,13 @@ import {
   type ResolvedOutput
 } from '@imgproc/core'
 import type Sharp from 'sharp'
-import { countJpegScans } from '../compress/jpeg-scans.ts'
-import { compressTimeLimit, type InputFacts, originalFormat, refuseInput } from '../compress/plan.ts'
+import { compressTimeLimit, type InputFacts, originalFormat } from '../compress/plan.ts'
 import {
+  admitInput,
   type CompressBounds,
   DEFAULT_COMPRESS_BOUNDS,
   decodeError,
   ImageError,
-  readFacts,
   sharpLib,
   sharpReason
 } from '../compress/sharp.ts'
@@ -65,10 +64,7 @@ export async function makeOutputSet(
   bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS
 ): Promise<OutputSetResult> {
   const started = performance.now()
-  const facts = await readFacts(input)
-  if (facts.format === 'jpeg') facts.scans = countJpegScans(input, bounds.maxScans + 1)
-  const refusal = refuseInput(facts, { maxPixels, maxScans: bounds.maxScans })
-  if (refusal) throw new ImageError(refusal.kind, refusal.reason)
+  const facts = await admitInput(input, maxPixels, bounds)
   const sharp = await sharpLib()
   const timeLimit = compressTimeLimit(facts, bounds)
   const raw = await decode(sharp, input, facts, maxPixels, timeLimit)
