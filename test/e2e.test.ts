@@ -1,8 +1,7 @@
 import { type StatusView, signPayload, verifySignature } from '@imgproc/core'
-import { parseString } from 'fast-csv'
 import sharp from 'sharp'
 import t from 'tap'
-import { csvOf } from './support/csv.ts'
+import { csvOf, readCsv } from './support/csv.ts'
 import { startImageServer, startWebhookReceiver } from './support/servers.ts'
 import { startService, upload, WEBHOOK_SECRET } from './support/service.ts'
 import { waitFor } from './support/wait.ts'
@@ -156,13 +155,3 @@ t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook
     'tampered body'
   )
 })
-
-function readCsv(text: string): Promise<string[][]> {
-  return new Promise((resolve, reject) => {
-    const out: string[][] = []
-    parseString<string[], string[]>(text, { headers: false })
-      .on('data', (r) => out.push(r))
-      .on('error', reject)
-      .on('end', () => resolve(out))
-  })
-}

@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { parseString } from 'fast-csv'
 import t from 'tap'
 import { scanBomb } from '../packages/media/test/scan-bomb.ts'
-import { csvOf } from './support/csv.ts'
+import { csvOf, readCsv } from './support/csv.ts'
 import { CORPUS } from './support/paths.ts'
 import type { Proc } from './support/processes.ts'
 import { startImageServer, startWebhookReceiver } from './support/servers.ts'
@@ -128,12 +127,7 @@ t.test('output CSV cells that would run as formulas are neutralised in the produ
   const { body } = await upload(service.apiUrl, csv)
   const doc = await waitForStatus(service, body.request_id, ['Completed'])
   const text = readFileSync(path.join(service.env.STORAGE_DIR!, body.request_id, 'output.csv'), 'utf8')
-  const rows = await new Promise<string[][]>((resolve) => {
-    const out: string[][] = []
-    parseString<string[], string[]>(text)
-      .on('data', (r) => out.push(r))
-      .on('end', () => resolve(out))
-  })
+  const rows = await readCsv(text)
   t.same(
     rows.slice(1).map((r) => r[1]),
     [`'=HYPERLINK("http://evil.example")`, `'@SUM(A1)`, `'-2+3`]

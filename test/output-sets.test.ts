@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { OutputView, StatusView } from '@imgproc/core'
-import { parseString } from 'fast-csv'
 import sharp from 'sharp'
 import t from 'tap'
 import {
@@ -10,7 +9,7 @@ import {
   smallProduct,
   transparentProduct
 } from '../packages/media/test/product-images.ts'
-import { csvOf } from './support/csv.ts'
+import { csvOf, readCsv } from './support/csv.ts'
 import { freePort, startImageServer, startWebhookReceiver } from './support/servers.ts'
 import { startService, upload } from './support/service.ts'
 import { waitFor } from './support/wait.ts'
@@ -225,13 +224,3 @@ t.test('the manifest of an upload without outputs is 404, and the status shows n
   const status = (await (await fetch(`${service.apiUrl}/status/${id}`)).json()) as StatusView
   t.notOk('outputs' in status)
 })
-
-function readCsv(text: string): Promise<string[][]> {
-  return new Promise((resolve, reject) => {
-    const out: string[][] = []
-    parseString<string[], string[]>(text, { headers: false })
-      .on('data', (r) => out.push(r))
-      .on('error', reject)
-      .on('end', () => resolve(out))
-  })
-}
