@@ -1,6 +1,6 @@
 /**
  * Start-up check: a missing bucket, refused credentials and an unreachable endpoint each get a message an operator
- * can act on, and the API refuses to start on them (a real versitygw; the API as a child process).
+ * can act on, and the API and the worker refuse to start on them (a real versitygw; the API as a child process).
  */
 
 import { spawn } from 'node:child_process'
@@ -97,26 +97,32 @@ t.test('a storage directory that cannot be created', async (t) => {
   })
 })
 
-t.test('the API refuses to start on a missing bucket, with the message and exit code 1', async (t) => {
-  const env = {
-    ...process.env,
-    ...s3.env('missing-bucket'),
-    PORT: String(await freePort()),
-    MONGODB_URI: mongoUri(),
-    LOG_LEVEL: 'warn'
-  }
-  const child = spawn(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', 'apps/api/src/main.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe']
+for (const [name, entry] of [
+  ['API', 'apps/api/src/main.ts'],
+  ['worker', 'apps/worker/src/main.ts']
+] as const) {
+  t.test(`the ${name} refuses to start on a missing bucket, with the message and exit code 1`, async (t) => {
+    const env = {
+      ...process.env,
+      ...s3.env('missing-bucket'),
+      PORT: String(await freePort()),
+      MONGODB_URI: mongoUri(),
+      LOG_LEVEL: 'warn'
+    }
+    const child = spawn(process.execPath, ['--conditions=imgproc-source', '--import', 'tsx', entry], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let output = ''
+    child.stdout.on('data', (c: Buffer) => (output += c))
+    child.stderr.on('data', (c: Buffer) => (output += c))
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    t.equal(code, 1, output)
+    t.match(
+      output,
+      /storage check failed \(missing-bucket\): bucket "missing-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+ \(S3_ENDPOINT\)/
+    )
+    t.notMatch(output, /\n\s+at /, 'a message for the operator, not a stack trace')
   })
-  let output = ''
-  child.stdout.on('data', (c: Buffer) => (output += c))
-  child.stderr.on('data', (c: Buffer) => (output += c))
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  t.equal(code, 1, output)
-  t.match(
-    output,
-    /storage check failed \(missing-bucket\): bucket "missing-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+ \(S3_ENDPOINT\)/
-  )
-})
+}

@@ -1,7 +1,7 @@
-import { loadConfigOrExit } from '@imgproc/core'
+import { exitOnStartupError, loadConfigOrExit } from '@imgproc/core'
 import { startApi } from './start.ts'
 
-const api = await startApi(loadConfigOrExit())
+const api = await startApi(loadConfigOrExit()).catch(exitOnStartupError)
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {

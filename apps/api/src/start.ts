@@ -1,4 +1,11 @@
-import { type Config, type CreationPauses, createMongoClient, QuotaStore, RequestStore } from '@imgproc/core'
+import {
+  type Config,
+  type CreationPauses,
+  createMongoClient,
+  QuotaStore,
+  RequestStore,
+  StartupError
+} from '@imgproc/core'
 import { checkStorage, createStorage, type StorageError } from '@imgproc/storage'
 import { buildApp } from './app.ts'
 import { startCreationSweep } from './creation-sweep.ts'
@@ -11,8 +18,7 @@ export async function startApi(config: Config, creationPauses: CreationPauses = 
   // The API only reads outputs; a bucket it cannot reach would fail every download, so it refuses to start.
   const storage = await createStorage(config)
   await checkStorage(storage).catch((err: StorageError) => {
-    console.error(`storage check failed (${err.kind}): ${err.message}`)
-    process.exit(1)
+    throw new StartupError(`storage check failed (${err.kind}): ${err.message}`, { cause: err })
   })
   // Not awaited: the API starts and answers 503 while the database is away; the driver connects on first use.
   const client = createMongoClient(config.MONGODB_URI, 'imgproc-api')

@@ -1,8 +1,8 @@
-import { loadConfigOrExit } from '@imgproc/core'
+import { exitOnStartupError, loadConfigOrExit } from '@imgproc/core'
 import { startWorker } from './start.ts'
 
 const config = loadConfigOrExit()
-const worker = await startWorker(config)
+const worker = await startWorker(config).catch(exitOnStartupError)
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

@@ -1,6 +1,13 @@
 import os from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
-import { type Config, connectMongo, createMetrics, RequestStore, redactingDestination } from '@imgproc/core'
+import {
+  type Config,
+  connectMongo,
+  createMetrics,
+  RequestStore,
+  redactingDestination,
+  StartupError
+} from '@imgproc/core'
 import { HostLimiter } from '@imgproc/media'
 import { checkStorage, createStorage, type StorageError, StorageHealth, watchedStorage } from '@imgproc/storage'
 import pLimit from 'p-limit'
@@ -43,8 +50,7 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
   // A store the worker cannot write to would fail every image: refuse to start instead, with the reason.
   const storage = await createStorage(config)
   await checkStorage(storage, { write: true }).catch((err: StorageError) => {
-    console.error(`storage check failed (${err.kind}): ${err.message}`)
-    process.exit(1)
+    throw new StartupError(`storage check failed (${err.kind}): ${err.message}`, { cause: err })
   })
   // libvips threads per image: with several images compressed at once, one thread each avoids oversubscribing cores.
   sharp.concurrency(config.SHARP_CONCURRENCY)

@@ -185,6 +185,18 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   }
 }
 
+/** A start-up the operator must fix (a store the process cannot use): start functions throw it, entry points exit. */
+export class StartupError extends Error {
+  override name = 'StartupError'
+}
+
+/** For process entry points: a StartupError ends the process with its message and exit code 1, no stack trace. */
+export function exitOnStartupError(err: unknown): never {
+  if (!(err instanceof StartupError)) throw err
+  console.error(err.message)
+  process.exit(1)
+}
+
 function describe(error: { message: string; params?: unknown }): string {
   const allowed = (error.params as { allowedValues?: unknown[] } | undefined)?.allowedValues
   return allowed ? `must be one of ${allowed.join(', ')}` : error.message
