@@ -220,3 +220,22 @@ t.test('fit cover and contain fill the box exactly; upscale is off unless asked'
   const { data } = await sharp(set.outputs[1]!.data).raw().toBuffer({ resolveWithObject: true })
   t.ok(data[0]! < 20, 'contain letterboxes with the background colour')
 })
+
+t.test("web's searches share their work, and every output still reaches its floor", async (t) => {
+  // The set's searches share references per size and start where the format's other widths crossed; each
+  // output made alone searches cold. Both must deliver outputs whose own score reaches the floor.
+  const input = await productOnOffWhite()
+  const web = outputsOf(['web'])
+  const set = await makeOutputSet(input, web, MAX_PIXELS)
+  let together = 0
+  let alone = 0
+  for (const [i, output] of web.entries()) {
+    const made = set.outputs[i]!
+    t.ok(made.score !== undefined && made.score >= 70, `${output.name}: score ${made.score} at q${made.quality}`)
+    const [single] = (await makeOutputSet(input, [output], MAX_PIXELS)).outputs
+    t.ok(single!.score! >= 70, `${output.name} alone: score ${single!.score}`)
+    together += made.data.length
+    alone += single!.data.length
+  }
+  t.ok(together <= alone * 1.05, `the set's bytes ${together} within 5 % of the outputs made alone (${alone})`)
+})

@@ -22,8 +22,10 @@ import {
   sharpLib,
   sharpReason
 } from '../compress/sharp.ts'
-import { AUTO_MAX_PIXELS } from '../quality/auto.ts'
+import { AUTO_MAX_PIXELS, type SetSearches } from '../quality/auto.ts'
+import { SearchHints } from '../quality/hints.ts'
 import { type RawImage, rawInput } from '../quality/pixels.ts'
+import { SharedReferences } from '../quality/references.ts'
 import { analyseBackground, type BackgroundAnalysis, hasTransparency, paintBackground } from './background.ts'
 import { type Encoded, encodeOutput } from './encode.ts'
 
@@ -69,6 +71,16 @@ export async function makeOutputSet(
   const timeLimit = compressTimeLimit(facts, bounds)
   const raw = await decode(sharp, input, facts, maxPixels, timeLimit)
   const set = new SetMaker(sharp, raw, facts, timeLimit)
+  try {
+    return { facts, outputs: await makeEach(set, outputs), compress_ms: Math.round(performance.now() - started) }
+  } finally {
+    // The references' WebAssembly memories go back to the pool for the next image.
+    await set.searches.references.release()
+  }
+}
+
+/** Each output of the set in order, made once per distinct plan; `same` points a repeat at its first maker. */
+async function makeEach(set: SetMaker, outputs: ResolvedOutput[]): Promise<MadeOutput[]> {
   const made: MadeOutput[] = []
   const keys = new Map<string, number>()
   for (const output of outputs) {
@@ -98,7 +110,7 @@ export async function makeOutputSet(
     if (plan.rules) result.compliance = set.judge(output, plan, result, encoded.fitBytes)
     made.push(result)
   }
-  return { facts, outputs: made, compress_ms: Math.round(performance.now() - started) }
+  return made
 }
 
 /** The one decode: upright, sRGB, 8-bit, alpha kept; scaled to OUTPUT_SET_MAX_PIXELS when larger. */
@@ -149,6 +161,8 @@ class SetMaker {
   private painted = new Map<string, RawImage>()
   private scaled = new Map<string, Promise<RawImage>>()
   readonly transparent: boolean
+  /** Shared by the set's quality searches: the references per size, and where each search starts. */
+  readonly searches: SetSearches = { references: new SharedReferences(), hints: new SearchHints() }
 
   constructor(
     private readonly sharp: typeof Sharp,
@@ -223,7 +237,7 @@ class SetMaker {
     for (const format of plan.formats) {
       const flatten = format === 'jpeg' && this.raw.channels % 2 === 0
       const pixels = await this.pixels(output, plan, flatten)
-      candidates.push(await encodeOutput(this.sharp, pixels, format, output.quality, output.max_bytes))
+      candidates.push(await encodeOutput(this.sharp, pixels, format, output.quality, output.max_bytes, this.searches))
     }
     // format=auto: the smallest of those that met the quality (all of them when none did).
     const met = candidates.filter((c) => c.met)

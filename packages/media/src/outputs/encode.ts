@@ -2,7 +2,7 @@
 import { type EncodeFormat, parseQuality, type QualitySetting } from '@imgproc/core'
 import type Sharp from 'sharp'
 import { autoSearchable, encodeAs } from '../compress/encoder.ts'
-import { encodeAuto } from '../quality/auto.ts'
+import { encodeAuto, type SetSearches } from '../quality/auto.ts'
 import { type RawImage, rawInput } from '../quality/pixels.ts'
 import { startQuality } from '../quality/search.ts'
 import { type BytesTrial, bestFit, MAX_SIZE_STEPS, MIN_QUALITY, nextQuality, sizeStep } from './max-bytes.ts'
@@ -22,19 +22,23 @@ function encodeAt(sharp: typeof Sharp, pixels: RawImage, format: EncodeFormat, q
   return encodeAs(rawInput(sharp, pixels), { format, quality, mozjpeg: false, setting: 'fixed' }).toBuffer()
 }
 
-/** One format's encode at the output's quality, then within max_bytes: the quality down first, then the size. */
+/**
+ * One format's encode at the output's quality, then within max_bytes: the quality down first, then the size.
+ * `set`: what the output set's searches share (auto.ts).
+ */
 export async function encodeOutput(
   sharp: typeof Sharp,
   pixels: RawImage,
   format: EncodeFormat,
   setting: QualitySetting,
-  maxBytes: number | null
+  maxBytes: number | null,
+  set?: SetSearches
 ): Promise<Encoded> {
   const quality = parseQuality(setting)
   const base = { format, width: pixels.width, height: pixels.height, fitBytes: null }
   let first: Encoded
   if (quality.kind === 'auto' && autoSearchable(format)) {
-    const auto = await encodeAuto(sharp, pixels, { format, mozjpeg: false }, quality.floor)
+    const auto = await encodeAuto(sharp, pixels, { format, mozjpeg: false }, quality.floor, set)
     first = {
       ...base,
       data: auto.data,

@@ -1,9 +1,11 @@
-import { type RgbImage, type Scorer, scorerFor } from '@imgproc/ssimulacra2'
+import type { RgbImage, Scorer } from '@imgproc/ssimulacra2'
 import type Sharp from 'sharp'
 import { type Alternative, alternativeOf, type Encoding, encodeAs } from '../compress/encoder.ts'
 import { type FullSizeScoring, fullSizeScorer, fullSizeScoring } from './full-size.ts'
-import { canTile, mosaic, mosaicOptimism, PROXY_PIXELS } from './mosaic.ts'
-import { decodeFlat, downscale, flattenRaw, type RawImage, rawInput } from './pixels.ts'
+import type { SearchHints } from './hints.ts'
+import { mosaicOptimism } from './mosaic.ts'
+import { decodeFlat, type RawImage, rawInput } from './pixels.ts'
+import { prepareReferences, type SearchReferences, type SharedReferences } from './references.ts'
 import {
   chooseQuality,
   firstFullQuality,
@@ -53,6 +55,15 @@ export interface AutoResult {
   sampled: boolean
 }
 
+/**
+ * What the searches of one output set share: the references of each size (references.ts), and what each search
+ * found, so the next one of the format starts its proxy search there (hints.ts).
+ */
+export interface SetSearches {
+  references: SharedReferences
+  hints: SearchHints
+}
+
 /** What every step of one image's search reads: set up once by `prepare`, never changed. */
 interface Search {
   sharp: typeof Sharp
@@ -68,6 +79,10 @@ interface Search {
   proxyScorer: Scorer<[RgbImage]>
   /** Null for a small image: its proxy trials are its full-size ones. */
   fullScorer: Scorer<[RgbImage, number]> | null
+  /** The first proxy quality: a hint from the set's earlier searches, or where typical photos cross. */
+  start: number | undefined
+  /** Releases what this search prepared for itself (not what it shares with the set). */
+  release(): void
 }
 
 /** One encoder setting's trials: the proxy's, the full size's, the outputs that may be delivered, the best. */
@@ -86,19 +101,23 @@ interface Searched {
   proxies: Outcome[]
 }
 
-/** Searches the quality of one still image already decoded to `raw` (oriented, sRGB, resized). */
+/**
+ * Searches the quality of one still image already decoded to `raw` (oriented, sRGB, resized). In an output set,
+ * `set` shares the references per size and starts from what the set's earlier searches found.
+ */
 export async function encodeAuto(
   sharp: typeof Sharp,
   raw: RawImage,
   encoding: AutoEncoding,
-  floor: number
+  floor: number,
+  set?: SetSearches
 ): Promise<AutoResult> {
   if (raw.width < 8 || raw.height < 8 || raw.width * raw.height > AUTO_MAX_PIXELS) {
     // Too small for the metric's 8×8 window, or so large that holding the reference, the decoded trials and
     // their float planes would risk the worker's memory: the level's typical quality, no score.
     return unscored(sharp, raw, encoding, floor)
   }
-  const search = await prepare(sharp, raw, encoding, floor)
+  const search = await prepare(sharp, raw, encoding, floor, set)
   try {
     const first = await searchProxy(search, false)
     // A small image's proxy search is its final one.
@@ -107,11 +126,15 @@ export async function encodeAuto(
       const { chosen, proxies } = await chooseSetting(search, first)
       searched = { best: await searchFullSize(search, chosen, SEARCH_LIMITS), proxies }
     }
-    return deliver(search, await tryOtherSetting(search, searched))
+    const result = deliver(search, await tryOtherSetting(search, searched))
+    set?.hints.record(
+      { format: encoding.format, floor, pixels: raw.width * raw.height, quality: result.quality },
+      result.met
+    )
+    return result
   } finally {
     // Their WebAssembly memories go back to the pool for the next image.
-    search.proxyScorer.release()
-    search.fullScorer?.release()
+    search.release()
   }
 }
 
@@ -126,14 +149,18 @@ async function unscored(
   return { data, quality, score: NaN, met: false, alternative: false, proxy: [], full: [], sampled: false }
 }
 
-/** The proxy and the references and scorers of both sizes. */
-async function prepare(sharp: typeof Sharp, raw: RawImage, encoding: AutoEncoding, floor: number): Promise<Search> {
+/** The proxy and the references and scorers of both sizes: the set's shared ones when in a set. */
+async function prepare(
+  sharp: typeof Sharp,
+  raw: RawImage,
+  encoding: AutoEncoding,
+  floor: number,
+  set: SetSearches | undefined
+): Promise<Search> {
   const scoring = fullSizeScoring(raw.width, raw.height, raw.channels, floor)
-  const tiled = !scoring.small && canTile(raw.width, raw.height)
-  const proxy = scoring.small ? raw : tiled ? mosaic(raw) : await downscale(sharp, raw, PROXY_PIXELS)
-  const proxyReference = await flattenRaw(sharp, proxy)
-  const reference = scoring.small ? proxyReference : await flattenRaw(sharp, raw)
-  const fullScorer = scoring.small ? null : fullSizeScorer(reference, scoring.sampled)
+  const references: SearchReferences = set ? await set.references.of(sharp, raw) : await prepareReferences(sharp, raw)
+  // A sampled scorer keeps the windows its own trials chose: always this search's own.
+  const sampledScorer = scoring.sampled ? fullSizeScorer(references.reference, true) : null
   return {
     sharp,
     encoding,
@@ -141,10 +168,15 @@ async function prepare(sharp: typeof Sharp, raw: RawImage, encoding: AutoEncodin
     floor,
     raw,
     scoring,
-    proxy,
-    optimism: tiled ? mosaicOptimism(scoring.required, raw.width * raw.height) : 0,
-    proxyScorer: scorerFor(proxyReference, true),
-    fullScorer
+    proxy: references.proxy,
+    optimism: references.tiled ? mosaicOptimism(scoring.required, raw.width * raw.height) : 0,
+    proxyScorer: references.proxyScorer,
+    fullScorer: sampledScorer ?? references.wholeScorer,
+    start: set?.hints.hint(encoding.format, floor, raw.width * raw.height),
+    release: () => {
+      sampledScorer?.release()
+      if (!set) references.release()
+    }
   }
 }
 
@@ -162,7 +194,8 @@ async function searchProxy(search: Search, alternative: boolean): Promise<Outcom
   const target = small ? search.floor : required + search.optimism
   const trials: Trial[] = []
   const outputs = new Map<number, Buffer>()
-  for (let q = nextProxyQuality(trials, target); q !== null; q = nextProxyQuality(trials, target)) {
+  const next = () => nextProxyQuality(trials, target, SEARCH_LIMITS, search.start)
+  for (let q = next(); q !== null; q = next()) {
     const out = await encodeTrial(search, search.proxy, q, alternative)
     trials.push({ quality: q, score: search.proxyScorer(await decodeFlat(search.sharp, out)), bytes: out.length })
     if (small) outputs.set(q, out)

@@ -346,3 +346,28 @@ t.test(
     t.notOk(secondChance({ met: true, alternative: true, quality: 95 }, above, false), 'the alternative met it')
   }
 )
+
+t.test('a hinted start: the proxy search begins there, and brackets a crossing near it in fewer trials', async (t) => {
+  t.equal(nextProxyQuality([], 70, SEARCH_LIMITS, 33), 33, 'the first trial goes to the hint')
+  t.equal(nextProxyQuality([], 70, SEARCH_LIMITS, 140), SEARCH_LIMITS.max, 'within the limits')
+  const run = (score: (q: number) => number, floor: number, start?: number) => {
+    const proxy: Trial[] = []
+    const next = () => nextProxyQuality(proxy, floor, SEARCH_LIMITS, start)
+    for (let q = next(); q !== null; q = next()) proxy.push(trial(score)(q))
+    return proxy
+  }
+  for (const scale of [8, 15, 25]) {
+    const score = curve(scale)
+    const best = optimum(score, 70)!
+    const cold = run(score, 70)
+    // A hint a few qualities off the crossing, as a sibling size's result is.
+    for (const off of [-4, 0, 4]) {
+      const warm = run(score, 70, best + off)
+      t.ok(warm.length <= cold.length, `scale ${scale}, hint ${off}: ${warm.length} trials, cold ${cold.length}`)
+      t.ok(
+        Math.abs(predictQuality(warm, 70, 0) - best) <= 3,
+        `scale ${scale}, hint ${off}: predicts q${predictQuality(warm, 70, 0)} for the optimum q${best}`
+      )
+    }
+  }
+})

@@ -75,9 +75,17 @@ export function bracket(trials: Trial[], floor: number): { below?: Trial; above?
   return { below, above }
 }
 
-/** Next quality to encode the proxy at, or null when the crossing is bracketed closely enough (or unreachable). */
-export function nextProxyQuality(trials: Trial[], floor: number, limits: SearchLimits = SEARCH_LIMITS): number | null {
-  if (trials.length === 0) return startQuality(floor)
+/**
+ * Next quality to encode the proxy at, or null when the crossing is bracketed closely enough (or unreachable).
+ * The first goes to `start`: where typical photos cross, or a better prediction (a hint, hints.ts).
+ */
+export function nextProxyQuality(
+  trials: Trial[],
+  floor: number,
+  limits: SearchLimits = SEARCH_LIMITS,
+  start = startQuality(floor)
+): number | null {
+  if (trials.length === 0) return Math.min(limits.max, Math.max(limits.min, Math.round(start)))
   const tried = new Set(trials.map((t) => t.quality))
   if (trials.length >= 2 && trials.some((t) => Math.abs(t.score - floor) <= limits.proxyClose)) return null
   const { below, above } = bracket(trials, floor)
