@@ -22,6 +22,7 @@ import healthRoutes from './routes/health.ts'
 import manifestRoutes from './routes/manifest.ts'
 import metricsRoutes from './routes/metrics.ts'
 import pageRoutes from './routes/page.ts'
+import requestRoutes from './routes/requests.ts'
 import statusRoutes from './routes/status.ts'
 import uploadRoutes from './routes/upload.ts'
 import webhookRoutes from './routes/webhook.ts'
@@ -75,6 +76,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
 
   await app.register(uploadRoutes)
   await app.register(statusRoutes)
+  await app.register(requestRoutes)
   await app.register(webhookRoutes)
   await app.register(fileRoutes)
   await app.register(manifestRoutes)

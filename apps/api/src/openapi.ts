@@ -23,13 +23,16 @@ import {
   ProductPageView,
   ProductView,
   QualitySetting,
+  RequestList,
   RequestStatus,
+  RequestSummary,
   ResolvedOutput,
   SpecFormat,
   StatusView,
   Totals,
   UploadAccepted,
-  WebhookEvent
+  WebhookEvent,
+  WebhookEventType
 } from '@imgproc/core'
 import type { TSchema } from 'typebox'
 import { described, documentRoute, documentSchema, type RouteSchema } from './openapi-schema.ts'
@@ -42,10 +45,13 @@ import { described, documentRoute, documentSchema, type RouteSchema } from './op
 export const COMPONENTS: Record<string, TSchema> = {
   UploadAccepted,
   StatusView,
+  RequestSummary,
+  RequestList,
   WebhookEvent,
   Error: ErrorBody,
   CsvRowError,
   RequestStatus,
+  WebhookEventType,
   ImageStatus,
   Counts,
   Totals,
@@ -89,7 +95,9 @@ export const WEBHOOK_CALLBACK = {
   '{$request.body#/webhook_url}': {
     post: {
       operationId: 'requestCompleted',
-      summary: 'The request finished (Completed or Failed): its counts, totals and output CSV URL',
+      summary:
+        'The request finished (Completed or Failed: request.completed, again after each retry with a new ' +
+        'event_id) or was cancelled (request.cancelled): its counts, totals and output CSV URL',
       description:
         'Verify Webhook-Signature (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" under WEBHOOK_SECRET>`) ' +
         'before trusting the body; Webhook-Id repeats event_id, the same for every attempt of one event.',
@@ -116,7 +124,10 @@ export const WEBHOOK_CALLBACK = {
 
 /** Every operation is in one of these; generators group their calls by tag. */
 const TAGS = [
-  { name: 'requests', description: 'Upload a CSV of products and image URLs, then follow its progress.' },
+  {
+    name: 'requests',
+    description: 'Upload a CSV of products and image URLs, follow its progress; list, cancel and retry requests.'
+  },
   { name: 'outputs', description: 'The output CSV and the compressed images of a request.' },
   { name: 'webhooks', description: 'A receiver of the signed request.completed event (for testing a setup).' },
   { name: 'health', description: 'Liveness and readiness probes.' }

@@ -131,15 +131,43 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return sendObject(app.storage, request, reply, keyOf(request.params))
       }
     })
+
+    app.route({
+      method,
+      url: '/requests/:request_id/:round/output.csv',
+      onRequest: authorise,
+      schema: {
+        operationId: 'getRetriedOutputCsv',
+        tags: ['outputs'],
+        summary: "The output CSV of a request's retry (r1 for the first, r2 for the second, …)",
+        description: `Status gives its URL once the retry has ended. ${HEAD_AND_RANGES}`,
+        security: [],
+        params: Type.Object({ request_id: RequestId, round: Type.String({ pattern: '^r[1-9][0-9]{0,5}$' }) }),
+        querystring: SignedQuery,
+        headers: Conditions,
+        response: fileResponses(
+          ['text/csv'],
+          Type.String(),
+          'The output CSV: S. No., Product Name, Input Image Urls, Output Image Urls'
+        )
+      },
+      handler: (request, reply) => {
+        const { request_id, round } = request.params
+        reply.header('content-disposition', `attachment; filename="${request_id}-${round}.csv"`)
+        return sendObject(app.storage, request, reply, keyOf(request.params))
+      }
+    })
   }
 }
 
-type Params = { request_id: string; file?: string }
+type Params = { request_id: string; file?: string; round?: string }
 type Signed = { expires?: string; signature?: string }
 
-/** The storage key a route's params name: an image, or (without a file name) the request's output CSV. */
-const keyOf = ({ request_id, file }: Params) =>
-  file === undefined ? outputCsvKey(request_id) : `${request_id}/${file}`
+/** The storage key a route's params name: an image, or (without a file name) the output CSV of a round. */
+const keyOf = ({ request_id, file, round }: Params) =>
+  file !== undefined
+    ? `${request_id}/${file}`
+    : outputCsvKey(request_id, round === undefined ? 0 : Number(round.slice(1)))
 
 /**
  * One object as HTTP. A plain GET is one read, whose own info describes the object. Anything conditional is

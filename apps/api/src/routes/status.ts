@@ -36,7 +36,7 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!visible) return reply.notFound(`no request with id ${id}`)
       const [images, delivery, page] = await Promise.all([
         store.imagesNow(doc),
-        store.delivery(id),
+        store.delivery(id, doc.round),
         limit > 0
           ? store.loadPage(doc, offset, limit, app.config.STATUS_MAX_BYTES)
           : { products: [], images: new Map() }

@@ -73,7 +73,7 @@ t.test('writes the output CSV once, makes the one Completed transition and queue
 
   t.test('a later run repeats nothing: same CSV, no second transition, the same event id', async (t) => {
     // As if the run had died after queueing the delivery but before its job was marked done.
-    await fx.store.jobs.queueDelivery(id, 'https://hooks.example/other') // keyed: changes nothing
+    await fx.store.jobs.queueDelivery((await fx.store.find(id))!, 'https://hooks.example/other') // keyed: changes nothing
     const again = await processor().process({ ...claim.context, resumed: true })
     t.same(again, { kind: 'done' })
     t.same((await fx.store.find(id))!.completed_at, doc.completed_at, 'Completed once')

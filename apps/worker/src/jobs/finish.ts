@@ -1,5 +1,6 @@
 import {
   deliveryUrl,
+  isFinal,
   type Metrics,
   objectMeta,
   outputCsv,
@@ -7,10 +8,11 @@ import {
   outputRow,
   type RequestDocument,
   type RequestStore,
-  type UrlSettings
+  type UrlSettings,
+  type VisibleRequest
 } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
-import type { Processor } from './contract.ts'
+import type { JobContext, Processor } from './contract.ts'
 
 export interface FinishDeps {
   store: RequestStore
@@ -24,7 +26,8 @@ export interface FinishDeps {
 /**
  * A request's finisher: due once every unit has arrived, so exactly one exists and one worker holds it at a
  * time. Writes the output CSV, makes the one transition to Completed, and queues the webhook delivery. Each
- * step can be repeated by a later run if this one dies halfway.
+ * step can be repeated by a later run if this one dies halfway. A cancelled request's finisher is due at once:
+ * it writes the CSV of what was done and queues request.cancelled instead.
  */
 export function finishProcessor(deps: FinishDeps): Processor<Record<string, never>> {
   return {
@@ -32,7 +35,7 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
     concurrency: 1,
     async process(ctx) {
       const requestId = ctx.requestId!
-      const doc = await deps.store.find(requestId)
+      let doc = await deps.store.find(requestId)
       if (!doc) return { kind: 'failed', reason: 'the request document does not exist (its upload never completed)' }
       await deps.beforeCsv?.(requestId)
       if (doc.status === 'Pending' || doc.status === 'Processing') {
@@ -42,32 +45,23 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
           ctx.log.warn('finisher found images not yet recorded; retrying shortly')
           return { kind: 'retry', at: new Date(Date.now() + 1000) }
         }
-        const key = outputCsvKey(requestId)
-        if (ctx.resumed) await deps.storage.removeStale([key])
-        // The job must still be this run's right before the one write that is not a database update.
-        await ctx.save()
-        // Stored once: a finisher repeating this after a crash finds it there and writes nothing (put answers
-        // 'exists' if another write got in first). Streamed from the database a page at a time: the finisher's
-        // memory does not grow with the request.
-        if (!(await deps.storage.stat(key))) {
-          // With `outputs`, each output after the first gets a column of its own.
-          const more = doc.outputs?.slice(1).map((o) => o.name) ?? []
-          const rows = outputCsv(
-            mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls, more)),
-            more
-          )
-          if ((await deps.storage.put(key, rows, objectMeta(key))) === 'created') ctx.log.info('output csv written')
-        }
-        if (
-          await deps.store.finish(requestId, {
-            status: 'Completed',
-            images: summary,
-            output_csv: deliveryUrl(deps.urls, outputCsvKey(requestId))
-          })
-        ) {
+        const output_csv = await writeCsv(deps, ctx, doc)
+        if (await deps.store.finish(requestId, { status: 'Completed', images: summary, output_csv })) {
           ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request completed')
           deps.metrics.requestsFinished.inc({ status: 'Completed' })
         }
+        doc = (await deps.store.find(requestId)) ?? doc // it may have been cancelled meanwhile
+      }
+      if (doc.status === 'Cancelled' && !doc.output_csv) {
+        // Its units were cancelled, so nobody records anything more: the CSV covers what was done, and images
+        // not done get empty slots.
+        const summary = await deps.store.unitsSummary(doc)
+        const output_csv = await writeCsv(deps, ctx, doc)
+        if (await deps.store.settleCancelled(requestId, { images: summary, output_csv })) {
+          ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request cancelled')
+          deps.metrics.requestsFinished.inc({ status: 'Cancelled' })
+        }
+        doc = (await deps.store.find(requestId)) ?? doc
       }
       await queueDelivery(deps.store, doc)
       return { kind: 'done' }
@@ -84,16 +78,45 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
         })
       )
         deps.metrics.requestsFinished.inc({ status: 'Failed' })
-      await queueDelivery(deps.store, doc)
+      await queueDelivery(deps.store, (await deps.store.find(requestId)) ?? doc)
       return { kind: 'failed', reason }
     }
   }
+}
+
+/**
+ * The output CSV of the request's round, stored once: a finisher repeating this after a crash finds it there and
+ * writes nothing (put answers 'exists' if another write got in first). Streamed from the database a page at a
+ * time, so the finisher's memory does not grow with the request. Returns its URL.
+ */
+async function writeCsv(deps: FinishDeps, ctx: JobContext<unknown>, doc: RequestDocument): Promise<string> {
+  const key = outputCsvKey(doc.request_id, doc.round)
+  if (ctx.resumed) await deps.storage.removeStale([key])
+  // The job must still be this run's right before the one write that is not a database update.
+  await ctx.save()
+  if (!(await deps.storage.stat(key))) {
+    // With `outputs`, each output after the first gets a column of its own.
+    const more = doc.outputs?.slice(1).map((o) => o.name) ?? []
+    const rows = outputCsv(
+      mapRows(deps.store.rowsInOrder(doc), ({ product, images }) => outputRow(product, images, deps.urls, more)),
+      more
+    )
+    if ((await deps.storage.put(key, rows, objectMeta(key))) === 'created') ctx.log.info('output csv written')
+  }
+  return deliveryUrl(deps.urls, key)
 }
 
 async function* mapRows<T, U>(rows: AsyncIterable<T>, fn: (row: T) => U): AsyncGenerator<U> {
   for await (const row of rows) yield fn(row)
 }
 
-async function queueDelivery(store: RequestStore, doc: RequestDocument): Promise<void> {
-  if (doc.webhook_url) await store.jobs.queueDelivery(doc.request_id, doc.webhook_url)
+/** The event of the round that just ended: request.completed (Completed or Failed) or request.cancelled. */
+async function queueDelivery(store: RequestStore, doc: VisibleRequest): Promise<void> {
+  if (!doc.webhook_url || !isFinal(doc.status)) return
+  const { request_id, status, images, output_csv, completed_at, round } = doc
+  await store.jobs.queueDelivery(
+    { request_id, status, images, output_csv, completed_at, round },
+    doc.webhook_url,
+    status === 'Cancelled' ? 'request.cancelled' : 'request.completed'
+  )
 }

@@ -28,7 +28,7 @@ async function completed(url = `${receiver.url}/hook`) {
   const plan = await fx.request(['https://images.example/0.jpg'])
   const id = plan.request.request_id
   await fx.store.finish(id, { status: 'Completed', images: { ...plan.request.images, pending: 0, succeeded: 1 } })
-  await fx.store.jobs.queueDelivery(id, url)
+  await fx.store.jobs.queueDelivery((await fx.store.find(id))!, url)
   return id
 }
 

@@ -40,7 +40,8 @@ export function webhookProcessor(deps: WebhookDeps): Processor<DeliveryData> {
       const attempt = await postWebhook(
         delivery.url,
         delivery.event_id,
-        JSON.stringify(webhookEvent(doc, delivery.event_id, config)),
+        // The request as it was when the event was queued (a retry may have moved it on since).
+        JSON.stringify(webhookEvent(delivery.request ?? doc, delivery.event_id, config, delivery.type)),
         {
           secret: config.WEBHOOK_SECRET,
           timeoutMs: config.WEBHOOK_TIMEOUT_MS,

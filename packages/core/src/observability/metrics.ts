@@ -28,7 +28,7 @@ export function createMetrics(
     }),
     requestsFinished: new Counter({
       name: 'imgproc_requests_finished_total',
-      help: 'Requests that reached Completed or Failed, by status (counted by the worker that finished them)',
+      help: 'Requests that reached Completed, Failed or Cancelled, by status (counted by the worker that finished them)',
       labelNames: ['status'],
       registers: [registry]
     }),

@@ -22,8 +22,12 @@ export function possibleImageKeys(
   return formats.map((f) => ({ key: imageKey(requestId, imageIndex, EXTENSIONS[f]), format: f }))
 }
 
-export function outputCsvKey(requestId: string): string {
-  return `${requestId}/output.csv`
+/**
+ * The output CSV of a request's round: its first run's at `<id>/output.csv`, a retry's at `<id>/r<round>/output.csv`.
+ * Each is written once, like every stored object; a retry writes a new one rather than replace the old.
+ */
+export function outputCsvKey(requestId: string, round = 0): string {
+  return round > 0 ? `${requestId}/r${round}/output.csv` : `${requestId}/output.csv`
 }
 
 /** The API's path for a stored object: the route that serves it, and what its link's signature covers. */

@@ -13,7 +13,8 @@ export const RequestStatus = Type.Union([
   Type.Literal('Pending'),
   Type.Literal('Processing'),
   Type.Literal('Completed'),
-  Type.Literal('Failed')
+  Type.Literal('Failed'),
+  Type.Literal('Cancelled')
 ])
 export type RequestStatus = Static<typeof RequestStatus>
 
@@ -233,10 +234,14 @@ export const StatusView = Type.Object(
 )
 export type StatusView = Static<typeof StatusView>
 
+/** What a webhook event says happened: the request finished (Completed or Failed), or it was cancelled. */
+export const WebhookEventType = Type.Union([Type.Literal('request.completed'), Type.Literal('request.cancelled')])
+export type WebhookEventType = Static<typeof WebhookEventType>
+
 export const WebhookEvent = Type.Object(
   {
     event_id: Type.String({ format: 'uuid' }),
-    type: Type.Literal('request.completed'),
+    type: WebhookEventType,
     request_id: RequestId,
     status: RequestStatus,
     counts: Counts,
@@ -244,6 +249,10 @@ export const WebhookEvent = Type.Object(
     output_csv_url: Type.Union([Type.String(), Type.Null()]),
     completed_at: DateTime
   },
-  { description: "POSTed, signed, to the upload's webhook_url once its request is Completed or Failed." }
+  {
+    description:
+      "POSTed, signed, to the upload's webhook_url once its request is Completed or Failed (request.completed, " +
+      'again after each retry, with a new event_id) or Cancelled (request.cancelled).'
+  }
 )
 export type WebhookEvent = Static<typeof WebhookEvent>

@@ -1,6 +1,14 @@
 import type { Compliance } from '../output-sets/compliance.ts'
 import type { ResolvedOutput } from '../output-sets/spec.ts'
-import type { Counts, ImageStats, ImageStatus, OutputCounts, ProcessingOptions, RequestStatus } from './contracts.ts'
+import type {
+  Counts,
+  ImageStats,
+  ImageStatus,
+  OutputCounts,
+  ProcessingOptions,
+  RequestStatus,
+  WebhookEventType
+} from './contracts.ts'
 
 /**
  * The records the store keeps for a request: its document, its product rows, its work units' image records and
@@ -93,6 +101,10 @@ export interface RequestDocument {
   unit_size: number
   images: Counts & Omit<Tally, 'succeeded' | 'failed'>
   output_csv?: string
+  /** How many times it was retried (POST /requests/:id/retry); each round writes its own output CSV and event. */
+  round?: number
+  /** When it was cancelled (POST /requests/:id/cancel); `completed_at` is the same moment. */
+  cancelled_at?: Date
 }
 
 /** `request_products`: a page of a request's product rows (PRODUCTS_PER_PAGE of them). */
@@ -123,9 +135,19 @@ export interface DeliveryAttempt {
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed'
 
-/** A request's webhook delivery: one event id, and every attempt to deliver it. */
+/** What a webhook event reports of its request, as it was when the event was queued. */
+export type EventSource = Pick<VisibleRequest, 'request_id' | 'status' | 'images' | 'output_csv' | 'completed_at'>
+
+/**
+ * One webhook event's delivery: its event id, and every attempt to deliver it. A request has one per round (its
+ * first run, then each retry).
+ */
 export interface DeliveryData {
   event_id: string
+  /** Absent on deliveries stored before events had types: request.completed. */
+  type?: WebhookEventType
+  /** The request as the event reports it (absent on older deliveries: the request as it is now). */
+  request?: EventSource
   url: string
   state: DeliveryState
   attempts: DeliveryAttempt[]

@@ -1,9 +1,10 @@
 import type { OutputRow } from '../csv/output.ts'
 import { deliveryUrl } from '../outputs/files.ts'
 import { signOutputUrl, type UrlSigning } from '../outputs/signed-urls.ts'
-import type { Counts, ImageView, OutputView, StatusView, Totals, WebhookEvent } from './contracts.ts'
+import type { Counts, ImageView, OutputView, StatusView, Totals, WebhookEvent, WebhookEventType } from './contracts.ts'
 import type {
   DeliveryData,
+  EventSource,
   ImageRecord,
   OutputRecord,
   ProductRecord,
@@ -187,10 +188,15 @@ export function outputRow(
   }
 }
 
-export function webhookEvent(doc: VisibleRequest, eventId: string, urls: LinkSettings): WebhookEvent {
+export function webhookEvent(
+  doc: EventSource,
+  eventId: string,
+  urls: LinkSettings,
+  type: WebhookEventType = 'request.completed'
+): WebhookEvent {
   return {
     event_id: eventId,
-    type: 'request.completed',
+    type,
     request_id: doc.request_id,
     status: doc.status,
     counts: countsOf(doc.images),

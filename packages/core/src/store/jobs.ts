@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto'
+import type { WebhookEventType } from '../requests/contracts.ts'
 import { tally } from '../requests/plan.ts'
-import type { DeliveryAttempt, DeliveryData, DeliveryState, ImageRecord, Tally, UnitData } from '../requests/records.ts'
+import type {
+  DeliveryAttempt,
+  DeliveryData,
+  DeliveryState,
+  EventSource,
+  ImageRecord,
+  Tally,
+  UnitData
+} from '../requests/records.ts'
 import type { WorkQueue } from './queue.ts'
 import type { Arrival, JobDocument, JobPatch } from './queue-port.ts'
 
@@ -9,11 +18,12 @@ import type { Arrival, JobDocument, JobPatch } from './queue-port.ts'
  * write. The work queue stays generic; this is the one place that knows what a job means.
  *
  * Keys make every enqueue repeatable: `<request_id>:images:<n>`, `<request_id>:finish`, `<request_id>:webhook`
- * and `retention`.
+ * (`:webhook:<round>` after a retry) and `retention`.
  */
 const unitKey = (requestId: string, n: number) => `${requestId}:images:${n}`
 const finisherKey = (requestId: string) => `${requestId}:finish`
-const deliveryKey = (requestId: string) => `${requestId}:webhook`
+// A request has one delivery per round: its first run's keeps the key it always had.
+const deliveryKey = (requestId: string, round = 0) => `${requestId}:webhook${round > 0 ? `:${round}` : ''}`
 const RETENTION_KEY = 'retention'
 
 /** The retention sweep's data: when it last ran and how many requests that run removed. */
@@ -94,6 +104,11 @@ export class Jobs {
     return new Map(units.map((u) => [u.n, u.images]))
   }
 
+  /** The image records of every unit of a request, with each unit's number (what a retry plans from). */
+  unitImagesOf(requestId: string): Promise<Array<Pick<UnitData, 'n' | 'images'>>> {
+    return this.queue.dataByRequest<UnitData, 'n' | 'images'>(requestId, 'images', ['n', 'images'])
+  }
+
   /** Every unit of a request, in order, as stored (operations and tests). */
   async units(requestId: string): Promise<JobDocument<UnitData>[]> {
     return (await this.queue.ofRequest<UnitData>(requestId, 'images')).sort((a, b) => a.data.n - b.data.n)
@@ -103,14 +118,40 @@ export class Jobs {
     return this.queue.find(finisherKey(requestId))
   }
 
-  delivery(requestId: string): Promise<JobDocument<DeliveryData> | null> {
-    return this.queue.find<DeliveryData>(deliveryKey(requestId))
+  /** The delivery of a request's round (0: its first run; n: its n-th retry). */
+  delivery(requestId: string, round = 0): Promise<JobDocument<DeliveryData> | null> {
+    return this.queue.find<DeliveryData>(deliveryKey(requestId, round))
   }
 
-  /** Keyed by the request, so a finisher that repeats this after a crash queues nothing new: one event id. */
-  async queueDelivery(requestId: string, url: string): Promise<void> {
-    const data: DeliveryData = { event_id: randomUUID(), url, state: 'pending', attempts: [] }
-    await this.queue.enqueue([{ kind: 'webhook', key: deliveryKey(requestId), request_id: requestId, data }])
+  /**
+   * Keyed by the request and its round, so a finisher that repeats this after a crash queues nothing new (one
+   * event id per round), and a retry's round gets an event of its own.
+   */
+  async queueDelivery(
+    request: EventSource & { round?: number },
+    url: string,
+    type: WebhookEventType = 'request.completed'
+  ): Promise<void> {
+    const { round, ...source } = request
+    const data: DeliveryData = { event_id: randomUUID(), type, request: source, url, state: 'pending', attempts: [] }
+    const key = deliveryKey(request.request_id, round)
+    await this.queue.enqueue([{ kind: 'webhook', key, request_id: request.request_id, data }])
+  }
+
+  /** Stops a request's work at once: its units are cancelled, and its finisher is due now to write what was done. */
+  async cancelRequest(requestId: string): Promise<void> {
+    await this.queue.cancelOpen(requestId, 'images')
+    await this.queue.dueNow(finisherKey(requestId))
+  }
+
+  /** The finisher waits again, for the `units` a retry re-queues. False if it is waiting already (running). */
+  reopenFinisher(requestId: string, units: number): Promise<boolean> {
+    return this.queue.reopen(finisherKey(requestId), {}, { waitFor: units })
+  }
+
+  /** Unit `n` of a request is pending again with these images (a retry made some of them pending). */
+  requeueUnit(requestId: string, n: number, images: ImageRecord[]): Promise<boolean> {
+    return this.queue.reopen(unitKey(requestId, n), { images, tally: tally(images) })
   }
 
   /** The one retention sweep of the deployment; every worker schedules it, the first one's counts. */

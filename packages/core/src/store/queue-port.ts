@@ -5,7 +5,8 @@ import type { ObjectId } from 'mongodb'
  * runner's spec keeps one in memory. Processors see none of it: the runner holds the lease for them.
  */
 export type JobKind = 'images' | 'finish' | 'webhook' | 'retention'
-export type JobState = 'held' | 'waiting' | 'pending' | 'running' | 'done' | 'failed'
+/** `cancelled`: its request was cancelled; never claimed, and its holder's next fenced write fails. */
+export type JobState = 'held' | 'waiting' | 'pending' | 'running' | 'done' | 'failed' | 'cancelled'
 
 export interface JobDocument<D = Record<string, unknown>> {
   _id: ObjectId

@@ -162,6 +162,50 @@ export class WorkQueue implements JobQueue {
     ])
   }
 
+  /**
+   * Cancels a request's open jobs of `kind` in one update: pending and held ones are never claimed, and a running
+   * one's holder fails its next fenced write or heartbeat (the filter names state running), so it stops.
+   */
+  async cancelOpen(requestId: string, kind: JobKind, now = this.now()): Promise<number> {
+    const result = await this.jobs.updateMany(
+      { request_id: requestId, kind, state: { $in: ['held', 'pending', 'running'] } },
+      { $set: { state: 'cancelled', owner: null, updated_at: now }, $unset: { due_at: '' } }
+    )
+    return result.modifiedCount
+  }
+
+  /** Makes a waiting job due now without its barrier (a cancelled request's finisher); false if it was not waiting. */
+  async dueNow(key: string, now = this.now()): Promise<boolean> {
+    const result = await this.jobs.updateOne(
+      { key, state: 'waiting' },
+      { $set: { state: 'pending', due_at: now, updated_at: now } }
+    )
+    return result.modifiedCount === 1
+  }
+
+  /**
+   * Opens an ended job (done, failed or cancelled; or running, whose holder is then fenced off) again, with
+   * `patch` in its data: pending, or waiting for `waitFor` parts. Its claims start again from zero.
+   */
+  async reopen(key: string, patch: JobPatch, options: { waitFor?: number } = {}, now = this.now()): Promise<boolean> {
+    const waiting = (options.waitFor ?? 0) > 0
+    const result = await this.jobs.updateOne(
+      { key, state: { $in: ['done', 'failed', 'cancelled', 'running'] } },
+      {
+        $set: {
+          ...dataFields(patch),
+          state: waiting ? 'waiting' : 'pending',
+          owner: null,
+          claims: 0,
+          updated_at: now,
+          ...(waiting ? { barrier: { needed: options.waitFor!, arrived: [] } } : { due_at: now })
+        },
+        $unset: { error: '', finished_at: '', finished_by: '', ...(waiting ? { due_at: '' } : {}) }
+      }
+    )
+    return result.modifiedCount === 1
+  }
+
   find<D>(key: string): Promise<JobDocument<D> | null> {
     return this.jobs.findOne({ key }) as Promise<JobDocument<D> | null>
   }

@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb'
+import type { ListPosition, RetryPlan } from '../requests/management.ts'
 import {
   addTallies,
   imagesSummary,
@@ -25,6 +26,7 @@ import {
   settleCreations
 } from './creation.ts'
 import { Jobs } from './jobs.ts'
+import { cancelRequest, LIST_INDEX, listRequests, retryRequest } from './management.ts'
 import { insertOnce } from './mongo.ts'
 import { WorkQueue } from './queue.ts'
 
@@ -60,6 +62,7 @@ export class RequestStore {
     await this.requests.createIndex({ request_id: 1 }, { unique: true })
     await this.requests.createIndex({ status: 1, completed_at: 1 })
     await this.requests.createIndex({ status: 1, created_at: 1 })
+    await this.requests.createIndex(LIST_INDEX)
     await this.productPages.createIndex({ request_id: 1, n: 1 }, { unique: true })
     await this.webhookEvents.createIndex({ event_id: 1 }, { unique: true })
     await this.webhookEvents.createIndex({ received_at: 1 })
@@ -99,7 +102,9 @@ export class RequestStore {
 
   /** The image summary as of now: stored once the request is finished, summed over its units while it runs. */
   async imagesNow(doc: RequestDocument): Promise<RequestDocument['images']> {
-    if (doc.status === 'Completed' || doc.status === 'Failed') return doc.images
+    // A Cancelled request's summary is stored once its finisher has written what was done (and the output CSV).
+    if (doc.status === 'Completed' || doc.status === 'Failed' || (doc.status === 'Cancelled' && doc.output_csv))
+      return doc.images
     return this.unitsSummary(doc)
   }
 
@@ -108,8 +113,24 @@ export class RequestStore {
     return imagesSummary(doc.images.total, addTallies(await this.jobs.unitTallies(doc.request_id)))
   }
 
-  async delivery(requestId: string): Promise<DeliveryData | null> {
-    return (await this.jobs.delivery(requestId))?.data ?? null
+  /** The webhook delivery of a request's current round. */
+  async delivery(requestId: string, round = 0): Promise<DeliveryData | null> {
+    return (await this.jobs.delivery(requestId, round))?.data ?? null
+  }
+
+  /** Up to `limit` of a tenant's requests after `after`, newest first (see management.ts). */
+  list(owner: string | null, limit: number, after: ListPosition | null): Promise<VisibleRequest[]> {
+    return listRequests(this.requests, owner, limit, after)
+  }
+
+  /** Cancels a Pending or Processing request; false if it had reached a final status (see management.ts). */
+  cancel(requestId: string, now = new Date()): Promise<boolean> {
+    return cancelRequest(this, requestId, now)
+  }
+
+  /** Re-queues what `plan` names; false if the request changed since it was read (see management.ts). */
+  retry(doc: VisibleRequest, plan: RetryPlan, now = new Date()): Promise<boolean> {
+    return retryRequest(this, doc, plan, now)
   }
 
   /**
@@ -211,6 +232,22 @@ export class RequestStore {
     return result.modifiedCount === 1
   }
 
+  /**
+   * A cancelled request's finisher has written what was done: its summary and output CSV, once (false if
+   * another run of it got there first, or the request is no longer Cancelled).
+   */
+  async settleCancelled(
+    requestId: string,
+    set: Pick<RequestDocument, 'images' | 'output_csv'>,
+    now = new Date()
+  ): Promise<boolean> {
+    const result = await this.requests.updateOne(
+      { request_id: requestId, status: 'Cancelled', output_csv: { $exists: false } },
+      { $set: { ...set, updated_at: now } }
+    )
+    return result.modifiedCount === 1
+  }
+
   /** Requests still in the system, by status: index-only counts over the backlog (see metrics). */
   async countActive(): Promise<Array<{ _id: string; n: number }>> {
     return Promise.all(
@@ -233,7 +270,7 @@ export class RequestStore {
   async expiredBefore(cutoff: Date, limit: number): Promise<string[]> {
     const finished = await this.requests
       .find(
-        { status: { $in: ['Completed', 'Failed'] }, completed_at: { $lt: cutoff } },
+        { status: { $in: ['Completed', 'Failed', 'Cancelled'] }, completed_at: { $lt: cutoff } },
         { projection: { request_id: 1 }, limit }
       )
       .toArray()
