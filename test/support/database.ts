@@ -45,7 +45,7 @@ export async function snapshot(db: Db | RequestStore, id: string): Promise<Reque
   const images = units.flatMap((u) => u.data.images)
   const succeeded = images.filter((i) => i.status === 'succeeded').length
   const failed = images.filter((i) => i.status === 'failed').length
-  const webhookJob = await store.jobs.delivery(id)
+  const webhookJob = await store.jobs.delivery(id, doc.round) // the current round's
   return {
     ...doc,
     summary: doc.images,
