@@ -22,14 +22,18 @@ const KEPT_WARNINGS = [
 const OPERATIONS = {
   'post /upload': 'uploadCsv',
   'get /status/{request_id}': 'getStatus',
+  'get /requests': 'listRequests',
+  'post /requests/{request_id}/cancel': 'cancelRequest',
+  'post /requests/{request_id}/retry': 'retryRequest',
   'get /requests/{request_id}/output.csv': 'getOutputCsv',
+  'get /requests/{request_id}/{round}/output.csv': 'getRetriedOutputCsv',
   'get /requests/{request_id}/manifest.json': 'getManifest',
   'get /images/{request_id}/{file}': 'getOutputImage',
   'post /webhook': 'receiveWebhook',
   'get /healthz': 'getHealth',
   'get /readyz': 'getReadiness'
 }
-const GUARDED = ['uploadCsv', 'getStatus', 'getManifest']
+const GUARDED = ['uploadCsv', 'getStatus', 'getManifest', 'listRequests', 'cancelRequest', 'retryRequest']
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']
 
 type Media = Record<string, { schema: Record<string, unknown> }>
