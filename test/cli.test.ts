@@ -7,10 +7,15 @@ import { runCli } from './support/processes.ts'
 import { startImageServer } from './support/servers.ts'
 import { startService } from './support/service.ts'
 
-const images = await startImageServer()
+/** /held answers nothing until the test ends: a request with one is Processing until it is cancelled. */
+const held: Array<() => void> = []
+const images = await startImageServer({
+  '/held': (_req, res) => void held.push(() => res.writeHead(404).end())
+})
 const service = await startService({ workers: 1 })
 const dir = await mkdtemp(path.join(tmpdir(), 'cli-'))
 t.teardown(async () => {
+  for (const answer of held) answer()
   await service.stop()
   await images.close()
 })
@@ -101,4 +106,37 @@ t.test('download fetches the output CSV link as given: signed when the API signs
   const download = await runCli(signed.apiUrl, 'download', id, '-o', out)
   t.equal(download.code, 0, download.stderr)
   t.match(await readFile(out, 'utf8'), /^S\. No\.,Product Name,Input Image Urls,Output Image Urls\n1,A,.*signature=/)
+})
+
+t.test('list, cancel and retry', async (t) => {
+  const running = path.join(dir, 'held.csv')
+  await writeFile(running, csvOf([[1, 'H', [`${images.url}/held?cli=1`, `${images.url}/img/rocket.jpg?cli=1`]]]))
+  const submitted = await imgproc('submit', running)
+  const id = submitted.stdout.trim()
+  const cancelled = await imgproc('cancel', id)
+  t.equal(cancelled.code, 0, cancelled.stderr)
+  t.match(cancelled.stdout, new RegExp(`^${id} Cancelled: \\d/2 done`))
+  const again = await imgproc('cancel', id)
+  t.equal(again.code, 1)
+  t.match(again.stderr, /409 request .* is Cancelled: only a Pending or Processing request can be cancelled/)
+
+  const partial = path.join(dir, 'retry.csv')
+  await writeFile(partial, csvOf([[1, 'R', [`${images.url}/img/rocket.jpg?cli=2`, `${images.url}/img/missing.jpg`]]]))
+  const failed = await imgproc('submit', partial, '--wait')
+  t.equal(failed.code, 2)
+  const failedId = failed.stdout.split('\n')[0]!
+  const retried = await imgproc('retry', failedId, '--wait')
+  t.equal(retried.code, 2, 'the image is still missing: done again, still failed')
+  t.match(retried.stdout, new RegExp(`^${failedId} Processing: 1 images re-queued`))
+  t.match(retried.stdout, /images: 1 compressed, 1 failed of 2/)
+
+  const listed = await imgproc('list', '--limit', '2')
+  t.equal(listed.code, 0, listed.stderr)
+  const lines = listed.stdout.trim().split('\n')
+  t.match(lines[0], new RegExp(`^${failedId} +Completed +\\S+ +1/2 failed=1$`))
+  t.match(lines[1], new RegExp(`^${id} +Cancelled `))
+  t.match(lines[2], /^more: imgproc list --cursor \S+$/)
+  const next = await imgproc('list', '--cursor', lines[2]!.split(' ').at(-1)!)
+  t.equal(next.code, 0)
+  t.notMatch(next.stdout, new RegExp(`${id}|${failedId}`), 'the next page goes on from there')
 })

@@ -3,6 +3,9 @@
  * imgproc submit products.csv [--webhook URL] [--quality N|auto[:eco|:good|:high]] [--format F] [--max-width N] [--max-height N] [--mozjpeg] [--outputs SET] [--wait]
  * imgproc status <request_id>
  * imgproc download <request_id> [-o file.csv]
+ * imgproc list [--limit N] [--cursor C]
+ * imgproc cancel <request_id>
+ * imgproc retry <request_id> [--wait]
  * Global: --api-url (or IMGPROC_API_URL, default http://127.0.0.1:3000), --api-key (or IMGPROC_API_KEY).
  * Exit codes: 0 done with no failures, 2 done with some image failures, 1 errors.
  */
@@ -18,9 +21,15 @@ const USAGE = `usage:
     auto:eco ≥ 60, auto:good ≥ 70 (= auto), auto:high ≥ 80
   imgproc status <request_id>
   imgproc download <request_id> [-o file.csv]
+  imgproc list [--limit 1-100] [--cursor C]   your requests, newest first
+  imgproc cancel <request_id>                 stop a Pending or Processing request
+  imgproc retry <request_id> [--wait]         process again the images that failed (or were cancelled)
 options: --api-url URL (IMGPROC_API_URL)  --api-key KEY (IMGPROC_API_KEY)`
 
 class CliError extends Error {}
+
+/** Statuses a request stays in until it is retried. */
+const FINAL = ['Completed', 'Failed', 'Cancelled']
 
 /** The parts of the API's answers the CLI reads (the full shapes are in GET /openapi.json). */
 interface Counts {
@@ -42,6 +51,13 @@ interface StatusView {
   output_csv_url: string | null
   products: { items: Array<{ images: ImageView[] }> }
 }
+interface RequestSummary {
+  request_id: string
+  status: string
+  created_at: string
+  completed_at: string | null
+  counts: Counts & { pending: number }
+}
 interface ErrorBody {
   message?: string
   errors?: Array<{ row: number; column: string | null; message: string }>
@@ -61,6 +77,8 @@ const { values: opts, positionals } = parseArgs({
     outputs: { type: 'string' },
     wait: { type: 'boolean', default: false },
     output: { type: 'string', short: 'o' },
+    limit: { type: 'string' },
+    cursor: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }
 })
@@ -124,7 +142,7 @@ async function waitFor(id: string): Promise<number> {
       process.stderr.write(`${line}\n`)
     }
     lastLine = line
-    if (status.status === 'Completed' || status.status === 'Failed') {
+    if (FINAL.includes(status.status)) {
       if (tty) process.stderr.write('\n')
       return summarise(status, await scores(id, status))
     }
@@ -161,7 +179,7 @@ function summarise(status: StatusView, qualityLine: string | null = null): numbe
 async function status(id: string | undefined): Promise<number> {
   if (!id) throw new CliError(`status needs a request id\n${USAGE}`)
   const s = await call<StatusView>(`/status/${id}?limit=0`)
-  if (s.status === 'Completed' || s.status === 'Failed') return summarise(s, await scores(id, s))
+  if (FINAL.includes(s.status)) return summarise(s, await scores(id, s))
   console.log(`status: ${s.status} ${s.counts.succeeded + s.counts.failed}/${s.counts.total} (${s.progress_pct}%)`)
   return 0
 }
@@ -178,6 +196,34 @@ async function download(id: string | undefined): Promise<number> {
   return 0
 }
 
+async function list(): Promise<number> {
+  const query = new URLSearchParams()
+  if (opts.limit) query.set('limit', opts.limit)
+  if (opts.cursor) query.set('cursor', opts.cursor)
+  const page = await call<{ items: RequestSummary[]; next_cursor: string | null }>(`/requests?${query}`)
+  for (const r of page.items) {
+    const { succeeded, failed, total } = r.counts
+    console.log(`${r.request_id}  ${r.status.padEnd(10)}  ${r.created_at}  ${succeeded}/${total} failed=${failed}`)
+  }
+  if (page.items.length === 0) console.log('no requests')
+  if (page.next_cursor) console.log(`more: imgproc list --cursor ${page.next_cursor}`)
+  return 0
+}
+
+async function cancel(id: string | undefined): Promise<number> {
+  if (!id) throw new CliError(`cancel needs a request id\n${USAGE}`)
+  const r = await call<RequestSummary>(`/requests/${id}/cancel`, { method: 'POST' })
+  console.log(`${r.request_id} ${r.status}: ${r.counts.succeeded + r.counts.failed}/${r.counts.total} done`)
+  return 0
+}
+
+async function retry(id: string | undefined): Promise<number> {
+  if (!id) throw new CliError(`retry needs a request id\n${USAGE}`)
+  const r = await call<RequestSummary>(`/requests/${id}/retry`, { method: 'POST' })
+  console.log(`${r.request_id} ${r.status}: ${r.counts.pending} images re-queued`)
+  return opts.wait ? waitFor(r.request_id) : 0
+}
+
 async function main(): Promise<number> {
   const [command, arg] = positionals
   if (opts.help) {
@@ -191,6 +237,9 @@ async function main(): Promise<number> {
   if (command === 'submit') return submit(arg)
   if (command === 'status') return status(arg)
   if (command === 'download') return download(arg)
+  if (command === 'list') return list()
+  if (command === 'cancel') return cancel(arg)
+  if (command === 'retry') return retry(arg)
   throw new CliError(`unknown command "${command}"\n${USAGE}`)
 }
 
