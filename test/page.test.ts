@@ -5,13 +5,19 @@ import { launchBrowser, OUTPUT_DIR } from './browser.ts'
 import { csvOf } from './support/csv.ts'
 import { ROOT } from './support/paths.ts'
 import { startImageServer } from './support/servers.ts'
-import { startService } from './support/service.ts'
+import { startService, upload, waitForStatus } from './support/service.ts'
+import { waitFor } from './support/wait.ts'
 
-const images = await startImageServer()
+/** /held answers nothing until released: a request with one stays Processing until it is cancelled. */
+const held: Array<() => void> = []
+const images = await startImageServer({
+  '/held': (_req, res) => void held.push(() => res.writeHead(404).end())
+})
 const service = await startService({ workers: 1 })
 const browser = await launchBrowser()
 const outputDir = OUTPUT_DIR
 t.teardown(async () => {
+  for (const answer of held) answer()
   await browser.close()
   await service.stop()
   await images.close()
@@ -93,4 +99,56 @@ t.test('the page shows every bad row of a refused CSV', async (t) => {
   await page.waitForSelector('#problems:not([hidden])')
   t.equal(await page.locator('#problem-rows tr').count(), 3)
   t.match(await page.textContent('#problem-rows'), /product name is empty.*scheme "ftp".*serial 1 repeats row 2/s)
+})
+
+t.test("the page lists the typed API key's requests, cancels a running one and retries failed images", async (t) => {
+  const keyed = await startService({ workers: 1, env: { API_KEYS: 'page-key,other-key' } })
+  t.teardown(() => keyed.stop())
+  const as = (key: string) => ({ authorization: `Bearer ${key}` })
+  const submit = async (key: string, urls: string[]) =>
+    (await upload(keyed.apiUrl, csvOf([[1, 'P', urls]]), {}, as(key))).body.request_id
+  const failing = await submit('page-key', [
+    `${images.url}/img/rocket.jpg?page=1`,
+    `${images.url}/img/missing.jpg?page=1`
+  ])
+  await waitForStatus(keyed, failing, ['Completed'])
+  const running = await submit('page-key', [`${images.url}/held?page=1`])
+  await waitForStatus(keyed, running, ['Processing'])
+  const others = await submit('other-key', [`${images.url}/img/rocket.jpg?page=2`])
+
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
+  await page.goto(`${keyed.apiUrl}/`)
+  await page.waitForSelector('#requests-message:text("API key")')
+  await page.fill('#api-key', 'page-key')
+  await page.press('#api-key', 'Tab') // change: the list is loaded with the key
+  const row = (id: string) => page.locator(`#request-rows tr[data-request="${id}"]`)
+  await row(running).waitFor()
+  t.same(
+    await page.locator('#request-rows tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.request)),
+    [running, failing],
+    "the key's own requests, newest first; never another key's"
+  )
+  t.equal(await row(others).count(), 0)
+  t.ok(await page.locator('#requests-more').isHidden(), 'one page holds them all')
+  t.equal(await row(running).locator('.status').textContent(), 'Processing')
+  t.equal(await row(running).locator('button.retry').count(), 0)
+  t.equal(await row(failing).locator('button.cancel').count(), 0, 'a finished request cannot be cancelled')
+  t.match(await row(failing).textContent(), /2\/2 done, 1 failed/)
+
+  await row(running).locator('button.cancel').click()
+  await page.waitForSelector(`#request-rows tr[data-request="${running}"] .status:text("Cancelled")`)
+  t.equal((await keyed.request(running))?.status, 'Cancelled')
+  await page.waitForSelector('#progress-text:text("Cancelled")')
+  t.equal(await row(running).locator('button.cancel').count(), 0)
+
+  const before = (await keyed.request(failing))!.images[0]
+  await row(failing).locator('button.retry').click()
+  await waitFor('the retry', async () => ((await keyed.request(failing))?.round ?? 0) === 1)
+  await page.waitForSelector('#progress-text:text("Completed: 1 compressed, 1 failed")', { timeout: 60_000 })
+  t.match(await page.textContent('#requests-message'), new RegExp(`${failing}: Processing`))
+  t.same((await keyed.request(failing))!.images[0], before, 'the image that succeeded was left as it was')
+  t.equal(images.hits.get('/img/missing.jpg?page=1'), 2, 'the missing image: once more')
+  const screenshot = path.join(outputDir, 'page-requests.png')
+  await page.screenshot({ path: screenshot, fullPage: true })
+  t.comment(`screenshot: ${path.relative(ROOT, screenshot)}`)
 })

@@ -1,4 +1,5 @@
-// The page talks to the same public API as every other client: POST /upload, then GET /status until done.
+// The page talks to the same public API as every other client: POST /upload, then GET /status until done; GET
+// /requests lists the requests of the API key typed, with cancel and retry.
 const $ = (id) => document.getElementById(id)
 const form = $('upload')
 const drop = $('drop')
@@ -41,6 +42,7 @@ form.addEventListener('submit', async (event) => {
   const response = await fetch('/upload', { method: 'POST', body, headers: authHeaders() })
   const result = await response.json()
   if (response.status !== 202) return showProblems(result.message, result.errors ?? [])
+  loadRequests()
   track(result.request_id)
 })
 
@@ -61,19 +63,29 @@ function showProblems(message, errors) {
   $('problems').focus?.()
 }
 
+// One request is followed at a time: following another stops the loop of the one before.
+let following = 0
+const FINAL = ['Completed', 'Failed', 'Cancelled']
+
 async function track(id) {
+  const mine = ++following
   $('request-id').textContent = id
   $('progress-panel').hidden = false
   $('done').hidden = true
+  $('gallery').replaceChildren()
   for (;;) {
     const response = await fetch(`/status/${id}?limit=1000`, { headers: authHeaders() })
+    if (mine !== following) return
     const status = await response.json()
     if (!response.ok) return showProblems(status.message, [])
     const { counts } = status
     $('progress').value = status.progress_pct
     $('progress-text').textContent =
       `${status.status}: ${counts.succeeded} compressed, ${counts.failed} failed, ${counts.pending} to go (${status.progress_pct}%)`
-    if (status.status === 'Completed' || status.status === 'Failed') return finish(status)
+    if (FINAL.includes(status.status)) {
+      loadRequests()
+      return finish(status)
+    }
     await new Promise((r) => setTimeout(r, 1000))
   }
 }
@@ -198,3 +210,78 @@ function compare(image) {
   frame.style.setProperty('--split', '50%')
   dialog.showModal()
 }
+
+// Past requests of the API key typed (or of everyone, on a server without keys), newest first, a page at a time.
+let nextCursor = null
+$('requests-refresh').addEventListener('click', () => loadRequests())
+$('requests-more').addEventListener('click', () => loadRequests(true))
+keyInput.addEventListener('change', () => {
+  sessionStorage.setItem('imgproc-api-key', keyInput.value)
+  loadRequests()
+})
+
+async function loadRequests(more = false) {
+  const query = new URLSearchParams({ limit: '20' })
+  if (more && nextCursor) query.set('cursor', nextCursor)
+  const response = await fetch(`/requests?${query}`, { headers: authHeaders() })
+  const body = await response.json()
+  if (!response.ok) {
+    $('requests-message').textContent = body.message
+    return
+  }
+  const rows = body.items.map(requestRow)
+  if (more) $('request-rows').append(...rows)
+  else $('request-rows').replaceChildren(...rows)
+  nextCursor = body.next_cursor
+  $('requests-more').hidden = !nextCursor
+  $('requests-empty').hidden = $('request-rows').children.length > 0
+}
+
+function requestRow(r) {
+  const { succeeded, failed, pending, total } = r.counts
+  const running = !FINAL.includes(r.status)
+  // What a retry would do again: failed images, and those a cancel left undone.
+  const retryable = !running && (failed > 0 || (r.status === 'Cancelled' && pending > 0))
+  const row = el(
+    'tr',
+    {},
+    el(
+      'td',
+      {},
+      el('a', {
+        href: `#${r.request_id}`,
+        textContent: r.request_id.slice(0, 8),
+        title: r.request_id,
+        onclick: (e) => {
+          e.preventDefault()
+          track(r.request_id)
+        }
+      })
+    ),
+    el('td', { className: 'status', textContent: r.status }),
+    el('td', { textContent: new Date(r.created_at).toLocaleString() }),
+    el('td', { textContent: `${succeeded + failed}/${total} done, ${failed} failed` }),
+    el(
+      'td',
+      {},
+      running ? actionButton(r.request_id, 'cancel', 'Cancel') : null,
+      retryable ? actionButton(r.request_id, 'retry', failed > 0 ? 'Retry failed' : 'Retry the rest') : null
+    )
+  )
+  row.dataset.request = r.request_id
+  return row
+}
+
+function actionButton(id, action, label) {
+  return el('button', { type: 'button', className: action, textContent: label, onclick: () => act(id, action) })
+}
+
+async function act(id, action) {
+  const response = await fetch(`/requests/${id}/${action}`, { method: 'POST', headers: authHeaders() })
+  const body = await response.json()
+  $('requests-message').textContent = response.ok ? `${body.request_id}: ${body.status}` : body.message
+  await loadRequests()
+  if (response.ok) track(id)
+}
+
+loadRequests()
