@@ -35,9 +35,10 @@ export const ConfigSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
   ALLOW_PRIVATE_NETWORKS: Bool,
   API_KEYS: Type.String({ default: '' }),
-  MAX_CSV_BYTES: Type.Integer({ minimum: 1, default: 10 * 1024 * 1024 }),
+  // 128 MiB: a million rows of a serial, a name and one ~80-character URL (about 100 bytes a row), with room.
+  MAX_CSV_BYTES: Type.Integer({ minimum: 1, default: 128 * 1024 * 1024 }),
   // A whole request (headers and body) must arrive within this, or it is answered 408 and closed: no drip-fed uploads.
-  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 300_000 }),
   // A connection with no traffic either way for this long is closed.
   CONNECTION_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
   // Open connections per client address; more are answered 503 and closed. Behind a proxy, all clients share one.
@@ -55,10 +56,10 @@ export const ConfigSchema = Type.Object({
   // A request whose creation has not completed this long after it began (its API died) is removed by the API's
   // sweep, unseen; one whose creation completed but whose work units were not yet released has them released.
   UPLOAD_STAGING_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000 }),
-  MAX_IMAGES_PER_REQUEST: Type.Integer({ minimum: 1, maximum: 10_000, default: 10_000 }),
+  MAX_IMAGES_PER_REQUEST: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1_000_000 }),
   MAX_URL_LENGTH: Type.Integer({ minimum: 16, maximum: 8192, default: 2048 }),
   MAX_URLS_PER_ROW: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
-  MAX_URL_MENTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
+  MAX_URL_MENTIONS: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 2_000_000 }),
   STATUS_MAX_BYTES: Type.Integer({ minimum: 16_384, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
   METRICS_TOKEN: Type.String({ default: '' }),
   QUOTA_REQUESTS_PER_HOUR: Type.Integer({ minimum: 0, default: 0 }),

@@ -35,6 +35,9 @@ t.test('a good upload: 202 with its status link, one Pending request stored with
     options: { quality: 70, format: 'webp' }
   })
   t.equal(await db.collection('jobs').countDocuments({ request_id: body.request_id, kind: 'images' }), 1)
+  const unit = await db.collection('jobs').findOne({ request_id: body.request_id, kind: 'images' })
+  t.match(unit!.data.options, { quality: 70, format: 'webp' }, 'fields sent after the file reach the units too')
+  t.equal(unit!.state, 'pending', 'released')
 })
 
 t.test('a bad CSV: 400 with every bad row, and nothing stored', async (t) => {

@@ -1,21 +1,21 @@
-import { randomUUID } from 'node:crypto'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
+  type Config,
   CreationAbandoned,
-  CsvDecoder,
+  type CsvRules,
   checkUrlSyntax,
   DEFAULT_OPTIONS,
   ErrorBody,
   OutputsField,
   ProcessingOptions,
-  parseInputCsv,
-  planRequest,
   type QuotaName,
   type ResolvedOutput,
   readOutputsField,
+  requestDocument,
   resolveOutputs,
-  UploadAccepted
+  UploadAccepted,
+  unitSizeFor
 } from '@imgproc/core'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
@@ -23,6 +23,7 @@ import { apiKeySecurity, requireApiKey } from '../auth.ts'
 import { decodeFormFields } from '../form-fields.ts'
 import { described, unauthorized, unavailable } from '../openapi.ts'
 import { uploadAdmission } from '../uploads/admission.ts'
+import { type Ingested, ingestCsv } from '../uploads/ingest.ts'
 
 const CSV_TYPES = new Set([
   'text/csv',
@@ -60,6 +61,20 @@ const FIELD_READERS = {
 declare module 'fastify' {
   interface FastifyRequest {
     csvFromFilePart?: boolean
+    /** The CSV as read from the file part: staged until the handler commits it. */
+    ingested?: Ingested
+    /** The staged request was committed: it is the client's now, not ours to remove. */
+    ingestCommitted?: boolean
+  }
+}
+
+function csvRules(config: Config): CsvRules {
+  return {
+    maxUrlLength: config.MAX_URL_LENGTH,
+    allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
+    maxImages: config.MAX_IMAGES_PER_REQUEST,
+    maxUrlsPerRow: config.MAX_URLS_PER_ROW,
+    maxUrlMentions: config.MAX_URL_MENTIONS
   }
 }
 
@@ -76,26 +91,33 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!CSV_TYPES.has(part.mimetype))
         throw app.httpErrors.unsupportedMediaType(`"file" must be a CSV, got ${part.mimetype}`)
       this.csvFromFilePart = true
-      // Decoded chunk by chunk: the upload is never held as one buffer beside the string made from it.
-      const decoder = new CsvDecoder()
-      const pieces: string[] = []
+      // The body's declared length bounds how many images it can list, and so the size of its work units.
+      const declared = Number(this.headers['content-length'])
       try {
-        for await (const chunk of part.file as AsyncIterable<Buffer>) {
-          if (!decoder.problem) pieces.push(decoder.write(chunk))
-        }
+        this.ingested = await ingestCsv(part.file, {
+          store: app.requests,
+          rules: csvRules(config),
+          unitSize: unitSizeFor(declared, config.WORK_UNIT_SIZE),
+          keepAliveMs: config.UPLOAD_STAGING_TIMEOUT_MS / 4
+        })
       } catch (err) {
         // The parser gave up on the form around the file (too many fields before it): the client's doing, not a 500.
         if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE')
           throw app.httpErrors.badRequest(
             'the form could not be read whole: send at most 10 fields and one file "file"'
           )
+        if (err instanceof CreationAbandoned)
+          throw app.httpErrors.serviceUnavailable(
+            'the request could not be stored in time (UPLOAD_STAGING_TIMEOUT_MS); retry'
+          )
         throw err
       }
       if (part.file.truncated)
         throw app.httpErrors.payloadTooLarge(`the CSV is larger than ${config.MAX_CSV_BYTES} bytes (MAX_CSV_BYTES)`)
-      pieces.push(decoder.end())
-      if (decoder.problem) throw app.httpErrors.unsupportedMediaType(`"file" ${decoder.problem}`)
-      ;(part as unknown as { value: string }).value = pieces.join('')
+      const { ingested } = this
+      if ('undecodable' in ingested) throw app.httpErrors.unsupportedMediaType(`"file" ${ingested.undecodable}`)
+      // The rows are stored (staged) or refused already: the form's schema sees only that a file came.
+      Object.assign(part, { value: '' })
     }
   })
 
@@ -132,6 +154,15 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       onRequest: requireApiKey,
       ...admission,
+      // Every answer but a 202 (a bad field, a quota, an error) removes the staged rows before it is sent.
+      onSend: async (request, _reply, payload) => {
+        const { ingested } = request
+        if (ingested?.ok && !request.ingestCommitted) {
+          request.ingested = undefined
+          await ingested.creation.discard()
+        }
+        return payload
+      },
       preValidation: async (request, reply) => {
         if (!request.isMultipart())
           return reply.unsupportedMediaType('send multipart/form-data with the CSV in field "file"')
@@ -181,49 +212,45 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request, reply) => {
-      const { file, webhook_url, outputs: fields, ...options } = request.body
-      const rules = {
-        maxUrlLength: config.MAX_URL_LENGTH,
-        allowPrivateNetworks: config.ALLOW_PRIVATE_NETWORKS,
-        maxImages: config.MAX_IMAGES_PER_REQUEST,
-        maxUrlsPerRow: config.MAX_URLS_PER_ROW,
-        maxUrlMentions: config.MAX_URL_MENTIONS
-      }
-      const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, rules)
+      const { file: _, webhook_url, outputs: fields, ...options } = request.body
+      const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, csvRules(config))
       if (webhookProblem) return reply.badRequest(`webhook_url: ${webhookProblem}`)
 
-      const parsed = await parseInputCsv(file, rules)
-      if (!parsed.ok) {
-        const problem = `the CSV has ${parsed.errors.length} problem(s); nothing was stored`
-        throw Object.assign(app.httpErrors.badRequest(problem), { errors: parsed.errors })
+      const ingested = request.ingested
+      if (!ingested || 'undecodable' in ingested) throw new Error('a file part passed validation but was not read')
+      if (!ingested.ok) {
+        const { errors, problems } = ingested.invalid
+        const listed = problems > errors.length ? ` (the first ${errors.length} are listed)` : ''
+        const problem = `the CSV has ${problems} problem(s)${listed}; nothing was stored`
+        throw Object.assign(app.httpErrors.badRequest(problem), { errors })
       }
-      const quotas = await takeQuotas(request.tenant, parsed.value.urls.length)
+      const quotas = await takeQuotas(request.tenant, ingested.images)
       if ('refusal' in quotas) {
         const { refusal } = quotas
         app.metrics.quotaRejections.inc({ quota: refusal.quota })
         if (refusal.never) return reply.payloadTooLarge(refusal.message)
         return reply.header('retry-after', String(refusal.retryAfterS)).tooManyRequests(refusal.message)
       }
-      const id = randomUUID()
-      const plan = planRequest(
-        id,
-        parsed.value,
-        { ...DEFAULT_OPTIONS, ...options },
-        webhook_url,
-        new Date(),
-        config.WORK_UNIT_SIZE,
-        outputsOf(fields)
-      )
-      if (config.API_KEYS.length > 0) plan.request.owner = request.tenant
+      const id = ingested.creation.requestId
+      const made = {
+        options: { ...DEFAULT_OPTIONS, ...options },
+        outputs: outputsOf(fields),
+        webhookUrl: webhook_url,
+        now: new Date(),
+        unitSize: ingested.unitSize
+      }
+      const doc = requestDocument(id, made, ingested)
+      if (config.API_KEYS.length > 0) doc.owner = request.tenant
       try {
-        await app.requests.create(plan, app.creationPauses)
+        await ingested.creation.commit(doc, app.creationPauses)
+        request.ingestCommitted = true
       } catch (err) {
         await giveBack(request.tenant, quotas.taken).catch(() => undefined) // nothing was accepted
         if (err instanceof CreationAbandoned)
           return reply.serviceUnavailable('the request could not be stored in time (UPLOAD_STAGING_TIMEOUT_MS); retry')
         throw err
       }
-      request.log.info({ request_id: id, images: parsed.value.urls.length }, 'request accepted')
+      request.log.info({ request_id: id, images: ingested.images }, 'request accepted')
       return reply
         .code(202)
         .header('location', `/status/${id}`)
@@ -231,8 +258,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
           request_id: id,
           status: 'Pending',
           status_url: `${config.PUBLIC_BASE_URL}/status/${id}`,
-          total_images: parsed.value.urls.length,
-          total_products: parsed.value.products.length
+          total_images: ingested.images,
+          total_products: ingested.products
         })
     }
   )

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { malformedQuoteRow, parseInputCsv } from './input.ts'
+import { InputRows, MAX_REPORTED_ERRORS, parseInputCsv } from './input.ts'
+import { malformedQuoteRow } from './records.ts'
 
 const rules = { maxUrlLength: 2048, allowPrivateNetworks: false, maxImages: 10, maxUrlsPerRow: 5, maxUrlMentions: 12 }
 const header = 'S. No.,Product Name,Input Image Urls'
@@ -118,4 +119,34 @@ t.test('malformed quotes are located', async (t) => {
   t.equal(malformedQuoteRow('a,b\n1,"x "" y",z\n'), null)
   const result = await parseInputCsv(`${header}\n1,A,"https://a.example/1.jpg\n`, rules)
   t.match(result, { ok: false, errors: [{ row: 2, column: null, message: /malformed CSV/ }] })
+})
+
+t.test('rows checked one at a time: every problem counted, the first MAX_REPORTED_ERRORS kept', async (t) => {
+  const rows = new InputRows({ ...rules, maxUrlMentions: 10_000 })
+  rows.accept(header.split(','), 1)
+  for (let i = 2; i < 1_207; i++)
+    rows.accept([String(i), 'P', i % 2 ? 'ftp://a.example/x' : `https://a.example/${i}`], i)
+  t.equal(rows.problems, 602)
+  const errors = rows.finish()
+  t.equal(errors.length, 602, 'under the cap: all listed')
+  t.match(errors[0], { row: 3, message: /scheme "ftp"/ })
+  const many = new InputRows(rules)
+  many.accept(header.split(','), 1)
+  for (let i = 2; i < 1_502; i++) many.accept(['x', 'P', 'https://a.example/1'], i)
+  t.equal(many.problems, 1_500)
+  t.equal(many.finish().length, MAX_REPORTED_ERRORS)
+  const accepted = new InputRows(rules)
+  accepted.accept(header.split(','), 1)
+  t.same(accepted.accept(['1', 'A', 'https://a.example/1,https://a.example/2'], 2), {
+    product: { serial: 1, name: 'A', image_ids: [0, 1] },
+    newUrls: ['https://a.example/1', 'https://a.example/2']
+  })
+  t.same(
+    accepted.accept(['2', 'B', 'https://a.example/2'], 3),
+    {
+      product: { serial: 2, name: 'B', image_ids: [1] },
+      newUrls: []
+    },
+    'a URL seen before is not new'
+  )
 })

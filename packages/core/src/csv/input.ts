@@ -1,8 +1,8 @@
-import { Readable } from 'node:stream'
-import { parse } from 'fast-csv'
 import { checkUrlSyntax, type UrlRules } from '../fetch/policy.ts'
 import type { CsvRowError } from '../requests/contracts.ts'
 import type { ProductRecord } from '../requests/records.ts'
+import { CompactIndex, integerKey, textKey } from './compact-index.ts'
+import { MalformedCsv, readRecords } from './records.ts'
 
 export const INPUT_HEADER = ['S. No.', 'Product Name', 'Input Image Urls'] as const
 export const OUTPUT_HEADER = [...INPUT_HEADER, 'Output Image Urls'] as const
@@ -23,60 +23,134 @@ export interface ParsedCsv {
 
 export type CsvResult = { ok: true; value: ParsedCsv } | { ok: false; errors: CsvRowError[] }
 
-const MAX_REPORTED_ERRORS = 1000
+/** Row errors listed in a 400; past this many they are only counted. */
+export const MAX_REPORTED_ERRORS = 1000
+
+/** One accepted row: the product, and those of its URLs that are new to the file, in first-seen order. */
+export interface AcceptedRow {
+  product: ProductRecord
+  newUrls: string[]
+}
 
 /**
- * Parses and validates a whole input CSV; returns every row error rather than stopping at the first. Rows are
- * checked as the parser yields them, so raw records never pile up beside the products built from them.
+ * The whole-file rules of an input CSV, applied a record at a time as the file streams in: the header, every
+ * row, repeats of serials and URLs across the file (kept as 64-bit keys, not strings), and the limits. Every
+ * problem is counted; the first MAX_REPORTED_ERRORS are kept for the answer.
+ */
+export class InputRows {
+  /** Problems found so far, capped (see `problems` for the count). */
+  readonly errors: CsvRowError[] = []
+  problems = 0
+  products = 0
+  private readonly urls = new CompactIndex(4096)
+  private readonly serials = new CompactIndex(4096)
+  private sawHeader = false
+  private mentions = 0
+
+  constructor(private readonly rules: CsvRules) {}
+
+  /** Distinct image URLs so far. */
+  get images(): number {
+    return this.urls.size
+  }
+
+  /** Bytes held by the whole-file indexes (serials and URLs). */
+  get indexBytes(): number {
+    return this.urls.bytes + this.serials.bytes
+  }
+
+  /** Checks record number `row` (1-based; the first is the header); the product when the row is valid. */
+  accept(cells: string[], row: number): AcceptedRow | null {
+    if (row === 1) {
+      this.sawHeader = true
+      this.report(checkHeader(cells))
+      return null
+    }
+    if (cells.every((c) => c.trim() === '')) return null
+    const rowErrors = checkRow(cells, row, this.rules, this.serials)
+    if (rowErrors.length > 0) return this.report(rowErrors)
+    const urls = splitUrls(cells[2] ?? '')
+    const before = this.mentions
+    this.mentions += urls.length
+    if (this.mentions > this.rules.maxUrlMentions) {
+      if (before > this.rules.maxUrlMentions) return null // said once, at the row that crossed the limit
+      return this.report([
+        {
+          row,
+          column: INPUT_HEADER[2],
+          message: `the file lists more than ${this.rules.maxUrlMentions} image URLs in all (repeats included; MAX_URL_MENTIONS); split it into several uploads`
+        }
+      ])
+    }
+    const newUrls: string[] = []
+    const image_ids = urls.map((url) => {
+      const known = this.urls.setIfAbsent(textKey(url), this.urls.size)
+      if (known >= 0) return known
+      newUrls.push(url)
+      return this.urls.size - 1
+    })
+    this.products += 1
+    return { product: { serial: Number(cells[0]!.trim()), name: cells[1]!.trim(), image_ids }, newUrls }
+  }
+
+  /** A problem with the file as a whole (it could not be read), reported as the only one. */
+  fail(error: CsvRowError): void {
+    this.errors.length = 0
+    this.problems = 0
+    this.report([error])
+  }
+
+  /** The checks only the whole file can answer; every problem of the file, sorted by row and capped. */
+  finish(): CsvRowError[] {
+    if (!this.sawHeader && this.problems === 0)
+      this.report([{ row: 1, column: null, message: 'the file is empty; expected a header row' }])
+    if (this.problems === 0 && this.products === 0)
+      this.report([{ row: 2, column: null, message: 'the file has a header but no product rows' }])
+    if (this.problems === 0 && this.urls.size > this.rules.maxImages) {
+      this.report([
+        {
+          row: 1,
+          column: INPUT_HEADER[2],
+          message: `the file has ${this.urls.size} distinct image URLs; the limit per request is ${this.rules.maxImages}`
+        }
+      ])
+    }
+    return this.errors.sort((a, b) => a.row - b.row)
+  }
+
+  private report(errors: CsvRowError[]): null {
+    this.problems += errors.length
+    for (const e of errors) if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push(e)
+    return null
+  }
+}
+
+/**
+ * Parses and validates a whole input CSV held as text (tests, tools); uploads stream through InputRows instead.
+ * Returns every row error rather than stopping at the first.
  */
 export async function parseInputCsv(text: string, rules: CsvRules): Promise<CsvResult> {
-  const errors: CsvRowError[] = []
+  const rows = new InputRows(rules)
   const products: ProductRecord[] = []
-  const urlIndex = new Map<string, number>()
-  const seenSerials = new Map<number, number>()
-  let sawHeader = false
-  let mentions = 0
-  const malformed = await readRecords(text.replace(/^\uFEFF/, ''), (cells, row) => {
-    if (row === 1) {
-      sawHeader = true
-      return void errors.push(...checkHeader(cells))
+  const urls: string[] = []
+  try {
+    for await (const { cells, row } of readRecords(slices(text, 64 * 1024))) {
+      const accepted = rows.accept(cells, row)
+      if (accepted) {
+        products.push(accepted.product)
+        urls.push(...accepted.newUrls)
+      }
     }
-    if (cells.every((c) => c.trim() === '')) return
-    const rowErrors = checkRow(cells, row, rules, seenSerials)
-    if (rowErrors.length > 0) return void errors.push(...rowErrors)
-    mentions += splitUrls(cells[2] ?? '').length
-    if (mentions > rules.maxUrlMentions && mentions - splitUrls(cells[2] ?? '').length <= rules.maxUrlMentions) {
-      return void errors.push({
-        row,
-        column: INPUT_HEADER[2],
-        message: `the file lists more than ${rules.maxUrlMentions} image URLs in all (repeats included; MAX_URL_MENTIONS); split it into several uploads`
-      })
-    }
-    products.push({
-      serial: Number(cells[0]!.trim()),
-      name: cells[1]!.trim(),
-      image_ids: splitUrls(cells[2] ?? '').map((url) => {
-        if (!urlIndex.has(url)) urlIndex.set(url, urlIndex.size)
-        return urlIndex.get(url)!
-      })
-    })
-  })
-  if (malformed) return { ok: false, errors: [malformed] }
-  if (!sawHeader)
-    return { ok: false, errors: [{ row: 1, column: null, message: 'the file is empty; expected a header row' }] }
-
-  if (errors.length === 0 && products.length === 0)
-    errors.push({ row: 2, column: null, message: 'the file has a header but no product rows' })
-  if (errors.length === 0 && urlIndex.size > rules.maxImages) {
-    errors.push({
-      row: 1,
-      column: INPUT_HEADER[2],
-      message: `the file has ${urlIndex.size} distinct image URLs; the limit per request is ${rules.maxImages}`
-    })
+  } catch (err) {
+    if (!(err instanceof MalformedCsv)) throw err
+    rows.fail(err.error)
   }
-  if (errors.length > 0)
-    return { ok: false, errors: errors.sort((a, b) => a.row - b.row).slice(0, MAX_REPORTED_ERRORS) }
-  return { ok: true, value: { products, urls: [...urlIndex.keys()] } }
+  const errors = rows.finish()
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: { products, urls } }
+}
+
+function* slices(text: string, size: number): Generator<string> {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size)
 }
 
 export function splitUrls(cell: string): string[] {
@@ -110,7 +184,7 @@ function checkHeader(header: string[]): CsvRowError[] {
   return errors
 }
 
-function checkRow(cells: string[], row: number, rules: CsvRules, seenSerials: Map<number, number>): CsvRowError[] {
+function checkRow(cells: string[], row: number, rules: CsvRules, serials: CompactIndex): CsvRowError[] {
   if (cells.length !== INPUT_HEADER.length) {
     return [
       {
@@ -127,10 +201,8 @@ function checkRow(cells: string[], row: number, rules: CsvRules, seenSerials: Ma
     errors.push({ row, column: INPUT_HEADER[0], message: `"${serialText}" is not a positive integer` })
   } else {
     const serial = Number(serialText)
-    const first = seenSerials.get(serial)
-    if (first !== undefined)
-      errors.push({ row, column: INPUT_HEADER[0], message: `serial ${serial} repeats row ${first}` })
-    else seenSerials.set(serial, row)
+    const first = serials.setIfAbsent(integerKey(serial), row)
+    if (first >= 0) errors.push({ row, column: INPUT_HEADER[0], message: `serial ${serial} repeats row ${first}` })
   }
   if (nameCell.trim() === '') errors.push({ row, column: INPUT_HEADER[1], message: 'product name is empty' })
   else if (nameCell.trim().length > 1000)
@@ -157,47 +229,4 @@ function checkRow(cells: string[], row: number, rules: CsvRules, seenSerials: Ma
 
 function clip(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
-}
-
-/**
- * Hands each raw record to `onRecord` with its 1-based number. A malformed quoted cell stops fast-csv; it is
- * returned as the error of the record where it happened.
- */
-function readRecords(text: string, onRecord: (cells: string[], row: number) => void): Promise<CsvRowError | null> {
-  return new Promise((resolve) => {
-    let row = 0
-    // Fed in slices: fast-csv then yields rows as it goes instead of materialising all of them in one step.
-    Readable.from(slices(text, 64 * 1024), { objectMode: false })
-      .pipe(parse<string[], string[]>({ headers: false, ignoreEmpty: false }))
-      .on('data', (record: string[]) => onRecord(record, ++row))
-      .on('error', (err: Error) => {
-        const message = `malformed CSV: ${err.message.replace(/^Parse Error: /, '')} (a quoted cell must be closed and followed by a comma or line end)`
-        resolve({ row: malformedQuoteRow(text) ?? row + 1, column: null, message })
-      })
-      .on('end', () => resolve(null))
-  })
-}
-
-function* slices(text: string, size: number): Generator<string> {
-  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size)
-}
-
-/** The 1-based record number where a quoted cell is left open or followed by stray text, per RFC 4180. */
-export function malformedQuoteRow(text: string): number | null {
-  let row = 1
-  let openedOn = 0
-  let inQuotes = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]
-    if (inQuotes) {
-      if (c !== '"') continue
-      if (text[i + 1] === '"') i++
-      else if (i + 1 < text.length && !',\r\n'.includes(text[i + 1]!)) return openedOn
-      else inQuotes = false
-    } else if (c === '"') {
-      inQuotes = true
-      openedOn = row
-    } else if (c === '\n') row++
-  }
-  return inQuotes ? openedOn : null
 }

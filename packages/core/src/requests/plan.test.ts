@@ -1,6 +1,16 @@
 import t from 'tap'
 import { DEFAULT_OPTIONS } from './contracts.ts'
-import { addTallies, imagesSummary, planRequest, productPagesFor, tally, unitOf } from './plan.ts'
+import {
+  addTallies,
+  imagesSummary,
+  planRequest,
+  productPagesFor,
+  RequestBatches,
+  tally,
+  UNITS_PER_REQUEST,
+  unitOf,
+  unitSizeFor
+} from './plan.ts'
 
 t.test('a request is split into units of distinct images, products into pages', async (t) => {
   const urls = Array.from({ length: 7 }, (_, i) => `https://a.example/${i}.jpg`)
@@ -101,3 +111,36 @@ t.test('tallies count each output delivered and its verdicts, and add up across 
   t.same(addTallies([a, b]).outputs!.amazon, { delivered: 3, pass: 1, fixed: 1, fail: 1 })
   t.notOk('outputs' in tally([{ url: 'v', status: 'succeeded' }]), 'absent without a set')
 })
+
+t.test('batches: full pages and units as rows arrive, the partial ones at the end', async (t) => {
+  const batches = new RequestBatches('r3', 2, { options: DEFAULT_OPTIONS })
+  batches.addImages(['a', 'b', 'c'])
+  batches.addProduct({ serial: 1, name: 'A', image_ids: [0, 1, 2] })
+  const first = batches.take()
+  t.same(
+    first.units.map((u) => [u.n, u.first, u.images.map((i) => i.url)]),
+    [[0, 0, ['a', 'b']]]
+  )
+  t.same(first.productPages, [], 'a page is written once full')
+  const last = batches.take(true)
+  t.same(
+    last.units.map((u) => [u.n, u.first, u.images.map((i) => i.url)]),
+    [[1, 2, ['c']]]
+  )
+  t.same(
+    last.productPages.map((p) => [p.n, p.products.length]),
+    [[0, 1]]
+  )
+  t.match(batches, { products: 1, images: 3, units: 2 })
+})
+
+t.test(
+  'unit size: WORK_UNIT_SIZE, larger when the upload could list more images than UNITS_PER_REQUEST units hold',
+  async (t) => {
+    t.equal(unitSizeFor(undefined, 25), 25, 'unknown length')
+    t.equal(unitSizeFor(800_000, 25), 37, 'a 10,000-row file could list 72,728 URLs')
+    t.equal(unitSizeFor(100_000, 25), 25)
+    t.equal(unitSizeFor(80_000_000, 25), 1000, 'at most the largest unit')
+    t.equal(unitSizeFor(80_000_000, 25) * UNITS_PER_REQUEST >= 1_000_000, true)
+  }
+)

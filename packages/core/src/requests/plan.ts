@@ -1,7 +1,7 @@
 import type { ParsedCsv } from '../csv/input.ts'
 import type { ResolvedOutput } from '../output-sets/spec.ts'
 import type { OutputCounts, ProcessingOptions } from './contracts.ts'
-import type { ImageRecord, ProductPageDocument, RequestDocument, Tally, UnitData } from './records.ts'
+import type { ImageRecord, ProductPageDocument, ProductRecord, RequestDocument, Tally, UnitData } from './records.ts'
 
 /**
  * How an accepted CSV becomes work: one request document, its product rows in pages, its distinct images split
@@ -35,27 +35,25 @@ export function planRequest(
   unitSize: number,
   outputs?: ResolvedOutput[]
 ): RequestPlan {
-  const units: UnitData[] = []
-  for (let first = 0; first < csv.urls.length; first += unitSize) {
-    const urls = csv.urls.slice(first, first + unitSize)
-    units.push({
-      n: units.length,
-      first,
-      options,
-      ...(outputs && { outputs }),
-      images: urls.map((url) => ({ url, status: 'pending' })),
-      tally: emptyTally()
-    })
-  }
-  const productPages: ProductPageDocument[] = []
-  for (let start = 0; start < csv.products.length; start += PRODUCTS_PER_PAGE) {
-    productPages.push({
-      request_id: id,
-      n: productPages.length,
-      products: csv.products.slice(start, start + PRODUCTS_PER_PAGE)
-    })
-  }
-  const request: RequestDocument = {
+  const batches = new RequestBatches(id, unitSize, { options, ...(outputs && { outputs }) })
+  batches.addImages(csv.urls)
+  for (const product of csv.products) batches.addProduct(product)
+  const { productPages, units } = batches.take(true)
+  const request = requestDocument(id, { options, outputs, webhookUrl, now, unitSize }, batches)
+  return { request, productPages, units }
+}
+
+/** What a request's work units are told to make: its options and output set. */
+export type UnitFields = Pick<UnitData, 'options' | 'outputs'>
+
+/** The request document of a request of `counts.products` rows and `counts.images` distinct images, Pending. */
+export function requestDocument(
+  id: string,
+  made: { options: ProcessingOptions; outputs?: ResolvedOutput[]; webhookUrl?: string; now: Date; unitSize: number },
+  counts: { products: number; images: number; units: number }
+): RequestDocument {
+  const { options, outputs, webhookUrl, now, unitSize } = made
+  return {
     request_id: id,
     status: 'Pending',
     created_at: now,
@@ -63,12 +61,94 @@ export function planRequest(
     options,
     ...(outputs && { outputs }),
     ...(webhookUrl ? { webhook_url: webhookUrl } : {}),
-    product_count: csv.products.length,
-    units: units.length,
+    product_count: counts.products,
+    units: counts.units,
     unit_size: unitSize,
-    images: { total: csv.urls.length, succeeded: 0, failed: 0, pending: csv.urls.length, bytes_in: 0, bytes_out: 0 }
+    images: { total: counts.images, succeeded: 0, failed: 0, pending: counts.images, bytes_in: 0, bytes_out: 0 }
   }
-  return { request, productPages, units }
+}
+
+/**
+ * A request's documents as its rows arrive: product rows fill pages of PRODUCTS_PER_PAGE, distinct images (in
+ * first-seen order) fill work units of `unitSize`, and each full page or unit waits in `take` to be written, so
+ * what is held is one batch whatever the request's size.
+ */
+export class RequestBatches {
+  products = 0
+  images = 0
+  units = 0
+  /** Characters of URLs and rows waiting in full pages and units: the caller writes them out past a budget. */
+  waitingChars = 0
+  private pages = 0
+  private page: ProductRecord[] = []
+  private unit: string[] = []
+  private readonly readyPages: ProductPageDocument[] = []
+  private readonly readyUnits: UnitData[] = []
+
+  constructor(
+    readonly requestId: string,
+    readonly unitSize: number,
+    private readonly fields: UnitFields
+  ) {}
+
+  /** The next distinct images, in order. */
+  addImages(urls: readonly string[]): void {
+    for (const url of urls) {
+      this.unit.push(url)
+      this.images += 1
+      this.waitingChars += url.length
+      if (this.unit.length === this.unitSize) this.closeUnit()
+    }
+  }
+
+  addProduct(product: ProductRecord): void {
+    this.page.push(product)
+    this.products += 1
+    this.waitingChars += product.name.length + 8 * product.image_ids.length + 24
+    if (this.page.length === PRODUCTS_PER_PAGE) this.closePage()
+  }
+
+  /** The full pages and units since the last take; with `last`, the partial ones too (the file ended). */
+  take(last = false): Pick<RequestPlan, 'productPages' | 'units'> {
+    if (last && this.page.length > 0) this.closePage()
+    if (last && this.unit.length > 0) this.closeUnit()
+    const taken = { productPages: this.readyPages.splice(0), units: this.readyUnits.splice(0) }
+    this.waitingChars = this.page.length * 40 + this.unit.reduce((sum, url) => sum + url.length, 0)
+    return taken
+  }
+
+  private closePage(): void {
+    this.readyPages.push({ request_id: this.requestId, n: this.pages++, products: this.page })
+    this.page = []
+  }
+
+  private closeUnit(): void {
+    const first = this.units * this.unitSize
+    this.readyUnits.push({
+      n: this.units++,
+      first,
+      ...this.fields,
+      images: this.unit.map((url) => ({ url, status: 'pending' })),
+      tally: emptyTally()
+    })
+    this.unit = []
+  }
+}
+
+/** Work units a request should stay under, so a status read of a running request sums few counters. */
+export const UNITS_PER_REQUEST = 2000
+/** The fewest bytes a CSV can spend on one image URL: "http://a.b" and a comma. */
+const MIN_BYTES_PER_IMAGE = 11
+
+/**
+ * The unit size of a request whose upload is `uploadBytes` long (before its rows are read): WORK_UNIT_SIZE, or
+ * more when even the most images those bytes can list would make more than UNITS_PER_REQUEST units; at most
+ * `max`. Unknown length (a chunked body): WORK_UNIT_SIZE.
+ */
+export function unitSizeFor(uploadBytes: number | undefined, workUnitSize: number, max = 1000): number {
+  if (!uploadBytes || !Number.isFinite(uploadBytes)) return workUnitSize
+  const mostImages = Math.ceil(uploadBytes / MIN_BYTES_PER_IMAGE)
+  return Math.max(workUnitSize, Math.min(max, Math.ceil(mostImages / UNITS_PER_REQUEST)))
 }
 
 /** Which unit holds image `index`, and its slot there. */

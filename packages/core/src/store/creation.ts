@@ -47,45 +47,100 @@ export interface CreationParts {
 }
 
 /**
- * Stores an accepted request, all or nothing, with or without a replica set. The request document goes first,
- * Staging (no reader sees it), then its product pages, its finisher and its units, held (no worker claims them);
- * then one update makes the request Pending: the commit. Only then are the units released, in one update. An
- * upload that dies before the commit leaves a staged request that settleCreations removes; one that dies after
- * it leaves units that settleCreations releases. Throws CreationAbandoned (having removed what it wrote) if the
- * sweep took the staged request first.
+ * Stores an accepted request, all or nothing, with or without a replica set: a StagedCreation written in one
+ * batch (see there).
  */
 export async function createRequest(
   store: CreationParts,
   plan: RequestPlan,
   pauses: CreationPauses = {}
 ): Promise<void> {
-  const id = plan.request.request_id
-  await insertOnce(store.requests, { ...plan.request, status: 'Staging' as const })
-  await insertMissing(store.productPages, plan.productPages, 20)
-  await store.jobs.createHeld(id, plan.units)
-  await pauses.beforeCommit?.(id)
-  const committed = await store.requests.updateOne(
-    { request_id: id, status: 'Staging' },
-    { $set: { status: 'Pending', updated_at: new Date() } }
-  )
-  if (committed.matchedCount !== 1) {
-    await store.removeParts(id)
-    throw new CreationAbandoned(`request ${id} was discarded before its creation completed`)
+  const creation = await StagedCreation.begin(store, plan.request)
+  await creation.write(plan)
+  await creation.commit(plan.request, pauses)
+}
+
+/**
+ * A request created from batches, all or nothing, with or without a replica set. The request document goes
+ * first, Staging (no reader sees it); then, batch by batch as an upload streams in, its product pages and its
+ * units, held (no worker claims them); at the end its finisher, then one update makes the request Pending: the
+ * commit. Only then are the units released, in one update. An upload that dies before the commit leaves a staged
+ * request that settleCreations removes once it has not been written to for the timeout; one that dies after it
+ * leaves units that settleCreations releases.
+ */
+export class StagedCreation {
+  private constructor(
+    private readonly store: CreationParts,
+    readonly requestId: string
+  ) {}
+
+  /** Writes the request document, Staging (its counts and options are set at the commit). */
+  static async begin(store: CreationParts, request: RequestDocument): Promise<StagedCreation> {
+    await insertOnce(store.requests, { ...request, status: 'Staging' as const })
+    return new StagedCreation(store, request.request_id)
   }
-  await pauses.beforeRelease?.(id)
-  await store.jobs.releaseUnits(id)
+
+  /**
+   * Writes a batch of product pages and units (held), then marks the staged request as still being written, so
+   * the sweep leaves a long upload alone. Throws CreationAbandoned (having removed what it wrote) if the sweep
+   * took the request first.
+   */
+  async write(batch: Pick<RequestPlan, 'productPages' | 'units'>): Promise<void> {
+    await insertMissing(this.store.productPages, batch.productPages, 20)
+    await this.store.jobs.holdUnits(this.requestId, batch.units)
+    const alive = await this.store.requests.updateOne(
+      { request_id: this.requestId, status: 'Staging' },
+      { $set: { updated_at: new Date() } }
+    )
+    if (alive.matchedCount !== 1) await this.abandoned()
+  }
+
+  /**
+   * Makes the request whole and visible: every held unit is given the request's options and outputs, the finisher
+   * is written, and one update sets the request's counts and makes it Pending. Then the units are released.
+   * Throws CreationAbandoned (having removed what it wrote) if the sweep took the staged request first.
+   */
+  async commit(request: RequestDocument, pauses: CreationPauses = {}): Promise<void> {
+    const id = this.requestId
+    await this.store.jobs.setHeldUnitFields(id, { options: request.options, outputs: request.outputs })
+    await this.store.jobs.createFinisher(id, request.units)
+    await pauses.beforeCommit?.(id)
+    const { request_id: _, created_at: __, status: ___, ...fields } = request
+    const committed = await this.store.requests.updateOne(
+      { request_id: id, status: 'Staging' },
+      { $set: { ...fields, status: 'Pending', updated_at: new Date() } }
+    )
+    if (committed.matchedCount !== 1) await this.abandoned()
+    await pauses.beforeRelease?.(id)
+    await this.store.jobs.releaseUnits(id)
+  }
+
+  /** Removes everything written, before anyone saw it (the upload was refused); repeatable. */
+  async discard(): Promise<void> {
+    await this.store.requests.updateOne(
+      { request_id: this.requestId, status: 'Staging' },
+      { $set: { status: 'Discarded', updated_at: new Date() } }
+    )
+    await this.store.removeParts(this.requestId)
+    await this.store.requests.deleteOne({ request_id: this.requestId, status: 'Discarded' })
+  }
+
+  private async abandoned(): Promise<never> {
+    await this.store.removeParts(this.requestId)
+    throw new CreationAbandoned(`request ${this.requestId} was discarded before its creation completed`)
+  }
 }
 
 /**
  * Completes or undoes what creations that stopped before `cutoff` left (the API runs this every so often): a
- * request still staged is Discarded (so its upload, if it still lives, cannot commit it), its parts removed,
+ * request still staged and last written before `cutoff` is Discarded (so its upload, if it still lives, cannot commit it), its parts removed,
  * then the document; a committed request's held units are released; held units with no request are removed.
  * Each step is repeatable: a sweep that dies halfway is finished by the next.
  */
 export async function settleCreations(store: CreationParts, cutoff: Date, limit = 100): Promise<CreationsSettled> {
   const settled: CreationsSettled = { discarded: 0, released: 0, orphaned: 0 }
   const stale = await store.requests
-    .find({ status: { $in: HIDDEN }, created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
+    .find({ status: { $in: HIDDEN }, updated_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
     .toArray()
   for (const { request_id } of stale) {
     // The upload's commit and this update both need Staging: whichever comes first wins.

@@ -68,9 +68,20 @@ export class Jobs {
    * `releaseUnits`. Keyed: the sequence can be repeated.
    */
   async createHeld(requestId: string, units: UnitData[]): Promise<void> {
+    await this.createFinisher(requestId, units.length)
+    await this.holdUnits(requestId, units)
+  }
+
+  /** A request's finisher, waiting for its `units` units. Keyed: repeatable. */
+  async createFinisher(requestId: string, units: number): Promise<void> {
     await this.queue.enqueue([
-      { kind: 'finish', key: finisherKey(requestId), request_id: requestId, data: {}, waitFor: units.length }
+      { kind: 'finish', key: finisherKey(requestId), request_id: requestId, data: {}, waitFor: units }
     ])
+  }
+
+  /** Work units of a request, held: no worker claims them until `releaseUnits`. Keyed: repeatable. */
+  async holdUnits(requestId: string, units: UnitData[]): Promise<void> {
+    if (units.length === 0) return
     await this.queue.enqueue(
       units.map((data) => ({
         kind: 'images' as const,
@@ -80,6 +91,14 @@ export class Jobs {
         held: true
       }))
     )
+  }
+
+  /** What every held unit of a request is to make (fields of the form may arrive after the file): one update. */
+  async setHeldUnitFields(requestId: string, fields: Pick<UnitData, 'options' | 'outputs'>): Promise<void> {
+    await this.queue.patchHeld(requestId, 'images', {
+      options: fields.options,
+      ...(fields.outputs && { outputs: fields.outputs })
+    })
   }
 
   /** One update makes every held unit of a request claimable at once: no worker ever sees part of a request. */

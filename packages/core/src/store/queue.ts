@@ -72,6 +72,11 @@ export class WorkQueue implements JobQueue {
     )
   }
 
+  /** Sets `patch` in the data of a request's held jobs of one kind, all in one update. */
+  async patchHeld(requestId: string, kind: JobKind, patch: JobPatch): Promise<void> {
+    await this.jobs.updateMany({ request_id: requestId, kind, state: 'held' }, { $set: dataFields(patch) })
+  }
+
   /** The requests with jobs held since before `cutoff` (a producer stopped before releasing them). */
   async heldRequestsBefore(cutoff: Date): Promise<string[]> {
     const ids = await this.jobs.distinct('request_id', { state: 'held', created_at: { $lt: cutoff } })

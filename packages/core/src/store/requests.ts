@@ -23,6 +23,7 @@ import {
   type CreationsSettled,
   createRequest,
   HIDDEN,
+  StagedCreation,
   settleCreations
 } from './creation.ts'
 import { Jobs } from './jobs.ts'
@@ -76,6 +77,11 @@ export class RequestStore {
   /** Stores an accepted request, all or nothing (see creation.ts). */
   create(plan: RequestPlan, pauses: CreationPauses = {}): Promise<void> {
     return createRequest(this.creationParts(), plan, pauses)
+  }
+
+  /** Begins a request created batch by batch as its upload streams in (see creation.ts). */
+  stage(request: RequestDocument): Promise<StagedCreation> {
+    return StagedCreation.begin(this.creationParts(), request)
   }
 
   /** Completes or undoes what creations that stopped before `cutoff` left (see creation.ts). */
