@@ -140,3 +140,45 @@ t.test('patches set fields inside the data; typed reads return only what they as
   t.equal((await queue.ofRequest('q')).length, 1, 'and no other request’s')
   await queue.removeRequest('q')
 })
+
+t.test("cancelling a request's jobs: never claimed again, and a holder is fenced off at its next write", async (t) => {
+  await queue.enqueue([job('x-pending', { request_id: 'x' }), job('x-running', { request_id: 'x' })])
+  await queue.enqueue([{ kind: 'finish', key: 'x-finish', request_id: 'x', data: {}, waitFor: 2 }])
+  const holder = (await queue.claim('w1', ['images'], 60_000))!
+  await queue.enqueue([job('y-other', { request_id: 'y' })])
+  t.equal(await queue.cancelOpen('x', 'images'), 2)
+  t.equal(await queue.heartbeat(holder), false, 'the holder learns it lost the job')
+  t.equal(await queue.save(holder, { n: 1 }), false)
+  t.equal(await queue.complete(holder), false)
+  const next = await queue.claim('w2', ['images'], 60_000)
+  t.equal(next?.job.request_id, 'y', "only another request's job is claimed")
+  t.same(
+    (await queue.ofRequest('x', 'images')).map((j) => j.state),
+    ['cancelled', 'cancelled']
+  )
+  t.ok(await queue.dueNow('x-finish'), 'the waiting finisher is due at once')
+  t.notOk(await queue.dueNow('x-finish'), 'once')
+  t.equal((await queue.claim('w3', ['finish'], 60_000))?.job.key, 'x-finish')
+  await queue.removeRequest('x')
+  await queue.removeRequest('y')
+})
+
+t.test('reopening an ended job: pending again (or waiting for a barrier), claims from zero', async (t) => {
+  await queue.enqueue([job('z-unit', { request_id: 'z' })])
+  await queue.enqueue([{ kind: 'finish', key: 'z-finish', request_id: 'z', data: {}, waitFor: 1 }])
+  const first = (await queue.claim('w1', ['images'], 60_000))!
+  t.ok(await queue.complete(first))
+  await queue.arrive({ barrier: 'z-finish', part: 0 })
+  const finisher = (await queue.claim('w1', ['finish'], 60_000))!
+  t.ok(await queue.complete(finisher))
+  t.notOk(await queue.reopen('z-missing', {}), 'nothing to reopen')
+
+  t.ok(await queue.reopen('z-finish', {}, { waitFor: 1 }))
+  t.match(await queue.find('z-finish'), { state: 'waiting', claims: 0, barrier: { needed: 1, arrived: [] } })
+  t.notOk(await queue.reopen('z-finish', {}, { waitFor: 1 }), 'a waiting job is not reopened again')
+  t.ok(await queue.reopen('z-unit', { key: 'again' }))
+  const again = (await queue.claim('w2', ['images'], 60_000))!
+  t.match(again.job, { key: 'z-unit', claims: 1, generation: 2, data: { key: 'again' } })
+  t.equal(await queue.heartbeat(first), false, 'the first run stays fenced off')
+  await queue.removeRequest('z')
+})
