@@ -105,6 +105,8 @@ export interface RequestDocument {
   round?: number
   /** When it was cancelled (POST /requests/:id/cancel); `completed_at` is the same moment. */
   cancelled_at?: Date
+  /** While a retry re-queues its units: their numbers (an API that dies halfway leaves it for the sweep). */
+  retrying?: number[]
 }
 
 /** `request_products`: a page of a request's product rows (PRODUCTS_PER_PAGE of them). */
@@ -123,7 +125,8 @@ export interface UnitData {
   outputs?: ResolvedOutput[]
   images: ImageRecord[]
   /** Counters over `images`, written in the same document update as the records they count. */
-  tally: Tally
+  tally: Tally /** The retry round that re-queued it last (absent: never). */
+  round?: number
 }
 
 export interface DeliveryAttempt {

@@ -163,14 +163,17 @@ export class Jobs {
     await this.queue.dueNow(finisherKey(requestId))
   }
 
-  /** The finisher waits again, for the `units` a retry re-queues. False if it is waiting already (running). */
-  reopenFinisher(requestId: string, units: number): Promise<boolean> {
-    return this.queue.reopen(finisherKey(requestId), {}, { waitFor: units })
+  /**
+   * The finisher waits again, for the `units` a retry's `round` re-queues. Once per round: false if it is waiting
+   * already, or was reopened for this round before.
+   */
+  reopenFinisher(requestId: string, units: number, round: number): Promise<boolean> {
+    return this.queue.reopen(finisherKey(requestId), { round }, { waitFor: units, unless: { round } })
   }
 
-  /** Unit `n` of a request is pending again with these images (a retry made some of them pending). */
-  requeueUnit(requestId: string, n: number, images: ImageRecord[]): Promise<boolean> {
-    return this.queue.reopen(unitKey(requestId, n), { images, tally: tally(images) })
+  /** Unit `n` of a request is pending again with these images, once per retry `round`. */
+  requeueUnit(requestId: string, n: number, images: ImageRecord[], round: number): Promise<boolean> {
+    return this.queue.reopen(unitKey(requestId, n), { images, tally: tally(images), round }, { unless: { round } })
   }
 
   /** The one retention sweep of the deployment; every worker schedules it, the first one's counts. */

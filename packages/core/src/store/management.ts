@@ -45,50 +45,106 @@ export async function listRequests(
 }
 
 /**
+ * Pauses inside cancel and retry, after the write that decides and before the job writes that carry it out. Tests
+ * that stop the API there pass them (a pause that throws is an API dying at that point); production passes none.
+ */
+export interface ManagementPauses {
+  afterCancel?: (requestId: string) => Promise<void>
+  afterRetry?: (requestId: string) => Promise<void>
+}
+
+/**
  * Cancels a Pending or Processing request: first the one transition to Cancelled (so no finisher can complete it
  * any more), then its units, so none is claimed again and a holder stops at its next fenced write; its finisher
- * becomes due and writes the output CSV of what was done. False if the request had reached a final status.
+ * becomes due and writes the output CSV of what was done. False if the request had reached a final status. An
+ * API that dies in between leaves it to settleInterrupted.
  */
-export async function cancelRequest(parts: ManagementParts, requestId: string, now: Date): Promise<boolean> {
+export async function cancelRequest(
+  parts: ManagementParts,
+  requestId: string,
+  now: Date,
+  pauses: ManagementPauses = {}
+): Promise<boolean> {
   const result = await parts.requests.updateOne(
     { request_id: requestId, status: { $in: ['Pending', 'Processing'] } },
     { $set: { status: 'Cancelled', cancelled_at: now, completed_at: now, updated_at: now } }
   )
   if (result.modifiedCount !== 1) return false
+  await pauses.afterCancel?.(requestId)
   await parts.jobs.cancelRequest(requestId)
   return true
 }
 
 /**
  * Re-queues what `plan` names in the same request: the request goes back to Processing in a new round (one
- * update, conditional on the status it was planned from, so of two retries at once one wins), its finisher waits
- * for the re-queued units, and those units become pending with the images to redo. False if another change won.
+ * update, conditional on the status it was planned from, so of two retries at once one wins) and notes the units
+ * it re-queues; then its finisher waits for those units, and they become pending with the images to redo. False
+ * if another change won. An API that dies halfway leaves the note to settleInterrupted.
  */
 export async function retryRequest(
   parts: ManagementParts,
   doc: VisibleRequest,
   plan: RetryPlan,
-  now: Date
+  now: Date,
+  pauses: ManagementPauses = {}
 ): Promise<boolean> {
-  const round = doc.round ?? 0
+  const round = (doc.round ?? 0) + 1
+  const units = plan.units.map((u) => u.n)
   const result = await parts.requests.updateOne(
     {
       request_id: doc.request_id,
       status: doc.status,
-      round: round === 0 ? { $in: [0, null] } : round
+      round: round === 1 ? { $in: [0, null] } : round - 1
     } as Filter<RequestDocument>,
     {
-      $set: { status: 'Processing', round: round + 1, updated_at: now },
+      $set: { status: 'Processing', round, retrying: units, updated_at: now },
       $unset: { completed_at: '', cancelled_at: '', error: '', output_csv: '' }
     }
   )
   if (result.modifiedCount !== 1) return false
-  await parts.jobs.reopenFinisher(doc.request_id, plan.units.length)
-  const images = await parts.jobs.unitImages(
-    doc.request_id,
-    plan.units.map((u) => u.n)
-  )
-  for (const { n, slots } of plan.units)
-    await parts.jobs.requeueUnit(doc.request_id, n, requeued(images.get(n) ?? [], slots))
+  await pauses.afterRetry?.(doc.request_id)
+  await requeueRound(parts, doc.request_id, round, units)
   return true
+}
+
+/**
+ * The job writes of a retry's round, each once per round (so a sweep may repeat them): the finisher waits for
+ * `units`, each re-queued with its images not succeeded made pending; then the request's note goes.
+ */
+async function requeueRound(parts: ManagementParts, requestId: string, round: number, units: number[]) {
+  await parts.jobs.reopenFinisher(requestId, units.length, round)
+  const images = await parts.jobs.unitImages(requestId, units)
+  for (const n of units) {
+    const unit = images.get(n) ?? []
+    const slots = unit.flatMap((image, slot) => (image.status === 'succeeded' ? [] : [slot]))
+    await parts.jobs.requeueUnit(requestId, n, requeued(unit, slots), round)
+  }
+  await parts.requests.updateOne({ request_id: requestId, round }, { $unset: { retrying: '' } })
+}
+
+/**
+ * Finishes what an API that died inside a cancel or a retry left, for requests that changed before `cutoff`:
+ * a Cancelled request whose finisher has not written its CSV gets its jobs cancelled (again: each step is
+ * repeatable), and a retry still noted on its request is carried out. Run by every API's creation sweep.
+ */
+export async function settleInterrupted(
+  parts: ManagementParts,
+  cutoff: Date,
+  limit = 100
+): Promise<{ cancels: number; retries: number }> {
+  const cancels = await parts.requests
+    .find(
+      { status: 'Cancelled', output_csv: { $exists: false }, cancelled_at: { $lt: cutoff } },
+      { projection: { request_id: 1 }, limit }
+    )
+    .toArray()
+  for (const { request_id } of cancels) await parts.jobs.cancelRequest(request_id)
+  const retries = await parts.requests
+    .find(
+      { status: 'Processing', retrying: { $exists: true }, updated_at: { $lt: cutoff } },
+      { projection: { request_id: 1, round: 1, retrying: 1 }, limit }
+    )
+    .toArray()
+  for (const doc of retries) await requeueRound(parts, doc.request_id, doc.round ?? 0, doc.retrying ?? [])
+  return { cancels: cancels.length, retries: retries.length }
 }

@@ -190,12 +190,20 @@ export class WorkQueue implements JobQueue {
 
   /**
    * Opens an ended job (done, failed or cancelled; or running, whose holder is then fenced off) again, with
-   * `patch` in its data: pending, or waiting for `waitFor` parts. Its claims start again from zero.
+   * `patch` in its data: pending, or waiting for `waitFor` parts. Its claims start again from zero. False if
+   * there was no such job, or its data already held `unless` (a repeat).
    */
-  async reopen(key: string, patch: JobPatch, options: { waitFor?: number } = {}, now = this.now()): Promise<boolean> {
+  async reopen(
+    key: string,
+    patch: JobPatch,
+    options: { waitFor?: number; unless?: JobPatch } = {},
+    now = this.now()
+  ): Promise<boolean> {
     const waiting = (options.waitFor ?? 0) > 0
+    // `unless`: data fields that, already holding these values, mean it was reopened for this reason before.
+    const unless = Object.fromEntries(Object.entries(dataFields(options.unless ?? {})).map(([k, v]) => [k, { $ne: v }]))
     const result = await this.jobs.updateOne(
-      { key, state: { $in: ['done', 'failed', 'cancelled', 'running'] } },
+      { key, state: { $in: ['done', 'failed', 'cancelled', 'running'] }, ...unless },
       {
         $set: {
           ...dataFields(patch),

@@ -27,7 +27,14 @@ import {
   settleCreations
 } from './creation.ts'
 import { Jobs } from './jobs.ts'
-import { cancelRequest, LIST_INDEX, listRequests, retryRequest } from './management.ts'
+import {
+  cancelRequest,
+  LIST_INDEX,
+  listRequests,
+  type ManagementPauses,
+  retryRequest,
+  settleInterrupted
+} from './management.ts'
 import { insertOnce } from './mongo.ts'
 import { WorkQueue } from './queue.ts'
 
@@ -130,13 +137,18 @@ export class RequestStore {
   }
 
   /** Cancels a Pending or Processing request; false if it had reached a final status (see management.ts). */
-  cancel(requestId: string, now = new Date()): Promise<boolean> {
-    return cancelRequest(this, requestId, now)
+  cancel(requestId: string, pauses: ManagementPauses = {}, now = new Date()): Promise<boolean> {
+    return cancelRequest(this, requestId, now, pauses)
   }
 
   /** Re-queues what `plan` names; false if the request changed since it was read (see management.ts). */
-  retry(doc: VisibleRequest, plan: RetryPlan, now = new Date()): Promise<boolean> {
-    return retryRequest(this, doc, plan, now)
+  retry(doc: VisibleRequest, plan: RetryPlan, pauses: ManagementPauses = {}, now = new Date()): Promise<boolean> {
+    return retryRequest(this, doc, plan, now, pauses)
+  }
+
+  /** Carries out cancels and retries an API died inside, changed before `cutoff` (see management.ts). */
+  settleInterrupted(cutoff: Date): Promise<{ cancels: number; retries: number }> {
+    return settleInterrupted(this, cutoff)
   }
 
   /**
