@@ -5,9 +5,11 @@ import { ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import t from 'tap'
 import { encodeAs } from '../compress/encoder.ts'
-import { encodeAuto } from './auto.ts'
+import { encodeAuto, type SetSearches } from './auto.ts'
 import { SAMPLE_MARGIN } from './full-size.ts'
+import { SearchHints } from './hints.ts'
 import { decodeFlat, flattenRaw, type RawImage, rawInput } from './pixels.ts'
+import { SharedReferences } from './references.ts'
 import { SEARCH_LIMITS, startQuality } from './search.ts'
 
 const corpus =
@@ -84,3 +86,36 @@ t.test("too small for the metric: the level's typical quality with auto's settin
   }).toBuffer()
   t.ok(expected.equals(result.data))
 })
+
+t.test(
+  'in a set, another size is carried: no proxy search, the first trial at the quality found, the floor reached',
+  async (t) => {
+    const set: SetSearches = { references: new SharedReferences(), hints: new SearchHints() }
+    const webp = { format: 'webp', mozjpeg: false } as const
+    try {
+      const large = await decoded(photo('flowers.jpeg').resize(960))
+      const first = await encodeAuto(sharp, large, webp, 70, set)
+      t.ok(first.met && first.proxy.length > 0, 'the first size searched its own proxy')
+      for (const width of [480, 1200]) {
+        // Smaller (as a set makes them, largest first), and larger: a miss there steps up on the curve.
+        const raw = await decoded(photo('flowers.jpeg').resize(width))
+        const carried = await encodeAuto(sharp, raw, webp, 70, set)
+        t.same(carried.proxy, [], `${width} px: no proxy trials of its own`)
+        t.equal(carried.full[0]?.quality, first.quality, `${width} px: its first trial at q${first.quality}`)
+        const missed = carried.full.filter((f) => f.score < 70 + (carried.sampled ? SAMPLE_MARGIN : 0))
+        for (const miss of missed)
+          t.ok(
+            carried.full.some((f) => f.quality > miss.quality),
+            `${width} px: q${miss.quality} missed, a higher quality was tried`
+          )
+        t.ok(carried.met, `${width} px: met at q${carried.quality} (trials ${carried.full.map((f) => f.quality)})`)
+        if (!carried.sampled) {
+          const exact = await exactScore(raw, carried.data)
+          t.ok(exact >= 70 && Math.abs(exact - carried.score) < 0.0005, `${width} px: its own score ${exact}`)
+        } else t.ok(carried.score >= 70 + SAMPLE_MARGIN, `${width} px: sampled ${carried.score} with the margin`)
+      }
+    } finally {
+      await set.references.release()
+    }
+  }
+)

@@ -1,11 +1,7 @@
-import type { RgbImage, Scorer } from '@imgproc/ssimulacra2'
 import type Sharp from 'sharp'
-import { type Alternative, alternativeOf, type Encoding, encodeAs } from '../compress/encoder.ts'
-import { type FullSizeScoring, fullSizeScorer, fullSizeScoring } from './full-size.ts'
-import type { SearchHints } from './hints.ts'
-import { mosaicOptimism } from './mosaic.ts'
+import { encodeAs } from '../compress/encoder.ts'
+import type { Found } from './hints.ts'
 import { decodeFlat, type RawImage, rawInput } from './pixels.ts'
-import { prepareReferences, type SearchReferences, type SharedReferences } from './references.ts'
 import {
   chooseQuality,
   firstFullQuality,
@@ -18,6 +14,17 @@ import {
   startQuality,
   type Trial
 } from './search.ts'
+import {
+  type AutoEncoding,
+  encodeTrial,
+  type Outcome,
+  prepare,
+  type Search,
+  type Searched,
+  type SetSearches
+} from './search-state.ts'
+
+export type { AutoEncoding, SetSearches } from './search-state.ts'
 
 /**
  * quality=auto: the smallest encoding of one still image whose SSIMULACRA2 score reaches a floor. The decisions
@@ -31,14 +38,12 @@ import {
  *   4. `tryOtherSetting`: one full-size trial of the other setting when the first missed the floor, or needed
  *      so high a quality that the alternative may be smaller;
  *   5. `deliver`: the smallest trial reaching the floor, else the best-scoring one.
+ * In an output set, a format's search after its first is carried (`carrySearch`, hints.ts) in place of 1–3.
  * Scoring a trial costs ~9× a JPEG encode per pixel, so the pixels scored are what is budgeted.
  */
 
 /** Above this many output pixels auto is not searched (memory: ~10 bytes per pixel held across trials). */
 export const AUTO_MAX_PIXELS = 40_000_000
-
-/** What every encoding of one search shares: the format and the customer's mozjpeg choice. */
-export type AutoEncoding = Pick<Encoding, 'format' | 'mozjpeg'>
 
 export interface AutoResult {
   data: Buffer
@@ -53,52 +58,6 @@ export interface AutoResult {
   full: Trial[]
   /** Whether the full-size score covers the whole image or a sample of crops. */
   sampled: boolean
-}
-
-/**
- * What the searches of one output set share: the references of each size (references.ts), and what each search
- * found, so the next one of the format starts its proxy search there (hints.ts).
- */
-export interface SetSearches {
-  references: SharedReferences
-  hints: SearchHints
-}
-
-/** What every step of one image's search reads: set up once by `prepare`, never changed. */
-interface Search {
-  sharp: typeof Sharp
-  encoding: AutoEncoding
-  alternative: Alternative | null
-  floor: number
-  raw: RawImage
-  scoring: FullSizeScoring
-  /** What proxy trials encode: the mosaic, a downscale of a thin image, or a small image itself. */
-  proxy: RawImage
-  /** How far the proxy's scores are expected above the full size's (the mosaic's; 0 for the others). */
-  optimism: number
-  proxyScorer: Scorer<[RgbImage]>
-  /** Null for a small image: its proxy trials are its full-size ones. */
-  fullScorer: Scorer<[RgbImage, number]> | null
-  /** The first proxy quality: a hint from the set's earlier searches, or where typical photos cross. */
-  start: number | undefined
-  /** Releases what this search prepared for itself (not what it shares with the set). */
-  release(): void
-}
-
-/** One encoder setting's trials: the proxy's, the full size's, the outputs that may be delivered, the best. */
-interface Outcome {
-  alternative: boolean
-  proxyTrials: Trial[]
-  fullTrials: Trial[]
-  outputs: Map<number, Buffer>
-  trial: Trial
-  met: boolean
-}
-
-/** The search so far: the outcome it would deliver, and every proxy search made (the default setting's first). */
-interface Searched {
-  best: Outcome
-  proxies: Outcome[]
 }
 
 /**
@@ -119,19 +78,20 @@ export async function encodeAuto(
   }
   const search = await prepare(sharp, raw, encoding, floor, set)
   try {
-    const first = await searchProxy(search, false)
-    // A small image's proxy search is its final one.
-    let searched: Searched = { best: first, proxies: [first] }
-    if (!search.scoring.small) {
-      const { chosen, proxies } = await chooseSetting(search, first)
+    let searched: Searched
+    if (search.scoring.small) {
+      // A small image's proxy search is its final one.
+      const first = await searchProxy(search, false)
+      searched = { best: first, proxies: [first] }
+    } else if (search.hint) {
+      searched = { best: await carrySearch(search, search.hint), proxies: [] }
+    } else {
+      const { chosen, proxies } = await chooseSetting(search, await searchProxy(search, false))
       searched = { best: await searchFullSize(search, chosen, SEARCH_LIMITS), proxies }
     }
-    const result = deliver(search, await tryOtherSetting(search, searched))
-    set?.hints.record(
-      { format: encoding.format, floor, pixels: raw.width * raw.height, quality: result.quality },
-      result.met
-    )
-    return result
+    const done = await tryOtherSetting(search, searched)
+    set?.hints.record(found(search, done.best), done.best.met)
+    return deliver(search, done)
   } finally {
     // Their WebAssembly memories go back to the pool for the next image.
     search.release()
@@ -149,52 +109,13 @@ async function unscored(
   return { data, quality, score: NaN, met: false, alternative: false, proxy: [], full: [], sampled: false }
 }
 
-/** The proxy and the references and scorers of both sizes: the set's shared ones when in a set. */
-async function prepare(
-  sharp: typeof Sharp,
-  raw: RawImage,
-  encoding: AutoEncoding,
-  floor: number,
-  set: SetSearches | undefined
-): Promise<Search> {
-  const scoring = fullSizeScoring(raw.width, raw.height, raw.channels, floor)
-  const references: SearchReferences = set ? await set.references.of(sharp, raw) : await prepareReferences(sharp, raw)
-  // A sampled scorer keeps the windows its own trials chose: always this search's own.
-  const sampledScorer = scoring.sampled ? fullSizeScorer(references.reference, true) : null
-  return {
-    sharp,
-    encoding,
-    alternative: alternativeOf(encoding.format),
-    floor,
-    raw,
-    scoring,
-    proxy: references.proxy,
-    optimism: references.tiled ? mosaicOptimism(scoring.required, raw.width * raw.height) : 0,
-    proxyScorer: references.proxyScorer,
-    fullScorer: sampledScorer ?? references.wholeScorer,
-    start: set?.hints.hint(encoding.format, floor, raw.width * raw.height),
-    release: () => {
-      sampledScorer?.release()
-      if (!set) references.release()
-    }
-  }
-}
-
-/** An encode of `image` at `quality` with auto's setting or the format's alternative. */
-const encodeTrial = (search: Search, image: RawImage, quality: number, alternative: boolean): Promise<Buffer> =>
-  encodeAs(rawInput(search.sharp, image), {
-    ...search.encoding,
-    quality,
-    setting: alternative ? 'alternative' : 'auto'
-  }).toBuffer()
-
 /** Step 1: brackets the floor on the proxy. A small image's proxy trials are its final ones. */
 async function searchProxy(search: Search, alternative: boolean): Promise<Outcome> {
   const { small, required } = search.scoring
   const target = small ? search.floor : required + search.optimism
   const trials: Trial[] = []
   const outputs = new Map<number, Buffer>()
-  const next = () => nextProxyQuality(trials, target, SEARCH_LIMITS, search.start)
+  const next = () => nextProxyQuality(trials, target, SEARCH_LIMITS, search.hint?.quality)
   for (let q = next(); q !== null; q = next()) {
     const out = await encodeTrial(search, search.proxy, q, alternative)
     trials.push({ quality: q, score: search.proxyScorer(await decodeFlat(search.sharp, out)), bytes: out.length })
@@ -224,13 +145,38 @@ async function chooseSetting(search: Search, first: Outcome): Promise<{ chosen: 
   return { chosen: choice === 'b' ? other : first, proxies: [first, other] }
 }
 
-/** Step 3: full-size trials of the setting `proxied` searched, scored whole or on a sample. */
-async function searchFullSize(search: Search, proxied: Outcome, limits: SearchLimits): Promise<Outcome> {
+/**
+ * Steps 1–3 of a carried search (in a set, where the format was searched at another size): no proxy search of
+ * its own. The first full-size trial goes to the quality the other size reached, and any further one steps on
+ * that size's proxy curve, corrected by the offset this size's trials measure, as searchFullSize does.
+ */
+function carrySearch(search: Search, hint: Found): Promise<Outcome> {
+  const carried: Outcome = {
+    alternative: hint.alternative,
+    proxyTrials: hint.curve,
+    fullTrials: [],
+    outputs: new Map(),
+    trial: { quality: hint.quality, score: Number.NaN, bytes: 0 },
+    met: false
+  }
+  return searchFullSize(search, carried, SEARCH_LIMITS, hint.quality)
+}
+
+/** Step 3: full-size trials of the setting `proxied` searched (the first at `first` if given), scored whole or sampled. */
+async function searchFullSize(
+  search: Search,
+  proxied: Outcome,
+  limits: SearchLimits,
+  first?: number
+): Promise<Outcome> {
   const { required } = search.scoring
   const fullTrials: Trial[] = []
   const outputs = new Map<number, Buffer>()
   for (;;) {
-    const q = nextFullQuality(proxied.proxyTrials, fullTrials, required, limits, search.optimism)
+    const q =
+      fullTrials.length === 0 && first !== undefined
+        ? first
+        : nextFullQuality(proxied.proxyTrials, fullTrials, required, limits, search.optimism)
     if (q === null) break
     const out = await encodeTrial(search, search.raw, q, proxied.alternative)
     fullTrials.push({
@@ -267,6 +213,19 @@ async function tryOtherSetting(search: Search, { best, proxies }: Searched): Pro
   return {
     best: { ...pick, fullTrials: scoring.small ? pick.fullTrials : [...best.fullTrials, ...other.fullTrials] },
     proxies: proxies.includes(searched) ? proxies : [...proxies, searched]
+  }
+}
+
+/** What this search found, for the set's searches after it (hints.ts). */
+function found({ encoding, floor, raw }: Search, best: Outcome): Found {
+  const pixels = raw.width * raw.height
+  return {
+    format: encoding.format,
+    floor,
+    pixels,
+    quality: best.trial.quality,
+    alternative: best.alternative,
+    curve: best.proxyTrials
   }
 }
 

@@ -1,11 +1,14 @@
 import type { EncodeFormat } from '@imgproc/core'
+import type { Trial } from './search.ts'
 
 /**
- * Where a search in an output set starts, from the searches made before it in the same set. A format's quality
- * at one of an image's sizes predicts it at the others (on the bench images, web's widths of one format landed
- * within ~10 qualities of each other, while a cold search starts near the floor + 5, up to 60 qualities away),
- * so the proxy search starts there and brackets the floor in fewer trials. A hint only moves the first proxy
- * trial: every decision after it, and what is delivered, are the search's own (search.ts).
+ * What a search in an output set takes from the searches made before it in the same set (the largest size
+ * first, outputs/order.ts). A format's quality at one of an image's sizes predicts it at the others (on the bench
+ * images, web's widths of one format landed within ~10 qualities of each other, while a cold search starts near
+ * the floor + 5, up to 60 qualities away). So a later size's search is carried (auto.ts `carrySearch`): its first
+ * full-size trial goes to that quality, with no proxy search of its own, and any further one steps on the
+ * other size's proxy curve. A hint only places trials: what is delivered is still the smallest of the search's
+ * own full-size trials that reached the floor, scored on its own bytes (search.ts).
  */
 
 /** What one search of the set delivered: its format, floor, size and the quality that reached the floor. */
@@ -14,6 +17,10 @@ export interface Found {
   floor: number
   pixels: number
   quality: number
+  /** The encoder setting delivered (the format's alternative or not). */
+  alternative: boolean
+  /** The proxy curve its full-size trials were placed on (quality → score), for a carried search to step on. */
+  curve: Trial[]
 }
 
 /**
@@ -25,7 +32,7 @@ export function hintFor(
   format: EncodeFormat,
   floor: number,
   pixels: number
-): number | undefined {
+): Found | undefined {
   let best: Found | undefined
   let distance = Infinity
   for (const f of found) {
@@ -33,7 +40,7 @@ export function hintFor(
     const d = Math.abs(Math.log(f.pixels / pixels))
     if (d < distance) [best, distance] = [f, d]
   }
-  return best?.quality
+  return best
 }
 
 /** The searches of one set so far: what each found, for the hints of the ones after it. */
@@ -45,7 +52,7 @@ export class SearchHints {
     if (met) this.found.push(found)
   }
 
-  hint(format: EncodeFormat, floor: number, pixels: number): number | undefined {
+  hint(format: EncodeFormat, floor: number, pixels: number): Found | undefined {
     return hintFor(this.found, format, floor, pixels)
   }
 }
