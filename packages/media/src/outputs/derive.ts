@@ -28,6 +28,7 @@ import { type RawImage, rawInput } from '../quality/pixels.ts'
 import { SharedReferences } from '../quality/references.ts'
 import { analyseBackground, type BackgroundAnalysis, hasTransparency, paintBackground } from './background.ts'
 import { type Encoded, encodeOutput } from './encode.ts'
+import { makingOrder } from './order.ts'
 
 /**
  * An image's output set: decoded once to raw pixels (upright, sRGB, 8-bit), and every output derived from those
@@ -79,35 +80,48 @@ export async function makeOutputSet(
   }
 }
 
-/** Each output of the set in order, made once per distinct plan; `same` points a repeat at its first maker. */
+/**
+ * Each distinct output of the set made once, the largest first (order.ts), and every output recorded in the
+ * request's order; `same` points a repeat at the first output with its plan.
+ */
 async function makeEach(set: SetMaker, outputs: ResolvedOutput[]): Promise<MadeOutput[]> {
+  const plans = outputs.map((output) => set.plan(output))
+  const firstOf = new Map<string, number>()
+  for (const [i, plan] of plans.entries()) if (!firstOf.has(plan.key)) firstOf.set(plan.key, i)
+  const encoded = new Map<number, Encoded>()
+  for (const i of makingOrder(plans.map((plan) => plan.placement.canvas))) {
+    if (firstOf.get(plans[i]!.key) !== i) continue
+    const output = outputs[i]!
+    encoded.set(
+      i,
+      await set.make(output, plans[i]!).catch((err) => {
+        throw err instanceof ImageError
+          ? err
+          : new ImageError('encode_failed', `could not encode output "${output.name}": ${sharpReason(err)}`)
+      })
+    )
+  }
   const made: MadeOutput[] = []
-  const keys = new Map<string, number>()
-  for (const output of outputs) {
-    const plan = set.plan(output)
-    const earlier = keys.get(plan.key)
-    if (earlier !== undefined) {
-      const first = made[earlier]!
-      made.push({ ...first, output, same: earlier, ...(plan.rules && { compliance: set.judge(output, plan, first) }) })
+  for (const [i, output] of outputs.entries()) {
+    const plan = plans[i]!
+    const same = firstOf.get(plan.key)!
+    if (same !== i) {
+      const first = made[same]!
+      made.push({ ...first, output, same, ...(plan.rules && { compliance: set.judge(output, plan, first) }) })
       continue
     }
-    keys.set(plan.key, made.length)
-    const encoded = await set.make(output, plan).catch((err) => {
-      throw err instanceof ImageError
-        ? err
-        : new ImageError('encode_failed', `could not encode output "${output.name}": ${sharpReason(err)}`)
-    })
+    const e = encoded.get(i)!
     const result: MadeOutput = {
       output,
-      same: made.length,
-      data: encoded.data,
-      format: encoded.format,
-      width: encoded.width,
-      height: encoded.height,
-      quality: encoded.quality,
-      ...(encoded.score !== undefined && { score: encoded.score })
+      same,
+      data: e.data,
+      format: e.format,
+      width: e.width,
+      height: e.height,
+      quality: e.quality,
+      ...(e.score !== undefined && { score: e.score })
     }
-    if (plan.rules) result.compliance = set.judge(output, plan, result, encoded.fitBytes)
+    if (plan.rules) result.compliance = set.judge(output, plan, result, e.fitBytes)
     made.push(result)
   }
   return made
