@@ -97,6 +97,12 @@ export class FileStorage implements Storage {
     return entries.filter((e) => e.isFile() && !e.name.endsWith(TEMP_SUFFIX)).length
   }
 
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true }).catch((err) => {
+      throw this.failure(err, `deleting ${key}`)
+    })
+  }
+
   async removeStale(keys: string[]): Promise<number> {
     let removed = 0
     // A temp file is `<target>.<uuid>.tmp` beside its target: one listing per folder, matched by target name.

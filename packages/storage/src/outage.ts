@@ -63,6 +63,7 @@ export function watchedStorage(storage: Storage, health: StorageHealth): Storage
     read: (key, range) => watch(storage.read(key, range), read),
     stat: (key) => watch(storage.stat(key), read),
     deletePrefix: (prefix) => watch(storage.deletePrefix(prefix), read),
+    delete: (key) => watch(storage.delete(key), read),
     removeStale: (keys) => watch(storage.removeStale(keys), read)
   }
 }
@@ -105,6 +106,7 @@ function delegating(storage: Storage): Storage {
     read: (key, range) => storage.read(key, range),
     stat: (key) => storage.stat(key),
     deletePrefix: (prefix) => storage.deletePrefix(prefix),
+    delete: (key) => storage.delete(key),
     removeStale: (keys) => storage.removeStale(keys),
     check: (options) => storage.check(options),
     close: () => storage.close()

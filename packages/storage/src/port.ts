@@ -47,6 +47,8 @@ export interface Storage {
   stat(key: string): Promise<ObjectInfo | null>
   /** Deletes every object under `prefix` (which ends with `/`), for retention. Returns how many. */
   deletePrefix(prefix: string): Promise<number>
+  /** Deletes one object (a shared output nobody refers to any more, for retention). Nothing there is not an error. */
+  delete(key: string): Promise<void>
   /**
    * Removes what killed writers of `keys` left: temporary files, or unfinished multipart uploads. Only the holder
    * of the work that writes those keys calls it, so no live writer is affected (other work units of the same

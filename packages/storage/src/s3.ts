@@ -194,6 +194,14 @@ export class S3Storage implements Storage {
     return deleted
   }
 
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) }))
+    } catch (err) {
+      throw this.failure(err, `deleting ${key}`)
+    }
+  }
+
   async removeStale(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0
     const wanted = new Set(keys.map((k) => this.key(assertKey(k))))
