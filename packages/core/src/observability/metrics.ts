@@ -136,6 +136,22 @@ export function createMetrics(
       help: 'Images a later run of their work unit found already stored, and recorded without downloading again',
       registers: [registry]
     }),
+    imagesReused: new Counter({
+      name: 'imgproc_images_reused_total',
+      help: 'Images whose stored outputs were reused (docs/reuse.md): not_modified (a 304) or same_content',
+      labelNames: ['how'],
+      registers: [registry]
+    }),
+    reuseBytesNotDownloaded: new Counter({
+      name: 'imgproc_reuse_bytes_not_downloaded_total',
+      help: 'Source bytes not downloaded because the image host answered 304 Not Modified',
+      registers: [registry]
+    }),
+    reuseCpuSecondsSaved: new Counter({
+      name: 'imgproc_reuse_cpu_seconds_saved_total',
+      help: 'Compression CPU not spent because outputs were reused (as recorded when they were made)',
+      registers: [registry]
+    }),
     webhookDeliveries: new Counter({
       name: 'imgproc_webhook_deliveries_total',
       help: 'Webhook delivery attempts by outcome',

@@ -49,7 +49,10 @@ export const Counts = Type.Object({
   total: Type.Integer(),
   succeeded: Type.Integer(),
   failed: Type.Integer(),
-  pending: Type.Integer()
+  pending: Type.Integer(),
+  reused: Type.Optional(
+    Type.Integer({ description: 'Succeeded images whose stored outputs were reused rather than made again.' })
+  )
 })
 export type Counts = Static<typeof Counts>
 
@@ -132,6 +135,12 @@ export const ImageView = Type.Object({
   }),
   error: Type.Union([Type.String(), Type.Null()]),
   savings_pct: Type.Union([Type.Number(), Type.Null()]),
+  reused: Type.Optional(
+    Type.Union([Type.Literal('not_modified'), Type.Literal('same_content')], {
+      description:
+        'How its outputs were reused: not_modified (the host answered 304, nothing downloaded), same_content (the bytes hashed the same, nothing compressed); absent when it was processed.'
+    })
+  ),
   ...Type.Partial(ImageStats).properties,
   outputs: Type.Optional(
     Type.Array(OutputView, { description: 'With `outputs`: every output of the image, in order.' })
@@ -160,6 +169,12 @@ export const Totals = Type.Object({
     description: 'Mean SSIMULACRA2 of delivered outputs that were scored (quality=auto); null if none.'
   }),
   score_min: Type.Union([Type.Number(), Type.Null()], { description: 'Lowest SSIMULACRA2 among them; null if none.' }),
+  bytes_not_downloaded: Type.Optional(
+    Type.Integer({ description: 'Source bytes not downloaded, because the image host answered 304 Not Modified.' })
+  ),
+  cpu_ms_saved: Type.Optional(
+    Type.Integer({ description: 'Compression CPU time not spent, as recorded when the reused outputs were made.' })
+  ),
   // A map as OpenAPI 3.0 writes one (additionalProperties; TypeBox's Record would be patternProperties, which 3.0
   // generators do not read).
   outputs: Type.Optional(

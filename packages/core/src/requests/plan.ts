@@ -181,6 +181,11 @@ export function tally(images: Iterable<ImageRecord>): Tally {
       out.bytes_in += image.bytes_in ?? 0
       out.bytes_out += image.bytes_out ?? 0
       if (typeof image.score === 'number') addScore(out, image.score)
+      if (image.reused) {
+        out.reused = (out.reused ?? 0) + 1
+        out.bytes_not_downloaded = (out.bytes_not_downloaded ?? 0) + (image.saved?.bytes ?? 0)
+        out.cpu_ms_saved = (out.cpu_ms_saved ?? 0) + (image.saved?.cpu_ms ?? 0)
+      }
       for (const output of image.outputs ?? []) {
         const counts = outputCounts(out, output.name)
         counts.delivered += 1
@@ -200,6 +205,11 @@ export function addTallies(tallies: Iterable<Tally>): Tally {
     out.bytes_out += t.bytes_out
     out.scored! += t.scored ?? 0
     out.score_sum! += t.score_sum ?? 0
+    if (t.reused) {
+      out.reused = (out.reused ?? 0) + t.reused
+      out.bytes_not_downloaded = (out.bytes_not_downloaded ?? 0) + (t.bytes_not_downloaded ?? 0)
+      out.cpu_ms_saved = (out.cpu_ms_saved ?? 0) + (t.cpu_ms_saved ?? 0)
+    }
     if (t.score_min != null) out.score_min = out.score_min == null ? t.score_min : Math.min(out.score_min, t.score_min)
     for (const [name, counts] of Object.entries(t.outputs ?? {})) {
       const sum = outputCounts(out, name)

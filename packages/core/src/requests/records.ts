@@ -1,5 +1,6 @@
 import type { Compliance } from '../output-sets/compliance.ts'
 import type { ResolvedOutput } from '../output-sets/spec.ts'
+import type { ReuseKind } from '../reuse/decision.ts'
 import type {
   Counts,
   ImageStats,
@@ -30,6 +31,9 @@ export interface ImageRecord extends Partial<ImageStats> {
    * the next download is a re-download (`imgproc_image_redownloads_total`). Never shown to customers.
    */
   downloads?: number
+  /** Its outputs were reused (docs/reuse.md): how, and what that saved (from the reused outputs' recorded cost). */
+  reused?: ReuseKind
+  saved?: { cpu_ms: number; bytes: number }
 }
 
 /** One stored output of an image. */
@@ -64,6 +68,10 @@ export interface Tally {
   score_min?: number | null
   /** With `outputs`: per output name, delivered outputs and their verdicts (absent without a set). */
   outputs?: Record<string, OutputCounts>
+  /** Images whose outputs were reused, the source bytes not downloaded and the compression CPU not spent. */
+  reused?: number
+  bytes_not_downloaded?: number
+  cpu_ms_saved?: number
 }
 
 /**
@@ -107,6 +115,8 @@ export interface RequestDocument {
   cancelled_at?: Date
   /** While a retry re-queues its units: their numbers (an API that dies halfway leaves it for the sweep). */
   retrying?: number[]
+  /** The upload's `reuse=false`: every image is processed afresh and stored for this request alone. */
+  reuse?: false
 }
 
 /** `request_products`: a page of a request's product rows (PRODUCTS_PER_PAGE of them). */

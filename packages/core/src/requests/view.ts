@@ -38,7 +38,13 @@ export function savingsPct(bytesIn: number | undefined, bytesOut: number | undef
 }
 
 export function countsOf(images: RequestDocument['images']): Counts {
-  return { total: images.total, succeeded: images.succeeded, failed: images.failed, pending: images.pending }
+  return {
+    total: images.total,
+    succeeded: images.succeeded,
+    failed: images.failed,
+    pending: images.pending,
+    reused: images.reused ?? 0
+  }
 }
 
 export function totalsView(images: RequestDocument['images']): Totals {
@@ -49,6 +55,8 @@ export function totalsView(images: RequestDocument['images']): Totals {
     savings_pct: savingsPct(images.bytes_in, images.bytes_out),
     score_mean: scored > 0 ? Math.round(((images.score_sum ?? 0) / scored) * 100) / 100 : null,
     score_min: scored > 0 ? (images.score_min ?? null) : null,
+    bytes_not_downloaded: images.bytes_not_downloaded ?? 0,
+    cpu_ms_saved: images.cpu_ms_saved ?? 0,
     ...(images.outputs && { outputs: images.outputs })
   }
 }
@@ -58,7 +66,17 @@ export function outputUrl(urls: LinkSettings, image: ImageRecord): string | null
 }
 
 function imageView(urls: LinkSettings, image: ImageRecord): ImageView {
-  const { url, status, output_file: _file, error, error_kind: _kind, outputs, downloads: _downloads, ...stats } = image
+  const {
+    url,
+    status,
+    output_file: _file,
+    error,
+    error_kind: _kind,
+    outputs,
+    downloads: _downloads,
+    saved: _saved,
+    ...stats
+  } = image
   return {
     ...stats,
     input_url: url,

@@ -71,6 +71,7 @@ export class RequestStore {
     await this.requests.createIndex({ status: 1, completed_at: 1 })
     await this.requests.createIndex({ status: 1, created_at: 1 })
     await this.requests.createIndex(LIST_INDEX)
+    await this.requests.createIndex({ created_at: 1 })
     await this.productPages.createIndex({ request_id: 1, n: 1 }, { unique: true })
     await this.webhookEvents.createIndex({ event_id: 1 }, { unique: true })
     await this.webhookEvents.createIndex({ received_at: 1 })
@@ -296,6 +297,17 @@ export class RequestStore {
       .find({ status: 'Pending', created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
       .toArray()
     return [...finished, ...abandoned].slice(0, limit).map((d) => d.request_id)
+  }
+
+  /**
+   * When the oldest request still kept was created (null when none is): every request refers to outputs only after
+   * its creation, so a shared output nobody referred to since then is referred to by no request kept (docs/reuse.md).
+   */
+  async oldestCreatedAt(): Promise<Date | null> {
+    const [doc] = await this.requests
+      .find({}, { projection: { created_at: 1 }, sort: { created_at: 1 }, limit: 1 })
+      .toArray()
+    return doc?.created_at ?? null
   }
 
   /** Removes a request's documents; the request document goes last, so an interrupted removal is found again. */
