@@ -133,13 +133,38 @@ export function gotOptions(limits: DownloadLimits): OptionsInit {
   }
 }
 
+/** A download's answer: the bytes and their headers, or 304 to a conditional request (`conditions`). */
+export type SourceAnswer =
+  | { status: 'not_modified' }
+  | { status: 'ok'; body: Buffer; headers: Record<string, string | string[] | undefined> }
+
 /**
  * Downloads a URL into one buffer, stopping at `maxBytes` whatever Content-Length says, and retrying transient
  * failures with backoff. Errors are rewritten into a short reason a customer can act on.
  */
 export async function downloadImage(url: string, limits: DownloadLimits): Promise<Buffer> {
+  const answer = await fetchSource(url, limits)
+  return answer.status === 'ok' ? answer.body : Buffer.alloc(0)
+}
+
+/**
+ * downloadImage, with conditional headers (If-None-Match, If-Modified-Since) when the source's validators are
+ * remembered: a 304 then means the bytes we made its outputs from are still current.
+ */
+export async function fetchSource(
+  url: string,
+  limits: DownloadLimits,
+  conditions?: Record<string, string>
+): Promise<SourceAnswer> {
   const { got } = await gotLib()
-  const request = got(url, { ...gotOptions(limits), responseType: 'buffer', resolveBodyOnly: false, isStream: false })
+  const options = gotOptions(limits)
+  const request = got(url, {
+    ...options,
+    ...(conditions && { headers: { ...(options.headers as Record<string, string>), ...conditions } }),
+    responseType: 'buffer',
+    resolveBodyOnly: false,
+    isStream: false
+  })
   // got's cancel error only says "Promise was canceled", so the reason is kept here to name the limit.
   let tooLarge = false
   request.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
@@ -150,7 +175,8 @@ export async function downloadImage(url: string, limits: DownloadLimits): Promis
   })
   try {
     const response = await request
-    return response.body
+    if (response.statusCode === 304) return { status: 'not_modified' }
+    return { status: 'ok', body: response.body, headers: response.headers }
   } catch (err) {
     throw tooLarge ? new DownloadError('too_large', tooLargeMessage(limits.maxBytes)) : toDownloadError(err, limits)
   }

@@ -16,6 +16,8 @@ export interface OutputSetJob {
   index: number
   url: string
   outputs: ResolvedOutput[]
+  /** Where output `i` is stored (content-addressed keys, docs/reuse.md); `<request_id>/<index>-<name>.<ext>` otherwise. */
+  keyOf?: (i: number, extension: string) => string
 }
 export interface OutputSetDeps {
   maxInputPixels: number
@@ -39,8 +41,10 @@ export async function storeOutputSet(
   const records: OutputRecord[] = []
   for (const [i, made] of set.outputs.entries()) {
     let file: string
-    if (made.same === i) {
-      file = imageKey(job.requestId, job.index, EXTENSIONS[made.format], made.output.name)
+    // Content-addressed outputs each have their own key (their own settings), even when made alike.
+    if (made.same === i || job.keyOf) {
+      const extension = EXTENSIONS[made.format]
+      file = job.keyOf?.(i, extension) ?? imageKey(job.requestId, job.index, extension, made.output.name)
       await deps.storage.put(file, made.data, objectMeta(file)) // 'exists': an earlier holder stored the same output
     } else file = records[made.same]!.file
     records.push({

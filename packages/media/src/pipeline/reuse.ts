@@ -1,0 +1,145 @@
+import {
+  afterAnswer,
+  conditionalHeaders,
+  contentKey,
+  entryOfImage,
+  entryOfOutput,
+  type ImageRecord,
+  type OutputEntry,
+  optionsHash,
+  outputSpecHash,
+  type ReuseKind,
+  reusedRecord,
+  sha256Hex,
+  validatorsOf
+} from '@imgproc/core'
+import { isStorageOutage } from '@imgproc/storage'
+import type { SourceAnswer } from '../fetch/download.ts'
+import type { ImageDeps, ImageJob, ReuseScope } from './job.ts'
+import { download, makeOutputs } from './make.ts'
+
+type ReuseJob = ImageJob & { reuse: ReuseScope }
+
+/**
+ * processImage with reuse (docs/reuse.md): a conditional GET when the source's outputs are all stored, a 304
+ * reusing them with no download, a body with the same SHA-256 reusing them with no compression, and otherwise
+ * outputs made under content-addressed keys and recorded for next time. Any doubt means processing.
+ */
+export async function processWithReuse(job: ReuseJob, deps: ImageDeps): Promise<ImageRecord> {
+  const { index, scope } = job.reuse
+  const specs = job.outputs ? job.outputs.map(outputSpecHash) : [optionsHash(job.options)]
+  const source = await index.source(scope, job.url)
+  const known = source ? await ready(job, deps, specs, source.sha256) : null
+  const conditions = conditionalHeaders(source, known !== null)
+  let fetched = await download(job.url, deps, conditions)
+  if ('failed' in fetched) return fetched.failed
+  for (let attempt = 0; ; attempt++) {
+    const { answer, download_ms } = fetched
+    const sha256 = answer.status === 'ok' ? sha256Hex(answer.body) : undefined
+    const entries =
+      sha256 === undefined ? known : sha256 === source?.sha256 ? known : await ready(job, deps, specs, sha256)
+    const next = afterAnswer(
+      sha256 === undefined ? { status: 'not_modified' } : { status: 'ok', sha256 },
+      conditions !== undefined && attempt === 0,
+      () => entries !== null
+    )
+    if (
+      'reuse' in next &&
+      (await index.refer(
+        entries!.map((e) => e.key),
+        new Date()
+      ))
+    ) {
+      if (answer.status === 'ok') await remember(job, answer, sha256!)
+      return reused(job, entries!, next.reuse, download_ms)
+    }
+    if (answer.status === 'ok') return made(job, deps, specs, answer, sha256!, download_ms)
+    // A 304 we cannot use (not asked for, or its outputs went meanwhile): the bytes, unconditionally.
+    fetched = await download(job.url, deps)
+    if ('failed' in fetched) return fetched.failed
+  }
+}
+
+/** The entries of every output `specs` asks of `sha256`, in order, when all are indexed and stored; else null. */
+async function ready(job: ReuseJob, deps: ImageDeps, specs: string[], sha256: string): Promise<OutputEntry[] | null> {
+  const found = await job.reuse.index.find(job.reuse.scope, sha256, specs)
+  const entries = specs.map((spec) => found.get(spec))
+  if (entries.some((e) => e === undefined)) return null
+  // A storage that cannot answer is doubt too: the image is made, and its write rides out the outage in place.
+  const stat = (key: string) =>
+    deps.storage.stat(key).catch((err) => {
+      if (isStorageOutage(err)) return null
+      throw err
+    })
+  const stored = await Promise.all(entries.map((e) => stat(e!.key)))
+  return stored.every(Boolean) ? (entries as OutputEntry[]) : null
+}
+
+function reused(job: ReuseJob, entries: OutputEntry[], kind: ReuseKind, download_ms: number): ImageRecord {
+  const not_downloaded = kind === 'not_modified' ? entries[0]!.source.bytes : 0
+  return reusedRecord(
+    job.url,
+    entries,
+    { kind, download_ms, not_downloaded },
+    job.outputs?.map((o) => o.name)
+  )
+}
+
+function remember(job: ReuseJob, answer: SourceAnswer & { status: 'ok' }, sha256: string): Promise<void> {
+  return job.reuse.index.rememberSource(job.reuse.scope, job.url, validatorsOf(answer.headers, sha256))
+}
+
+/**
+ * Made under content-addressed keys and recorded in the index. If retention is removing one of those keys at
+ * this very moment, the image is made again under the request's own keys: its output must outlive the removal.
+ */
+async function made(
+  job: ReuseJob,
+  deps: ImageDeps,
+  specs: string[],
+  answer: SourceAnswer & { status: 'ok' },
+  sha256: string,
+  download_ms: number
+): Promise<ImageRecord> {
+  const { index, scope } = job.reuse
+  const keyOf = (i: number, extension: string) => contentKey(scope, sha256, specs[i]!, extension)
+  const record = await makeOutputs(job, answer.body, download_ms, deps, keyOf)
+  if (record.status !== 'succeeded') return record
+  const now = new Date()
+  const entries = record.outputs
+    ? record.outputs.map((o, i) =>
+        entryOfOutput(
+          scope,
+          sha256,
+          specs[i]!,
+          o,
+          { bytes: record.bytes_in!, width: record.width_in!, height: record.height_in!, format: record.format_in! },
+          Math.round((record.compress_ms ?? 0) / record.outputs!.length)
+        )
+      )
+    : [entryOfImage(record.output_file!, scope, sha256, specs[0]!, { ...stats(record) })]
+  const recorded = await Promise.all(entries.map((e) => index.record(e, now)))
+  if (recorded.every(Boolean)) {
+    await remember(job, answer, sha256)
+    return record
+  }
+  const { reuse: _reuse, ...own } = job
+  return makeOutputs(own, answer.body, download_ms, deps)
+}
+
+function stats(record: ImageRecord) {
+  return {
+    bytes_in: record.bytes_in!,
+    bytes_out: record.bytes_out!,
+    kept_original: record.kept_original!,
+    width_in: record.width_in!,
+    height_in: record.height_in!,
+    width_out: record.width_out!,
+    height_out: record.height_out!,
+    format_in: record.format_in!,
+    format_out: record.format_out!,
+    compress_ms: record.compress_ms!,
+    ...(record.score !== undefined && { score: record.score }),
+    ...(record.quality !== undefined && { quality: record.quality })
+  }
+}
