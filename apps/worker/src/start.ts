@@ -5,6 +5,7 @@ import {
   connectMongo,
   createMetrics,
   RequestStore,
+  ReuseIndex,
   redactingDestination,
   StartupError
 } from '@imgproc/core'
@@ -62,6 +63,8 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
   )
   const store = new RequestStore(db)
   await untilOk(() => store.ensureIndexes(), 'creating indexes')
+  const reuseIndex = new ReuseIndex(db)
+  await untilOk(() => reuseIndex.ensureIndexes(), 'creating reuse indexes')
   if (config.RETENTION_DAYS > 0) await untilOk(() => store.jobs.scheduleRetention(), 'scheduling retention')
 
   const metrics = createMetrics(
@@ -123,6 +126,7 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
       flushMs: config.PROGRESS_FLUSH_MS,
       concurrency: config.WORKER_UNITS,
       metrics,
+      reuse: { index: reuseIndex, secret: config.WEBHOOK_SECRET },
       ...(hooks.beforeUnitDone ? { beforeDone: hooks.beforeUnitDone } : {})
     }),
     finishProcessor({
@@ -133,7 +137,13 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
       ...(hooks.beforeFinish ? { beforeCsv: hooks.beforeFinish } : {})
     }),
     webhookProcessor({ store, config, concurrency: 4, metrics }),
-    retentionProcessor({ store, storage: work, days: config.RETENTION_DAYS, everyMs: config.RETENTION_SWEEP_MS })
+    retentionProcessor({
+      store,
+      storage: work,
+      reuse: reuseIndex,
+      days: config.RETENTION_DAYS,
+      everyMs: config.RETENTION_SWEEP_MS
+    })
   ]
   const runner = new Runner(store.queue, processors, {
     owner: config.WORKER_ID,

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
+  CONTENT_FILE_PATTERN,
+  CONTENT_SCOPE_PATTERN,
   CONTENT_TYPES,
   ErrorBody,
   EXTENSIONS,
@@ -109,6 +111,27 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
     app.route({
       method,
+      url: '/images/o/:scope/:file',
+      onRequest: authorise,
+      schema: {
+        operationId: 'getSharedOutputImage',
+        tags: ['outputs'],
+        summary: 'A compressed image shared by requests of one tenant (docs/reuse.md)',
+        description: `Content-addressed: the same source bytes and settings keep this URL across requests. ${HEAD_AND_RANGES}`,
+        security: [],
+        params: Type.Object({
+          scope: Type.String({ pattern: CONTENT_SCOPE_PATTERN, description: "The tenant's scope" }),
+          file: Type.String({ pattern: CONTENT_FILE_PATTERN, description: '<source sha256>-<settings hash>.<ext>' })
+        }),
+        querystring: SignedQuery,
+        headers: Conditions,
+        response: fileResponses(IMAGE_TYPES, Type.String({ format: 'binary' }), 'The image')
+      },
+      handler: (request, reply) => sendObject(app.storage, request, reply, keyOf(request.params))
+    })
+
+    app.route({
+      method,
       url: '/requests/:request_id/output.csv',
       onRequest: authorise,
       schema: {
@@ -160,14 +183,20 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 }
 
-type Params = { request_id: string; file?: string; round?: string }
+type Params = { request_id: string; file?: string; round?: string } | { scope: string; file: string }
 type Signed = { expires?: string; signature?: string }
 
-/** The storage key a route's params name: an image, or (without a file name) the output CSV of a round. */
-const keyOf = ({ request_id, file, round }: Params) =>
-  file !== undefined
+/**
+ * The storage key a route's params name: a shared output (by scope), a request's image, or (without a file name)
+ * the output CSV of a round.
+ */
+const keyOf = (params: Params) => {
+  if ('scope' in params) return `o/${params.scope}/${params.file}`
+  const { request_id, file, round } = params
+  return file !== undefined
     ? `${request_id}/${file}`
     : outputCsvKey(request_id, round === undefined ? 0 : Number(round.slice(1)))
+}
 
 /**
  * One object as HTTP. A plain GET is one read, whose own info describes the object. Anything conditional is

@@ -45,7 +45,13 @@ const UploadBody = Type.Object(
       })
     ),
     ...Type.Partial(ProcessingOptions).properties,
-    outputs: Type.Optional(OutputsField)
+    outputs: Type.Optional(OutputsField),
+    reuse: Type.Optional(
+      Type.Boolean({
+        description:
+          "false: process every image afresh and store its outputs for this request alone, reusing nothing of this tenant's earlier requests (docs/reuse.md). True by default."
+      })
+    )
   },
   { additionalProperties: false }
 )
@@ -212,7 +218,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
     async (request, reply) => {
-      const { file: _, webhook_url, outputs: fields, ...options } = request.body
+      const { file: _, webhook_url, outputs: fields, reuse, ...options } = request.body
       const webhookProblem = webhook_url === undefined ? null : checkUrlSyntax(webhook_url, csvRules(config))
       if (webhookProblem) return reply.badRequest(`webhook_url: ${webhookProblem}`)
 
@@ -241,6 +247,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const doc = requestDocument(id, made, ingested)
       if (config.API_KEYS.length > 0) doc.owner = request.tenant
+      if (reuse === false) doc.reuse = false
       try {
         await ingested.creation.commit(doc, app.creationPauses)
         request.ingestCommitted = true

@@ -7,11 +7,13 @@ import {
   possibleImageKeys,
   type RequestStore,
   type ResolvedOutput,
+  type ReuseIndex,
   redactUrl,
+  tenantScope,
   type UnitData,
   unitArrival
 } from '@imgproc/core'
-import { type ImageDeps, processImage } from '@imgproc/media'
+import { type ImageDeps, type ImageJob, processImage } from '@imgproc/media'
 import { isStorageOutage, retryingPuts, type Storage, StorageError, type StorageFailing } from '@imgproc/storage'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { ProgressBatcher } from '../progress-batcher.ts'
@@ -33,6 +35,8 @@ export interface ImagesDeps {
   flushMs: number
   concurrency: number
   metrics: Metrics
+  /** The reuse index and the secret tenant scopes derive from (docs/reuse.md); without it, nothing is reused. */
+  reuse?: { index: ReuseIndex; secret: string }
   /** A pause once every image is recorded, before the unit arrives at its finisher (race tests; none otherwise). */
   beforeDone?: (requestId: string, n: number) => Promise<void>
 }
@@ -53,6 +57,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       const requestId = ctx.requestId!
       const images = [...unit.images]
       await deps.store.markStarted(requestId)
+      const reuse = await reuseScope(deps, requestId)
       let todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
       if (ctx.resumed) {
         // What the dead run was writing: any output name of the images still to do.
@@ -96,7 +101,8 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
                 index: unit.first + slot,
                 url: images[slot]!.url,
                 options: unit.options,
-                ...(unit.outputs && { outputs: unit.outputs })
+                ...(unit.outputs && { outputs: unit.outputs }),
+                ...(reuse && { reuse })
               },
               imageDeps
             )
@@ -184,6 +190,14 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
   }
 }
 
+/** The request's tenant scope in the reuse index, unless reuse is off for it (reuse=false) or for the worker. */
+async function reuseScope(deps: ImagesDeps, requestId: string): Promise<ImageJob['reuse']> {
+  if (!deps.reuse) return undefined
+  const doc = await deps.store.find(requestId)
+  if (!doc || doc.reuse === false) return undefined
+  return { index: deps.reuse.index, scope: tenantScope(deps.reuse.secret, doc.owner) }
+}
+
 /** Records of the `slots` whose output is already stored, by slot, found by the keys it can have. */
 async function storedOutputs(
   storage: Storage,
@@ -216,6 +230,14 @@ function observe(metrics: Metrics, record: ImageRecord, outputs: ResolvedOutput[
     metrics.outputs.inc({ preset: presets.get(output.name) ?? 'custom', verdict: output.compliance?.verdict ?? 'none' })
   if (record.download_ms !== undefined) metrics.downloadSeconds.observe(record.download_ms / 1000)
   if (record.status !== 'succeeded') return
+  if (record.reused) {
+    metrics.imagesReused.inc({ how: record.reused })
+    metrics.reuseBytesNotDownloaded.inc(record.saved?.bytes ?? 0)
+    metrics.reuseCpuSecondsSaved.inc((record.saved?.cpu_ms ?? 0) / 1000)
+    metrics.bytesIn.inc(record.bytes_in ?? 0)
+    metrics.bytesOut.inc(record.bytes_out ?? 0)
+    return // nothing was compressed
+  }
   metrics.compressSeconds.observe((record.compress_ms ?? 0) / 1000)
   metrics.bytesIn.inc(record.bytes_in ?? 0)
   metrics.bytesOut.inc(record.bytes_out ?? 0)

@@ -1,10 +1,12 @@
-import { type RequestStore, type SweepData, sweepRan } from '@imgproc/core'
+import { type RequestStore, type ReuseIndex, type SweepData, sweepRan } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
 import type { Processor } from './contract.ts'
 
 export interface RetentionDeps {
   store: RequestStore
   storage: Storage
+  /** Shared (content-addressed) outputs: removed once no request kept refers to them. */
+  reuse?: Pick<ReuseIndex, 'claimUnreferenced' | 'forget'>
   /** 0 keeps everything. */
   days: number
   everyMs: number
@@ -35,6 +37,10 @@ export function retentionProcessor(deps: RetentionDeps): Processor<SweepData> {
         }
         await deps.store.removeWebhookEventsBefore(cutoff)
         if (removed > 0) ctx.log.info({ removed, older_than_days: deps.days }, 'retention: removed finished requests')
+        if (deps.reuse && !ctx.signal.aborted) {
+          const outputs = await removeUnreferenced(deps, deps.reuse, cutoff, ctx.signal)
+          if (outputs > 0) ctx.log.info({ outputs }, 'retention: removed shared outputs no request refers to')
+        }
       }
       // A good run forgets earlier crashes: this job lives forever, and crashes months apart must not add up to MAX_CLAIMS.
       return {
@@ -48,5 +54,30 @@ export function retentionProcessor(deps: RetentionDeps): Processor<SweepData> {
       ctx.log.error({ reason }, 'retention sweep keeps dying; skipping this run')
       return { kind: 'retry', at: new Date(Date.now() + deps.everyMs), forgetCrashes: true }
     }
+  }
+}
+
+/**
+ * Shared outputs no kept request refers to: those whose newest reference is older than both the cutoff and the
+ * oldest request kept (a request refers to its outputs after it is created). Each is marked first, so no new
+ * reference can land on it, then its object goes, then its entry.
+ */
+async function removeUnreferenced(
+  deps: RetentionDeps,
+  reuse: NonNullable<RetentionDeps['reuse']>,
+  cutoff: Date,
+  signal: AbortSignal
+): Promise<number> {
+  const oldest = await deps.store.oldestCreatedAt()
+  const before = oldest && oldest < cutoff ? oldest : cutoff
+  let removed = 0
+  for (;;) {
+    const keys = await reuse.claimUnreferenced(before, 100)
+    for (const key of keys) {
+      await deps.storage.delete(key)
+      await reuse.forget(key)
+      removed++
+    }
+    if (keys.length < 100 || signal.aborted) return removed
   }
 }
