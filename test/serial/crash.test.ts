@@ -126,7 +126,9 @@ t.test(
       `SKU${i + 1}`,
       [0, 1].map((k) => `${images.url}/slow?f=${photos[(i * 2 + k) % photos.length]}&i=${i * 2 + k}`)
     ])
-    const res = await upload(service.apiUrl, csvOf(rows), { webhook_url: `${slowReceiver.url}/hook` })
+    // reuse=false: the photos repeat under distinct URLs, and this test counts one output per image in the
+    // request's own folder (shared outputs are written by the same write-once puts: docs/reuse.md).
+    const res = await upload(service.apiUrl, csvOf(rows), { webhook_url: `${slowReceiver.url}/hook`, reuse: 'false' })
     t.equal(res.status, 202)
     const id: string = res.body.request_id
     const doc = () => service.request(id) as Promise<RequestSnapshot>

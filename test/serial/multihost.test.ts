@@ -327,7 +327,9 @@ t.test(
       })
     ])
     const started = Date.now()
-    const res = await upload(apiUrl, csvOf(rows), { webhook_url: `${hostsUrl}/hook` })
+    // reuse=false: the photos repeat under distinct URLs, and this test counts one object per image in the
+    // request's own folder (shared outputs are written by the same write-once puts: docs/reuse.md).
+    const res = await upload(apiUrl, csvOf(rows), { webhook_url: `${hostsUrl}/hook`, reuse: 'false' })
     t.equal(res.status, 202, 'upload accepted')
     const id: string = res.body.request_id
 
