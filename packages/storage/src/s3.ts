@@ -195,8 +195,9 @@ export class S3Storage implements Storage {
   }
 
   async delete(key: string): Promise<void> {
+    const Key = this.key(key)
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.key(key) }))
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key }))
     } catch (err) {
       throw this.failure(err, `deleting ${key}`)
     }

@@ -234,9 +234,7 @@ function observe(metrics: Metrics, record: ImageRecord, outputs: ResolvedOutput[
     metrics.imagesReused.inc({ how: record.reused })
     metrics.reuseBytesNotDownloaded.inc(record.saved?.bytes ?? 0)
     metrics.reuseCpuSecondsSaved.inc((record.saved?.cpu_ms ?? 0) / 1000)
-    metrics.bytesIn.inc(record.bytes_in ?? 0)
-    metrics.bytesOut.inc(record.bytes_out ?? 0)
-    return // nothing was compressed
+    return // nothing was compressed or written
   }
   metrics.compressSeconds.observe((record.compress_ms ?? 0) / 1000)
   metrics.bytesIn.inc(record.bytes_in ?? 0)

@@ -15,7 +15,7 @@ export const ManifestImage = Type.Object({
   error: Type.Union([Type.String(), Type.Null()]),
   outputs: Type.Array(OutputView),
   srcset: Type.Record(Type.String(), Type.Record(Type.String(), Type.String()), {
-    description: 'Per preset (web), per format: a srcset string, widths ascending, each file once.'
+    description: 'Per preset (web), per format: a srcset string, widths ascending, each width once.'
   })
 })
 export type ManifestImage = Static<typeof ManifestImage>
@@ -37,28 +37,31 @@ export const Manifest = Type.Object(
   { description: "Every output of a request's images, per product, with srcset strings for web." }
 )
 
-/** `srcset` strings per preset and format: `url 480w, url 960w`, each stored file once, widths ascending. */
+/**
+ * `srcset` strings per preset and format: `url 480w, url 960w`, widths ascending, each width once (a srcset may not
+ * repeat a descriptor: outputs that came out alike, from a narrow source, are listed once, whatever their files).
+ */
 export function srcsets(
   outputs: Array<{ name: string; url: string; format: string; width: number }>,
   presetOf: (name: string) => string | null
 ): Record<string, Record<string, string>> {
-  const grouped = new Map<string, Map<string, Map<string, number>>>()
+  const grouped = new Map<string, Map<string, Map<number, string>>>()
   for (const output of outputs) {
     const preset = presetOf(output.name)
     if (preset !== 'web') continue
-    const formats = grouped.get(preset) ?? new Map<string, Map<string, number>>()
+    const formats = grouped.get(preset) ?? new Map<string, Map<number, string>>()
     grouped.set(preset, formats)
-    const files = formats.get(output.format) ?? new Map<string, number>()
-    formats.set(output.format, files)
-    files.set(output.url, output.width)
+    const widths = formats.get(output.format) ?? new Map<number, string>()
+    formats.set(output.format, widths)
+    if (!widths.has(output.width)) widths.set(output.width, output.url)
   }
   const out: Record<string, Record<string, string>> = {}
   for (const [preset, formats] of grouped) {
     out[preset] = {}
-    for (const [format, files] of formats)
-      out[preset][format] = [...files]
-        .sort((a, b) => a[1] - b[1])
-        .map(([url, width]) => `${url} ${width}w`)
+    for (const [format, widths] of formats)
+      out[preset][format] = [...widths]
+        .sort((a, b) => a[0] - b[0])
+        .map(([width, url]) => `${url} ${width}w`)
         .join(', ')
   }
   return out

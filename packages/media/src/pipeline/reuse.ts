@@ -43,22 +43,21 @@ export async function processWithReuse(job: ReuseJob, deps: ImageDeps): Promise<
       conditions !== undefined && attempt === 0,
       () => entries !== null
     )
-    if (
-      'reuse' in next &&
-      (await index.refer(
-        entries!.map((e) => e.key),
-        new Date()
-      ))
-    ) {
+    // Referred to before the record is written: retention then keeps them as long as this request (docs/reuse.md).
+    if ('reuse' in next && (await index.refer(entries!.map(keyOf), new Date()))) {
       if (answer.status === 'ok') await remember(job, answer, sha256!)
       return reused(job, entries!, next.reuse, download_ms)
     }
     if (answer.status === 'ok') return made(job, deps, specs, answer, sha256!, download_ms)
-    // A 304 we cannot use (not asked for, or its outputs went meanwhile): the bytes, unconditionally.
+    // A 304 we did not ask for has no bytes: the image fails to decode, as any empty answer does.
+    if (attempt > 0) return makeOutputs(job, Buffer.alloc(0), download_ms, deps)
+    // A 304 we cannot use (its outputs went meanwhile): the bytes, unconditionally.
     fetched = await download(job.url, deps)
     if ('failed' in fetched) return fetched.failed
   }
 }
+
+const keyOf = (entry: OutputEntry) => entry.key
 
 /** The entries of every output `specs` asks of `sha256`, in order, when all are indexed and stored; else null. */
 async function ready(job: ReuseJob, deps: ImageDeps, specs: string[], sha256: string): Promise<OutputEntry[] | null> {
