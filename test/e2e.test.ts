@@ -44,7 +44,7 @@ t.test('a CSV goes in; images, output CSV, MongoDB record and one signed webhook
   )
   t.ok(['Pending', 'Processing'].includes(seen[0]!), `first status seen was ${seen[0]}`)
   t.equal(seen.at(-1), 'Completed')
-  t.same(status.counts, { total: 7, succeeded: 6, failed: 1, pending: 0 }, 'a repeated URL is one image')
+  t.same(status.counts, { total: 7, succeeded: 6, failed: 1, pending: 0, reused: 0 }, 'a repeated URL is one image')
   t.equal(status.progress_pct, 100)
   t.ok(status.completed_at && status.started_at)
   t.equal(status.products.items.length, 4)

@@ -29,6 +29,7 @@ const OPERATIONS = {
   'get /requests/{request_id}/{round}/output.csv': 'getRetriedOutputCsv',
   'get /requests/{request_id}/manifest.json': 'getManifest',
   'get /images/{request_id}/{file}': 'getOutputImage',
+  'get /images/o/{scope}/{file}': 'getSharedOutputImage',
   'post /webhook': 'receiveWebhook',
   'get /healthz': 'getHealth',
   'get /readyz': 'getReadiness'

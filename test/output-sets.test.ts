@@ -65,7 +65,7 @@ t.test('web, amazon, google and a max_bytes spec from one download per image', a
     240_000,
     200
   )
-  t.same(status.counts, { total: 6, succeeded: 5, failed: 1, pending: 0 })
+  t.same(status.counts, { total: 6, succeeded: 5, failed: 1, pending: 0, reused: 0 })
   t.same(
     status.outputs!.map((o) => o.name),
     NAMES,

@@ -243,6 +243,19 @@ for (const [name, { storage, leaveStale, unfinished }] of Object.entries(fixture
       t.equal(await storage.deletePrefix(`${req}/`), 0, 'again: nothing left')
     })
 
+    t.test('delete removes one object and nothing else; nothing there is no error', async (t) => {
+      const shared = `o/${'a'.repeat(32)}/${'b'.repeat(64)}-${'c'.repeat(16)}.webp`
+      const neighbour = `o/${'a'.repeat(32)}/${'d'.repeat(64)}-${'c'.repeat(16)}.webp`
+      await storage.put(shared, data, objectMeta(shared))
+      await storage.put(neighbour, data, objectMeta(neighbour))
+      await storage.delete(shared)
+      t.equal(await storage.stat(shared), null)
+      t.ok(await storage.stat(neighbour), 'its neighbour is untouched')
+      await storage.delete(shared)
+      t.pass('again: nothing there')
+      await t.rejects(storage.delete('../x.webp'), { name: 'StorageError', kind: 'invalid-key' })
+    })
+
     t.test('keys that could leave the root are refused', async (t) => {
       const invalid = { name: 'StorageError', kind: 'invalid-key' }
       for (const bad of ['../x.webp', `${req}/../../x.webp`, '/etc/passwd', `${req}//0.webp`, `${req}/.`, '']) {
