@@ -15,6 +15,8 @@
  * --large: requests of 2,000 and 10,000 small images (worker RSS growth, upload time, writes per image).
  * --spread: one request of latency-bound images with 1 worker and with 3 (at several WORK_UNIT_SIZEs).
  * --outputs: the CPU of an output set (web,amazon,google) against its outputs made separately (outputs.ts).
+ * --rerun: the web catalogue uploaded again with 5 % changed: worker CPU, bytes downloaded and wall time of the
+ *          second run against the first (rerun.ts, docs/reuse.md).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -30,6 +32,7 @@ import { buildCatalogue, buildWebCatalogue, type CatalogueImage } from './images
 import { mb, sample } from './measure.ts'
 import { outputSetRun } from './outputs.ts'
 import { frontier, measure, type ParetoRow, variants } from './pareto.ts'
+import { rerun } from './rerun.ts'
 import { acceptLargestCsv, endToEnd, serve } from './service.ts'
 import { spread } from './spread.ts'
 
@@ -41,6 +44,7 @@ const { values: args } = parseArgs({
     large: { type: 'boolean', default: false },
     spread: { type: 'boolean', default: false },
     outputs: { type: 'boolean', default: false },
+    rerun: { type: 'boolean', default: false },
     'unit-sizes': { type: 'string', default: '10,25,50,100' }
   }
 })
@@ -268,7 +272,8 @@ async function main() {
   }
   const rows: Rows = [['machine', `${CORES} cores, load average at start ${results.loadAverageAtStart}`]]
   const webN = args.images ? Number(args.images) : 2_000
-  if (args.outputs) rows.push(...(await outputSetRun(args.images ? Number(args.images) : 7, results)))
+  if (args.rerun) rows.push(...(await rerun(webN, results)))
+  else if (args.outputs) rows.push(...(await outputSetRun(args.images ? Number(args.images) : 7, results)))
   else if (args.spread) rows.push(...(await spread(results, args['unit-sizes']!.split(',').map(Number))))
   else if (args.large) rows.push(...(await largeRun(results)))
   else {
@@ -283,7 +288,7 @@ async function main() {
   const file = path.join(
     ROOT,
     'bench/results',
-    `${new Date().toISOString().replace(/[:.]/g, '-')}${args.large ? '-large' : args.spread ? '-spread' : args.outputs ? '-outputs' : ''}.json`
+    `${new Date().toISOString().replace(/[:.]/g, '-')}${args.rerun ? '-rerun' : args.large ? '-large' : args.spread ? '-spread' : args.outputs ? '-outputs' : ''}.json`
   )
   await writeFile(file, JSON.stringify(results, null, 2))
   const width = Math.max(...rows.map(([k]) => k.length))

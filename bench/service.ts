@@ -40,9 +40,13 @@ const serverUpdates = async (db: Db) => (await db.admin().command({ serverStatus
 /** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
 const databaseCpuSeconds = () => (process.env.MONGOD_PID ? cpuSeconds(Number(process.env.MONGOD_PID)) : NaN)
 
-/** Serves the files of `dir` from a process of its own (bench/image-server.mjs), as a customer's image host would. */
-export async function serve(dir: string) {
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'image-server.mjs'), dir], {
+/**
+ * Serves the files of `dir` from a process of its own (bench/image-server.mjs), as a customer's image host would,
+ * with validators; `changedDir` holds new bytes for some of them, served after `POST /_change`.
+ */
+export async function serve(dir: string, changedDir?: string) {
+  const args = [path.join(import.meta.dirname, 'image-server.mjs'), dir, ...(changedDir ? [changedDir] : [])]
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
