@@ -82,12 +82,17 @@ t.test('cancel: nothing more is claimed, what was done is in the CSV, a signed r
   })
   t.equal(accepted.status, 202)
   const id = accepted.body.request_id
-  // Two images done and recorded; both workers mid-image on a unit each; the other units pending.
-  await waitFor('two images done and two units held', async () => {
+  // Settled: one unit done (its two images recorded), both workers mid-image on a unit each (both its images
+  // held), the other units pending. Nothing moves from here until the test does.
+  await waitFor('one unit done and two units held', async () => {
     const doc = await service.request(id)
-    return doc && doc.counts.succeeded === 2 && doc.units.filter((u) => u.state === 'running').length === 2
-      ? waiting.length >= 2
-      : false
+    const states = doc?.units.map((u) => u.state) ?? []
+    return (
+      doc?.counts.succeeded === 2 &&
+      states.filter((s) => s === 'done').length === 1 &&
+      states.filter((s) => s === 'running').length === 2 &&
+      waiting.length === 4
+    )
   })
   const before = await service.request(id)
   const pendingUnits = before!.units.filter((u) => u.state === 'pending').map((u) => u.data.n)

@@ -26,7 +26,7 @@ export function startCreationSweep(
         log.info(settled, 'settled request creations that an API died in')
       // Cancels whose output CSV is not written yet are gone over again (quietly: usually their finisher is only
       // waiting for a worker); a retry still noted is one an API died inside.
-      const interrupted = await store.settleInterrupted(cutoff)
+      const interrupted = await store.management.settleInterrupted(cutoff)
       if (interrupted.retries > 0) log.info(interrupted, 'carried out retries that an API died inside')
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not settle request creations; trying again later')

@@ -212,14 +212,14 @@ t.test('an API that dies inside a cancel or a retry: the sweep carries it out', 
   const later = new Date(Date.now() + 60_000)
 
   const cancelled = await uploaded(app, 3)
-  await t.rejects(requests.cancel(cancelled, { afterCancel: died }))
+  await t.rejects(requests.management.cancel(cancelled, { afterCancel: died }))
   t.equal((await requests.find(cancelled))?.status, 'Cancelled')
   t.same(
     (await requests.jobs.units(cancelled)).map((u) => u.state),
     ['pending', 'pending'],
     'its units were not cancelled yet'
   )
-  await requests.settleInterrupted(later)
+  await requests.management.settleInterrupted(later)
   t.same(
     (await requests.jobs.units(cancelled)).map((u) => u.state),
     ['cancelled', 'cancelled']
@@ -230,14 +230,14 @@ t.test('an API that dies inside a cancel or a retry: the sweep carries it out', 
   await worked(requests, retried, (i) => (i === 2 ? 'failed' : 'succeeded'))
   const doc = (await requests.find(retried))!
   const plan = { units: [{ n: 1, slots: [0] }], images: 1 }
-  await t.rejects(requests.retry(doc, plan, { afterRetry: died }))
+  await t.rejects(requests.management.retry(doc, plan, { afterRetry: died }))
   t.match(await requests.find(retried), { status: 'Processing', round: 1, retrying: [1] })
   t.same(
-    await requests.settleInterrupted(new Date(Date.now() - 60_000)),
+    await requests.management.settleInterrupted(new Date(Date.now() - 60_000)),
     { cancels: 0, retries: 0 },
     'not before the cutoff'
   )
-  t.match(await requests.settleInterrupted(later), { retries: 1 })
+  t.match(await requests.management.settleInterrupted(later), { retries: 1 })
   t.same(
     (await requests.jobs.units(retried)).map((u) => [u.state, u.data.images.map((i) => i.status)]),
     [
@@ -247,7 +247,7 @@ t.test('an API that dies inside a cancel or a retry: the sweep carries it out', 
   )
   t.match(await requests.jobs.finisher(retried), { state: 'waiting', barrier: { needed: 1, arrived: [] } })
   t.notOk((await requests.find(retried))?.retrying, 'carried out: the note is gone')
-  await requests.settleInterrupted(later)
+  await requests.management.settleInterrupted(later)
   t.equal((await requests.jobs.units(retried))[1]?.claims, 0, 'a second sweep changes nothing')
   t.match(await requests.jobs.finisher(retried), { state: 'waiting', barrier: { needed: 1 } })
 })

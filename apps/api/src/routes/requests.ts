@@ -63,7 +63,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (cursor !== undefined && !after)
         return reply.badRequest('cursor: not a cursor this API gave; start without one')
       // One more than asked tells whether there is a next page.
-      const docs = await app.requests.list(withKeys ? request.tenant : null, limit + 1, after)
+      const docs = await app.requests.management.list(withKeys ? request.tenant : null, limit + 1, after)
       const page = docs.slice(0, limit)
       const items = await Promise.all(page.map(async (doc) => requestSummary(doc, await app.requests.imagesNow(doc))))
       const last = page.at(-1)
@@ -101,7 +101,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const refusal = cancelRefusal(doc)
       if (refusal) return reply.conflict(refusal)
       // It may have finished since it was read: the store's transition decides.
-      if (!(await app.requests.cancel(id))) return reply.conflict(cancelRefusal((await app.requests.find(id))!) ?? '')
+      if (!(await app.requests.management.cancel(id)))
+        return reply.conflict(cancelRefusal((await app.requests.find(id))!) ?? '')
       request.log.info({ request_id: id }, 'request cancelled')
       return reply.code(202).send(await summary(id))
     }
@@ -159,7 +160,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
             `${what} would pass the budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); retry in ${budget.retryAfterS} s`
           )
       }
-      if (!(await app.requests.retry(doc, plan))) {
+      if (!(await app.requests.management.retry(doc, plan))) {
         await app.quotas.giveBack(request.tenant, 'images_per_day', plan.images, budget.windowStart)
         return reply.conflict(`request ${id} changed while it was being retried (retried or cancelled meanwhile)`)
       }

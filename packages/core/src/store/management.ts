@@ -148,3 +148,28 @@ export async function settleInterrupted(
   for (const doc of retries) await requeueRound(parts, doc.request_id, doc.round ?? 0, doc.retrying ?? [])
   return { cancels: cancels.length, retries: retries.length }
 }
+
+/** Request management as the store offers it: `store.management`. */
+export class RequestManagement {
+  constructor(private readonly parts: ManagementParts) {}
+
+  /** Up to `limit` of a tenant's requests after `after`, newest first. */
+  list(owner: string | null, limit: number, after: ListPosition | null): Promise<VisibleRequest[]> {
+    return listRequests(this.parts.requests, owner, limit, after)
+  }
+
+  /** Cancels a Pending or Processing request; false if it had reached a final status. */
+  cancel(requestId: string, pauses: ManagementPauses = {}, now = new Date()): Promise<boolean> {
+    return cancelRequest(this.parts, requestId, now, pauses)
+  }
+
+  /** Re-queues what `plan` names; false if the request changed since it was read. */
+  retry(doc: VisibleRequest, plan: RetryPlan, pauses: ManagementPauses = {}, now = new Date()): Promise<boolean> {
+    return retryRequest(this.parts, doc, plan, now, pauses)
+  }
+
+  /** Carries out cancels and retries an API died inside, changed before `cutoff`. */
+  settleInterrupted(cutoff: Date): Promise<{ cancels: number; retries: number }> {
+    return settleInterrupted(this.parts, cutoff)
+  }
+}

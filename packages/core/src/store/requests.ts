@@ -1,5 +1,4 @@
 import type { Collection, Db } from 'mongodb'
-import type { ListPosition, RetryPlan } from '../requests/management.ts'
 import {
   addTallies,
   imagesSummary,
@@ -27,14 +26,7 @@ import {
   settleCreations
 } from './creation.ts'
 import { Jobs } from './jobs.ts'
-import {
-  cancelRequest,
-  LIST_INDEX,
-  listRequests,
-  type ManagementPauses,
-  retryRequest,
-  settleInterrupted
-} from './management.ts'
+import { LIST_INDEX, RequestManagement } from './management.ts'
 import { insertOnce } from './mongo.ts'
 import { WorkQueue } from './queue.ts'
 
@@ -57,6 +49,8 @@ export class RequestStore {
   readonly queue: WorkQueue
   /** Every job by kind and type. */
   readonly jobs: Jobs
+  /** The list, cancel and retry (management.ts). */
+  readonly management: RequestManagement
 
   constructor(db: Db) {
     this.requests = db.collection<RequestDocument>('requests')
@@ -64,6 +58,7 @@ export class RequestStore {
     this.webhookEvents = db.collection<WebhookEventDocument>('webhook_events')
     this.queue = new WorkQueue(db)
     this.jobs = new Jobs(this.queue)
+    this.management = new RequestManagement(this)
   }
 
   async ensureIndexes(): Promise<void> {
@@ -130,26 +125,6 @@ export class RequestStore {
   /** The webhook delivery of a request's current round. */
   async delivery(requestId: string, round = 0): Promise<DeliveryData | null> {
     return (await this.jobs.delivery(requestId, round))?.data ?? null
-  }
-
-  /** Up to `limit` of a tenant's requests after `after`, newest first (see management.ts). */
-  list(owner: string | null, limit: number, after: ListPosition | null): Promise<VisibleRequest[]> {
-    return listRequests(this.requests, owner, limit, after)
-  }
-
-  /** Cancels a Pending or Processing request; false if it had reached a final status (see management.ts). */
-  cancel(requestId: string, pauses: ManagementPauses = {}, now = new Date()): Promise<boolean> {
-    return cancelRequest(this, requestId, now, pauses)
-  }
-
-  /** Re-queues what `plan` names; false if the request changed since it was read (see management.ts). */
-  retry(doc: VisibleRequest, plan: RetryPlan, pauses: ManagementPauses = {}, now = new Date()): Promise<boolean> {
-    return retryRequest(this, doc, plan, now, pauses)
-  }
-
-  /** Carries out cancels and retries an API died inside, changed before `cutoff` (see management.ts). */
-  settleInterrupted(cutoff: Date): Promise<{ cancels: number; retries: number }> {
-    return settleInterrupted(this, cutoff)
   }
 
   /**
