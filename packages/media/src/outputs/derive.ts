@@ -17,18 +17,19 @@ import {
   admitInput,
   type CompressBounds,
   DEFAULT_COMPRESS_BOUNDS,
-  decodeError,
   ImageError,
   sharpLib,
   sharpReason
 } from '../compress/sharp.ts'
-import { AUTO_MAX_PIXELS, type SetSearches } from '../quality/auto.ts'
+import type { SetSearches } from '../quality/auto.ts'
 import { SearchHints } from '../quality/hints.ts'
 import { type RawImage, rawInput } from '../quality/pixels.ts'
 import { SharedReferences } from '../quality/references.ts'
 import { analyseBackground, type BackgroundAnalysis, hasTransparency, paintBackground } from './background.ts'
+import { decode } from './decode.ts'
 import { type Encoded, encodeOutput } from './encode.ts'
 import { makingOrder } from './order.ts'
+import { pictureKey } from './pictures.ts'
 
 /**
  * An image's output set: decoded once to raw pixels (upright, sRGB, 8-bit), and every output derived from those
@@ -37,8 +38,7 @@ import { makingOrder } from './order.ts'
  * background.ts, max-bytes.ts); this module only runs sharp.
  */
 
-/** The decode an output set shares is held whole: larger sources are scaled to this many pixels once. */
-export const OUTPUT_SET_MAX_PIXELS = AUTO_MAX_PIXELS
+export { OUTPUT_SET_MAX_PIXELS } from './decode.ts'
 
 export interface MadeOutput {
   output: ResolvedOutput
@@ -76,7 +76,7 @@ export async function makeOutputSet(
     return { facts, outputs: await makeEach(set, outputs), compress_ms: Math.round(performance.now() - started) }
   } finally {
     // The references' WebAssembly memories go back to the pool for the next image.
-    await set.searches.references.release()
+    await set.references.release()
   }
 }
 
@@ -127,36 +127,6 @@ async function makeEach(set: SetMaker, outputs: ResolvedOutput[]): Promise<MadeO
   return made
 }
 
-/** The one decode: upright, sRGB, 8-bit, alpha kept; scaled to OUTPUT_SET_MAX_PIXELS when larger. */
-async function decode(
-  sharp: typeof Sharp,
-  input: Buffer,
-  facts: InputFacts,
-  maxPixels: number,
-  timeLimit: number
-): Promise<RawImage> {
-  let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true })
-    .timeout({ seconds: timeLimit })
-    .rotate()
-    .toColourspace('srgb')
-  const pixels = facts.width * facts.height
-  if (pixels > OUTPUT_SET_MAX_PIXELS) {
-    const scale = Math.sqrt(OUTPUT_SET_MAX_PIXELS / pixels)
-    pipeline = pipeline.resize({
-      width: Math.floor(Math.max(facts.width, facts.height) * scale),
-      height: Math.floor(Math.max(facts.width, facts.height) * scale),
-      fit: 'inside'
-    })
-  }
-  const { data, info } = await pipeline
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true })
-    .catch((err) => {
-      throw decodeError(err, timeLimit)
-    })
-  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }
-}
-
 interface OutputPlan {
   key: string
   rules: (typeof PROFILES)[keyof typeof PROFILES] | null
@@ -175,8 +145,10 @@ class SetMaker {
   private painted = new Map<string, RawImage>()
   private scaled = new Map<string, Promise<RawImage>>()
   readonly transparent: boolean
-  /** Shared by the set's quality searches: the references per size, and where each search starts. */
-  readonly searches: SetSearches = { references: new SharedReferences(), hints: new SearchHints() }
+  /** Shared by the set's quality searches: the references per size (released with the set)... */
+  readonly references = new SharedReferences()
+  /** ...and what each search found, for the searches of the same picture at other sizes (`searchesOf`). */
+  private hints = new Map<string, SearchHints>()
 
   constructor(
     private readonly sharp: typeof Sharp,
@@ -251,11 +223,31 @@ class SetMaker {
     for (const format of plan.formats) {
       const flatten = format === 'jpeg' && this.raw.channels % 2 === 0
       const pixels = await this.pixels(output, plan, flatten)
-      candidates.push(await encodeOutput(this.sharp, pixels, format, output.quality, output.max_bytes, this.searches))
+      candidates.push(
+        await encodeOutput(this.sharp, pixels, format, output.quality, output.max_bytes, this.searchesOf(output, plan))
+      )
     }
     // format=auto: the smallest of those that met the quality (all of them when none did).
     const met = candidates.filter((c) => c.met)
     return (met.length > 0 ? met : candidates).reduce((a, b) => (b.data.length < a.data.length ? b : a))
+  }
+
+  /** What an output's searches share: the set's references, and the hints of its picture's other sizes. */
+  private searchesOf(output: ResolvedOutput, plan: OutputPlan): SetSearches {
+    const { whiten, region, placement } = plan
+    const picture = pictureKey({
+      whiten,
+      region,
+      background: output.background,
+      fit: output.fit,
+      canvas: placement.canvas
+    })
+    let hints = this.hints.get(picture)
+    if (!hints) {
+      hints = new SearchHints()
+      this.hints.set(picture, hints)
+    }
+    return { references: this.references, hints }
   }
 
   private source(output: ResolvedOutput, whiten: boolean): RawImage {

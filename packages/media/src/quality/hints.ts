@@ -24,8 +24,8 @@ export interface Found {
 }
 
 /**
- * The first proxy quality for a search of `format` at `floor` on an image of `pixels`: the quality found for the
- * same format and floor at the nearest size (by ratio of pixels), or undefined when the set has none.
+ * The hint for a search of `format` at `floor` on an image of `pixels`: what the set's search of the same format
+ * and floor at the nearest size (by ratio of pixels) found, or undefined when the set has none.
  */
 export function hintFor(
   found: readonly Found[],
