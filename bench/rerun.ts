@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { loadConfig, type StatusView } from '@imgproc/core'
 import sharp from 'sharp'
@@ -11,11 +11,16 @@ import { API_ENV, PRODUCTION_ENV, serve } from './service.ts'
 
 type Rows = Array<[string, string]>
 
-/** Every 20th image of the catalogue, mirrored: 5 % of it with new bytes under the same names. */
+/**
+ * One image in each 20 of the catalogue, mirrored: 5 % of it with new bytes under the same names. The one picked
+ * moves along from block to block, so the changed images have the catalogue's mix of formats and sizes.
+ */
 async function changedImages(dir: string, names: string[]): Promise<string> {
   const changed = `${dir}-changed5`
   await mkdir(changed, { recursive: true })
-  for (const name of names.filter((_, i) => i % 20 === 7)) {
+  const picked = new Set(names.filter((_, i) => i % 20 === (Math.floor(i / 20) * 7) % 20))
+  for (const name of await readdir(changed)) if (!picked.has(name)) await rm(path.join(changed, name))
+  for (const name of picked) {
     const file = path.join(changed, name)
     if (await stat(file).catch(() => null)) continue
     const image = sharp(await readFile(path.join(dir, name))).flop()

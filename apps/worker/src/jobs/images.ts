@@ -4,6 +4,8 @@ import {
   imageKey,
   imagesRecorded,
   type Metrics,
+  optionsHash,
+  outputSpecHash,
   possibleImageKeys,
   type RequestStore,
   type ResolvedOutput,
@@ -57,7 +59,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       const requestId = ctx.requestId!
       const images = [...unit.images]
       await deps.store.markStarted(requestId)
-      const reuse = await reuseScope(deps, requestId)
+      const reuse = await reuseScope(deps, requestId, unit)
       let todo = images.flatMap((image, slot) => (image.status === 'pending' ? [slot] : []))
       if (ctx.resumed) {
         // What the dead run was writing: any output name of the images still to do.
@@ -191,11 +193,14 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
 }
 
 /** The request's tenant scope in the reuse index, unless reuse is off for it (reuse=false) or for the worker. */
-async function reuseScope(deps: ImagesDeps, requestId: string): Promise<ImageJob['reuse']> {
+async function reuseScope(deps: ImagesDeps, requestId: string, unit: UnitData): Promise<ImageJob['reuse']> {
   if (!deps.reuse) return undefined
   const doc = await deps.store.find(requestId)
   if (!doc || doc.reuse === false) return undefined
-  return { index: deps.reuse.index, scope: tenantScope(deps.reuse.secret, doc.owner) }
+  const scope = tenantScope(deps.reuse.secret, doc.owner)
+  const specs = unit.outputs ? unit.outputs.map(outputSpecHash) : [optionsHash(unit.options)]
+  const urls = unit.images.flatMap((image) => (image.status === 'pending' ? [image.url] : []))
+  return { index: await deps.reuse.index.forUnit(scope, urls, specs), scope }
 }
 
 /** Records of the `slots` whose output is already stored, by slot, found by the keys it can have. */

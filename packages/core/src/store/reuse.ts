@@ -72,6 +72,39 @@ export class ReuseIndex {
     return new Map(docs.map((d) => [d.spec, entryOf(d)]))
   }
 
+  /**
+   * This index as one work unit sees it: what it holds for the unit's `urls` (their sources, and the outputs of
+   * `specs` made from those bytes) read in two queries up front, the rest as usual. A unit's images then cost no
+   * lookup each; what changes meanwhile is caught by `refer` and `record`, which always go to the database.
+   */
+  async forUnit(scope: string, urls: string[], specs: string[]): Promise<ReuseLookups> {
+    const docs = await this.sources.find({ _id: { $in: urls.map((url) => sourceId(scope, url)) } }).toArray()
+    const sources = new Map(docs.map((d) => [d.url, d]))
+    const hashes = [...new Set(docs.map((d) => d.sha256))]
+    const outputs =
+      hashes.length === 0
+        ? []
+        : await this.outputs
+            .find({ scope, sha256: { $in: hashes }, spec: { $in: [...new Set(specs)] }, ...live })
+            .toArray()
+    const bySha = new Map<string, Map<string, OutputEntry>>()
+    for (const doc of outputs) {
+      const found = bySha.get(doc.sha256) ?? new Map<string, OutputEntry>()
+      bySha.set(doc.sha256, found)
+      found.set(doc.spec, entryOf(doc))
+    }
+    return {
+      source: async (s, url) => (s === scope ? validatorsOfDoc(sources.get(url)) : this.source(s, url)),
+      find: async (s, sha256, wanted) =>
+        s === scope && bySha.has(sha256) && wanted.every((spec) => bySha.get(sha256)!.has(spec))
+          ? bySha.get(sha256)!
+          : this.find(s, sha256, wanted),
+      rememberSource: (...args) => this.rememberSource(...args),
+      refer: (...args) => this.refer(...args),
+      record: (...args) => this.record(...args)
+    }
+  }
+
   /** Refers to stored outputs at `at`; false if any of them is gone or being removed (then it is not reused). */
   async refer(keys: string[], at: Date): Promise<boolean> {
     const distinct = [...new Set(keys)]
@@ -123,6 +156,18 @@ export class ReuseIndex {
   /** Retention, once the output's object is deleted. */
   async forget(key: string): Promise<void> {
     await this.outputs.deleteOne({ _id: key, removing: { $exists: true } })
+  }
+}
+
+/** What reuse reads and writes of the index (ReuseIndex, or its view for one unit). */
+export type ReuseLookups = Pick<ReuseIndex, 'source' | 'rememberSource' | 'find' | 'refer' | 'record'>
+
+function validatorsOfDoc(doc: SourceDocument | null | undefined): SourceValidators | null {
+  if (!doc) return null
+  return {
+    sha256: doc.sha256,
+    ...(doc.etag && { etag: doc.etag }),
+    ...(doc.last_modified && { last_modified: doc.last_modified })
   }
 }
 

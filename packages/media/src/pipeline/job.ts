@@ -1,4 +1,4 @@
-import type { ProcessingOptions, ResolvedOutput, ReuseIndex } from '@imgproc/core'
+import type { ProcessingOptions, ResolvedOutput, ReuseLookups } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
 import type { CompressBounds } from '../compress/sharp.ts'
 import type { DownloadLimits } from '../fetch/download.ts'
@@ -29,7 +29,7 @@ export interface ImageDeps {
 
 /** What reuse needs of the reuse index (core's ReuseIndex), and the tenant it works for. */
 export interface ReuseScope {
-  index: Pick<ReuseIndex, 'source' | 'rememberSource' | 'find' | 'refer' | 'record'>
+  index: ReuseLookups
   /** tenantScope(WEBHOOK_SECRET, the request's owner): in every key and every lookup. */
   scope: string
 }
