@@ -19,15 +19,17 @@ const ROCKET = readFileSync(path.join(CORPUS, 'rocket.jpg'))
 const serve = (res: ServerResponse) =>
   res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': ROCKET.length }).end(ROCKET)
 
-/** /gated/*: the first `open` answers go out at once, later ones wait until `release()`. */
-let open = 0
+/**
+ * /gated?i=<image>: the images of the first unit asked for (units of 2: image i is in unit ⌊i/2⌋) go out at once,
+ * every other waits until `release()`. Whichever unit a worker claims first, the end state is the same.
+ */
+let openUnit: number | null = null
 let waiting: ServerResponse[] = []
 let holding = true
-const gated = (_req: IncomingMessage, res: ServerResponse) => {
-  if (!holding || open > 0) {
-    open -= 1
-    return serve(res)
-  }
+const gated = (req: IncomingMessage, res: ServerResponse) => {
+  const unit = Math.floor(Number(new URL(req.url ?? '/', 'http://x').searchParams.get('i')) / 2)
+  openUnit ??= unit
+  if (!holding || unit === openUnit) return serve(res)
   waiting.push(res)
 }
 const release = () => {
@@ -75,7 +77,6 @@ const eventsOf = (id: string) =>
 const csvAt = async (url: string) => readCsv(await (await fetch(url)).text())
 
 t.test('cancel: nothing more is claimed, what was done is in the CSV, a signed request.cancelled', async (t) => {
-  open = 2 // one unit's worth goes through, then every download waits
   const urls = Array.from({ length: 12 }, (_, i) => `${images.url}/gated?i=${i}`)
   const accepted = await upload(service.apiUrl, csvOf(urls.map((url, i) => [i + 1, `SKU${i + 1}`, [url]])), {
     webhook_url: `${receiver.url}/hook`
@@ -84,14 +85,23 @@ t.test('cancel: nothing more is claimed, what was done is in the CSV, a signed r
   const id = accepted.body.request_id
   // Settled: one unit done (its two images recorded), both workers mid-image on a unit each (both its images
   // held), the other units pending. Nothing moves from here until the test does.
-  await waitFor('one unit done and two units held', async () => {
+  await waitFor(
+    'one unit done and two units held',
+    async () => {
+      const doc = await service.request(id)
+      const states = doc?.units.map((u) => u.state) ?? []
+      return (
+        doc?.counts.succeeded === 2 &&
+        states.filter((s) => s === 'done').length === 1 &&
+        states.filter((s) => s === 'running').length === 2 &&
+        waiting.length === 4
+      )
+    },
+    90_000
+  ).catch(async (err) => {
     const doc = await service.request(id)
-    const states = doc?.units.map((u) => u.state) ?? []
-    return (
-      doc?.counts.succeeded === 2 &&
-      states.filter((s) => s === 'done').length === 1 &&
-      states.filter((s) => s === 'running').length === 2 &&
-      waiting.length === 4
+    throw new Error(
+      `${(err as Error).message}: units ${doc?.units.map((u) => u.state)}, ${doc?.counts.succeeded} done, ${waiting.length} held`
     )
   })
   const before = await service.request(id)
@@ -184,6 +194,7 @@ t.test('retry: only the failed images again, a new CSV and a new request.complet
   const res = await post(id, 'retry')
   t.equal(res.status, 202)
   t.match(await res.json(), { status: 'Processing', counts: { succeeded: 4, pending: 2 } })
+  t.match((await status(id)).webhook, { event_id: firstEvent.event_id, state: 'delivered' }, 'the latest event so far')
   const running = await post(id, 'retry')
   t.equal(running.status, 409)
   t.match(await running.json(), { message: /still Processing/ })
@@ -203,6 +214,8 @@ t.test('retry: only the failed images again, a new CSV and a new request.complet
 
   const view = await status(id)
   t.not(view.output_csv_url, firstCsv, 'a new output CSV')
+  await waitFor('the second event delivered', async () => (await status(id)).webhook?.state === 'delivered')
+  t.equal((await status(id)).webhook.event_id, second.event.event_id)
   const rows = await csvAt(view.output_csv_url)
   t.ok(
     rows.slice(1).every((r) => r[3]!.startsWith('http')),

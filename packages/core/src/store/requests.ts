@@ -122,9 +122,14 @@ export class RequestStore {
     return imagesSummary(doc.images.total, addTallies(await this.jobs.unitTallies(doc.request_id)))
   }
 
-  /** The webhook delivery of a request's current round. */
+  /** The webhook delivery of a request's latest event (of its current round, or the last round that had one). */
   async delivery(requestId: string, round = 0): Promise<DeliveryData | null> {
-    return (await this.jobs.delivery(requestId, round))?.data ?? null
+    // While a retry runs, its round has no event yet: the latest is the round before's.
+    for (let r = round; r >= 0; r--) {
+      const job = await this.jobs.delivery(requestId, r)
+      if (job) return job.data
+    }
+    return null
   }
 
   /**
