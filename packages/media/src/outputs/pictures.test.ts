@@ -13,6 +13,8 @@ const web = (width: number): Picture => ({
 t.test("web's widths of one image are one picture: their searches carry each other's", async (t) => {
   t.equal(pictureKey(web(480)), pictureKey(web(960)))
   t.equal(pictureKey(web(960)), pictureKey(web(1600)))
+  const odd = (width: number, height: number): Picture => ({ ...web(width), canvas: { width, height } })
+  t.equal(pictureKey(odd(301, 200)), pictureKey(odd(602, 401)), 'whatever rounding made of their sides (1.505, 1.501)')
 })
 
 t.test('a whitened, trimmed, cropped, padded or other-background output is another picture', async (t) => {

@@ -9,7 +9,7 @@ export interface Picture {
   /** The background behind transparency and any padding. */
   background: string
   fit: string
-  /** The output's canvas: its shape says how the region is cropped or padded. */
+  /** The output's canvas: unless fitted inside, its shape says how the region is cropped or padded. */
   canvas: Size
 }
 
@@ -20,5 +20,8 @@ export interface Picture {
  */
 export function pictureKey(picture: Picture): string {
   const { whiten, region, background, fit, canvas } = picture
-  return JSON.stringify([whiten, region, background, fit, Math.round((100 * canvas.width) / canvas.height)])
+  // Fitted inside, the canvas is the region's shape, whatever rounding did to its sides; cropped or padded, it is
+  // the box asked for.
+  const shape = fit === 'inside' ? null : Math.round((1000 * canvas.width) / canvas.height)
+  return JSON.stringify([whiten, region, background, fit, shape])
 }
