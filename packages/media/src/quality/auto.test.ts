@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { ssimulacra2 } from '@imgproc/ssimulacra2'
 import sharp from 'sharp'
 import t from 'tap'
+import { busyPhoto } from '../../test/product-images.ts'
 import { encodeAs } from '../compress/encoder.ts'
 import { encodeAuto, type SetSearches } from './auto.ts'
 import { SAMPLE_MARGIN } from './full-size.ts'
@@ -119,3 +120,20 @@ t.test(
     }
   }
 )
+
+t.test("a carried search keeps its format's setting: no second chance while it meets the floor", async (t) => {
+  // The busy photograph needs WebP above q78, where a search alone compares sharp YUV on its proxy; carried, the
+  // first search's choice stands.
+  const set: SetSearches = { references: new SharedReferences(), hints: new SearchHints() }
+  const webp = { format: 'webp', mozjpeg: false } as const
+  try {
+    const first = await encodeAuto(sharp, await decoded(sharp(await busyPhoto())), webp, 70, set)
+    t.ok(first.met && first.quality > 78, `the first search: q${first.quality}`)
+    const carried = await encodeAuto(sharp, await decoded(sharp(await busyPhoto()).resize(960)), webp, 70, set)
+    t.ok(carried.met, `carried: q${carried.quality}`)
+    t.same(carried.proxy, [], 'no proxy search of the other setting')
+    t.equal(carried.alternative, first.alternative)
+  } finally {
+    await set.references.release()
+  }
+})

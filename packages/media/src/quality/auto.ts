@@ -201,7 +201,8 @@ async function searchFullSize(
  */
 async function tryOtherSetting(search: Search, { best, proxies }: Searched): Promise<Searched> {
   const { alternative, scoring } = search
-  const compared = proxies.length > 1
+  // A carried search's setting is the one its format's first search chose, comparing both where it mattered.
+  const compared = proxies.length > 1 || (search.hint !== undefined && !scoring.small)
   const delivered = { met: best.met, alternative: best.alternative, quality: best.trial.quality }
   if (!alternative || !secondChance(delivered, alternative.above, compared)) return { best, proxies }
   const setting = !best.alternative
