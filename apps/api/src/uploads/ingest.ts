@@ -17,7 +17,12 @@ import {
  * Characters of rows (URLs, names) gathered before they are written as one batch: big enough that the database
  * sees few large inserts, small enough that the API's memory stays flat whatever the file's size.
  */
-const BATCH_CHARS = 2 * 1024 * 1024
+const BATCH_CHARS = 1024 * 1024
+/**
+ * Records buffered by the parser are handed over without a turn of the event loop in between: past this much
+ * work in one go, the ingest lets other requests (a status read) in before it goes on.
+ */
+const SLICE_MS = 5
 
 /** What reading an uploaded CSV came to. */
 export type Ingested =
@@ -96,7 +101,12 @@ export async function ingestCsv(
 
   try {
     try {
+      let sliceStart = performance.now()
       for await (const { cells, row } of readRecords(text())) {
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve))
+          sliceStart = performance.now()
+        }
         const accepted = rows.accept(cells, row)
         if (!writable()) {
           if (creation || writing) await discard()
