@@ -17,6 +17,8 @@
  * --outputs: the CPU of an output set (web,amazon,google) against its outputs made separately (outputs.ts).
  * --rerun: the web catalogue uploaded again with 5 % changed: worker CPU, bytes downloaded and wall time of the
  *          second run against the first (rerun.ts, docs/reuse.md).
+ * --ingest [--rows N]: one upload of N generated rows (1,000,000): time to 202, API peak RSS, GET /status p99 of
+ *   another request meanwhile (ingest.ts).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -29,6 +31,7 @@ import { csvOf } from '../test/support/csv.ts'
 import { CORPUS, ROOT } from '../test/support/paths.ts'
 import { ceiling, grid, sweep } from './ceiling.ts'
 import { buildCatalogue, buildWebCatalogue, type CatalogueImage } from './images.ts'
+import { ingestRun } from './ingest.ts'
 import { mb, sample } from './measure.ts'
 import { outputSetRun } from './outputs.ts'
 import { frontier, measure, type ParetoRow, variants } from './pareto.ts'
@@ -45,6 +48,8 @@ const { values: args } = parseArgs({
     spread: { type: 'boolean', default: false },
     outputs: { type: 'boolean', default: false },
     rerun: { type: 'boolean', default: false },
+    ingest: { type: 'boolean', default: false },
+    rows: { type: 'string', default: '1000000' },
     'unit-sizes': { type: 'string', default: '10,25,50,100' }
   }
 })
@@ -273,6 +278,7 @@ async function main() {
   const rows: Rows = [['machine', `${CORES} cores, load average at start ${results.loadAverageAtStart}`]]
   const webN = args.images ? Number(args.images) : 2_000
   if (args.rerun) rows.push(...(await rerun(webN, results)))
+  else if (args.ingest) rows.push(...(await ingestRun(Number(args.rows), results)))
   else if (args.outputs) rows.push(...(await outputSetRun(args.images ? Number(args.images) : 7, results)))
   else if (args.spread) rows.push(...(await spread(results, args['unit-sizes']!.split(',').map(Number))))
   else if (args.large) rows.push(...(await largeRun(results)))
@@ -288,7 +294,7 @@ async function main() {
   const file = path.join(
     ROOT,
     'bench/results',
-    `${new Date().toISOString().replace(/[:.]/g, '-')}${args.rerun ? '-rerun' : args.large ? '-large' : args.spread ? '-spread' : args.outputs ? '-outputs' : ''}.json`
+    `${new Date().toISOString().replace(/[:.]/g, '-')}${args.rerun ? '-rerun' : args.ingest ? '-ingest' : args.large ? '-large' : args.spread ? '-spread' : args.outputs ? '-outputs' : ''}.json`
   )
   await writeFile(file, JSON.stringify(results, null, 2))
   const width = Math.max(...rows.map(([k]) => k.length))
