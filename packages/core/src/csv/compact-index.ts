@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
 
 /**
  * A map from 64-bit keys to non-negative integers, in typed arrays (open addressing, linear probing): 12 bytes a
@@ -84,7 +84,7 @@ export interface Key64 {
  * n²/2⁶⁵ (3·10⁻⁸ for a million); such a pair would be fetched once, as if it were one URL.
  */
 export function textKey(text: string): Key64 {
-  const digest = hash('sha256', text, 'buffer') as unknown as Buffer
+  const digest = createHash('sha256').update(text).digest() // not crypto.hash: Node 20.10 has none
   return { hi: digest.readUInt32LE(0), lo: digest.readUInt32LE(4) }
 }
 
