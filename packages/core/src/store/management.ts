@@ -13,12 +13,18 @@ export interface ManagementParts {
   jobs: Jobs
 }
 
-/** The list's index: a tenant's requests newest first, ids breaking ties; ensureIndexes makes it. */
-export const LIST_INDEX = { owner: 1, created_at: -1, request_id: -1 } as const
+/**
+ * The list's indexes, made by ensureIndexes: a tenant's requests newest first (ids break ties), and everyone's,
+ * for a deployment without API keys.
+ */
+export const LIST_INDEXES = [
+  { owner: 1, created_at: -1, request_id: -1 },
+  { created_at: -1, request_id: -1 }
+] as const
 
 /**
  * Up to `limit` of `owner`'s requests created before `after` (newest first), never Staging or Discarded. `owner`
- * null is the one tenant of a deployment without API keys: requests stored without an owner.
+ * null is the one tenant of a deployment without API keys: every request, as status shows every request then.
  */
 export async function listRequests(
   requests: Collection<RequestDocument>,
@@ -26,9 +32,8 @@ export async function listRequests(
   limit: number,
   after: ListPosition | null
 ): Promise<VisibleRequest[]> {
-  // null matches a missing owner, through the same index.
   const filter = {
-    owner,
+    ...(owner !== null && { owner }),
     status: { $nin: HIDDEN },
     ...(after && {
       $or: [

@@ -26,7 +26,7 @@ import {
   settleCreations
 } from './creation.ts'
 import { Jobs } from './jobs.ts'
-import { LIST_INDEX, RequestManagement } from './management.ts'
+import { LIST_INDEXES, RequestManagement } from './management.ts'
 import { insertOnce } from './mongo.ts'
 import { WorkQueue } from './queue.ts'
 
@@ -65,7 +65,7 @@ export class RequestStore {
     await this.requests.createIndex({ request_id: 1 }, { unique: true })
     await this.requests.createIndex({ status: 1, completed_at: 1 })
     await this.requests.createIndex({ status: 1, created_at: 1 })
-    await this.requests.createIndex(LIST_INDEX)
+    for (const index of LIST_INDEXES) await this.requests.createIndex(index)
     await this.requests.createIndex({ created_at: 1 })
     await this.productPages.createIndex({ request_id: 1, n: 1 }, { unique: true })
     await this.webhookEvents.createIndex({ event_id: 1 }, { unique: true })
