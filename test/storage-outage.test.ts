@@ -41,7 +41,8 @@ t.test(
     t.teardown(() => service.stop())
     const n = 60
     const urls = Array.from({ length: n }, (_, i) => `${images.url}/slow?disk=${i}`)
-    const { body } = await upload(service.apiUrl, csvOf(urls.map((u, i) => [i + 1, `P${i}`, [u]])))
+    // reuse=false: the images are one picture under 60 URLs, and reused ones would write nothing to the full disk.
+    const { body } = await upload(service.apiUrl, csvOf(urls.map((u, i) => [i + 1, `P${i}`, [u]])), { reuse: 'false' })
     await waitFor('some progress', async () => ((await service.request(body.request_id))?.counts.succeeded ?? 0) >= 5)
 
     await disk.fill()
