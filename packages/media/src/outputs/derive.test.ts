@@ -222,8 +222,8 @@ t.test('fit cover and contain fill the box exactly; upscale is off unless asked'
 })
 
 t.test("web's searches share their work, and every output still reaches its floor", async (t) => {
-  // The set's searches share references per size and start where the format's other widths crossed; each
-  // output made alone searches cold. Both must deliver outputs whose own score reaches the floor.
+  // The set's searches share references per size, and each format's smaller widths are carried from its largest;
+  // each output made alone searches cold. Both must deliver outputs whose own score reaches the floor.
   const input = await productOnOffWhite()
   const web = outputsOf(['web'])
   const set = await makeOutputSet(input, web, MAX_PIXELS)
