@@ -12,7 +12,8 @@
  *                and RSS counted over the API and worker process trees.
  * Prints the ratios the issue sets targets for: throughput, CPU per image, peak and idle RSS, status p99, upload
  * time, progress writes per image; then the encoder Pareto table (bytes, CPU, PSNR per image).
- * --large: requests of 2,000 and 10,000 small images (worker RSS growth, upload time, writes per image).
+ * --large [--large-sizes 2000,10000]: requests of that many small images (worker RSS growth from the first to the
+ *   last, upload time, writes per image).
  * --spread: one request of latency-bound images with 1 worker and with 3 (at several WORK_UNIT_SIZEs).
  * --outputs: the CPU of an output set (web,amazon,google) against its outputs made separately (outputs.ts).
  * --rerun: the web catalogue uploaded again with 5 % changed: worker CPU, bytes downloaded and wall time of the
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
     rerun: { type: 'boolean', default: false },
     ingest: { type: 'boolean', default: false },
     rows: { type: 'string', default: '1000000' },
+    'large-sizes': { type: 'string', default: '2000,10000' },
     'unit-sizes': { type: 'string', default: '10,25,50,100' }
   }
 })
@@ -205,8 +207,8 @@ async function paretoRun(n: number, results: Record<string, unknown>): Promise<R
   ])
 }
 
-/** Requests of 2,000 and 10,000 small images: worker memory must not grow with the request, uploads stay fast. */
-async function largeRun(results: Record<string, unknown>): Promise<Rows> {
+/** Requests of small images (2,000 and 10,000 by default): worker memory must not grow with the request. */
+async function largeRun(results: Record<string, unknown>, sizes: number[]): Promise<Rows> {
   const dir = path.join(ROOT, 'bench/.cache', 'tiny')
   await mkdir(dir, { recursive: true })
   await sharp(path.join(CORPUS, 'rocket.jpg')).resize(48, 32).jpeg({ quality: 80 }).toFile(path.join(dir, 'tiny.jpg'))
@@ -223,7 +225,7 @@ async function largeRun(results: Record<string, unknown>): Promise<Rows> {
   try {
     const rows: Rows = []
     const runs: Record<number, Awaited<ReturnType<typeof endToEnd>>> = {}
-    for (const n of [2_000, 10_000]) {
+    for (const n of sizes) {
       const csv = csvFor(n)
       const e2e = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(n) })
       runs[n] = e2e
@@ -244,8 +246,9 @@ async function largeRun(results: Record<string, unknown>): Promise<Rows> {
         [`[large ${n}] updates to MongoDB`, `${e2e.progressWrites} (${(e2e.progressWrites / n).toFixed(4)} per image)`]
       )
     }
-    const growth = runs[10_000]!.workerPeakRssMb / runs[2_000]!.workerPeakRssMb
-    rows.push(['[large] RATIO worker peak RSS 10,000 / 2,000 images', ratio(growth, '≤ 1.10')])
+    const [first, last] = [sizes[0]!, sizes[sizes.length - 1]!]
+    const growth = runs[last]!.workerPeakRssMb / runs[first]!.workerPeakRssMb
+    rows.push([`[large] RATIO worker peak RSS ${last} / ${first} images`, ratio(growth, '≤ 1.10')])
     const biggest = await acceptLargestCsv()
     rows.push([
       '[large] 10 MB CSV (10,000 rows, 1 KB URLs)',
@@ -281,7 +284,7 @@ async function main() {
   else if (args.ingest) rows.push(...(await ingestRun(Number(args.rows), results)))
   else if (args.outputs) rows.push(...(await outputSetRun(args.images ? Number(args.images) : 7, results)))
   else if (args.spread) rows.push(...(await spread(results, args['unit-sizes']!.split(',').map(Number))))
-  else if (args.large) rows.push(...(await largeRun(results)))
+  else if (args.large) rows.push(...(await largeRun(results, args['large-sizes']!.split(',').map(Number))))
   else {
     const sizes: Record<Catalogue, number> = { web: webN, jpeg: webN, mixed: args.images ? Number(args.images) : 300 }
     for (const kind of args.catalogue!.split(',') as Catalogue[]) {
