@@ -71,7 +71,9 @@ func main() {
 		if outputURL == nil {
 			fail("%s: the first image has no output_url", upload.label)
 		}
-		image, err := client.GetOutputImageWithResponse(ctx, id, path.Base(*outputURL), nil)
+		// Outputs are shared by the tenant's requests (docs/reuse.md): /images/o/{scope}/{file}.
+		dir, file := path.Split(strings.SplitN(*outputURL, "?", 2)[0])
+		image, err := client.GetSharedOutputImageWithResponse(ctx, path.Base(dir), file, nil)
 		check(err)
 		if got := magic(image.Body); image.StatusCode() != 200 || got != upload.magic {
 			fail("%s: image answered %d with %s bytes, expected %s", upload.label, image.StatusCode(), got, upload.magic)

@@ -13,7 +13,7 @@ import time
 import uuid
 
 from image_processor_client import AuthenticatedClient
-from image_processor_client.api.outputs import get_output_csv, get_output_image
+from image_processor_client.api.outputs import get_output_csv, get_shared_output_image
 from image_processor_client.api.requests import get_status, upload_csv
 from image_processor_client.models import Error, OutputFormat, RequestStatus, StatusView, UploadAccepted, UploadCsvBody
 from image_processor_client.types import File
@@ -99,8 +99,10 @@ def main() -> None:
         output_url = status.products.items[0].images[0].output_url
         if not output_url:
             fail(f"{label}: the first image has no output_url")
+        # Outputs are shared by the tenant's requests (docs/reuse.md): /images/o/{scope}/{file}.
+        scope, file = output_url.split("?")[0].rsplit("/", 2)[1:]
         # openapi-python-client 0.29 knows no image/* media type: the bytes are the response's content.
-        image = get_output_image.sync_detailed(request_id, output_url.rsplit("/", 1)[1], client=client)
+        image = get_shared_output_image.sync_detailed(scope, file, client=client)
         if image.status_code != 200 or magic(image.content) != expected:
             fail(f"{label}: image answered {image.status_code} with {magic(image.content)} bytes, expected {expected}")
         summary[label] = {"request_id": str(request_id), "csv_rows": len(rows) - 1, "image": expected}

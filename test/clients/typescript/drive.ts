@@ -102,8 +102,10 @@ for (const upload of uploads) {
 
   const outputUrl = status.products.items[0]?.images[0]?.output_url
   if (!outputUrl) fail(`${upload.label}: the first image has no output_url`)
-  const image = await client.GET('/images/{request_id}/{file}', {
-    params: { path: { request_id: id, file: outputUrl.slice(outputUrl.lastIndexOf('/') + 1) } },
+  // Outputs are shared by the tenant's requests (docs/reuse.md): /images/o/{scope}/{file}.
+  const [scope, file] = new URL(outputUrl).pathname.split('/').slice(-2) as [string, string]
+  const image = await client.GET('/images/o/{scope}/{file}', {
+    params: { path: { scope, file } },
     parseAs: 'arrayBuffer'
   })
   const kind = image.data ? magic(new Uint8Array(image.data)) : 'no'
