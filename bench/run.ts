@@ -213,7 +213,8 @@ async function largeRun(results: Record<string, unknown>, sizes: number[]): Prom
   await mkdir(dir, { recursive: true })
   await sharp(path.join(CORPUS, 'rocket.jpg')).resize(48, 32).jpeg({ quality: 80 }).toFile(path.join(dir, 'tiny.jpg'))
   const server = await serve(dir)
-  // Distinct URLs (query string) of one small image: the request's size is real, the compression cheap.
+  // Distinct URLs (query string) of one small image: the request's size is real, the compression cheap. Every
+  // image is made (reuse=false): with reuse, all but the first would be the same content, not what this measures.
   const csvFor = (n: number) =>
     csvOf(
       Array.from({ length: n }, (_, i) => [
@@ -227,7 +228,7 @@ async function largeRun(results: Record<string, unknown>, sizes: number[]): Prom
     const runs: Record<number, Awaited<ReturnType<typeof endToEnd>>> = {}
     for (const n of sizes) {
       const csv = csvFor(n)
-      const e2e = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(n) })
+      const e2e = await endToEnd(csv, { MAX_IMAGES_PER_REQUEST: String(n) }, undefined, { reuse: 'false' })
       runs[n] = e2e
       rows.push(
         [

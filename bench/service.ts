@@ -70,7 +70,8 @@ const STATUS_PROBE_MS = 500
 export async function endToEnd(
   csv: string,
   env: Record<string, string> = {},
-  imageHost?: { cpuSeconds: () => number }
+  imageHost?: { cpuSeconds: () => number },
+  fields: Record<string, string> = {}
 ) {
   // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
   const defaults = loadConfig({})
@@ -95,6 +96,7 @@ export async function endToEnd(
     await delay(8000)
     const idle = { workerRssMb: rssMb(worker), apiRssMb: rssMb(api), pssMb: pssMb(worker) + pssMb(api), justStarted }
     const form = new FormData()
+    for (const [name, value] of Object.entries(fields)) form.append(name, value)
     form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
     const cpu0 = {
       worker: treeCpuSeconds(worker),

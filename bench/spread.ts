@@ -23,6 +23,7 @@ export async function spread(results: Record<string, unknown>, unitSizes: number
     try {
       const t0 = performance.now()
       const form = new FormData()
+      form.append('reuse', 'false') // one image under many URLs: each is to be made, as the spread assumes
       form.append(
         'file',
         new Blob([csvOf(Array.from({ length: IMAGES }, (_, i) => [i + 1, `SKU${i}`, [`${url}/img?${tag}=${i}`]]))], {
