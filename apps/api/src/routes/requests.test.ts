@@ -251,3 +251,30 @@ t.test('an API that dies inside a cancel or a retry: the sweep carries it out', 
   t.equal((await requests.jobs.units(retried))[1]?.claims, 0, 'a second sweep changes nothing')
   t.match(await requests.jobs.finisher(retried), { state: 'waiting', barrier: { needed: 1 } })
 })
+
+t.test(
+  'a cancel while a retry is being set up is a 409; once the sweep carries the retry out, it cancels',
+  async (t) => {
+    const { app, requests } = await specApp(t, { WORK_UNIT_SIZE: '2' })
+    const id = await uploaded(app, 3)
+    await worked(requests, id, (i) => (i === 2 ? 'failed' : 'succeeded'))
+    const plan = { units: [{ n: 1, slots: [0] }], images: 1 }
+    const died = async () => {
+      throw new Error('the API died here')
+    }
+    await t.rejects(requests.management.retry((await requests.find(id))!, plan, { afterRetry: died }))
+    t.equal((await requests.jobs.finisher(id))?.state, 'done', 'its finisher was not reopened yet')
+    const refused = await post(app, id, 'cancel')
+    t.equal(refused.statusCode, 409)
+    t.match(refused.json().message, /a retry is being set up/)
+    t.equal(await requests.management.cancel(id), false, 'the store refuses it too')
+    t.equal((await requests.find(id))?.status, 'Processing')
+    await requests.management.settleInterrupted(new Date(Date.now() + 60_000))
+    t.equal((await post(app, id, 'cancel')).statusCode, 202, 'carried out: now it may be cancelled')
+    t.equal((await requests.jobs.finisher(id))?.state, 'pending', 'its finisher is due, to wind the cancel up')
+    t.same(
+      (await requests.jobs.units(id)).map((u) => u.state),
+      ['done', 'cancelled']
+    )
+  }
+)

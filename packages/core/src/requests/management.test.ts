@@ -15,6 +15,7 @@ t.test('final statuses, and which requests can be cancelled', async (t) => {
   t.equal(cancelRefusal({ request_id: ID, status: 'Processing' }), null)
   t.equal(cancelRefusal({ request_id: ID, status: 'Pending' }), null)
   t.match(cancelRefusal({ request_id: ID, status: 'Completed' }), `request ${ID} is Completed: only a Pending`)
+  t.match(cancelRefusal({ request_id: ID, status: 'Processing', retrying: [1] }), /a retry is being set up/)
 })
 
 t.test('a retry re-queues failed and never done images, per unit; refusals say why', async (t) => {

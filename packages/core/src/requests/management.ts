@@ -14,11 +14,15 @@ export function isFinal(status: string): boolean {
   return (FINAL_STATUSES as readonly string[]).includes(status)
 }
 
-/** Why a request cannot be cancelled (a 409's message), or null when it can. */
-export function cancelRefusal(doc: Pick<VisibleRequest, 'request_id' | 'status'>): string | null {
-  return isFinal(doc.status)
-    ? `request ${doc.request_id} is ${doc.status}: only a Pending or Processing request can be cancelled`
-    : null
+/**
+ * Why a request cannot be cancelled (a 409's message), or null when it can. A retry still being set up (its
+ * `retrying` note) is refused too: the cancel would find no finisher waiting to wind it up.
+ */
+export function cancelRefusal(doc: Pick<VisibleRequest, 'request_id' | 'status' | 'retrying'>): string | null {
+  if (isFinal(doc.status))
+    return `request ${doc.request_id} is ${doc.status}: only a Pending or Processing request can be cancelled`
+  if (doc.retrying) return `request ${doc.request_id}: a retry is being set up; cancel it in a moment`
+  return null
 }
 
 /** What a retry re-queues: per work unit, the slots of its images to do again. */
@@ -43,13 +47,18 @@ export function retryPlan(
     return { refusal: `request ${id} is being cancelled: retry it once its output CSV is written` }
   const plan: RetryPlan = { units: [], images: 0 }
   for (const unit of units) {
-    const slots = unit.images.flatMap((image, slot) => (image.status === 'succeeded' ? [] : [slot]))
+    const slots = failedSlots(unit.images)
     if (slots.length === 0) continue
     plan.units.push({ n: unit.n, slots })
     plan.images += slots.length
   }
   if (plan.images === 0) return { refusal: `request ${id} has no failed images: there is nothing to retry` }
   return plan
+}
+
+/** The slots of a unit's images a retry does again: every one not succeeded (failed, or never done). */
+export function failedSlots(images: readonly Pick<ImageRecord, 'status'>[]): number[] {
+  return images.flatMap((image, slot) => (image.status === 'succeeded' ? [] : [slot]))
 }
 
 /** A unit's images with `slots` made pending again (what the failed run recorded of them is dropped). */

@@ -3,7 +3,7 @@
  * re-queueing what a finished one did not do. The decisions are in requests/management.ts.
  */
 import type { Collection, Filter } from 'mongodb'
-import { type ListPosition, type RetryPlan, requeued } from '../requests/management.ts'
+import { failedSlots, type ListPosition, type RetryPlan, requeued } from '../requests/management.ts'
 import type { RequestDocument, VisibleRequest } from '../requests/records.ts'
 import { HIDDEN } from './creation.ts'
 import type { Jobs } from './jobs.ts'
@@ -61,8 +61,9 @@ export interface ManagementPauses {
 /**
  * Cancels a Pending or Processing request: first the one transition to Cancelled (so no finisher can complete it
  * any more), then its units, so none is claimed again and a holder stops at its next fenced write; its finisher
- * becomes due and writes the output CSV of what was done. False if the request had reached a final status. An
- * API that dies in between leaves it to settleInterrupted.
+ * becomes due and writes the output CSV of what was done. False if the request had reached a final status, or a
+ * retry is still being set up (its finisher may not be waiting yet, so nothing would finish the cancel). An API
+ * that dies in between leaves it to settleInterrupted.
  */
 export async function cancelRequest(
   parts: ManagementParts,
@@ -71,7 +72,7 @@ export async function cancelRequest(
   pauses: ManagementPauses = {}
 ): Promise<boolean> {
   const result = await parts.requests.updateOne(
-    { request_id: requestId, status: { $in: ['Pending', 'Processing'] } },
+    { request_id: requestId, status: { $in: ['Pending', 'Processing'] }, retrying: { $exists: false } },
     { $set: { status: 'Cancelled', cancelled_at: now, completed_at: now, updated_at: now } }
   )
   if (result.modifiedCount !== 1) return false
@@ -114,15 +115,19 @@ export async function retryRequest(
 
 /**
  * The job writes of a retry's round, each once per round (so a sweep may repeat them): the finisher waits for
- * `units`, each re-queued with its images not succeeded made pending; then the request's note goes.
+ * `units`, each re-queued with its images not succeeded made pending; then the request's note goes. Each write
+ * first checks the request is still Processing in that round, so nothing is re-queued once it has moved on.
  */
 async function requeueRound(parts: ManagementParts, requestId: string, round: number, units: number[]) {
+  const current = async () =>
+    (await parts.requests.countDocuments({ request_id: requestId, status: 'Processing', round }, { limit: 1 })) === 1
+  if (!(await current())) return
   await parts.jobs.reopenFinisher(requestId, units.length, round)
   const images = await parts.jobs.unitImages(requestId, units)
   for (const n of units) {
     const unit = images.get(n) ?? []
-    const slots = unit.flatMap((image, slot) => (image.status === 'succeeded' ? [] : [slot]))
-    await parts.jobs.requeueUnit(requestId, n, requeued(unit, slots), round)
+    if (!(await current())) return
+    await parts.jobs.requeueUnit(requestId, n, requeued(unit, failedSlots(unit)), round)
   }
   await parts.requests.updateOne({ request_id: requestId, round }, { $unset: { retrying: '' } })
 }
