@@ -47,7 +47,7 @@ t.test(
     t.equal(first.status.counts.reused, 0, 'nothing to reuse the first time')
     t.same(host.counts, { full: N, conditional: 0, notModified: 0 })
     t.ok(
-      first.images.every((i) => /\/images\/o\/[0-9a-f]{32}\/[0-9a-f]{64}-[0-9a-f]{16}\.webp$/.test(i.output_url!)),
+      first.images.every((i) => /\/images\/o\/[0-9a-f]{32}\/[0-9a-f]{64}\.webp$/.test(i.output_url!)),
       'outputs are content-addressed'
     )
     const firstBytes = await Promise.all(first.images.map((i) => bytesAt(i.output_url!)))

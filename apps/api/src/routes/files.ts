@@ -121,7 +121,10 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: [],
         params: Type.Object({
           scope: Type.String({ pattern: CONTENT_SCOPE_PATTERN, description: "The tenant's scope" }),
-          file: Type.String({ pattern: CONTENT_FILE_PATTERN, description: '<source sha256>-<settings hash>.<ext>' })
+          file: Type.String({
+            pattern: CONTENT_FILE_PATTERN,
+            description: '<name>.<ext>, the name a keyed HMAC of the source and its settings'
+          })
         }),
         querystring: SignedQuery,
         headers: Conditions,

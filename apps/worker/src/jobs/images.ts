@@ -5,6 +5,7 @@ import {
   imagesRecorded,
   type Metrics,
   optionsHash,
+  outputNameKey,
   outputSpecHash,
   possibleImageKeys,
   type RequestStore,
@@ -200,7 +201,8 @@ async function reuseScope(deps: ImagesDeps, requestId: string, unit: UnitData): 
   const scope = tenantScope(deps.reuse.secret, doc.owner)
   const specs = unit.outputs ? unit.outputs.map(outputSpecHash) : [optionsHash(unit.options)]
   const urls = unit.images.flatMap((image) => (image.status === 'pending' ? [image.url] : []))
-  return { index: await deps.reuse.index.forUnit(scope, urls, specs), scope }
+  const nameKey = outputNameKey(deps.reuse.secret, doc.owner)
+  return { index: await deps.reuse.index.forUnit(scope, urls, specs), scope, nameKey }
 }
 
 /** Records of the `slots` whose output is already stored, by slot, found by the keys it can have. */

@@ -8,7 +8,7 @@ import type { ReuseKind } from './decision.ts'
  * the image, and what making it cost (so a reuse can say what it saved).
  */
 export interface OutputEntry {
-  /** The storage key, `o/<scope>/<sha256>-<spec>.<ext>`. */
+  /** The storage key, `o/<scope>/<name>.<ext>` (contentKey). */
   key: string
   scope: string
   sha256: string

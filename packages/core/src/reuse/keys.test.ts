@@ -7,6 +7,7 @@ import {
   contentKey,
   isContentKey,
   optionsHash,
+  outputNameKey,
   outputSpecHash,
   sha256Hex,
   tenantScope
@@ -57,11 +58,21 @@ t.test("an output's hash leaves out its name and preset", async (t) => {
   t.not(outputSpecHash(spec), optionsHash(DEFAULT_OPTIONS))
 })
 
-t.test('content keys: scope, source hash and spec hash, served by their own file pattern', async (t) => {
+t.test('content keys: the scope, and a name keyed per tenant, served by their own file pattern', async (t) => {
   const sha = sha256Hex(Buffer.from('image bytes'))
   t.match(sha, /^[0-9a-f]{64}$/)
-  const key = contentKey('0'.repeat(32), sha, 'a'.repeat(16), 'webp')
-  t.equal(key, `o/${'0'.repeat(32)}/${sha}-${'a'.repeat(16)}.webp`)
+  const scope = tenantScope(secret, 'key:aaaa')
+  const nameKey = outputNameKey(secret, 'key:aaaa')
+  const key = contentKey(scope, nameKey, sha, 'a'.repeat(16), 'webp')
+  t.equal(contentKey(scope, nameKey, sha, 'a'.repeat(16), 'webp'), key, 'deterministic: stable URLs')
+  t.match(key, new RegExp(`^o/${scope}/[0-9a-f]{64}\\.webp$`))
+  t.notOk(key.includes(sha), 'the source hash is not in the URL')
+  t.notOk(key.includes('a'.repeat(16)), 'nor the settings hash')
+  t.notOk(key.includes(nameKey.slice(0, 16)), 'nor the name key')
+  t.not(nameKey.slice(0, 32), scope, 'the name key is not the scope')
+  t.not(contentKey(scope, nameKey, sha, 'b'.repeat(16), 'webp'), key, 'other settings, another name')
+  t.not(contentKey(scope, outputNameKey(secret, 'key:bbbb'), sha, 'a'.repeat(16), 'webp'), key, 'keyed per tenant')
+  t.not(contentKey(scope, outputNameKey('another-secret-of-16', 'key:aaaa'), sha, 'a'.repeat(16), 'webp'), key)
   t.ok(isContentKey(key))
   t.notOk(isContentKey('2f1c7e0e-0000-4000-8000-000000000000/0.webp'))
   t.match(key.split('/')[2]!, new RegExp(CONTENT_FILE_PATTERN))

@@ -4,16 +4,17 @@ import { EXTENSIONS } from '../outputs/formats.ts'
 import type { ProcessingOptions } from '../requests/contracts.ts'
 
 /**
- * Content-addressed outputs (docs/reuse.md): an output's key is `o/<tenant scope>/<source sha256>-<spec hash>.<ext>`,
- * so the same source bytes made by the same settings for the same tenant are one stored object, with one URL
- * across requests and runs.
+ * Content-addressed outputs (docs/reuse.md): an output's key is `o/<tenant scope>/<name>.<ext>`, the name an HMAC
+ * of the source sha256 and the spec hash under the tenant's name key, so the same source bytes made by the same
+ * settings for the same tenant are one stored object, with one URL across requests and runs.
  */
 
 /**
- * Bump when the encoder's behaviour changes (sharp/libvips upgrade, encoder table, quality search): every spec hash
- * changes with it, so outputs are made again instead of reusing what the old encoder made.
+ * Bump when the encoder's behaviour changes (sharp/libvips upgrade, encoder table, quality search) or the output
+ * keys are named differently: every spec hash changes with it, so outputs are made again instead of reusing what
+ * the old encoder made or what is stored under the old names.
  */
-export const ENCODER_VERSION = 1
+export const ENCODER_VERSION = 2
 
 /**
  * A tenant's scope: an HMAC of its id (the request's owner; '' without API keys, one tenant), keyed from
@@ -21,11 +22,23 @@ export const ENCODER_VERSION = 1
  * not guessable, so a content-addressed URL stays a capability even to someone who holds the source image.
  */
 export function tenantScope(secret: string, owner: string | undefined): string {
-  const key = createHmac('sha256', secret).update('imgproc output scope').digest()
+  return tenantHmac(secret, 'imgproc output scope', owner).slice(0, 32)
+}
+
+/**
+ * A tenant's name key: keys its output file names, under a label of its own. The scope is in every URL the tenant
+ * hands out; this key never leaves the worker, so holding one URL does not let anyone compute another from a
+ * source image's sha256 and the (public) settings hash.
+ */
+export function outputNameKey(secret: string, owner: string | undefined): string {
+  return tenantHmac(secret, 'imgproc output name', owner)
+}
+
+function tenantHmac(secret: string, label: string, owner: string | undefined): string {
+  const key = createHmac('sha256', secret).update(label).digest()
   return createHmac('sha256', key)
     .update(owner ?? '')
     .digest('hex')
-    .slice(0, 32)
 }
 
 /** JSON with object keys sorted at every level: the same settings always hash the same. */
@@ -58,10 +71,18 @@ export function outputSpecHash(output: ResolvedOutput): string {
 }
 
 export const CONTENT_SCOPE_PATTERN = '^[0-9a-f]{32}$'
-export const CONTENT_FILE_PATTERN = `^[0-9a-f]{64}-[0-9a-f]{16}\\.(${Object.values(EXTENSIONS).join('|')})$`
+export const CONTENT_FILE_PATTERN = `^[0-9a-f]{64}\\.(${Object.values(EXTENSIONS).join('|')})$`
 
-export function contentKey(scope: string, sha256: string, specHash: string, extension: string): string {
-  return `o/${scope}/${sha256}-${specHash}.${extension}`
+/** Deterministic (stable URLs), and keyed by `nameKey` (outputNameKey) so it cannot be computed from the source. */
+export function contentKey(
+  scope: string,
+  nameKey: string,
+  sha256: string,
+  specHash: string,
+  extension: string
+): string {
+  const name = createHmac('sha256', nameKey).update(`${sha256}-${specHash}`).digest('hex')
+  return `o/${scope}/${name}.${extension}`
 }
 
 /** Whether a storage key is a content-addressed (shared) output rather than a file of one request. */

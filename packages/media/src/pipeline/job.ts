@@ -32,4 +32,6 @@ export interface ReuseScope {
   index: ReuseLookups
   /** tenantScope(WEBHOOK_SECRET, the request's owner): in every key and every lookup. */
   scope: string
+  /** outputNameKey(WEBHOOK_SECRET, the request's owner): keys the output file names, never handed out. */
+  nameKey: string
 }

@@ -100,8 +100,8 @@ async function made(
   sha256: string,
   download_ms: number
 ): Promise<ImageRecord> {
-  const { index, scope } = job.reuse
-  const keyOf = (i: number, extension: string) => contentKey(scope, sha256, specs[i]!, extension)
+  const { index, scope, nameKey } = job.reuse
+  const keyOf = (i: number, extension: string) => contentKey(scope, nameKey, sha256, specs[i]!, extension)
   const record = await makeOutputs(job, answer.body, download_ms, deps, keyOf)
   if (record.status !== 'succeeded') return record
   const now = new Date()
