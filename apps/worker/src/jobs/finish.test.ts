@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { type ImageRecord, imagesRecorded, type UnitData, unitArrival } from '@imgproc/core'
+import { type ImageRecord, imagesRecorded, retryPlan, type UnitData, unitArrival } from '@imgproc/core'
 import pino from 'pino'
 import t from 'tap'
 import { type JobFixture, jobFixture } from '../../../../test/support/job-fixture.ts'
@@ -126,4 +126,34 @@ t.test('a finisher whose request document is gone fails with the reason', async 
     kind: 'failed',
     reason: 'the request document does not exist (its upload never completed)'
   })
+})
+
+// Last: the retry leaves a re-queued unit that an images claim of a later test would take.
+t.test('a cancelled request: its request.cancelled is queued even if a retry lands right after the CSV', async (t) => {
+  const id = await unitsArrived(fx, 2, { webhookUrl: 'https://hooks.example/c' })
+  t.ok(await fx.store.management.cancel(id))
+  const claim = await fx.claim<Finisher>('finish')
+  const retried: boolean[] = []
+  const outcome = await processor({
+    afterSettle: async () => {
+      const doc = (await fx.store.find(id))!
+      const plan = retryPlan(doc, await fx.store.jobs.unitImagesOf(id))
+      if (!('refusal' in plan)) retried.push(await fx.store.management.retry(doc, plan))
+    }
+  }).process(claim.context)
+  t.same(outcome, { kind: 'done' })
+  t.same(retried, [true], 'the retry landed between the settled CSV and the event')
+  t.match(await fx.store.find(id), { status: 'Processing', round: 1 })
+  t.match(await fx.store.jobs.delivery(id, 0), {
+    data: {
+      type: 'request.cancelled',
+      request: {
+        request_id: id,
+        status: 'Cancelled',
+        images: { succeeded: 1, failed: 1 },
+        output_csv: `http://127.0.0.1:3000/requests/${id}/output.csv`
+      }
+    }
+  })
+  await claim.end(outcome)
 })

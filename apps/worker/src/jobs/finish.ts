@@ -21,6 +21,8 @@ export interface FinishDeps {
   metrics: Metrics
   /** A pause after the claim, before the output CSV (crash tests; none otherwise). */
   beforeCsv?: (requestId: string) => Promise<void>
+  /** A pause after a cancelled request's CSV is settled, before its event is queued (race tests; none otherwise). */
+  afterSettle?: (requestId: string) => Promise<void>
 }
 
 /**
@@ -61,7 +63,10 @@ export function finishProcessor(deps: FinishDeps): Processor<Record<string, neve
           ctx.log.info({ succeeded: summary.succeeded, failed: summary.failed }, 'request cancelled')
           deps.metrics.requestsFinished.inc({ status: 'Cancelled' })
         }
-        doc = (await deps.store.find(requestId)) ?? doc
+        await deps.afterSettle?.(requestId)
+        // The event is of what was just written: a retry may already have moved the request on (it may once the
+        // CSV exists), and its round's event must still be sent.
+        doc = { ...doc, images: summary, output_csv }
       }
       await queueDelivery(deps.store, doc)
       return { kind: 'done' }
