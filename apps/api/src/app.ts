@@ -6,6 +6,7 @@ import {
   type Config,
   type CreationPauses,
   createMetrics,
+  type ManagementPauses,
   type Metrics,
   type QuotaStore,
   type RequestStore,
@@ -35,6 +36,7 @@ declare module 'fastify' {
     quotas: QuotaStore
     metrics: Metrics
     creationPauses: CreationPauses
+    managementPauses: ManagementPauses
   }
 }
 
@@ -45,6 +47,8 @@ export interface AppDeps {
   quotas: QuotaStore
   /** Pauses inside request creation: only the crash test's entry point passes any (test/support/gated-api.ts). */
   creationPauses?: CreationPauses
+  /** Pauses inside cancel and retry: only specs pass any. */
+  managementPauses?: ManagementPauses
 }
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}) {
@@ -66,6 +70,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   )
   app.decorate('storage', deps.storage)
   app.decorate('creationPauses', deps.creationPauses ?? {})
+  app.decorate('managementPauses', deps.managementPauses ?? {})
   await app.register(sensible)
   // First, so that every route and plugin after it answers errors through it.
   await app.register(errors, { config: deps.config })

@@ -6,7 +6,14 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { type Config, type CreationPauses, loadConfig, QuotaStore, RequestStore } from '@imgproc/core'
+import {
+  type Config,
+  type CreationPauses,
+  loadConfig,
+  type ManagementPauses,
+  QuotaStore,
+  RequestStore
+} from '@imgproc/core'
 import { FileStorage, type Storage } from '@imgproc/storage'
 import { type Db, MongoClient } from 'mongodb'
 import { buildApp } from '../src/app.ts'
@@ -30,7 +37,12 @@ export interface SpecApp {
 export async function specApp(
   t: { teardown(fn: () => unknown): void },
   env: Record<string, string> = {},
-  deps: { requests?: RequestStore; storage?: Storage; creationPauses?: CreationPauses } = {}
+  deps: {
+    requests?: RequestStore
+    storage?: Storage
+    creationPauses?: CreationPauses
+    managementPauses?: ManagementPauses
+  } = {}
 ): Promise<SpecApp> {
   const uri = process.env.MONGODB_URI
   if (!uri) throw new Error('MONGODB_URI is not set: run the specs through `npm test`, which starts MongoDB')
@@ -55,7 +67,8 @@ export async function specApp(
     requests: deps.requests ?? requests,
     storage,
     quotas,
-    ...(deps.creationPauses ? { creationPauses: deps.creationPauses } : {})
+    ...(deps.creationPauses ? { creationPauses: deps.creationPauses } : {}),
+    ...(deps.managementPauses ? { managementPauses: deps.managementPauses } : {})
   })
   t.teardown(async () => {
     await app.close()

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { imagesRecorded, type RequestStore, unitArrival } from '@imgproc/core'
+import { imagesRecorded, type ManagementPauses, type RequestStore, unitArrival } from '@imgproc/core'
 import t from 'tap'
 import { csvOf, ERROR_KEYS, multipart, specApp } from '../../test/spec-app.ts'
 
@@ -278,3 +278,19 @@ t.test(
     )
   }
 )
+
+t.test('a request removed by retention right after a cancel or retry decides: a 404, not a 500', async (t) => {
+  const pauses: ManagementPauses = {}
+  const { app, requests } = await specApp(t, { WORK_UNIT_SIZE: '2' }, { managementPauses: pauses })
+  const removed = async (id: string) => requests.remove(id)
+  pauses.afterCancel = removed
+  const cancelled = await uploaded(app, 2)
+  const cancel = await post(app, cancelled, 'cancel')
+  t.equal(cancel.statusCode, 404)
+  t.same(Object.keys(cancel.json()).sort(), ERROR_KEYS)
+
+  pauses.afterRetry = removed
+  const retried = await uploaded(app, 2)
+  await worked(requests, retried, () => 'failed')
+  t.equal((await post(app, retried, 'retry')).statusCode, 404)
+})

@@ -34,8 +34,14 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!doc || (withKeys && doc.owner !== request.tenant)) throw app.httpErrors.notFound(`no request with id ${id}`)
     return doc
   }
+  /** The request as it is now; retention may have removed it since the decision, which is a 404 like any other. */
+  const current = async (id: string): Promise<VisibleRequest> => {
+    const doc = await app.requests.find(id)
+    if (!doc) throw app.httpErrors.notFound(`no request with id ${id}`)
+    return doc
+  }
   const summary = async (id: string) => {
-    const doc = (await app.requests.find(id))!
+    const doc = await current(id)
     return requestSummary(doc, await app.requests.imagesNow(doc))
   }
 
@@ -90,7 +96,10 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
           400: described(ErrorBody, 'The request id is not a UUID'),
           401: unauthorized,
           404: notFound,
-          409: described(ErrorBody, 'The request is Completed, Failed or Cancelled already'),
+          409: described(
+            ErrorBody,
+            'The request is Completed, Failed or Cancelled already, or a retry is being set up'
+          ),
           503: unavailable
         }
       }
@@ -101,8 +110,8 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const refusal = cancelRefusal(doc)
       if (refusal) return reply.conflict(refusal)
       // It may have finished since it was read: the store's transition decides.
-      if (!(await app.requests.management.cancel(id)))
-        return reply.conflict(cancelRefusal((await app.requests.find(id))!) ?? '')
+      if (!(await app.requests.management.cancel(id, app.managementPauses)))
+        return reply.conflict(cancelRefusal(await current(id)) ?? `request ${id} changed while it was being cancelled`)
       request.log.info({ request_id: id }, 'request cancelled')
       return reply.code(202).send(await summary(id))
     }
@@ -160,7 +169,7 @@ const requestRoutes: FastifyPluginAsyncTypebox = async (app) => {
             `${what} would pass the budget of ${budget.limit} images per day (QUOTA_IMAGES_PER_DAY); retry in ${budget.retryAfterS} s`
           )
       }
-      if (!(await app.requests.management.retry(doc, plan))) {
+      if (!(await app.requests.management.retry(doc, plan, app.managementPauses))) {
         await app.quotas.giveBack(request.tenant, 'images_per_day', plan.images, budget.windowStart)
         return reply.conflict(`request ${id} changed while it was being retried (retried or cancelled meanwhile)`)
       }
