@@ -17,7 +17,7 @@ import {
   RequestStore
 } from '@imgproc/core'
 import { FileStorage } from '@imgproc/storage'
-import { MongoClient } from 'mongodb'
+import { type Db, MongoClient } from 'mongodb'
 import { Claim } from '../../apps/worker/src/claim.ts'
 import { mongoUri } from './database.ts'
 
@@ -31,6 +31,8 @@ interface ClaimOptions {
 }
 
 export interface JobFixture {
+  /** The fixture's own database, for the other stores a spec needs (the reuse index). */
+  db: Db
   store: RequestStore
   storage: FileStorage
   dir: string
@@ -61,6 +63,7 @@ export async function jobFixture(t: { teardown(fn: () => unknown): void }, log: 
   await store.ensureIndexes()
   let claims = 0
   return {
+    db,
     store,
     storage: new FileStorage(dir),
     dir,

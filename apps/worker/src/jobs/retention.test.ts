@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { objectMeta, type SweepData } from '@imgproc/core'
+import { type OutputEntry, objectMeta, ReuseIndex, type SweepData } from '@imgproc/core'
 import pino from 'pino'
 import t from 'tap'
 import { jobFixture } from '../../../../test/support/job-fixture.ts'
@@ -70,4 +70,42 @@ t.test('a sweep that keeps dying skips a run rather than giving up for good', as
   const claim = await fx.claim<SweepData>('retention', { at: new Date(Date.now() + 61_000) })
   const outcome = await sweep(1).exhausted(claim.context, 'abandoned')
   t.match(outcome, { kind: 'retry', forgetCrashes: true })
+})
+
+t.test("a worker's clock behind the API's does not cost a kept request its shared outputs", async (t) => {
+  const index = new ReuseIndex(fx.db)
+  await index.ensureIndexes()
+  // The oldest request kept: the API created it two days ago by its clock, and it finished half a day ago.
+  const kept = await request(DAY / 2)
+  const created = new Date(Date.now() - 2 * DAY)
+  await fx.store.requests.updateOne({ request_id: kept }, { $set: { created_at: created } })
+  const entry = (key: string): OutputEntry => ({
+    key,
+    scope: '0'.repeat(32),
+    sha256: key,
+    spec: 'a'.repeat(16),
+    output: { format: 'webp', width: 1, height: 1, bytes: 4 },
+    source: { bytes: 4, width: 1, height: 1, format: 'jpeg' },
+    cpu_ms: 1
+  })
+  const [used, unused] = ['o/s/used.webp', 'o/s/unused.webp']
+  // A worker whose clock is ten minutes behind the API's referred to `used` for that request.
+  t.ok(await index.record(entry(used), new Date(created.getTime() - 10 * 60_000)))
+  t.ok(await index.record(entry(unused), new Date(Date.now() - 3 * DAY)))
+  for (const key of [used, unused]) await fx.storage.put(key, Buffer.from('webp'), objectMeta(key))
+
+  // After the sweeps above, this one is due once their leases and periods are over.
+  const claim = await fx.claim<SweepData>('retention', { at: new Date(Date.now() + 10 * 60_000) })
+  const sweepWithReuse = retentionProcessor({
+    store: fx.store,
+    storage: fx.storage,
+    reuse: index,
+    days: 1,
+    everyMs: 60_000
+  })
+  t.ok(await claim.end(await sweepWithReuse.process(claim.context)))
+  t.equal(await index.outputs.countDocuments({ _id: unused }), 0, 'an output nobody refers to goes')
+  t.notOk(existsSync(path.join(fx.dir, unused)))
+  t.equal(await index.outputs.countDocuments({ _id: used }), 1, 'the one the kept request uses stays')
+  t.ok(existsSync(path.join(fx.dir, used)), 'with its object')
 })

@@ -58,9 +58,16 @@ export function retentionProcessor(deps: RetentionDeps): Processor<SweepData> {
 }
 
 /**
+ * How far apart the API's clock (a request's created_at) and a worker's (an output's last_ref_at) may be before
+ * retention could remove an output a kept request uses (docs/reuse.md). Keeping an unused output an hour longer
+ * costs nothing; removing a used one loses a customer's image.
+ */
+export const CLOCK_SKEW_MARGIN_MS = 3_600_000
+
+/**
  * Shared outputs no kept request refers to: those whose newest reference is older than both the cutoff and the
- * oldest request kept (a request refers to its outputs after it is created). Each is marked first, so no new
- * reference can land on it, then its object goes, then its entry.
+ * oldest request kept (a request refers to its outputs after it is created), less CLOCK_SKEW_MARGIN_MS. Each is
+ * marked first, so no new reference can land on it, then its object goes, then its entry.
  */
 async function removeUnreferenced(
   deps: RetentionDeps,
@@ -69,7 +76,7 @@ async function removeUnreferenced(
   signal: AbortSignal
 ): Promise<number> {
   const oldest = await deps.store.oldestCreatedAt()
-  const before = oldest && oldest < cutoff ? oldest : cutoff
+  const before = new Date((oldest && oldest < cutoff ? oldest : cutoff).getTime() - CLOCK_SKEW_MARGIN_MS)
   let removed = 0
   for (;;) {
     const keys = await reuse.claimUnreferenced(before, 100)
