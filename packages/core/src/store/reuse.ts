@@ -49,13 +49,7 @@ export class ReuseIndex {
   }
 
   async source(scope: string, url: string): Promise<SourceValidators | null> {
-    const doc = await this.sources.findOne({ _id: sourceId(scope, url) })
-    if (!doc) return null
-    return {
-      sha256: doc.sha256,
-      ...(doc.etag && { etag: doc.etag }),
-      ...(doc.last_modified && { last_modified: doc.last_modified })
-    }
+    return validatorsOfDoc(await this.sources.findOne({ _id: sourceId(scope, url) }))
   }
 
   async rememberSource(scope: string, url: string, validators: SourceValidators, now = new Date()): Promise<void> {
