@@ -1,4 +1,3 @@
-import type { Compliance } from '../output-sets/compliance.ts'
 import type { ImageStats } from '../requests/contracts.ts'
 import type { ImageRecord, OutputRecord } from '../requests/records.ts'
 import type { ReuseKind } from './decision.ts'
@@ -13,15 +12,8 @@ export interface OutputEntry {
   scope: string
   sha256: string
   spec: string
-  output: {
-    format: string
-    width: number
-    height: number
-    bytes: number
-    quality?: number
-    score?: number
-    compliance?: Compliance
-  }
+  /** The output as its record states it, less the labels a request gives it (its name and storage key). */
+  output: Omit<OutputRecord, 'name' | 'file'>
   /** The source it was made from. */
   source: { bytes: number; width: number; height: number; format: string }
   kept_original?: boolean
