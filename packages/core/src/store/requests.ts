@@ -26,6 +26,15 @@ import {
   settleCreations
 } from './creation.ts'
 import { Jobs } from './jobs.ts'
+import {
+  type CancelledSet,
+  expiredBefore,
+  type FinalSet,
+  finishRequest,
+  markStarted,
+  oldestCreatedAt,
+  settleCancelled
+} from './lifecycle.ts'
 import { LIST_INDEXES, RequestManagement } from './management.ts'
 import { insertOnce } from './mongo.ts'
 import { WorkQueue } from './queue.ts'
@@ -211,40 +220,18 @@ export class RequestStore {
   }
 
   /** The first claimed unit moves the request from Pending to Processing (once). */
-  async markStarted(requestId: string, now = new Date()): Promise<void> {
-    await this.requests.updateOne(
-      { request_id: requestId, status: 'Pending' },
-      { $set: { status: 'Processing', started_at: now, updated_at: now } }
-    )
+  markStarted(requestId: string, now = new Date()): Promise<void> {
+    return markStarted(this.requests, requestId, now)
   }
 
   /** The one transition to a final status; false if the request had reached one already. */
-  async finish(
-    requestId: string,
-    set: Pick<RequestDocument, 'status' | 'images'> & Partial<Pick<RequestDocument, 'output_csv' | 'error'>>,
-    now = new Date()
-  ): Promise<boolean> {
-    const result = await this.requests.updateOne(
-      { request_id: requestId, status: { $in: ['Pending', 'Processing'] } },
-      { $set: { ...set, completed_at: now, updated_at: now }, $min: { started_at: now } }
-    )
-    return result.modifiedCount === 1
+  finish(requestId: string, set: FinalSet, now = new Date()): Promise<boolean> {
+    return finishRequest(this.requests, requestId, set, now)
   }
 
-  /**
-   * A cancelled request's finisher has written what was done: its summary and output CSV, once (false if
-   * another run of it got there first, or the request is no longer Cancelled).
-   */
-  async settleCancelled(
-    requestId: string,
-    set: Pick<RequestDocument, 'images' | 'output_csv'>,
-    now = new Date()
-  ): Promise<boolean> {
-    const result = await this.requests.updateOne(
-      { request_id: requestId, status: 'Cancelled', output_csv: { $exists: false } },
-      { $set: { ...set, updated_at: now } }
-    )
-    return result.modifiedCount === 1
+  /** A cancelled request's summary and output CSV, once; false if already written or no longer Cancelled. */
+  settleCancelled(requestId: string, set: CancelledSet, now = new Date()): Promise<boolean> {
+    return settleCancelled(this.requests, requestId, set, now)
   }
 
   /** Requests still in the system, by status: index-only counts over the backlog (see metrics). */
@@ -262,32 +249,14 @@ export class RequestStore {
     return insertOnce(this.webhookEvents, event)
   }
 
-  /**
-   * The retention sweep's work list: finished requests whose completion is older than `cutoff`, and requests
-   * still Pending that were created before it. (An upload that died halfway is settled by settleCreations.)
-   */
-  async expiredBefore(cutoff: Date, limit: number): Promise<string[]> {
-    const finished = await this.requests
-      .find(
-        { status: { $in: ['Completed', 'Failed', 'Cancelled'] }, completed_at: { $lt: cutoff } },
-        { projection: { request_id: 1 }, limit }
-      )
-      .toArray()
-    const abandoned = await this.requests
-      .find({ status: 'Pending', created_at: { $lt: cutoff } }, { projection: { request_id: 1 }, limit })
-      .toArray()
-    return [...finished, ...abandoned].slice(0, limit).map((d) => d.request_id)
+  /** The retention sweep's work list: requests finished, or still Pending, before `cutoff`. */
+  expiredBefore(cutoff: Date, limit: number): Promise<string[]> {
+    return expiredBefore(this.requests, cutoff, limit)
   }
 
-  /**
-   * When the oldest request still kept was created (null when none is): every request refers to outputs only after
-   * its creation, so a shared output nobody referred to since then is referred to by no request kept (docs/reuse.md).
-   */
-  async oldestCreatedAt(): Promise<Date | null> {
-    const [doc] = await this.requests
-      .find({}, { projection: { created_at: 1 }, sort: { created_at: 1 }, limit: 1 })
-      .toArray()
-    return doc?.created_at ?? null
+  /** When the oldest request still kept was created (null when none is). */
+  oldestCreatedAt(): Promise<Date | null> {
+    return oldestCreatedAt(this.requests)
   }
 
   /** Removes a request's documents; the request document goes last, so an interrupted removal is found again. */
