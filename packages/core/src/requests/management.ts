@@ -1,11 +1,9 @@
-import Type, { type Static } from 'typebox'
-import { Counts, RequestId, RequestStatus } from './contracts.ts'
-import type { ImageRecord, RequestDocument, VisibleRequest } from './records.ts'
-import { countsOf } from './view.ts'
+import type { RequestStatus } from './contracts.ts'
+import type { ImageRecord, VisibleRequest } from './records.ts'
 
 /**
- * Request management as decisions: which statuses are final, when a request may be cancelled or retried, what a
- * retry re-queues, and the list's contracts and cursor. The store and the routes only carry them out.
+ * Request management as decisions: which statuses are final, when a request may be cancelled or retried, and what
+ * a retry re-queues. The store and the routes only carry them out; the list is in list.ts and cursor.ts.
  */
 
 export const FINAL_STATUSES: readonly RequestStatus[] = ['Completed', 'Failed', 'Cancelled']
@@ -65,66 +63,4 @@ export function failedSlots(images: readonly Pick<ImageRecord, 'status'>[]): num
 export function requeued(images: readonly ImageRecord[], slots: readonly number[]): ImageRecord[] {
   const again = new Set(slots)
   return images.map((image, slot) => (again.has(slot) ? { url: image.url, status: 'pending' } : image))
-}
-
-// The list: GET /requests.
-
-export const ListQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'How many requests to include.' }),
-  cursor: Type.Optional(
-    Type.String({ maxLength: 200, description: "Where to go on from: the previous page's `next_cursor`." })
-  )
-})
-
-const DateTime = Type.String({ format: 'date-time' })
-
-export const RequestSummary = Type.Object(
-  {
-    request_id: RequestId,
-    status: RequestStatus,
-    created_at: DateTime,
-    completed_at: Type.Union([DateTime, Type.Null()]),
-    counts: Counts
-  },
-  { description: 'One request in the list: its status and image counts.' }
-)
-export type RequestSummary = Static<typeof RequestSummary>
-
-export const RequestList = Type.Object(
-  {
-    items: Type.Array(RequestSummary),
-    next_cursor: Type.Union([Type.String(), Type.Null()], {
-      description: 'Pass it as `cursor` for the next page; null on the last page.'
-    })
-  },
-  { description: "The caller's requests, newest first, one page of them." }
-)
-export type RequestList = Static<typeof RequestList>
-
-/** Where a page of the list ends: the last request's creation time and id (ids break ties between equal times). */
-export interface ListPosition {
-  created_at: Date
-  request_id: string
-}
-
-/** An opaque cursor for a list position. */
-export function encodeCursor(at: ListPosition): string {
-  return Buffer.from(`${at.created_at.getTime()}:${at.request_id}`).toString('base64url')
-}
-
-/** The position a cursor names; null for anything that is not one of ours. */
-export function decodeCursor(cursor: string): ListPosition | null {
-  const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (!match) return null
-  return { created_at: new Date(Number(match[1])), request_id: match[2]! }
-}
-
-export function requestSummary(doc: VisibleRequest, images: RequestDocument['images']): RequestSummary {
-  return {
-    request_id: doc.request_id,
-    status: doc.status,
-    created_at: doc.created_at.toISOString(),
-    completed_at: doc.completed_at?.toISOString() ?? null,
-    counts: countsOf(images)
-  }
 }

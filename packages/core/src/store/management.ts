@@ -3,7 +3,8 @@
  * re-queueing what a finished one did not do. The decisions are in requests/management.ts.
  */
 import type { Collection, Filter } from 'mongodb'
-import { failedSlots, type ListPosition, type RetryPlan, requeued } from '../requests/management.ts'
+import type { ListPosition } from '../requests/cursor.ts'
+import { failedSlots, type RetryPlan, requeued } from '../requests/management.ts'
 import type { RequestDocument, VisibleRequest } from '../requests/records.ts'
 import { HIDDEN } from './creation.ts'
 import type { Jobs } from './jobs.ts'
