@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
-import { IMMUTABLE, objectMeta, PRIVATE, signOutputUrl } from '@imgproc/core'
+import { IMMUTABLE, objectMeta, outputCsvKey, PRIVATE, signOutputUrl } from '@imgproc/core'
 import { S3Storage } from '@imgproc/storage/s3'
 import t from 'tap'
 import { ERROR_KEYS, type SpecApp, specApp } from '../../test/spec-app.ts'
@@ -88,6 +88,21 @@ t.test('the output CSV: private, revalidated, downloaded as a file', async (t) =
   })
   t.equal(again.statusCode, 304)
   t.equal(again.headers['cache-control'], PRIVATE)
+})
+
+t.test("a retry's output CSV: its own key, downloaded under the round's name", async (t) => {
+  const spec = await specApp(t)
+  const { id } = await stored(spec)
+  const retried = Buffer.from(
+    'S. No.,Product Name,Input Image Urls,Output Image Urls\n1,Shoe,https://a.example/1.jpg,x\n'
+  )
+  await spec.storage.put(outputCsvKey(id, 1), retried, objectMeta(outputCsvKey(id, 1)))
+  const res = await spec.app.inject(`/requests/${id}/r1/output.csv`)
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, retried.toString())
+  t.match(res.headers, { 'cache-control': PRIVATE, 'content-disposition': `attachment; filename="${id}-r1.csv"` })
+  t.equal((await spec.app.inject(`/requests/${id}/r2/output.csv`)).statusCode, 404, 'a round not run')
+  t.equal((await spec.app.inject(`/requests/${id}/r0/output.csv`)).statusCode, 400, 'round 0 is output.csv')
 })
 
 t.test('missing and malformed: 404 and 400 in the error shape', async (t) => {

@@ -13,7 +13,7 @@ import {
 } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import Type, { type TSchema } from 'typebox'
+import Type, { type TObject, type TSchema } from 'typebox'
 import { isConditional, readPlan, responseHeaders } from '../conditional.ts'
 import { described, unavailable } from '../openapi.ts'
 
@@ -133,56 +133,48 @@ const fileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       handler: (request, reply) => sendObject(app.storage, request, reply, keyOf(request.params))
     })
 
-    app.route({
-      method,
-      url: '/requests/:request_id/output.csv',
-      onRequest: authorise,
-      schema: {
-        operationId: 'getOutputCsv',
-        tags: ['outputs'],
-        summary: 'The output CSV (available once the request is Completed)',
-        description: HEAD_AND_RANGES,
-        security: [],
-        params: Type.Object({ request_id: RequestId }),
-        querystring: SignedQuery,
-        headers: Conditions,
-        response: fileResponses(
-          ['text/csv'],
-          Type.String(),
-          'The output CSV: S. No., Product Name, Input Image Urls, Output Image Urls'
-        )
-      },
-      handler: (request, reply) => {
-        reply.header('content-disposition', `attachment; filename="${request.params.request_id}.csv"`)
-        return sendObject(app.storage, request, reply, keyOf(request.params))
-      }
-    })
-
-    app.route({
-      method,
-      url: '/requests/:request_id/:round/output.csv',
-      onRequest: authorise,
-      schema: {
-        operationId: 'getRetriedOutputCsv',
-        tags: ['outputs'],
-        summary: "The output CSV of a request's retry (r1 for the first, r2 for the second, …)",
-        description: `Status gives its URL once the retry has ended. ${HEAD_AND_RANGES}`,
-        security: [],
-        params: Type.Object({ request_id: RequestId, round: Type.String({ pattern: '^r[1-9][0-9]{0,5}$' }) }),
-        querystring: SignedQuery,
-        headers: Conditions,
-        response: fileResponses(
-          ['text/csv'],
-          Type.String(),
-          'The output CSV: S. No., Product Name, Input Image Urls, Output Image Urls'
-        )
-      },
-      handler: (request, reply) => {
-        const { request_id, round } = request.params
-        reply.header('content-disposition', `attachment; filename="${request_id}-${round}.csv"`)
-        return sendObject(app.storage, request, reply, keyOf(request.params))
-      }
-    })
+    /** An output CSV: round 0's, or a retry's (`round` in its params, and in the file name it downloads as). */
+    const outputCsvRoute = (url: string, operationId: string, summary: string, description: string, params: TObject) =>
+      app.route({
+        method,
+        url,
+        onRequest: authorise,
+        schema: {
+          operationId,
+          tags: ['outputs'],
+          summary,
+          description,
+          security: [],
+          params,
+          querystring: SignedQuery,
+          headers: Conditions,
+          response: fileResponses(
+            ['text/csv'],
+            Type.String(),
+            'The output CSV: S. No., Product Name, Input Image Urls, Output Image Urls'
+          )
+        },
+        handler: (request, reply) => {
+          const { request_id, round } = request.params as { request_id: string; round?: string }
+          const name = round === undefined ? request_id : `${request_id}-${round}`
+          reply.header('content-disposition', `attachment; filename="${name}.csv"`)
+          return sendObject(app.storage, request, reply, keyOf(request.params as Params))
+        }
+      })
+    outputCsvRoute(
+      '/requests/:request_id/output.csv',
+      'getOutputCsv',
+      'The output CSV (available once the request is Completed)',
+      HEAD_AND_RANGES,
+      Type.Object({ request_id: RequestId })
+    )
+    outputCsvRoute(
+      '/requests/:request_id/:round/output.csv',
+      'getRetriedOutputCsv',
+      "The output CSV of a request's retry (r1 for the first, r2 for the second, …)",
+      `Status gives its URL once the retry has ended. ${HEAD_AND_RANGES}`,
+      Type.Object({ request_id: RequestId, round: Type.String({ pattern: '^r[1-9][0-9]{0,5}$' }) })
+    )
   }
 }
 
