@@ -1,13 +1,12 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { loadConfig, type StatusView } from '@imgproc/core'
+import type { StatusView } from '@imgproc/core'
 import sharp from 'sharp'
 import { csvOf } from '../test/support/csv.ts'
 import { CORPUS, ROOT } from '../test/support/paths.ts'
-import { startService } from '../test/support/service.ts'
 import { buildWebCatalogue } from './images.ts'
 import { mb, treeCpuSeconds } from './measure.ts'
-import { API_ENV, PRODUCTION_ENV, serve } from './service.ts'
+import { serve, startBenchService } from './service.ts'
 
 type Rows = Array<[string, string]>
 
@@ -49,17 +48,7 @@ export async function rerun(n: number, results: Record<string, unknown>): Promis
   const host = await serve(dir, changedDir)
   const hostStats = async () =>
     (await (await fetch(`${host.url}/_stats`)).json()) as { bodyBytes: number; full: number; notModified: number }
-  const defaults = loadConfig({})
-  const service = await startService({
-    workers: 1,
-    apiEnv: API_ENV,
-    env: {
-      ...PRODUCTION_ENV,
-      LOG_LEVEL: 'warn',
-      POLL_INTERVAL_MS: String(defaults.POLL_INTERVAL_MS),
-      PROGRESS_FLUSH_MS: String(defaults.PROGRESS_FLUSH_MS)
-    }
-  })
+  const service = await startBenchService()
   const worker = service.workers[0]!.child.pid!
   const csv = csvOf(catalogue.map((c, i) => [i + 1, `SKU${i + 1}`, [`${host.url}/${c.name}`]]))
   const run = async () => {

@@ -35,6 +35,26 @@ export const PRODUCTION_ENV = {
  * (the parser's scratch memory at start-up would otherwise stay resident). Not for the worker: libvips'
  * buffers would pay a page fault per page every time (~5 % more CPU per image, measured). */
 export const API_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' }
+
+/**
+ * The service as deployed, with one worker: production settings, and the service's own poll and flush periods
+ * rather than the harness's test settings (100 ms), unless the environment or `env` sets them.
+ */
+export function startBenchService(env: Record<string, string> = {}) {
+  const defaults = loadConfig({})
+  const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
+  return startService({
+    workers: 1,
+    apiEnv: API_ENV,
+    env: {
+      ...PRODUCTION_ENV,
+      LOG_LEVEL: 'warn',
+      POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'),
+      PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'),
+      ...env
+    }
+  })
+}
 /** Update operations the server has run (all databases): progress writes, heartbeats, claims. */
 const serverUpdates = async (db: Db) => (await db.admin().command({ serverStatus: 1 })).opcounters.update as number
 /** The embedded mongod's CPU time when scripts/with-mongo.sh started one (NaN against another server). */
@@ -73,20 +93,7 @@ export async function endToEnd(
   imageHost?: { cpuSeconds: () => number },
   fields: Record<string, string> = {}
 ) {
-  // The harness's test settings (100 ms polls and flushes) give way to the service's defaults, unless set here.
-  const defaults = loadConfig({})
-  const setting = (key: 'POLL_INTERVAL_MS' | 'PROGRESS_FLUSH_MS') => process.env[key] ?? String(defaults[key])
-  const service = await startService({
-    workers: 1,
-    apiEnv: API_ENV,
-    env: {
-      ...PRODUCTION_ENV,
-      LOG_LEVEL: 'warn',
-      POLL_INTERVAL_MS: setting('POLL_INTERVAL_MS'),
-      PROGRESS_FLUSH_MS: setting('PROGRESS_FLUSH_MS'),
-      ...env
-    }
-  })
+  const service = await startBenchService(env)
   const worker = service.workers[0]!.child.pid!
   const api = service.api.child.pid!
   try {
