@@ -142,6 +142,12 @@ export class Jobs {
     return this.queue.find<DeliveryData>(deliveryKey(requestId, round))
   }
 
+  /** The delivery of the latest round up to `round` that has one, in one read (a running retry's round has none yet). */
+  latestDelivery(requestId: string, round = 0): Promise<JobDocument<DeliveryData> | null> {
+    const keys = Array.from({ length: round + 1 }, (_, r) => deliveryKey(requestId, r))
+    return this.queue.latest<DeliveryData>(keys)
+  }
+
   /**
    * Keyed by the request and its round, so a finisher that repeats this after a crash queues nothing new (one
    * event id per round), and a retry's round gets an event of its own.

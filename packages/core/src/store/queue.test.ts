@@ -182,3 +182,12 @@ t.test('reopening an ended job: pending again (or waiting for a barrier), claims
   t.equal(await queue.heartbeat(first), false, 'the first run stays fenced off')
   await queue.removeRequest('z')
 })
+
+t.test('latest: of the jobs with the given keys, the one enqueued last; null if none exists', async (t) => {
+  await queue.enqueue([job('latest-0')])
+  await new Promise((r) => setTimeout(r, 5)) // two enqueues in one millisecond would tie
+  await queue.enqueue([job('latest-1')])
+  t.equal((await queue.latest(['latest-0', 'latest-1', 'latest-2']))?.key, 'latest-1')
+  t.equal((await queue.latest(['latest-0', 'latest-2']))?.key, 'latest-0')
+  t.equal(await queue.latest(['latest-2']), null)
+})

@@ -223,6 +223,11 @@ export class WorkQueue implements JobQueue {
     return this.jobs.findOne({ key }) as Promise<JobDocument<D> | null>
   }
 
+  /** Of the jobs with these keys, the one enqueued last, in one read; null if none exists. */
+  latest<D>(keys: string[]): Promise<JobDocument<D> | null> {
+    return this.jobs.findOne({ key: { $in: keys } }, { sort: { created_at: -1 } }) as Promise<JobDocument<D> | null>
+  }
+
   /** A request's jobs (of one kind), in full: operations and tests look at them. */
   ofRequest<D>(requestId: string, kind?: JobKind): Promise<JobDocument<D>[]> {
     return this.jobs.find({ request_id: requestId, ...(kind ? { kind } : {}) }).toArray() as Promise<JobDocument<D>[]>

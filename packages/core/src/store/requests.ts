@@ -133,12 +133,8 @@ export class RequestStore {
 
   /** The webhook delivery of a request's latest event (of its current round, or the last round that had one). */
   async delivery(requestId: string, round = 0): Promise<DeliveryData | null> {
-    // While a retry runs, its round has no event yet: the latest is the round before's.
-    for (let r = round; r >= 0; r--) {
-      const job = await this.jobs.delivery(requestId, r)
-      if (job) return job.data
-    }
-    return null
+    // While a retry runs, its round has no event yet: the latest is the round before's. One read per status poll.
+    return (await this.jobs.latestDelivery(requestId, round))?.data ?? null
   }
 
   /**
