@@ -24,9 +24,9 @@ import {
   type ObjectRead,
   type PutResult,
   type Storage,
-  StorageError,
-  type StorageErrorKind
+  StorageError
 } from './port.ts'
+import { classifyS3Error } from './s3-errors.ts'
 
 export interface S3Options {
   bucket: string
@@ -40,40 +40,6 @@ export interface S3Options {
   credentials?: { accessKeyId: string; secretAccessKey: string }
   /** Bodies larger than this go up as a multipart upload, in parts of this size (S3's minimum is 5 MiB). */
   partSize?: number
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE'
-])
-// XAdminUserNotFound: versitygw's answer (a 404) to an access key it does not know; AWS says InvalidAccessKeyId.
-const DENIED_NAMES = new Set([
-  'AccessDenied',
-  'Forbidden',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'InvalidToken',
-  'ExpiredToken',
-  'CredentialsProviderError',
-  'XAdminUserNotFound'
-])
-
-/** Sorts an SDK failure into what an operator must fix. Every kind is an outage: none is the stored image's fault. */
-export function classifyS3Error(err: unknown): StorageErrorKind {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } }
-  const status = e.$metadata?.httpStatusCode
-  if (e.name === 'NoSuchBucket') return 'missing-bucket'
-  if (status === 401 || status === 403 || DENIED_NAMES.has(e.name ?? '')) return 'denied'
-  if (status === 507 || e.name === 'QuotaExceeded') return 'full'
-  if (NETWORK_CODES.has(e.code ?? '') || NETWORK_CODES.has(e.name ?? '') || e.name === 'TimeoutError')
-    return 'unreachable'
-  return 'failed'
 }
 
 /**

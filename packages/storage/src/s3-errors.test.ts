@@ -1,5 +1,5 @@
 import t from 'tap'
-import { classifyS3Error } from './s3.ts'
+import { classifyS3Error } from './s3-errors.ts'
 
 t.test('classifyS3Error: what an operator must fix', async (t) => {
   const sdk = (name: string, status?: number, code?: string) =>
