@@ -137,7 +137,7 @@ t.test(
     t.equal((await fetch(`${service.apiUrl}/readyz`)).status, 200)
     t.match(
       service.workers[0]!.output(),
-      /error; retrying|failed; kept for the next flush/,
+      /interrupted by an outage|claim failed; retrying|heartbeat failed|kept for the next flush/,
       'the worker reported the outage'
     )
   }
