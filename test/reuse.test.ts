@@ -24,6 +24,17 @@ async function run(service: Service, urls: string[], fields: Record<string, stri
   return { id: res.body.request_id, status, images }
 }
 
+/**
+ * Update statements the server ran on the reuse index of this service's database: `top` counts per collection what
+ * `opcounters` counts for the whole server, so the test files running beside this one do not count.
+ */
+async function indexUpdates(service: Service): Promise<number> {
+  const { totals } = await service.db.admin().command({ top: 1 })
+  const usage = totals as Record<string, { update: { count: number } } | undefined>
+  const of = (collection: string) => usage[`${service.db.databaseName}.${collection}`]?.update.count ?? 0
+  return of('outputs') + of('sources')
+}
+
 const bytesAt = async (url: string) => Buffer.from(await (await fetch(url)).arrayBuffer())
 
 t.test(
@@ -42,7 +53,9 @@ t.test(
     const urls = Array.from({ length: N }, (_, n) => host.urlOf(n))
     const options = { format: 'webp', quality: '60' }
 
+    const updatesBefore = await indexUpdates(service)
     const first = await run(service, urls, options)
+    const updatesFirst = (await indexUpdates(service)) - updatesBefore
     t.equal(first.status.counts.succeeded, N)
     t.equal(first.status.counts.reused, 0, 'nothing to reuse the first time')
     t.same(host.counts, { full: N, conditional: 0, notModified: 0 })
@@ -56,6 +69,11 @@ t.test(
     host.reset()
     const compressedBefore = sumOf(await scrape('compress_seconds_count'))
     const second = await run(service, urls, options)
+    const updatesSecond = (await indexUpdates(service)) - updatesBefore - updatesFirst
+    // Written per batch of image records, not per image: one $max over the batch's outputs, new entries and
+    // sources inserted, and only the sources that changed replaced.
+    t.ok(updatesFirst <= N / 2, `index updates, first run: ${updatesFirst} for ${N} images`)
+    t.ok(updatesSecond <= N / 2, `index updates, second run: ${updatesSecond} for ${N} images`)
     t.same(host.counts, { full: 0, conditional: N, notModified: N - CHANGED.length }, 'every image asked conditionally')
     t.equal(second.status.counts.reused, N - CHANGED.length)
     t.equal(

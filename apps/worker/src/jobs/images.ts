@@ -14,9 +14,10 @@ import {
   redactUrl,
   tenantScope,
   type UnitData,
+  type UnitReuse,
   unitArrival
 } from '@imgproc/core'
-import { type ImageDeps, type ImageJob, processImage } from '@imgproc/media'
+import { type ImageDeps, processImage, type ReuseScope } from '@imgproc/media'
 import { isStorageOutage, retryingPuts, type Storage, StorageError, type StorageFailing } from '@imgproc/storage'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { ProgressBatcher } from '../progress-batcher.ts'
@@ -73,7 +74,26 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         const stale = await deps.storage.removeStale(keys)
         log.info({ todo: todo.length, stale_temp_files: stale }, 'unit taken over')
       }
-      const batcher = new ProgressBatcher<number>((slots) => ctx.save(imagesRecorded(images, slots)), {
+      // Images the reuse index refused at a flush: made again under the request's own keys, then saved in turn.
+      const remaking = new Set<number>()
+      const remakes: Promise<void>[] = []
+      const save = async (batch: number[]) => {
+        const slots = [...new Set(batch)].filter((slot) => !remaking.has(slot))
+        // The batch's index writes land before its records: retention relies on that order (docs/reuse.md).
+        const refused = reuse ? await reuse.index.flush(slots.map((slot) => unit.first + slot)) : new Set<number>()
+        for (const slot of slots.filter((slot) => refused.has(unit.first + slot))) {
+          images[slot] = unit.images[slot]!
+          remaking.add(slot)
+          remakes.push(runImage(slot, { ownKeys: true }))
+        }
+        await ctx.save(
+          imagesRecorded(
+            images,
+            slots.filter((slot) => !remaking.has(slot))
+          )
+        )
+      }
+      const batcher = new ProgressBatcher<number>(save, {
         maxBatch: 50,
         intervalMs: deps.flushMs,
         onError: (err) => log.warn({ err: (err as Error).message }, 'progress write failed; kept for the next flush')
@@ -86,7 +106,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         ...deps.imageDeps,
         storage: retryingPuts(deps.imageDeps.storage, { waitMs: deps.storageRetryMs ?? 0, signal: ctx.signal })
       }
-      const runImage = (slot: number, canary = false) =>
+      const runImage = (slot: number, { canary = false, ownKeys = false } = {}) =>
         deps.inflight(async () => {
           if (stop.aborted) return
           const outage = canary ? null : deps.storageFailing?.()
@@ -105,11 +125,12 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
                 url: images[slot]!.url,
                 options: unit.options,
                 ...(unit.outputs && { outputs: unit.outputs }),
-                ...(reuse && { reuse })
+                ...(reuse && !ownKeys && { reuse })
               },
               imageDeps
             )
           } catch (err) {
+            remaking.delete(slot)
             failed.abort()
             // Storing is the last step: the image was downloaded, and its next download is a re-download.
             if (isStorageOutage(err)) {
@@ -118,6 +139,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
             }
             throw err
           }
+          remaking.delete(slot)
           images[slot] = record
           observe(deps.metrics, record, unit.outputs)
           if (record.status === 'failed')
@@ -152,7 +174,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         const canary = Boolean(deps.storageFailing?.()) && todo.length > 0
         const first = canary
           ? deps.storage.check({ write: true }).then(
-              () => runImage(todo[0]!, true),
+              () => runImage(todo[0]!, { canary: true }),
               (err) => {
                 failed.abort()
                 throw err
@@ -161,10 +183,14 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
           : Promise.resolve()
         const runs = [...(await Promise.allSettled([first]))]
         runs.push(...(await Promise.allSettled((canary ? todo.slice(1) : todo).map((slot) => runImage(slot)))))
-        const rejected = runs.find((r) => r.status === 'rejected')
-        if (rejected) interrupted = { err: rejected.reason }
         // Also when interrupted: what finished is written before the unit is handed back.
         await batcher.flushUntilWritten()
+        while (remakes.length > 0) {
+          runs.push(...(await Promise.allSettled(remakes.splice(0))))
+          await batcher.flushUntilWritten()
+        }
+        const rejected = runs.find((r) => r.status === 'rejected')
+        if (rejected) interrupted = { err: rejected.reason }
       } finally {
         batcher.stop()
       }
@@ -194,7 +220,11 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
 }
 
 /** The request's tenant scope in the reuse index, unless reuse is off for it (reuse=false) or for the worker. */
-async function reuseScope(deps: ImagesDeps, requestId: string, unit: UnitData): Promise<ImageJob['reuse']> {
+async function reuseScope(
+  deps: ImagesDeps,
+  requestId: string,
+  unit: UnitData
+): Promise<(ReuseScope & { index: UnitReuse }) | undefined> {
   if (!deps.reuse) return undefined
   const doc = await deps.store.find(requestId)
   if (!doc || doc.reuse === false) return undefined

@@ -64,6 +64,27 @@ export async function insertMissing<T extends Document>(
   }
 }
 
+/** Inserts every doc whose unique key is free (one unordered command); the positions of those that were taken. */
+export async function insertFree<T extends Document>(
+  collection: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[]
+): Promise<number[]> {
+  if (docs.length === 0) return []
+  try {
+    await collection.insertMany(docs, { ordered: false })
+    return []
+  } catch (err) {
+    const { writeErrors, errorResponse } = err as {
+      writeErrors?: Array<{ code?: number; index: number }> | { code?: number; index: number }
+      errorResponse?: unknown
+    }
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []
+    if (list.length === 0) throw errorResponse instanceof Error ? errorResponse : err
+    if (list.some((e) => e.code !== DUPLICATE_KEY)) throw err
+    return list.map((e) => e.index)
+  }
+}
+
 /**
  * The database is away (not a bug of ours, not the caller's fault): network and server-selection failures, a
  * primary stepping down or shutting down, also when wrapped (bulk writes wrap the network error). By name, not

@@ -27,10 +27,16 @@ const entry = (scope: string, spec: string): OutputEntry => ({
   cpu_ms: 12
 })
 const day = 86_400_000
+/** Update statements the server ran on this spec's reuse collections (`top`: this database only, whatever else runs). */
+const updates = async () => {
+  const { totals } = await db.admin().command({ top: 1 })
+  return ['outputs', 'sources'].reduce((n, c) => n + (totals[`${db.databaseName}.${c}`]?.update.count ?? 0), 0)
+}
 const at = (daysAgo: number) => new Date(Date.now() - daysAgo * day)
 
 t.test('sources and outputs are per scope: another tenant finds nothing of them', async (t) => {
-  await index.rememberSource(A, 'https://x.example/1.jpg', { sha256: sha, etag: '"1"' })
+  const source = { scope: A, url: 'https://x.example/1.jpg', validators: { sha256: sha, etag: '"1"' } }
+  t.same([...(await index.write(new Map([[0, { source }]]), at(0)))], [])
   t.same(await index.source(A, 'https://x.example/1.jpg'), { sha256: sha, etag: '"1"' })
   t.equal(await index.source(B, 'https://x.example/1.jpg'), null)
   t.ok(await index.record(entry(A, '1'.repeat(16)), at(0)))
@@ -70,4 +76,56 @@ t.test('a reference and a claim racing on one entry: exactly one wins', async (t
     t.not(referred, claimed.includes(e.key), `race ${i}: referred ${referred}, claimed ${claimed.includes(e.key)}`)
     if (claimed.includes(e.key)) await index.forget(e.key)
   }
+})
+
+t.test("a unit's writes land at its flush, one batch for many images; refused ones are named", async (t) => {
+  const C = 'd'.repeat(32)
+  const url = (i: number) => `https://x.example/unit/${i}.jpg`
+  const spec = (i: number) => `5${String(i).padStart(15, '0')}`
+  const stored = Array.from({ length: 10 }, (_, i) => entry(C, spec(i)))
+  for (const e of stored) t.ok(await index.record(e, at(0)))
+  const [oldRefer, oldRecord] = [entry(C, spec(98)), entry(C, spec(99))]
+  t.ok(await index.record(oldRefer, at(3)))
+  t.ok(await index.record(oldRecord, at(3)))
+  const unit = await index.forUnit(C, [], [])
+  const source = (i: number) => ({ scope: C, url: url(i), validators: { sha256: sha, etag: `"${i}"` } })
+  for (let i = 0; i < 10; i++) unit.defer(i, { refer: [stored[i]!.key], source: source(i) })
+  for (let i = 10; i < 20; i++) unit.defer(i, { record: [entry(C, spec(i))], source: source(i) })
+  unit.defer(20, { refer: [oldRefer.key], source: source(20) })
+  unit.defer(21, { record: [oldRecord], source: source(21) })
+  // Retention marks both old entries while the images that want them are still at work.
+  const claimed = await index.claimUnreferenced(at(1), 100)
+  t.ok(claimed.includes(oldRefer.key) && claimed.includes(oldRecord.key))
+
+  const before = await updates()
+  const flushedAt = new Date()
+  const refused = await unit.flush(
+    Array.from({ length: 22 }, (_, i) => i),
+    flushedAt
+  )
+  t.same([...refused].sort(), [20, 21], 'the reference and the record of entries being removed are refused')
+  t.equal((await updates()) - before, 1, 'one update for the batch: a $max over all its keys; new entries inserted')
+  const docs = await index.outputs.find({ scope: C, spec: { $in: stored.map((e) => e.spec) } }).toArray()
+  t.ok(
+    docs.length === 10 && docs.every((d) => d.last_ref_at.getTime() === flushedAt.getTime()),
+    'referred at the flush'
+  )
+  const made = await index.find(
+    C,
+    sha,
+    Array.from({ length: 10 }, (_, i) => spec(10 + i))
+  )
+  t.equal(made.size, 10, 'recorded')
+  t.equal(await index.source(C, url(3)).then((s) => s?.etag), '"3"')
+  t.equal(await index.source(C, url(20)), null, 'no source remembered for a refused image')
+  t.equal(await index.source(C, url(21)), null)
+  t.same([...(await unit.flush([0, 1, 20]))], [], 'written once: nothing is left for a later flush')
+
+  const again = await index.forUnit(C, [url(0), url(1)], [])
+  again.defer(0, { refer: [stored[0]!.key], source: source(0) })
+  again.defer(1, { refer: [stored[1]!.key], source: { ...source(1), validators: { sha256: sha, etag: '"new"' } } })
+  const next = await updates()
+  t.same([...(await again.flush([0, 1]))], [])
+  t.equal((await updates()) - next, 2, 'an unchanged source is not written again; a changed one is replaced')
+  t.equal(await index.source(C, url(1)).then((s) => s?.etag), '"new"')
 })

@@ -2,7 +2,17 @@ import { createHash } from 'node:crypto'
 import type { Collection, Db } from 'mongodb'
 import type { SourceValidators } from '../reuse/decision.ts'
 import type { OutputEntry } from '../reuse/entries.ts'
-import { isDuplicateKey } from './mongo.ts'
+import {
+  entriesToInsert,
+  type IndexWrite,
+  type KeysFound,
+  keysOf,
+  refusedWrites,
+  type SourceWrite,
+  sourceWrites
+} from '../reuse/writes.ts'
+import { insertFree } from './mongo.ts'
+import { UnitReuse } from './reuse-unit.ts'
 
 /** `sources`: one tenant's source URL, its validators and the SHA-256 of the bytes they describe (unique by _id). */
 interface SourceDocument extends SourceValidators {
@@ -23,7 +33,7 @@ interface OutputDocument extends Omit<OutputEntry, 'key'> {
   removing?: Date
 }
 
-const sourceId = (scope: string, url: string) => `${scope}:${createHash('sha256').update(url).digest('hex')}`
+export const sourceId = (scope: string, url: string) => `${scope}:${createHash('sha256').update(url).digest('hex')}`
 const live = { removing: { $exists: false } }
 
 /**
@@ -52,14 +62,6 @@ export class ReuseIndex {
     return validatorsOfDoc(await this.sources.findOne({ _id: sourceId(scope, url) }))
   }
 
-  async rememberSource(scope: string, url: string, validators: SourceValidators, now = new Date()): Promise<void> {
-    await this.sources.replaceOne(
-      { _id: sourceId(scope, url) },
-      { scope, url, ...validators, updated_at: now },
-      { upsert: true }
-    )
-  }
-
   /** The entries for `sha256` made by each of `specs` that are not being removed, by spec. */
   async find(scope: string, sha256: string, specs: string[]): Promise<Map<string, OutputEntry>> {
     const docs = await this.outputs.find({ scope, sha256, spec: { $in: [...new Set(specs)] }, ...live }).toArray()
@@ -68,12 +70,12 @@ export class ReuseIndex {
 
   /**
    * This index as one work unit sees it: what it holds for the unit's `urls` (their sources, and the outputs of
-   * `specs` made from those bytes) read in two queries up front, the rest as usual. A unit's images then cost no
-   * lookup each; what changes meanwhile is caught by `refer` and `record`, which always go to the database.
+   * `specs` made from those bytes) read in two queries up front, and the unit's writes kept until its next batch
+   * of records is saved (UnitReuse).
    */
-  async forUnit(scope: string, urls: string[], specs: string[]): Promise<ReuseLookups> {
+  async forUnit(scope: string, urls: string[], specs: string[]): Promise<UnitReuse> {
     const docs = await this.sources.find({ _id: { $in: urls.map((url) => sourceId(scope, url)) } }).toArray()
-    const sources = new Map(docs.map((d) => [d.url, d]))
+    const sources = new Map(docs.map((d) => [d.url, validatorsOfDoc(d)!]))
     const hashes = [...new Set(docs.map((d) => d.sha256))]
     const outputs =
       hashes.length === 0
@@ -81,29 +83,61 @@ export class ReuseIndex {
         : await this.outputs
             .find({ scope, sha256: { $in: hashes }, spec: { $in: [...new Set(specs)] }, ...live })
             .toArray()
-    const bySha = new Map<string, Map<string, OutputEntry>>()
-    for (const doc of outputs) {
-      const found = bySha.get(doc.sha256) ?? new Map<string, OutputEntry>()
-      bySha.set(doc.sha256, found)
-      found.set(doc.spec, entryOf(doc))
+    return new UnitReuse(this, scope, sources, outputs.map(entryOf))
+  }
+
+  /**
+   * Writes the index writes of a batch of images, by image, at `at`, and returns the images refused (their keys
+   * must not be handed out). A constant number of commands per batch, whatever its size: one `$max` of
+   * `last_ref_at` on every named entry not being removed, one read of what those entries are now, one insert of
+   * the recorded entries the index did not hold, and the sources of the images not refused (those `known` holds
+   * unchanged are not written). An entry our `$max` matched cannot be claimed by retention after it (it claims
+   * only entries unreferenced since its cutoff), so the read tells which references and records hold.
+   */
+  async write<I>(
+    writes: Map<I, IndexWrite>,
+    at: Date,
+    known: (scope: string, url: string) => SourceValidators | null = () => null
+  ): Promise<Set<I>> {
+    const keys = keysOf(writes.values())
+    let found: KeysFound = { live: new Set(), removing: new Set() }
+    const lost = new Set<string>()
+    if (keys.length > 0) {
+      await this.outputs.updateMany({ _id: { $in: keys }, ...live }, { $max: { last_ref_at: at } })
+      const docs = await this.outputs.find({ _id: { $in: keys } }, { projection: { _id: 1, removing: 1 } }).toArray()
+      found = {
+        live: new Set(docs.filter((d) => !d.removing).map((d) => d._id)),
+        removing: new Set(docs.filter((d) => d.removing).map((d) => d._id))
+      }
+      const inserts = entriesToInsert(writes.values(), found)
+      for (const i of await insertFree(
+        this.outputs,
+        inserts.map((e) => docOf(e, at))
+      ))
+        lost.add(inserts[i]!.key)
     }
-    return {
-      source: async (s, url) => (s === scope ? validatorsOfDoc(sources.get(url)) : this.source(s, url)),
-      find: async (s, sha256, wanted) =>
-        s === scope && bySha.has(sha256) && wanted.every((spec) => bySha.get(sha256)!.has(spec))
-          ? bySha.get(sha256)!
-          : this.find(s, sha256, wanted),
-      rememberSource: (...args) => this.rememberSource(...args),
-      refer: (...args) => this.refer(...args),
-      record: (...args) => this.record(...args)
-    }
+    const refused = refusedWrites(writes, found, lost)
+    const held = [...writes].flatMap(([image, write]) => (refused.has(image) ? [] : [write]))
+    const { insert, replace } = sourceWrites(held, known)
+    // A source another writer inserted meanwhile is as good as ours: losing ours only costs a download next time.
+    await insertFree(
+      this.sources,
+      insert.map((s) => sourceDocOf(s, at))
+    )
+    if (replace.length > 0)
+      await this.sources.bulkWrite(
+        replace.map((s) => {
+          const { _id, ...doc } = sourceDocOf(s, at)
+          return { replaceOne: { filter: { _id }, replacement: doc, upsert: true } }
+        }),
+        { ordered: false }
+      )
+    return refused
   }
 
   /** Refers to stored outputs at `at`; false if any of them is gone or being removed (then it is not reused). */
   async refer(keys: string[], at: Date): Promise<boolean> {
-    const distinct = [...new Set(keys)]
-    const result = await this.outputs.updateMany({ _id: { $in: distinct }, ...live }, { $max: { last_ref_at: at } })
-    return result.matchedCount === distinct.length
+    return (await this.write(new Map([[0, { refer: keys }]]), at)).size === 0
   }
 
   /**
@@ -111,18 +145,7 @@ export class ReuseIndex {
    * removing it right now, so the caller must not hand out its key.
    */
   async record(entry: OutputEntry, at: Date): Promise<boolean> {
-    const { key, ...rest } = entry
-    try {
-      await this.outputs.updateOne(
-        { _id: key, ...live },
-        { $max: { last_ref_at: at }, $setOnInsert: { ...rest, created_at: at } },
-        { upsert: true }
-      )
-      return true
-    } catch (err) {
-      if (isDuplicateKey(err)) return false // the entry exists, being removed: the upsert could not match it
-      throw err
-    }
+    return (await this.write(new Map([[0, { record: [entry] }]]), at)).size === 0
   }
 
   /**
@@ -153,10 +176,16 @@ export class ReuseIndex {
   }
 }
 
-/** What reuse reads and writes of the index (ReuseIndex, or its view for one unit). */
-export type ReuseLookups = Pick<ReuseIndex, 'source' | 'rememberSource' | 'find' | 'refer' | 'record'>
+function docOf(entry: OutputEntry, at: Date): OutputDocument {
+  const { key, ...rest } = entry
+  return { _id: key, ...rest, created_at: at, last_ref_at: at }
+}
 
-function validatorsOfDoc(doc: SourceDocument | null | undefined): SourceValidators | null {
+function sourceDocOf({ scope, url, validators }: SourceWrite, at: Date): SourceDocument {
+  return { _id: sourceId(scope, url), scope, url, ...validators, updated_at: at }
+}
+
+export function validatorsOfDoc(doc: SourceDocument | null | undefined): SourceValidators | null {
   if (!doc) return null
   return {
     sha256: doc.sha256,
@@ -165,7 +194,7 @@ function validatorsOfDoc(doc: SourceDocument | null | undefined): SourceValidato
   }
 }
 
-function entryOf(doc: OutputDocument): OutputEntry {
+export function entryOf(doc: OutputDocument): OutputEntry {
   const { _id, created_at: _c, last_ref_at: _l, removing: _r, ...rest } = doc
   return { key: _id, ...rest }
 }

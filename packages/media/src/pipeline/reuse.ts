@@ -10,6 +10,7 @@ import {
   outputSpecHash,
   type ReuseKind,
   reusedRecord,
+  type SourceWrite,
   sha256Hex,
   validatorsOf
 } from '@imgproc/core'
@@ -43,15 +44,17 @@ export async function processWithReuse(job: ReuseJob, deps: ImageDeps): Promise<
       conditions !== undefined && attempt === 0,
       () => entries !== null
     )
-    // Referred to before the record is written: retention then keeps them as long as this request (docs/reuse.md).
-    if ('reuse' in next && (await index.refer(entries!.map(keyOf), new Date()))) {
-      if (answer.status === 'ok') await remember(job, answer, sha256!)
+    // Referred to when the unit saves this image's record, just before: retention then keeps them as long as this
+    // request (docs/reuse.md). If that reference does not hold, the unit makes the image again under its own keys.
+    if ('reuse' in next) {
+      const seen = answer.status === 'ok' ? remembered(job, answer, sha256!) : undefined
+      index.defer(job.index, { refer: entries!.map(keyOf), ...(seen && { source: seen }) })
       return reused(job, entries!, next.reuse, download_ms)
     }
     if (answer.status === 'ok') return made(job, deps, specs, answer, sha256!, download_ms)
     // A 304 we did not ask for has no bytes: the image fails to decode, as any empty answer does.
     if (attempt > 0) return makeOutputs(job, Buffer.alloc(0), download_ms, deps)
-    // A 304 we cannot use (its outputs went meanwhile): the bytes, unconditionally.
+    // A 304 we did not ask for: the bytes, once more and unconditionally.
     fetched = await download(job.url, deps)
     if ('failed' in fetched) return fetched.failed
   }
@@ -84,13 +87,14 @@ function reused(job: ReuseJob, entries: OutputEntry[], kind: ReuseKind, download
   )
 }
 
-function remember(job: ReuseJob, answer: SourceAnswer & { status: 'ok' }, sha256: string): Promise<void> {
-  return job.reuse.index.rememberSource(job.reuse.scope, job.url, validatorsOf(answer.headers, sha256))
+function remembered(job: ReuseJob, answer: SourceAnswer & { status: 'ok' }, sha256: string): SourceWrite {
+  return { scope: job.reuse.scope, url: job.url, validators: validatorsOf(answer.headers, sha256) }
 }
 
 /**
- * Made under content-addressed keys and recorded in the index. If retention is removing one of those keys at
- * this very moment, the image is made again under the request's own keys: its output must outlive the removal.
+ * Made under content-addressed keys, to be recorded in the index when the unit saves its record. If retention is
+ * removing one of those keys then, the unit makes the image again under the request's own keys: its output must
+ * outlive the removal.
  */
 async function made(
   job: ReuseJob,
@@ -104,7 +108,6 @@ async function made(
   const keyOf = (i: number, extension: string) => contentKey(scope, nameKey, sha256, specs[i]!, extension)
   const record = await makeOutputs(job, answer.body, download_ms, deps, keyOf)
   if (record.status !== 'succeeded') return record
-  const now = new Date()
   const entries = record.outputs
     ? record.outputs.map((o, i) =>
         entryOfOutput(
@@ -117,13 +120,8 @@ async function made(
         )
       )
     : [entryOfImage(record.output_file!, scope, sha256, specs[0]!, { ...stats(record) })]
-  const recorded = await Promise.all(entries.map((e) => index.record(e, now)))
-  if (recorded.every(Boolean)) {
-    await remember(job, answer, sha256)
-    return record
-  }
-  const { reuse: _reuse, ...own } = job
-  return makeOutputs(own, answer.body, download_ms, deps)
+  index.defer(job.index, { record: entries, source: remembered(job, answer, sha256) })
+  return record
 }
 
 function stats(record: ImageRecord) {
