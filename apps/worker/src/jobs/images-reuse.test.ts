@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { type ImageRecord, ReuseIndex, type UnitData } from '@imgproc/core'
+import pLimit from 'p-limit'
+import pino from 'pino'
+import t, { type Test } from 'tap'
+import { jobFixture } from '../../../../test/support/job-fixture.ts'
+import { CORPUS } from '../../../../test/support/paths.ts'
+import { startImageServer } from '../../../../test/support/servers.ts'
+import { type ImagesDeps, imagesProcessor } from './images.ts'
+
+// A unit's images with reuse on, on a real store and reuse index (the test run's MongoDB), a FileStorage and an
+// image host on 127.0.0.1 that sends an ETag and answers a matching conditional GET with a 304.
+const rocket = readFileSync(path.join(CORPUS, 'rocket.jpg'))
+const asked = { full: 0, conditional: 0 }
+/** What happens while a conditional GET waits for its 304 (retention's sweep, in the race below). */
+let meanwhile = async () => {}
+const host = await startImageServer({
+  '/etag.jpg': (req, res) => {
+    if (req.headers['if-none-match'] === '"1"') {
+      asked.conditional++
+      return void meanwhile().then(() => res.writeHead(304, { etag: '"1"' }).end())
+    }
+    asked.full++
+    res.writeHead(200, { etag: '"1"', 'content-length': rocket.length }).end(rocket)
+  }
+})
+t.teardown(() => host.close())
+const fx = await jobFixture(t, pino({ level: 'silent' }))
+const index = new ReuseIndex(fx.db)
+await index.ensureIndexes()
+
+const deps: ImagesDeps = {
+  store: fx.store,
+  imageDeps: {
+    download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
+    maxInputPixels: 100_000_000,
+    storage: fx.storage,
+    compressSlot: (work) => work()
+  },
+  inflight: pLimit(4),
+  storage: fx.storage,
+  flushMs: 20,
+  concurrency: 1,
+  metrics: fx.metrics,
+  reuse: { index, secret: 's'.repeat(32) }
+}
+/** One request of `urls`, its one unit run to the end; its image records. */
+async function run(t: Test, urls: string[]): Promise<{ id: string; images: ImageRecord[] }> {
+  const plan = await fx.request(urls)
+  const claim = await fx.claim<UnitData>('images')
+  const outcome = await imagesProcessor(deps).process(claim.context)
+  t.equal(outcome.kind, 'done')
+  t.ok(await claim.end(outcome))
+  const id = plan.request.request_id
+  return { id, images: (await fx.store.jobs.units(id))[0]!.data.images }
+}
+
+t.test('outputs retention removes before the unit writes its index are not handed out: made again', async (t) => {
+  const first = await run(t, [`${host.url}/etag.jpg`])
+  const key = first.images[0]!.output_file!
+  t.match(first.images[0], { status: 'succeeded', output_file: /^o\// }, 'made under a content-addressed key')
+  t.ok(await index.outputs.findOne({ _id: key }), 'and indexed')
+
+  // A day later, nobody having referred to it, retention claims it while the next request's 304 is on its way:
+  // the image found it indexed, but its reference at the flush does not hold.
+  await index.outputs.updateOne({ _id: key }, { $set: { last_ref_at: new Date(Date.now() - 3 * 86_400_000) } })
+  let claimed: string[] = []
+  meanwhile = async () => {
+    claimed = await index.claimUnreferenced(new Date(Date.now() - 86_400_000), 100)
+  }
+  const second = await run(t, [`${host.url}/etag.jpg`])
+  meanwhile = async () => {}
+  t.same(claimed, [key], 'retention claimed it first')
+  t.match(second.images[0], { status: 'succeeded', output_file: new RegExp(`^${second.id}/`) }, 'its own key')
+  t.equal(second.images[0]!.reused, undefined, 'not reused')
+  t.same(asked, { full: 2, conditional: 1 }, 'asked conditionally, then downloaded for its own copy')
+
+  // The same bytes at another URL: made under the key being removed, whose record is then refused at the flush.
+  const url = `${host.url}/img/rocket.jpg?other`
+  const third = await run(t, [url])
+  t.match(third.images[0], { status: 'succeeded', output_file: new RegExp(`^${third.id}/`) }, 'its own key')
+  t.equal(await index.sources.countDocuments({ url }), 0, 'no source remembered for outputs not recorded')
+  t.match(await index.outputs.findOne({ _id: key }), { removing: Date }, 'retention still owns the entry')
+})
