@@ -38,9 +38,11 @@ t.test('an image is refused when any of its keys cannot be handed out', async (t
     [4, { record: [entry('new'), entry('removing')] }],
     [5, { record: [entry('lost')] }], // another writer inserted it between the read and our insert
     [6, { record: [entry('inserted')] }],
-    [7, { source: source('https://x.example/1.jpg') }]
+    [7, { source: source('https://x.example/1.jpg') }],
+    [8, { refer: ['inserted'] }], // the same bytes as image 6: its reference holds as 6's record does
+    [9, { refer: ['lost'] }]
   ])
-  t.same([...refusedWrites(writes, found, new Set(['lost']))], [1, 2, 4, 5])
+  t.same([...refusedWrites(writes, found, new Set(['lost']))], [1, 2, 4, 5, 9])
 })
 
 t.test('a source is inserted when new, replaced when changed, and not written when unchanged', async (t) => {

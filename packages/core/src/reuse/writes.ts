@@ -51,14 +51,17 @@ export function entriesToInsert(writes: Iterable<IndexWrite>, found: KeysFound):
 /**
  * The images whose write does not hold, so their keys must not be handed out: a reference to an entry that is
  * gone or being removed, or a record of one being removed, or whose insert lost to another writer (`lost`: the
- * entry appeared meanwhile; refusing is the safe answer, and rare).
+ * entry appeared meanwhile; refusing is the safe answer, and rare). A reference to an entry another image of the
+ * batch records holds as that record does (the same bytes twice in a unit are made once).
  */
 export function refusedWrites<I>(writes: Map<I, IndexWrite>, found: KeysFound, lost: ReadonlySet<string>): Set<I> {
+  const recorded = new Set([...writes.values()].flatMap((write) => (write.record ?? []).map((e) => e.key)))
+  const kept = (key: string) => !found.removing.has(key) && !lost.has(key)
+  const referred = (key: string) => found.live.has(key) || (recorded.has(key) && kept(key))
   const refused = new Set<I>()
   for (const [image, write] of writes) {
-    const referHolds = (write.refer ?? []).every((key) => found.live.has(key))
-    const recordHolds = (write.record ?? []).every(({ key }) => !found.removing.has(key) && !lost.has(key))
-    if (!referHolds || !recordHolds) refused.add(image)
+    const holds = (write.refer ?? []).every(referred) && (write.record ?? []).every(({ key }) => kept(key))
+    if (!holds) refused.add(image)
   }
   return refused
 }

@@ -39,11 +39,13 @@ export class UnitReuse implements ReuseLookups {
     private readonly sources: ReadonlyMap<string, SourceValidators>,
     outputs: OutputEntry[]
   ) {
-    for (const entry of outputs) {
-      const found = this.bySha.get(entry.sha256) ?? new Map<string, OutputEntry>()
-      this.bySha.set(entry.sha256, found)
-      found.set(entry.spec, entry)
-    }
+    for (const entry of outputs) this.know(entry)
+  }
+
+  private know(entry: OutputEntry): void {
+    const found = this.bySha.get(entry.sha256) ?? new Map<string, OutputEntry>()
+    this.bySha.set(entry.sha256, found)
+    found.set(entry.spec, entry)
   }
 
   async source(scope: string, url: string): Promise<SourceValidators | null> {
@@ -55,8 +57,10 @@ export class UnitReuse implements ReuseLookups {
     return found && specs.every((spec) => found.has(spec)) ? found : this.index.find(scope, sha256, specs)
   }
 
+  /** Also makes the outputs an image recorded known to the unit's later images: the same bytes are made once. */
   defer(image: number, write: IndexWrite): void {
     this.pending.set(image, write)
+    for (const entry of write.record ?? []) if (entry.scope === this.scope) this.know(entry)
   }
 
   /**

@@ -91,6 +91,9 @@ t.test("a unit's writes land at its flush, one batch for many images; refused on
   const source = (i: number) => ({ scope: C, url: url(i), validators: { sha256: sha, etag: `"${i}"` } })
   for (let i = 0; i < 10; i++) unit.defer(i, { refer: [stored[i]!.key], source: source(i) })
   for (let i = 10; i < 20; i++) unit.defer(i, { record: [entry(C, spec(i))], source: source(i) })
+  const made = entry(C, spec(10))
+  t.same((await unit.find(C, sha, [made.spec])).get(made.spec), made, 'later images find what one made')
+  unit.defer(22, { refer: [made.key] }) // the same bytes again: its reference holds as image 10's record does
   unit.defer(20, { refer: [oldRefer.key], source: source(20) })
   unit.defer(21, { record: [oldRecord], source: source(21) })
   // Retention marks both old entries while the images that want them are still at work.
@@ -110,12 +113,12 @@ t.test("a unit's writes land at its flush, one batch for many images; refused on
     docs.length === 10 && docs.every((d) => d.last_ref_at.getTime() === flushedAt.getTime()),
     'referred at the flush'
   )
-  const made = await index.find(
+  const recorded = await index.find(
     C,
     sha,
     Array.from({ length: 10 }, (_, i) => spec(10 + i))
   )
-  t.equal(made.size, 10, 'recorded')
+  t.equal(recorded.size, 10, 'recorded')
   t.equal(await index.source(C, url(3)).then((s) => s?.etag), '"3"')
   t.equal(await index.source(C, url(20)), null, 'no source remembered for a refused image')
   t.equal(await index.source(C, url(21)), null)

@@ -110,20 +110,18 @@ export class ReuseIndex {
         removing: new Set(docs.filter((d) => d.removing).map((d) => d._id))
       }
       const inserts = entriesToInsert(writes.values(), found)
-      for (const i of await insertFree(
+      const taken = await insertFree(
         this.outputs,
         inserts.map((e) => docOf(e, at))
-      ))
-        lost.add(inserts[i]!.key)
+      )
+      for (const i of taken) lost.add(inserts[i]!.key)
     }
     const refused = refusedWrites(writes, found, lost)
     const held = [...writes].flatMap(([image, write]) => (refused.has(image) ? [] : [write]))
     const { insert, replace } = sourceWrites(held, known)
     // A source another writer inserted meanwhile is as good as ours: losing ours only costs a download next time.
-    await insertFree(
-      this.sources,
-      insert.map((s) => sourceDocOf(s, at))
-    )
+    const sources = insert.map((source) => sourceDocOf(source, at))
+    await insertFree(this.sources, sources)
     if (replace.length > 0)
       await this.sources.bulkWrite(
         replace.map((s) => {
