@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { access, constants, type FileHandle, link, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises'
+import { access, constants, type FileHandle, link, mkdir, open, readdir, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -56,7 +56,8 @@ export class FileStorage implements Storage {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists'
       throw bodyError ?? this.failure(err, `writing ${key}`)
     } finally {
-      await rm(tmp, { force: true }).catch(() => undefined)
+      // unlink, not rm: rm's directory handling costs an lstat and a deal of JavaScript per image.
+      await unlink(tmp).catch(() => undefined)
     }
   }
 
