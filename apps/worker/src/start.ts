@@ -15,6 +15,7 @@ import pLimit from 'p-limit'
 import pino, { type Logger } from 'pino'
 import sharp from 'sharp'
 import { handBackDelayMs } from './claim.ts'
+import { compressSlots } from './compress-slots.ts'
 import { startWorkerHttp } from './http.ts'
 import { finishProcessor } from './jobs/finish.ts'
 import { imagesProcessor } from './jobs/images.ts'
@@ -93,7 +94,7 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
         )
       : null
 
-  const compressSlot = pLimit(config.WORKER_CONCURRENCY)
+  const compressSlot = compressSlots({ images: config.WORKER_CONCURRENCY, megapixels: config.COMPRESS_MEGAPIXELS })
   const hosts = new HostLimiter(config.DOWNLOAD_PER_HOST_CONCURRENCY, config.DOWNLOAD_PER_HOST_PER_SECOND)
   const processors = [
     imagesProcessor({
@@ -115,7 +116,7 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
         },
         storage: work,
         hostSlot: (url, work) => hosts.run(url, work),
-        compressSlot: <T>(work: () => Promise<T>) => compressSlot(work)
+        compressSlot
       },
       // Twice the CPU cap in flight: downloads of the next images overlap compression of the current ones, while
       // at most that many input buffers are held in memory, however many units this worker holds.
@@ -162,6 +163,7 @@ export async function startWorker(config: Config, hooks: WorkerHooks = {}): Prom
     {
       owner: config.WORKER_ID,
       concurrency: config.WORKER_CONCURRENCY,
+      megapixels: config.COMPRESS_MEGAPIXELS,
       units: config.WORKER_UNITS,
       db: config.MONGODB_DB,
       wake_up: runner.mode

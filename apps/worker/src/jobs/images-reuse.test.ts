@@ -36,7 +36,7 @@ const deps: ImagesDeps = {
     download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
     maxInputPixels: 100_000_000,
     storage: fx.storage,
-    compressSlot: (work) => work()
+    compressSlot: (_megapixels, work) => work()
   },
   inflight: pLimit(4),
   storage: fx.storage,

@@ -44,7 +44,7 @@ const deps: ImagesDeps = {
     download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
     maxInputPixels: 100_000_000,
     storage: fx.storage,
-    compressSlot: (work) => work()
+    compressSlot: (_megapixels, work) => work()
   },
   inflight: pLimit(4),
   storage: fx.storage,
@@ -68,12 +68,22 @@ t.test('a unit records every image, in batches with its counters, and then arriv
   const id = plan.request.request_id
   const paused: unknown[] = []
   const claim = await fx.claim<UnitData>('images')
-  const outcome = await processor({ beforeDone: async (...at) => void paused.push(at) }).process(claim.context)
+  const slots: number[] = []
+  const compressSlot: ImagesDeps['imageDeps']['compressSlot'] = (megapixels, work) => {
+    slots.push(megapixels)
+    return work()
+  }
+  const outcome = await processor({
+    beforeDone: async (...at) => void paused.push(at),
+    imageDeps: { ...deps.imageDeps, compressSlot }
+  }).process(claim.context)
   t.same(outcome, { kind: 'done', arrive: unitArrival(id, 0) }, 'done, arriving as part 0 of the finisher')
   t.same(paused, [[id, 0]], 'the pause hook ran once every image was recorded')
   const unit = await unitOf(id)
   t.same(statuses(unit.data.images), ['succeeded', 'failed', 'succeeded'], 'every record written')
   t.match(unit.data.images[1], { error_kind: 'http_4xx', error: /404/ })
+  const megapixels = [0, 2].map((i) => (unit.data.images[i]!.width_in! * unit.data.images[i]!.height_in!) / 1e6)
+  t.same(slots.sort(), megapixels.sort(), 'each compressed image took its slot with its megapixels; the 404 none')
   t.match(unit.data.tally, { succeeded: 2, failed: 1 }, 'the counters in the same writes')
   t.equal((await fx.store.find(id))!.status, 'Processing', 'the first unit started the request')
   t.same((await readdir(path.join(fx.dir, id))).sort(), ['0.jpg', '2.png'])

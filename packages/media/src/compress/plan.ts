@@ -70,8 +70,12 @@ export function compressTimeLimit(
   limits: { timeoutSeconds: number; timeoutSecondsPerMegapixel: number }
 ): number {
   if (limits.timeoutSeconds === 0) return 0
-  const megapixels = (facts.width * facts.height * Math.max(1, facts.pages)) / 1e6
-  return Math.ceil(limits.timeoutSeconds + limits.timeoutSecondsPerMegapixel * megapixels)
+  return Math.ceil(limits.timeoutSeconds + limits.timeoutSecondsPerMegapixel * inputMegapixels(facts))
+}
+
+/** The megapixels an input decodes to, frames included: what its pipeline's time and memory scale with. */
+export function inputMegapixels(facts: Pick<InputFacts, 'width' | 'height' | 'pages'>): number {
+  return (facts.width * facts.height * Math.max(1, facts.pages)) / 1e6
 }
 
 /** The input format we re-encode to when the customer asked to keep the original one. */

@@ -126,10 +126,12 @@ export async function compressImage(
   input: Buffer,
   options: ProcessingOptions,
   maxPixels: number,
-  bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS
+  bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS,
+  admitted?: InputFacts
 ): Promise<CompressResult> {
   const started = performance.now()
-  const facts = await admitInput(input, maxPixels, bounds)
+  // `admitted`: the caller read the header already (to size the image's compression slot), so it is not read twice.
+  const facts = admitted ?? (await admitInput(input, maxPixels, bounds))
   const plan = planCompression(facts, options)
   const tooLarge = refuseOutput(facts, plan)
   if (tooLarge) throw new ImageError(tooLarge.kind, tooLarge.reason)

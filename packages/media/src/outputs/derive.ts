@@ -64,10 +64,11 @@ export async function makeOutputSet(
   input: Buffer,
   outputs: ResolvedOutput[],
   maxPixels: number,
-  bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS
+  bounds: CompressBounds = DEFAULT_COMPRESS_BOUNDS,
+  admitted?: InputFacts
 ): Promise<OutputSetResult> {
   const started = performance.now()
-  const facts = await admitInput(input, maxPixels, bounds)
+  const facts = admitted ?? (await admitInput(input, maxPixels, bounds))
   const sharp = await sharpLib()
   const timeLimit = compressTimeLimit(facts, bounds)
   const raw = await decode(sharp, input, facts, maxPixels, timeLimit)

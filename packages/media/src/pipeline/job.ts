@@ -23,8 +23,11 @@ export interface ImageDeps {
   storage: Storage
   /** Per-host politeness around each download (HostLimiter.run); none by default. */
   hostSlot?: <T>(url: string, work: () => Promise<T>) => Promise<T>
-  /** Caps CPU-bound work separately from downloads, so downloads overlap compression without oversubscribing. */
-  compressSlot: <T>(work: () => Promise<T>) => Promise<T>
+  /**
+   * Caps CPU-bound work separately from downloads, so downloads overlap compression without oversubscribing. It
+   * is told the image's megapixels (read from its header), which its memory scales with.
+   */
+  compressSlot: <T>(megapixels: number, work: () => Promise<T>) => Promise<T>
 }
 
 /** What reuse needs of the reuse index (core's ReuseIndex), and the tenant it works for. */

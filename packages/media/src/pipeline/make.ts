@@ -1,5 +1,6 @@
 import { type ImageRecord, imageKey, objectMeta } from '@imgproc/core'
-import { compressImage, ImageError } from '../compress/sharp.ts'
+import { inputMegapixels } from '../compress/plan.ts'
+import { admitInput, compressImage, DEFAULT_COMPRESS_BOUNDS, ImageError } from '../compress/sharp.ts'
 import { DownloadError, fetchSource, type SourceAnswer } from '../fetch/download.ts'
 import type { ImageDeps, ImageJob } from './job.ts'
 import { storeOutputSet } from './output-set.ts'
@@ -34,8 +35,11 @@ export async function makeOutputs(
   try {
     if (job.outputs)
       return await storeOutputSet({ ...job, outputs: job.outputs, ...(keyOf && { keyOf }) }, input, download_ms, deps)
-    const result = await deps.compressSlot(() =>
-      compressImage(input, job.options, deps.maxInputPixels, deps.compressBounds)
+    const bounds = deps.compressBounds ?? DEFAULT_COMPRESS_BOUNDS
+    // The header first: the slot's weight is the image's megapixels, and an image refused there takes no slot.
+    const facts = await admitInput(input, deps.maxInputPixels, bounds)
+    const result = await deps.compressSlot(inputMegapixels(facts), () =>
+      compressImage(input, job.options, deps.maxInputPixels, bounds, facts)
     )
     const key = keyOf?.(0, result.extension) ?? imageKey(job.requestId, job.index, result.extension)
     await deps.storage.put(key, result.data, objectMeta(key)) // 'exists': an earlier holder stored the same output

@@ -7,8 +7,10 @@ import {
   type ResolvedOutput
 } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
-import type { CompressBounds } from '../compress/sharp.ts'
+import { inputMegapixels } from '../compress/plan.ts'
+import { admitInput, type CompressBounds, DEFAULT_COMPRESS_BOUNDS } from '../compress/sharp.ts'
 import { makeOutputSet } from '../outputs/derive.ts'
+import type { ImageDeps } from './job.ts'
 
 /** What storing a set needs of processImage's job and dependencies (ImageJob, ImageDeps). */
 export interface OutputSetJob {
@@ -23,7 +25,7 @@ export interface OutputSetDeps {
   maxInputPixels: number
   compressBounds?: CompressBounds
   storage: Storage
-  compressSlot: <T>(work: () => Promise<T>) => Promise<T>
+  compressSlot: ImageDeps['compressSlot']
 }
 
 /**
@@ -37,7 +39,11 @@ export async function storeOutputSet(
   download_ms: number,
   deps: OutputSetDeps
 ): Promise<ImageRecord> {
-  const set = await deps.compressSlot(() => makeOutputSet(input, job.outputs, deps.maxInputPixels, deps.compressBounds))
+  const bounds = deps.compressBounds ?? DEFAULT_COMPRESS_BOUNDS
+  const facts = await admitInput(input, deps.maxInputPixels, bounds)
+  const set = await deps.compressSlot(inputMegapixels(facts), () =>
+    makeOutputSet(input, job.outputs, deps.maxInputPixels, bounds, facts)
+  )
   const records: OutputRecord[] = []
   for (const [i, made] of set.outputs.entries()) {
     let file: string
