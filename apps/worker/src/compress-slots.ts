@@ -4,7 +4,7 @@ import pLimit from 'p-limit'
 /**
  * The worker's compression slots: at most `images` compress at once, and at most `megapixels` between them. A
  * pipeline's memory scales with its pixels (an encoder that optimises its Huffman tables holds the whole image's
- * coefficients), so small images fill the cores while large ones stay within what two 12 MP photos hold.
+ * coefficients), so small images fill the cores while large ones take turns.
  * Waiters are served in order: a large image is not overtaken for ever by small ones.
  */
 export function compressSlots(limits: { images: number; megapixels: number }) {
