@@ -96,6 +96,11 @@ export function retryingPuts(storage: Storage, retry: PutRetry): Storage {
       }
     }
   }
+  return withPut(storage, put)
+}
+
+/** `storage` with its put replaced by `put` (which may call the original): for what a caller notes or checks. */
+export function withPut(storage: Storage, put: Storage['put']): Storage {
   return { ...delegating(storage), put }
 }
 

@@ -15,6 +15,8 @@ const rocket = readFileSync(path.join(CORPUS, 'rocket.jpg'))
 const asked = { full: 0, conditional: 0 }
 /** What happens while a conditional GET waits for its 304 (retention's sweep, in the race below). */
 let meanwhile = async () => {}
+/** What /hook does before it answers 404 (another image of the unit, at work while something else happens). */
+let hook = async () => {}
 const host = await startImageServer({
   '/etag.jpg': (req, res) => {
     if (req.headers['if-none-match'] === '"1"') {
@@ -23,7 +25,8 @@ const host = await startImageServer({
     }
     asked.full++
     res.writeHead(200, { etag: '"1"', 'content-length': rocket.length }).end(rocket)
-  }
+  },
+  '/hook': (_req, res) => void hook().then(() => res.writeHead(404).end())
 })
 t.teardown(() => host.close())
 const fx = await jobFixture(t, pino({ level: 'silent' }))
@@ -46,10 +49,14 @@ const deps: ImagesDeps = {
   reuse: { index, secret: 's'.repeat(32) }
 }
 /** One request of `urls`, its one unit run to the end; its image records. */
-async function run(t: Test, urls: string[]): Promise<{ id: string; images: ImageRecord[] }> {
+async function run(
+  t: Test,
+  urls: string[],
+  with_: Partial<ImagesDeps> = {}
+): Promise<{ id: string; images: ImageRecord[] }> {
   const plan = await fx.request(urls)
   const claim = await fx.claim<UnitData>('images')
-  const outcome = await imagesProcessor(deps).process(claim.context)
+  const outcome = await imagesProcessor({ ...deps, ...with_ }).process(claim.context)
   t.equal(outcome.kind, 'done')
   t.ok(await claim.end(outcome))
   const id = plan.request.request_id
@@ -82,4 +89,29 @@ t.test('outputs retention removes before the unit writes its index are not hande
   t.match(third.images[0], { status: 'succeeded', output_file: new RegExp(`^${third.id}/`) }, 'its own key')
   t.equal(await index.sources.countDocuments({ url }), 0, 'no source remembered for outputs not recorded')
   t.match(await index.outputs.findOne({ _id: key }), { removing: Date }, 'retention still owns the entry')
+})
+
+/** The key `url`'s image is made under, once retention has claimed it: being removed, its object still stored. */
+async function claimedOutput(t: Test, url: string): Promise<string> {
+  const key = (await run(t, [url])).images[0]!.output_file!
+  await index.outputs.updateOne({ _id: key }, { $set: { last_ref_at: new Date(Date.now() - 3 * 86_400_000) } })
+  t.ok((await index.claimUnreferenced(new Date(Date.now() - 86_400_000), 100)).includes(key), 'retention claimed it')
+  return key
+}
+
+t.test('an output retention deletes after a put found it stored, before the flush, is not handed out', async (t) => {
+  const key = await claimedOutput(t, `${host.url}/img/flowers.jpeg?a`)
+  // The same bytes at another URL are made under that key (its object is still there), and then retention
+  // deletes the object and drops the entry while the unit's next image is at work, before the unit's flush.
+  hook = async () => {
+    await fx.storage.delete(key)
+    await index.forget(key)
+  }
+  const url = `${host.url}/img/flowers.jpeg?b`
+  const unit = await run(t, [url, `${host.url}/hook`], { inflight: pLimit(1), flushMs: 60_000 })
+  hook = async () => {}
+  t.match(unit.images[0], { status: 'succeeded', output_file: new RegExp(`^${unit.id}/`) }, 'made under its own key')
+  t.ok(await fx.storage.stat(unit.images[0]!.output_file!), 'which is stored')
+  t.equal(await index.outputs.findOne({ _id: key }), null, 'no entry left pointing at the deleted object')
+  t.equal(await index.sources.countDocuments({ url }), 0, 'no source remembered for outputs not recorded')
 })

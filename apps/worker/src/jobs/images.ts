@@ -232,7 +232,8 @@ async function reuseScope(
   const specs = unit.outputs ? unit.outputs.map(outputSpecHash) : [optionsHash(unit.options)]
   const urls = unit.images.flatMap((image) => (image.status === 'pending' ? [image.url] : []))
   const nameKey = outputNameKey(deps.reuse.secret, doc.owner)
-  return { index: await deps.reuse.index.forUnit(scope, urls, specs), scope, nameKey }
+  const stored = async (key: string) => (await deps.storage.stat(key)) !== null
+  return { index: await deps.reuse.index.forUnit(scope, urls, specs, stored), scope, nameKey }
 }
 
 /** Records of the `slots` whose output is already stored, by slot, found by the keys it can have. */

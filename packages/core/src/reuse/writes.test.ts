@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { OutputEntry } from './entries.ts'
-import { entriesToInsert, type IndexWrite, keysOf, refusedWrites, sourceWrites } from './writes.ts'
+import { checkedKeys, entriesToInsert, type IndexWrite, keysOf, refusedWrites, sourceWrites } from './writes.ts'
 
 const entry = (key: string): OutputEntry => ({
   key,
@@ -43,6 +43,31 @@ t.test('an image is refused when any of its keys cannot be handed out', async (t
     [9, { refer: ['lost'] }]
   ])
   t.same([...refusedWrites(writes, found, new Set(['lost']))], [1, 2, 4, 5, 9])
+})
+
+t.test(
+  'outputs put found stored already are checked once their entries are in place, unless refused anyway',
+  async (t) => {
+    const found = { live: new Set(['live']), removing: new Set(['removing']) }
+    const writes: IndexWrite[] = [
+      { record: [entry('live'), entry('inserted')], existed: ['live', 'inserted'] },
+      { record: [entry('removing'), entry('lost')], existed: ['removing', 'lost'] },
+      { record: [entry('inserted'), entry('fresh')], existed: ['inserted'] }
+    ]
+    t.same(checkedKeys(writes, found, new Set(['lost'])), ['live', 'inserted'])
+  }
+)
+
+t.test('an output whose object retention deleted before its entry was written is not handed out', async (t) => {
+  const found = { live: new Set(['live']), removing: new Set<string>() }
+  const writes = new Map<number, IndexWrite>([
+    [0, { record: [entry('gone')], existed: ['gone'] }],
+    [1, { refer: ['gone'] }], // the same bytes later in the unit
+    [2, { refer: ['live'] }],
+    [3, { record: [entry('live')], existed: ['live'] }]
+  ])
+  t.same([...refusedWrites(writes, found, new Set(), new Set(['gone']))], [0, 1])
+  t.same([...refusedWrites(writes, found, new Set(), new Set(['live']))], [2, 3], 'also an entry already live')
 })
 
 t.test('a source is inserted when new, replaced when changed, and not written when unchanged', async (t) => {

@@ -10,6 +10,11 @@ export interface IndexWrite {
   refer?: string[]
   /** Outputs the image made: recorded, unless retention is removing one of them at that moment. */
   record?: OutputEntry[]
+  /**
+   * Keys of `record` an earlier writer had stored already (the storage's put answered `exists`). Retention may
+   * delete such an object before the write: it is checked once the entry is in place (checkedKeys).
+   */
+  existed?: string[]
   /** The source to remember for next time: written only for an image whose refer or record holds. */
   source?: SourceWrite
 }
@@ -49,15 +54,33 @@ export function entriesToInsert(writes: Iterable<IndexWrite>, found: KeysFound):
 }
 
 /**
+ * The keys whose object must be checked once the batch's entries are in place: those put found already stored,
+ * unless the write is refused anyway (being removed, or the insert lost). From then on retention cannot claim
+ * them, so an object found then stays; one gone means retention deleted it before the entry was written.
+ */
+export function checkedKeys(writes: Iterable<IndexWrite>, found: KeysFound, lost: ReadonlySet<string>): string[] {
+  const keys = new Set<string>()
+  for (const write of writes)
+    for (const key of write.existed ?? []) if (!found.removing.has(key) && !lost.has(key)) keys.add(key)
+  return [...keys]
+}
+
+/**
  * The images whose write does not hold, so their keys must not be handed out: a reference to an entry that is
  * gone or being removed, or a record of one being removed, or whose insert lost to another writer (`lost`: the
- * entry appeared meanwhile; refusing is the safe answer, and rare). A reference to an entry another image of the
+ * entry appeared meanwhile; refusing is the safe answer, and rare), or that names an output whose object is `gone`.
+ * A reference to an entry another image of the
  * batch records holds as that record does (the same bytes twice in a unit are made once).
  */
-export function refusedWrites<I>(writes: Map<I, IndexWrite>, found: KeysFound, lost: ReadonlySet<string>): Set<I> {
+export function refusedWrites<I>(
+  writes: Map<I, IndexWrite>,
+  found: KeysFound,
+  lost: ReadonlySet<string>,
+  gone: ReadonlySet<string> = new Set()
+): Set<I> {
   const recorded = new Set([...writes.values()].flatMap((write) => (write.record ?? []).map((e) => e.key)))
-  const kept = (key: string) => !found.removing.has(key) && !lost.has(key)
-  const referred = (key: string) => found.live.has(key) || (recorded.has(key) && kept(key))
+  const kept = (key: string) => !found.removing.has(key) && !lost.has(key) && !gone.has(key)
+  const referred = (key: string) => !gone.has(key) && (found.live.has(key) || (recorded.has(key) && kept(key)))
   const refused = new Set<I>()
   for (const [image, write] of writes) {
     const holds = (write.refer ?? []).every(referred) && (write.record ?? []).every(({ key }) => kept(key))

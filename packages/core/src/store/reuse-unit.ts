@@ -18,7 +18,8 @@ interface IndexPort {
   write<I>(
     writes: Map<I, IndexWrite>,
     at: Date,
-    known: (scope: string, url: string) => SourceValidators | null
+    known: (scope: string, url: string) => SourceValidators | null,
+    stored: (key: string) => Promise<boolean>
   ): Promise<Set<I>>
 }
 
@@ -37,7 +38,9 @@ export class UnitReuse implements ReuseLookups {
     private readonly scope: string,
     /** The unit's sources the index held when it began, by URL. */
     private readonly sources: ReadonlyMap<string, SourceValidators>,
-    outputs: OutputEntry[]
+    outputs: OutputEntry[],
+    /** Whether an output's object is in the storage (ReuseIndex.write). */
+    private readonly stored: (key: string) => Promise<boolean>
   ) {
     for (const entry of outputs) this.know(entry)
   }
@@ -74,8 +77,11 @@ export class UnitReuse implements ReuseLookups {
       if (write) writes.set(image, write)
     }
     if (writes.size === 0) return new Set()
-    const refused = await this.index.write(writes, at, (scope, url) =>
-      scope === this.scope ? (this.sources.get(url) ?? null) : null
+    const refused = await this.index.write(
+      writes,
+      at,
+      (scope, url) => (scope === this.scope ? (this.sources.get(url) ?? null) : null),
+      this.stored
     )
     for (const image of writes.keys()) this.pending.delete(image)
     return refused

@@ -33,16 +33,18 @@ const updates = async () => {
   return ['outputs', 'sources'].reduce((n, c) => n + (totals[`${db.databaseName}.${c}`]?.update.count ?? 0), 0)
 }
 const at = (daysAgo: number) => new Date(Date.now() - daysAgo * day)
+/** The storage's answer to whether an object is there: this spec has no storage, and puts never found one. */
+const stored = async () => true
 
 t.test('sources and outputs are per scope: another tenant finds nothing of them', async (t) => {
   const source = { scope: A, url: 'https://x.example/1.jpg', validators: { sha256: sha, etag: '"1"' } }
-  t.same([...(await index.write(new Map([[0, { source }]]), at(0)))], [])
+  t.same([...(await index.write(new Map([[0, { source }]]), at(0), () => null, stored))], [])
   t.same(await index.source(A, 'https://x.example/1.jpg'), { sha256: sha, etag: '"1"' })
   t.equal(await index.source(B, 'https://x.example/1.jpg'), null)
   t.ok(await index.record(entry(A, '1'.repeat(16)), at(0)))
   t.equal((await index.find(A, sha, ['1'.repeat(16)])).size, 1)
   t.equal((await index.find(B, sha, ['1'.repeat(16)])).size, 0)
-  const unit = await index.forUnit(A, ['https://x.example/1.jpg'], ['1'.repeat(16)])
+  const unit = await index.forUnit(A, ['https://x.example/1.jpg'], ['1'.repeat(16)], stored)
   t.same(await unit.source(A, 'https://x.example/1.jpg'), { sha256: sha, etag: '"1"' }, 'read once per unit')
   t.equal((await unit.find(A, sha, ['1'.repeat(16)])).get('1'.repeat(16))!.key, entry(A, '1'.repeat(16)).key)
   t.equal((await unit.find(B, sha, ['1'.repeat(16)])).size, 0, 'another scope still goes to the database')
@@ -82,14 +84,14 @@ t.test("a unit's writes land at its flush, one batch for many images; refused on
   const C = 'd'.repeat(32)
   const url = (i: number) => `https://x.example/unit/${i}.jpg`
   const spec = (i: number) => `5${String(i).padStart(15, '0')}`
-  const stored = Array.from({ length: 10 }, (_, i) => entry(C, spec(i)))
-  for (const e of stored) t.ok(await index.record(e, at(0)))
+  const indexed = Array.from({ length: 10 }, (_, i) => entry(C, spec(i)))
+  for (const e of indexed) t.ok(await index.record(e, at(0)))
   const [oldRefer, oldRecord] = [entry(C, spec(98)), entry(C, spec(99))]
   t.ok(await index.record(oldRefer, at(3)))
   t.ok(await index.record(oldRecord, at(3)))
-  const unit = await index.forUnit(C, [], [])
+  const unit = await index.forUnit(C, [], [], stored)
   const source = (i: number) => ({ scope: C, url: url(i), validators: { sha256: sha, etag: `"${i}"` } })
-  for (let i = 0; i < 10; i++) unit.defer(i, { refer: [stored[i]!.key], source: source(i) })
+  for (let i = 0; i < 10; i++) unit.defer(i, { refer: [indexed[i]!.key], source: source(i) })
   for (let i = 10; i < 20; i++) unit.defer(i, { record: [entry(C, spec(i))], source: source(i) })
   const made = entry(C, spec(10))
   t.same((await unit.find(C, sha, [made.spec])).get(made.spec), made, 'later images find what one made')
@@ -108,7 +110,7 @@ t.test("a unit's writes land at its flush, one batch for many images; refused on
   )
   t.same([...refused].sort(), [20, 21], 'the reference and the record of entries being removed are refused')
   t.equal((await updates()) - before, 1, 'one update for the batch: a $max over all its keys; new entries inserted')
-  const docs = await index.outputs.find({ scope: C, spec: { $in: stored.map((e) => e.spec) } }).toArray()
+  const docs = await index.outputs.find({ scope: C, spec: { $in: indexed.map((e) => e.spec) } }).toArray()
   t.ok(
     docs.length === 10 && docs.every((d) => d.last_ref_at.getTime() === flushedAt.getTime()),
     'referred at the flush'
@@ -124,9 +126,9 @@ t.test("a unit's writes land at its flush, one batch for many images; refused on
   t.equal(await index.source(C, url(21)), null)
   t.same([...(await unit.flush([0, 1, 20]))], [], 'written once: nothing is left for a later flush')
 
-  const again = await index.forUnit(C, [url(0), url(1)], [])
-  again.defer(0, { refer: [stored[0]!.key], source: source(0) })
-  again.defer(1, { refer: [stored[1]!.key], source: { ...source(1), validators: { sha256: sha, etag: '"new"' } } })
+  const again = await index.forUnit(C, [url(0), url(1)], [], stored)
+  again.defer(0, { refer: [indexed[0]!.key], source: source(0) })
+  again.defer(1, { refer: [indexed[1]!.key], source: { ...source(1), validators: { sha256: sha, etag: '"new"' } } })
   const next = await updates()
   t.same([...(await again.flush([0, 1]))], [])
   t.equal((await updates()) - next, 2, 'an unchanged source is not written again; a changed one is replaced')

@@ -3,6 +3,7 @@ import type { Collection, Db } from 'mongodb'
 import type { SourceValidators } from '../reuse/decision.ts'
 import type { OutputEntry } from '../reuse/entries.ts'
 import {
+  checkedKeys,
   entriesToInsert,
   type IndexWrite,
   type KeysFound,
@@ -71,9 +72,14 @@ export class ReuseIndex {
   /**
    * This index as one work unit sees it: what it holds for the unit's `urls` (their sources, and the outputs of
    * `specs` made from those bytes) read in two queries up front, and the unit's writes kept until its next batch
-   * of records is saved (UnitReuse).
+   * of records is saved (UnitReuse). `stored` tells whether an output's object is in the storage.
    */
-  async forUnit(scope: string, urls: string[], specs: string[]): Promise<UnitReuse> {
+  async forUnit(
+    scope: string,
+    urls: string[],
+    specs: string[],
+    stored: (key: string) => Promise<boolean>
+  ): Promise<UnitReuse> {
     const docs = await this.sources.find({ _id: { $in: urls.map((url) => sourceId(scope, url)) } }).toArray()
     const sources = new Map(docs.map((d) => [d.url, validatorsOfDoc(d)!]))
     const hashes = [...new Set(docs.map((d) => d.sha256))]
@@ -83,7 +89,7 @@ export class ReuseIndex {
         : await this.outputs
             .find({ scope, sha256: { $in: hashes }, spec: { $in: [...new Set(specs)] }, ...live })
             .toArray()
-    return new UnitReuse(this, scope, sources, outputs.map(entryOf))
+    return new UnitReuse(this, scope, sources, outputs.map(entryOf), stored)
   }
 
   /**
@@ -93,15 +99,21 @@ export class ReuseIndex {
    * the recorded entries the index did not hold, and the sources of the images not refused (those `known` holds
    * unchanged are not written). An entry our `$max` matched cannot be claimed by retention after it (it claims
    * only entries unreferenced since its cutoff), so the read tells which references and records hold.
+   *
+   * An output whose object an earlier writer had stored (IndexWrite.existed) may have been deleted by retention
+   * before our entry was written: once the entry is in place its object is checked (`stored`), and if it is gone
+   * the entry is dropped and every image naming it refused (docs/reuse.md).
    */
   async write<I>(
     writes: Map<I, IndexWrite>,
     at: Date,
-    known: (scope: string, url: string) => SourceValidators | null = () => null
+    known: (scope: string, url: string) => SourceValidators | null,
+    stored: (key: string) => Promise<boolean>
   ): Promise<Set<I>> {
     const keys = keysOf(writes.values())
     let found: KeysFound = { live: new Set(), removing: new Set() }
     const lost = new Set<string>()
+    const gone = new Set<string>()
     if (keys.length > 0) {
       await this.outputs.updateMany({ _id: { $in: keys }, ...live }, { $max: { last_ref_at: at } })
       const docs = await this.outputs.find({ _id: { $in: keys } }, { projection: { _id: 1, removing: 1 } }).toArray()
@@ -115,8 +127,13 @@ export class ReuseIndex {
         inserts.map((e) => docOf(e, at))
       )
       for (const i of taken) lost.add(inserts[i]!.key)
+      const checked = checkedKeys(writes.values(), found, lost)
+      const there = await Promise.all(checked.map(stored))
+      for (const [i, key] of checked.entries()) if (!there[i]) gone.add(key)
+      // Pointing at nothing: no image may refer to it (retention would only find its object missing).
+      if (gone.size > 0) await this.outputs.deleteMany({ _id: { $in: [...gone] }, ...live })
     }
-    const refused = refusedWrites(writes, found, lost)
+    const refused = refusedWrites(writes, found, lost, gone)
     const held = [...writes].flatMap(([image, write]) => (refused.has(image) ? [] : [write]))
     const { insert, replace } = sourceWrites(held, known)
     // A source another writer inserted meanwhile is as good as ours: losing ours only costs a download next time.
@@ -135,7 +152,16 @@ export class ReuseIndex {
 
   /** Refers to stored outputs at `at`; false if any of them is gone or being removed (then it is not reused). */
   async refer(keys: string[], at: Date): Promise<boolean> {
-    return (await this.write(new Map([[0, { refer: keys }]]), at)).size === 0
+    return (
+      (
+        await this.write(
+          new Map([[0, { refer: keys }]]),
+          at,
+          () => null,
+          async () => true
+        )
+      ).size === 0
+    )
   }
 
   /**
@@ -143,7 +169,16 @@ export class ReuseIndex {
    * removing it right now, so the caller must not hand out its key.
    */
   async record(entry: OutputEntry, at: Date): Promise<boolean> {
-    return (await this.write(new Map([[0, { record: [entry] }]]), at)).size === 0
+    return (
+      (
+        await this.write(
+          new Map([[0, { record: [entry] }]]),
+          at,
+          () => null,
+          async () => true
+        )
+      ).size === 0
+    )
   }
 
   /**

@@ -14,7 +14,7 @@ import {
   sha256Hex,
   validatorsOf
 } from '@imgproc/core'
-import { isStorageOutage } from '@imgproc/storage'
+import { isStorageOutage, withPut } from '@imgproc/storage'
 import type { SourceAnswer } from '../fetch/download.ts'
 import type { ImageDeps, ImageJob, ReuseScope } from './job.ts'
 import { download, makeOutputs } from './make.ts'
@@ -94,7 +94,8 @@ function remembered(job: ReuseJob, answer: SourceAnswer & { status: 'ok' }, sha2
 /**
  * Made under content-addressed keys, to be recorded in the index when the unit saves its record. If retention is
  * removing one of those keys then, the unit makes the image again under the request's own keys: its output must
- * outlive the removal.
+ * outlive the removal. A key whose object was there already is noted: retention may delete that object before the
+ * record is written, which the write then checks.
  */
 async function made(
   job: ReuseJob,
@@ -106,7 +107,13 @@ async function made(
 ): Promise<ImageRecord> {
   const { index, scope, nameKey } = job.reuse
   const keyOf = (i: number, extension: string) => contentKey(scope, nameKey, sha256, specs[i]!, extension)
-  const record = await makeOutputs(job, answer.body, download_ms, deps, keyOf)
+  const existed: string[] = []
+  const storage = withPut(deps.storage, async (key, body, meta) => {
+    const put = await deps.storage.put(key, body, meta)
+    if (put === 'exists') existed.push(key)
+    return put
+  })
+  const record = await makeOutputs(job, answer.body, download_ms, { ...deps, storage }, keyOf)
   if (record.status !== 'succeeded') return record
   const entries = record.outputs
     ? record.outputs.map((o, i) =>
@@ -120,7 +127,11 @@ async function made(
         )
       )
     : [entryOfImage(record.output_file!, scope, sha256, specs[0]!, { ...stats(record) })]
-  index.defer(job.index, { record: entries, source: remembered(job, answer, sha256) })
+  index.defer(job.index, {
+    record: entries,
+    ...(existed.length > 0 && { existed }),
+    source: remembered(job, answer, sha256)
+  })
   return record
 }
 
