@@ -1,12 +1,15 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { type ImageRecord, ReuseIndex, type UnitData } from '@imgproc/core'
+import { StorageError, type StorageFailing } from '@imgproc/storage'
 import pLimit from 'p-limit'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import { jobFixture } from '../../../../test/support/job-fixture.ts'
 import { CORPUS } from '../../../../test/support/paths.ts'
 import { startImageServer } from '../../../../test/support/servers.ts'
+import { waitFor } from '../../../../test/support/wait.ts'
+import { JobTakenOver } from './contract.ts'
 import { type ImagesDeps, imagesProcessor } from './images.ts'
 
 // A unit's images with reuse on, on a real store and reuse index (the test run's MongoDB), a FileStorage and an
@@ -17,6 +20,10 @@ const asked = { full: 0, conditional: 0 }
 let meanwhile = async () => {}
 /** What /hook does before it answers 404 (another image of the unit, at work while something else happens). */
 let hook = async () => {}
+/** Landscape_5.jpg at /gated.jpg, each download `n` answered once `gate(n)` resolves. */
+const landscape = readFileSync(path.join(CORPUS, 'Landscape_5.jpg'))
+let gated = 0
+let gate = async (_n: number) => {}
 const host = await startImageServer({
   '/etag.jpg': (req, res) => {
     if (req.headers['if-none-match'] === '"1"') {
@@ -26,7 +33,9 @@ const host = await startImageServer({
     asked.full++
     res.writeHead(200, { etag: '"1"', 'content-length': rocket.length }).end(rocket)
   },
-  '/hook': (_req, res) => void hook().then(() => res.writeHead(404).end())
+  '/hook': (_req, res) => void hook().then(() => res.writeHead(404).end()),
+  '/gated.jpg': (_req, res) =>
+    void gate(++gated).then(() => res.writeHead(200, { 'content-length': landscape.length }).end(landscape))
 })
 t.teardown(() => host.close())
 const fx = await jobFixture(t, pino({ level: 'silent' }))
@@ -114,4 +123,62 @@ t.test('an output retention deletes after a put found it stored, before the flus
   t.ok(await fx.storage.stat(unit.images[0]!.output_file!), 'which is stored')
   t.equal(await index.outputs.findOne({ _id: key }), null, 'no entry left pointing at the deleted object')
   t.equal(await index.sources.countDocuments({ url }), 0, 'no source remembered for outputs not recorded')
+})
+
+t.test('a remake that fails inside a background flush ends the run with its error, not the process', async (t) => {
+  await claimedOutput(t, `${host.url}/img/Landscape_2.jpg?a`)
+  // The same bytes at another URL: refused at a background flush (its key is being removed), and the storage
+  // fails before its remake starts, while the unit's other image is still downloading.
+  let failing: StorageFailing | null = null
+  let consulted = () => {}
+  const remakeStarted = new Promise<void>((r) => (consulted = r))
+  hook = async () => {
+    failing = { kind: 'unreachable', reason: 'storage away (spec)', since: new Date() }
+    await remakeStarted
+  }
+  const plan = await fx.request([`${host.url}/img/Landscape_2.jpg?b`, `${host.url}/hook`])
+  const claim = await fx.claim<UnitData>('images')
+  const storageFailing = () => {
+    if (failing) consulted()
+    return failing
+  }
+  await t.rejects(
+    imagesProcessor({ ...deps, storageFailing }).process(claim.context),
+    StorageError,
+    'the storage outage hands the unit back'
+  )
+  hook = async () => {}
+  const images = (await fx.store.jobs.units(plan.request.request_id))[0]!.data.images
+  t.same(
+    images.map((i) => i.status),
+    ['pending', 'failed'],
+    'the refused image is still to do'
+  )
+})
+
+t.test('a run taken over while a remake downloads ends only once the remake has, which stores nothing', async (t) => {
+  await claimedOutput(t, `${host.url}/img/Landscape_5.jpg?a`)
+  gated = 0
+  const plan = await fx.request([`${host.url}/gated.jpg`, `${host.url}/hook`])
+  const id = plan.request.request_id
+  const first = await fx.claim<UnitData>('images', { leaseMs: 200 })
+  const inflight = pLimit(4)
+  // The image at /gated.jpg is refused at a background flush (its key is being removed) and made again; while
+  // its second download waits, the unit's other image ends after another worker took the unit over.
+  let release = () => {}
+  const released = new Promise<void>((r) => (release = r))
+  gate = async (n) => {
+    if (n === 2) await released
+  }
+  hook = async () => {
+    await waitFor('the remake to download', () => gated === 2, 10_000, 10)
+    await waitFor('the lease to run out', () => fx.claim<UnitData>('images').catch(() => null), 10_000, 50)
+  }
+  first.context.signal.addEventListener('abort', () => release()) // the run found it was taken over
+  await t.rejects(imagesProcessor({ ...deps, inflight }).process(first.context), JobTakenOver)
+  gate = async () => {}
+  hook = async () => {}
+  t.equal(inflight.activeCount + inflight.pendingCount, 0, 'no image of the run still under way')
+  await waitFor('the remake to end', () => inflight.activeCount === 0, 10_000, 10)
+  t.notOk(existsSync(path.join(fx.dir, id)), 'the remake stored nothing once the unit was another run’s')
 })

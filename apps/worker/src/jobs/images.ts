@@ -18,7 +18,14 @@ import {
   unitArrival
 } from '@imgproc/core'
 import { type ImageDeps, processImage, type ReuseScope } from '@imgproc/media'
-import { isStorageOutage, retryingPuts, type Storage, StorageError, type StorageFailing } from '@imgproc/storage'
+import {
+  isStorageOutage,
+  retryingPuts,
+  type Storage,
+  StorageError,
+  type StorageFailing,
+  withPut
+} from '@imgproc/storage'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { ProgressBatcher } from '../progress-batcher.ts'
 import type { Processor } from './contract.ts'
@@ -75,8 +82,10 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         log.info({ todo: todo.length, stale_temp_files: stale }, 'unit taken over')
       }
       // Images the reuse index refused at a flush: made again under the request's own keys, then saved in turn.
+      // A remake starts inside a flush, maybe a background one: its outcome is kept from the start (a failure is
+      // never an unhandled rejection), and the run does not end before every remake has.
       const remaking = new Set<number>()
-      const remakes: Promise<void>[] = []
+      const remakes: Promise<PromiseSettledResult<void>>[] = []
       const save = async (batch: number[]) => {
         const slots = [...new Set(batch)].filter((slot) => !remaking.has(slot))
         // The batch's index writes land before its records: retention relies on that order (docs/reuse.md).
@@ -84,7 +93,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         for (const slot of slots.filter((slot) => refused.has(unit.first + slot))) {
           images[slot] = unit.images[slot]!
           remaking.add(slot)
-          remakes.push(runImage(slot, { ownKeys: true }))
+          remakes.push(Promise.allSettled([runImage(slot, { ownKeys: true })]).then(([outcome]) => outcome!))
         }
         await ctx.save(
           imagesRecorded(
@@ -101,10 +110,20 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       // The first storage outage (or bug) stops this unit from starting more images; those under way wait for the
       // storage in place (up to storageRetryMs) rather than throw away their download.
       const failed = new AbortController()
-      const stop = AbortSignal.any([ctx.signal, failed.signal])
+      // The run is ending (taken over, cancelled, or an error thrown): a remake still under way writes nothing.
+      const ending = new AbortController()
+      const stop = AbortSignal.any([ctx.signal, failed.signal, ending.signal])
       const imageDeps: ImageDeps = {
         ...deps.imageDeps,
         storage: retryingPuts(deps.imageDeps.storage, { waitMs: deps.storageRetryMs ?? 0, signal: ctx.signal })
+      }
+      // A remake may still run when the unit stops: it checks before it stores, and the image stays to do.
+      const remakeDeps: ImageDeps = {
+        ...imageDeps,
+        storage: withPut(imageDeps.storage, (key, body, meta) => {
+          stop.throwIfAborted()
+          return imageDeps.storage.put(key, body, meta)
+        })
       }
       const runImage = (slot: number, { canary = false, ownKeys = false } = {}) =>
         deps.inflight(async () => {
@@ -127,10 +146,11 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
                 ...(unit.outputs && { outputs: unit.outputs }),
                 ...(reuse && !ownKeys && { reuse })
               },
-              imageDeps
+              ownKeys ? remakeDeps : imageDeps
             )
           } catch (err) {
             remaking.delete(slot)
+            if (ownKeys && stop.aborted && !isStorageOutage(err)) return // stopped before its put: still to do
             failed.abort()
             // Storing is the last step: the image was downloaded, and its next download is a re-download.
             if (isStorageOutage(err)) {
@@ -186,13 +206,15 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
         // Also when interrupted: what finished is written before the unit is handed back.
         await batcher.flushUntilWritten()
         while (remakes.length > 0) {
-          runs.push(...(await Promise.allSettled(remakes.splice(0))))
+          runs.push(...(await Promise.all(remakes.splice(0))))
           await batcher.flushUntilWritten()
         }
         const rejected = runs.find((r) => r.status === 'rejected')
         if (rejected) interrupted = { err: rejected.reason }
       } finally {
+        ending.abort()
         batcher.stop()
+        await Promise.all(remakes.splice(0))
       }
       if (interrupted) throw interrupted.err
       if (images.some((i) => i.status === 'pending')) return { kind: 'released' } // shutting down
