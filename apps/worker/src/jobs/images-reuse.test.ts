@@ -57,6 +57,26 @@ const deps: ImagesDeps = {
   metrics: fx.metrics,
   reuse: { index, secret: 's'.repeat(32) }
 }
+/** A counter of the worker's metrics, over all its labels. */
+const total = async (counter: { get(): Promise<{ values: { value: number }[] }> }) =>
+  (await counter.get()).values.reduce((n, v) => n + v.value, 0)
+/** How each metric `count` names moved while `act` ran. */
+async function moved<K extends string>(
+  count: Record<K, () => Promise<number>>,
+  act: () => Promise<void>
+): Promise<Record<K, number>> {
+  const names = Object.keys(count) as K[]
+  const before = await Promise.all(names.map((k) => count[k]()))
+  await act()
+  const after = await Promise.all(names.map((k) => count[k]()))
+  return Object.fromEntries(names.map((k, i) => [k, after[i]! - before[i]!])) as Record<K, number>
+}
+const counts = {
+  images: () => total(fx.metrics.images),
+  reused: () => total(fx.metrics.imagesReused),
+  redownloads: () => total(fx.metrics.imageRedownloads)
+}
+
 /** One request of `urls`, its one unit run to the end; its image records. */
 async function run(
   t: Test,
@@ -85,8 +105,12 @@ t.test('outputs retention removes before the unit writes its index are not hande
   meanwhile = async () => {
     claimed = await index.claimUnreferenced(new Date(Date.now() - 86_400_000), 100)
   }
-  const second = await run(t, [`${host.url}/etag.jpg`])
+  let second = { id: '', images: [] as ImageRecord[] }
+  const metrics = await moved(counts, async () => {
+    second = await run(t, [`${host.url}/etag.jpg`])
+  })
   meanwhile = async () => {}
+  t.same(metrics, { images: 1, reused: 0, redownloads: 1 }, 'counted once, as made, and downloaded again')
   t.same(claimed, [key], 'retention claimed it first')
   t.match(second.images[0], { status: 'succeeded', output_file: new RegExp(`^${second.id}/`) }, 'its own key')
   t.equal(second.images[0]!.reused, undefined, 'not reused')
@@ -117,8 +141,12 @@ t.test('an output retention deletes after a put found it stored, before the flus
     await index.forget(key)
   }
   const url = `${host.url}/img/flowers.jpeg?b`
-  const unit = await run(t, [url, `${host.url}/hook`], { inflight: pLimit(1), flushMs: 60_000 })
+  let unit = { id: '', images: [] as ImageRecord[] }
+  const metrics = await moved(counts, async () => {
+    unit = await run(t, [url, `${host.url}/hook`], { inflight: pLimit(1), flushMs: 60_000 })
+  })
   hook = async () => {}
+  t.same(metrics, { images: 2, reused: 0, redownloads: 1 }, 'each image counted once; the remake downloads again')
   t.match(unit.images[0], { status: 'succeeded', output_file: new RegExp(`^${unit.id}/`) }, 'made under its own key')
   t.ok(await fx.storage.stat(unit.images[0]!.output_file!), 'which is stored')
   t.equal(await index.outputs.findOne({ _id: key }), null, 'no entry left pointing at the deleted object')

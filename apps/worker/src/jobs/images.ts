@@ -86,21 +86,25 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       // never an unhandled rejection), and the run does not end before every remake has.
       const remaking = new Set<number>()
       const remakes: Promise<PromiseSettledResult<void>>[] = []
+      // The records as saved, which the unit's tally counts: a record not saved yet may still be refused.
+      const saved = [...unit.images]
+      // Finished here, not yet saved: an image counts in the metrics once its record is saved, not when refused.
+      const unobserved = new Set<number>()
       const save = async (batch: number[]) => {
         const slots = [...new Set(batch)].filter((slot) => !remaking.has(slot))
         // The batch's index writes land before its records: retention relies on that order (docs/reuse.md).
         const refused = reuse ? await reuse.index.flush(slots.map((slot) => unit.first + slot)) : new Set<number>()
         for (const slot of slots.filter((slot) => refused.has(unit.first + slot))) {
-          images[slot] = unit.images[slot]!
+          const image = unit.images[slot]!
+          images[slot] = { ...image, downloads: (image.downloads ?? 0) + 1 } // the remake's is a re-download
+          unobserved.delete(slot)
           remaking.add(slot)
           remakes.push(Promise.allSettled([runImage(slot, { ownKeys: true })]).then(([outcome]) => outcome!))
         }
-        await ctx.save(
-          imagesRecorded(
-            images,
-            slots.filter((slot) => !remaking.has(slot))
-          )
-        )
+        const kept = slots.filter((slot) => !remaking.has(slot))
+        for (const slot of kept) saved[slot] = images[slot]!
+        await ctx.save(imagesRecorded(saved, kept))
+        for (const slot of kept) if (unobserved.delete(slot)) observe(deps.metrics, images[slot]!, unit.outputs)
       }
       const batcher = new ProgressBatcher<number>(save, {
         maxBatch: 50,
@@ -161,7 +165,7 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
           }
           remaking.delete(slot)
           images[slot] = record
-          observe(deps.metrics, record, unit.outputs)
+          unobserved.add(slot)
           if (record.status === 'failed')
             log.info(
               {
