@@ -68,7 +68,7 @@ export function checkedKeys(writes: Iterable<IndexWrite>, found: KeysFound, lost
 /**
  * The images whose write does not hold, so their keys must not be handed out: a reference to an entry that is
  * gone or being removed, or a record of one being removed, or whose insert lost to another writer (`lost`: the
- * entry appeared meanwhile; refusing is the safe answer, and rare), or that names an output whose object is `gone`.
+ * entry appeared meanwhile and was gone again when read; refusing is the safe answer, and rare), or that names an output whose object is `gone`.
  * A reference to an entry another image of the
  * batch records holds as that record does (the same bytes twice in a unit are made once).
  */

@@ -51,6 +51,13 @@ export class UnitReuse implements ReuseLookups {
     found.set(entry.spec, entry)
   }
 
+  private forget(key: string): void {
+    for (const [sha256, found] of this.bySha) {
+      for (const [spec, entry] of found) if (entry.key === key) found.delete(spec)
+      if (found.size === 0) this.bySha.delete(sha256)
+    }
+  }
+
   async source(scope: string, url: string): Promise<SourceValidators | null> {
     return scope === this.scope ? (this.sources.get(url) ?? null) : this.index.source(scope, url)
   }
@@ -84,6 +91,11 @@ export class UnitReuse implements ReuseLookups {
       this.stored
     )
     for (const image of writes.keys()) this.pending.delete(image)
+    // Their outputs are being removed or gone: the unit's later images must not find them here.
+    for (const image of refused) {
+      const write = writes.get(image)!
+      for (const key of [...(write.refer ?? []), ...(write.record ?? []).map((e) => e.key)]) this.forget(key)
+    }
     return refused
   }
 }

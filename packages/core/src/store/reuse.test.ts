@@ -125,6 +125,8 @@ t.test("a unit's writes land at its flush, one batch for many images; refused on
   t.equal(await index.source(C, url(20)), null, 'no source remembered for a refused image')
   t.equal(await index.source(C, url(21)), null)
   t.same([...(await unit.flush([0, 1, 20]))], [], 'written once: nothing is left for a later flush')
+  for (const e of [oldRefer, oldRecord])
+    t.equal((await unit.find(C, sha, [e.spec])).get(e.spec), undefined, 'later images do not find refused ones')
 
   const again = await index.forUnit(C, [url(0), url(1)], [], stored)
   again.defer(0, { refer: [indexed[0]!.key], source: source(0) })
@@ -133,4 +135,19 @@ t.test("a unit's writes land at its flush, one batch for many images; refused on
   t.same([...(await again.flush([0, 1]))], [])
   t.equal((await updates()) - next, 2, 'an unchanged source is not written again; a changed one is replaced')
   t.equal(await index.source(C, url(1)).then((s) => s?.etag), '"new"')
+})
+
+t.test('two units recording the same new output at once: both hold, one inserts and the other refers', async (t) => {
+  const D = 'e'.repeat(32)
+  for (let i = 0; i < 20; i++) {
+    const e = entry(D, `6${String(i).padStart(15, '0')}`)
+    const units = await Promise.all([index.forUnit(D, [], [], stored), index.forUnit(D, [], [], stored)])
+    for (const unit of units) unit.defer(0, { record: [e] })
+    const refused = await Promise.all(units.map((unit) => unit.flush([0])))
+    t.same(
+      refused.map((r) => r.size),
+      [0, 0],
+      `race ${i}: neither refused`
+    )
+  }
 })

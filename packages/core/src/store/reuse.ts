@@ -116,17 +116,26 @@ export class ReuseIndex {
     const gone = new Set<string>()
     if (keys.length > 0) {
       await this.outputs.updateMany({ _id: { $in: keys }, ...live }, { $max: { last_ref_at: at } })
-      const docs = await this.outputs.find({ _id: { $in: keys } }, { projection: { _id: 1, removing: 1 } }).toArray()
-      found = {
-        live: new Set(docs.filter((d) => !d.removing).map((d) => d._id)),
-        removing: new Set(docs.filter((d) => d.removing).map((d) => d._id))
+      const [liveKeys, removingKeys] = [new Set<string>(), new Set<string>()]
+      const read = async (keys: string[]) => {
+        const docs = await this.outputs.find({ _id: { $in: keys } }, { projection: { _id: 1, removing: 1 } }).toArray()
+        for (const d of docs) (d.removing ? removingKeys : liveKeys).add(d._id)
       }
+      await read(keys)
+      found = { live: liveKeys, removing: removingKeys }
       const inserts = entriesToInsert(writes.values(), found)
-      const taken = await insertFree(
-        this.outputs,
-        inserts.map((e) => docOf(e, at))
-      )
-      for (const i of taken) lost.add(inserts[i]!.key)
+      const taken = (
+        await insertFree(
+          this.outputs,
+          inserts.map((e) => docOf(e, at))
+        )
+      ).map((i) => inserts[i]!.key)
+      if (taken.length > 0) {
+        // Another writer inserted these meanwhile: referred to as any entry is, unless already being removed.
+        await this.outputs.updateMany({ _id: { $in: taken }, ...live }, { $max: { last_ref_at: at } })
+        await read(taken)
+        for (const key of taken) if (!liveKeys.has(key) && !removingKeys.has(key)) lost.add(key) // gone again
+      }
       const checked = checkedKeys(writes.values(), found, lost)
       const there = await Promise.all(checked.map(stored))
       for (const [i, key] of checked.entries()) if (!there[i]) gone.add(key)
