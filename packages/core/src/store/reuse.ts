@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Collection, Db } from 'mongodb'
 import type { SourceValidators } from '../reuse/decision.ts'
 import type { OutputEntry } from '../reuse/entries.ts'
+import { UnitReuse } from '../reuse/unit.ts'
 import {
   checkedKeys,
   entriesToInsert,
@@ -13,7 +14,6 @@ import {
   sourceWrites
 } from '../reuse/writes.ts'
 import { insertFree } from './mongo.ts'
-import { UnitReuse } from './reuse-unit.ts'
 
 /** `sources`: one tenant's source URL, its validators and the SHA-256 of the bytes they describe (unique by _id). */
 interface SourceDocument extends SourceValidators {
@@ -34,7 +34,7 @@ interface OutputDocument extends Omit<OutputEntry, 'key'> {
   removing?: Date
 }
 
-export const sourceId = (scope: string, url: string) => `${scope}:${createHash('sha256').update(url).digest('hex')}`
+const sourceId = (scope: string, url: string) => `${scope}:${createHash('sha256').update(url).digest('hex')}`
 const live = { removing: { $exists: false } }
 
 /**
@@ -159,37 +159,6 @@ export class ReuseIndex {
     return refused
   }
 
-  /** Refers to stored outputs at `at`; false if any of them is gone or being removed (then it is not reused). */
-  async refer(keys: string[], at: Date): Promise<boolean> {
-    return (
-      (
-        await this.write(
-          new Map([[0, { refer: keys }]]),
-          at,
-          () => null,
-          async () => true
-        )
-      ).size === 0
-    )
-  }
-
-  /**
-   * Records a stored output (or refers to it, when another writer recorded it first); false when retention is
-   * removing it right now, so the caller must not hand out its key.
-   */
-  async record(entry: OutputEntry, at: Date): Promise<boolean> {
-    return (
-      (
-        await this.write(
-          new Map([[0, { record: [entry] }]]),
-          at,
-          () => null,
-          async () => true
-        )
-      ).size === 0
-    )
-  }
-
   /**
    * Retention: marks up to `limit` outputs nobody referred to since `cutoff` as being removed, and returns their
    * keys with those a dead sweep had marked already.
@@ -227,7 +196,7 @@ function sourceDocOf({ scope, url, validators }: SourceWrite, at: Date): SourceD
   return { _id: sourceId(scope, url), scope, url, ...validators, updated_at: at }
 }
 
-export function validatorsOfDoc(doc: SourceDocument | null | undefined): SourceValidators | null {
+function validatorsOfDoc(doc: SourceDocument | null | undefined): SourceValidators | null {
   if (!doc) return null
   return {
     sha256: doc.sha256,
@@ -236,7 +205,7 @@ export function validatorsOfDoc(doc: SourceDocument | null | undefined): SourceV
   }
 }
 
-export function entryOf(doc: OutputDocument): OutputEntry {
+function entryOf(doc: OutputDocument): OutputEntry {
   const { _id, created_at: _c, last_ref_at: _l, removing: _r, ...rest } = doc
   return { key: _id, ...rest }
 }

@@ -52,9 +52,9 @@ export async function processWithReuse(job: ReuseJob, deps: ImageDeps): Promise<
       return reused(job, entries!, next.reuse, download_ms)
     }
     if (answer.status === 'ok') return made(job, deps, specs, answer, sha256!, download_ms)
-    // A 304 we did not ask for has no bytes: the image fails to decode, as any empty answer does.
+    // A 304 again, to the unconditional GET: no bytes, so the image fails to decode, as any empty answer does.
     if (attempt > 0) return makeOutputs(job, Buffer.alloc(0), download_ms, deps)
-    // A 304 we did not ask for: the bytes, once more and unconditionally.
+    // A 304 we did not ask for, the first time: the bytes, once more and unconditionally.
     fetched = await download(job.url, deps)
     if ('failed' in fetched) return fetched.failed
   }

@@ -1,6 +1,6 @@
-import type { SourceValidators } from '../reuse/decision.ts'
-import type { OutputEntry } from '../reuse/entries.ts'
-import type { IndexWrite } from '../reuse/writes.ts'
+import type { SourceValidators } from './decision.ts'
+import type { OutputEntry } from './entries.ts'
+import type { IndexWrite } from './writes.ts'
 
 /** What reuse reads of the index while it works on an image, and where it leaves the image's write. */
 export interface ReuseLookups {
