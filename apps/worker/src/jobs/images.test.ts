@@ -115,9 +115,12 @@ t.test('a unit taken over from a dead run clears what it was writing and skips w
 t.test('a run whose job is taken over stops, and what it finishes afterwards is not written', async (t) => {
   const plan = await fx.request([`${images.url}/img/rocket.jpg?c`, `${images.url}/hang?c`])
   const id = plan.request.request_id
+  const claimedAt = Date.now()
   const first = await fx.claim<UnitData>('images', { leaseMs: 200 })
   const run = processor().process(first.context)
-  await new Promise((r) => setTimeout(r, 400)) // the first image is recorded; the second hangs; the lease runs out
+  // The first image is recorded (however long a loaded machine takes); the second hangs; the lease runs out.
+  await waitFor('the first image recorded', async () => (await unitOf(id)).data.images[0]!.status !== 'pending')
+  await new Promise((r) => setTimeout(r, Math.max(0, claimedAt + 300 - Date.now())))
   t.same(statuses((await unitOf(id)).data.images), ['succeeded', 'pending'], 'the first batch landed')
   const second = await fx.claim<UnitData>('images')
   for (const answer of hang) answer() // the hanging image ends (an empty body: a failed image)
