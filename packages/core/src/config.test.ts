@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DEV_WEBHOOK_SECRET, loadConfig } from './config.ts'
+import { DEV_WEBHOOK_SECRET, defaultConcurrency, loadConfig } from './config.ts'
 
 t.test('defaults, coercion and clear refusals', async (t) => {
   const config = loadConfig({ PORT: '8080', ALLOW_PRIVATE_NETWORKS: 'true', API_KEYS: ' a, b ,' })
@@ -93,4 +93,10 @@ t.test('bounds on what one client can hold', async (t) => {
     () => loadConfig({ REQUEST_TIMEOUT_MS: '10', MAX_CONCURRENT_UPLOADS: '0' }),
     /REQUEST_TIMEOUT_MS=10: must be >= 1000[\s\S]*MAX_CONCURRENT_UPLOADS=0: must be >= 1/
   )
+})
+
+t.test('the default compression concurrency is two per core, and never past what the setting allows', async (t) => {
+  t.equal(defaultConcurrency(2), 4)
+  t.equal(defaultConcurrency(0), 2)
+  t.equal(defaultConcurrency(48), 64, 'a 48-core host still starts')
 })
