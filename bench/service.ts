@@ -4,10 +4,11 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
-import { loadConfig, type StatusView } from '@imgproc/core'
+import { defaultConcurrency, loadConfig, type StatusView } from '@imgproc/core'
 import type { Db } from 'mongodb'
 import { startService } from '../test/support/service.ts'
 import {
@@ -29,6 +30,10 @@ import {
  * the API's heap by ~50 MB between collections under the default limit, a quarter of the machine's memory). */
 export const PRODUCTION_ENV = {
   MALLOC_ARENA_MAX: '2',
+  // The worker: a libuv thread per compression slot (sharp runs each pipeline on one) and the usual 4 for files.
+  UV_THREADPOOL_SIZE: String(
+    (Number(process.env.WORKER_CONCURRENCY) || defaultConcurrency(os.availableParallelism())) + 4
+  ),
   NODE_OPTIONS: `--max-semi-space-size=1 --max-old-space-size=512 ${process.env.NODE_OPTIONS ?? ''}`.trim()
 }
 /** The API only: malloc serves blocks of 32 KB and more from mmap, so they go back to the system when freed
