@@ -12,7 +12,7 @@ export interface IndexWrite {
   record?: OutputEntry[]
   /**
    * Keys of `record` an earlier writer had stored already (the storage's put answered `exists`). Retention may
-   * delete such an object before the write: it is checked once the entry is in place (checkedKeys).
+   * have deleted such an object since: it is checked before its entry is written (checkedKeys).
    */
   existed?: string[]
   /** The source to remember for next time: written only for an image whose refer or record holds. */
@@ -54,14 +54,15 @@ export function entriesToInsert(writes: Iterable<IndexWrite>, found: KeysFound):
 }
 
 /**
- * The keys whose object must be checked once the batch's entries are in place: those put found already stored,
- * unless the write is refused anyway (being removed, or the insert lost). From then on retention cannot claim
- * them, so an object found then stays; one gone means retention deleted it before the entry was written.
+ * The keys whose object must be checked before their entries are written: those put found already stored and
+ * the index does not hold. Retention deletes an object before its entry, so with the entry gone it is done with
+ * that object: one found now stays, one gone was deleted. A live entry always has its object, so no index entry
+ * ever names a missing one, and a reference that finds an entry live holds.
  */
-export function checkedKeys(writes: Iterable<IndexWrite>, found: KeysFound, lost: ReadonlySet<string>): string[] {
+export function checkedKeys(writes: Iterable<IndexWrite>, found: KeysFound): string[] {
   const keys = new Set<string>()
   for (const write of writes)
-    for (const key of write.existed ?? []) if (!found.removing.has(key) && !lost.has(key)) keys.add(key)
+    for (const key of write.existed ?? []) if (!found.live.has(key) && !found.removing.has(key)) keys.add(key)
   return [...keys]
 }
 

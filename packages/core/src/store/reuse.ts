@@ -100,9 +100,9 @@ export class ReuseIndex {
    * unchanged are not written). An entry our `$max` matched cannot be claimed by retention after it (it claims
    * only entries unreferenced since its cutoff), so the read tells which references and records hold.
    *
-   * An output whose object an earlier writer had stored (IndexWrite.existed) may have been deleted by retention
-   * before our entry was written: once the entry is in place its object is checked (`stored`), and if it is gone
-   * the entry is dropped and every image naming it refused (docs/reuse.md).
+   * An output whose object an earlier writer had stored (IndexWrite.existed) and whose entry is gone may have been
+   * deleted by retention: its object is checked (`stored`) before its entry is written, and if it is gone (or the
+   * storage cannot say) no entry is written and every image naming it is refused (docs/reuse.md).
    */
   async write<I>(
     writes: Map<I, IndexWrite>,
@@ -123,7 +123,11 @@ export class ReuseIndex {
       }
       await read(keys)
       found = { live: liveKeys, removing: removingKeys }
-      const inserts = entriesToInsert(writes.values(), found)
+      // Checked before the entry is written, so that no live entry ever names a missing object (checkedKeys).
+      const checked = checkedKeys(writes.values(), found)
+      const there = await Promise.all(checked.map(stored))
+      for (const [i, key] of checked.entries()) if (!there[i]) gone.add(key)
+      const inserts = entriesToInsert(writes.values(), found).filter((entry) => !gone.has(entry.key))
       const taken = (
         await insertFree(
           this.outputs,
@@ -136,11 +140,6 @@ export class ReuseIndex {
         await read(taken)
         for (const key of taken) if (!liveKeys.has(key) && !removingKeys.has(key)) lost.add(key) // gone again
       }
-      const checked = checkedKeys(writes.values(), found, lost)
-      const there = await Promise.all(checked.map(stored))
-      for (const [i, key] of checked.entries()) if (!there[i]) gone.add(key)
-      // Pointing at nothing: no image may refer to it (retention would only find its object missing).
-      if (gone.size > 0) await this.outputs.deleteMany({ _id: { $in: [...gone] }, ...live })
     }
     const refused = refusedWrites(writes, found, lost, gone)
     const held = [...writes].flatMap(([image, write]) => (refused.has(image) ? [] : [write]))
