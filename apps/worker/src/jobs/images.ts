@@ -92,7 +92,9 @@ export function imagesProcessor(deps: ImagesDeps): Processor<UnitData> {
       const unobserved = new Set<number>()
       const save = async (batch: number[]) => {
         const slots = [...new Set(batch)].filter((slot) => !remaking.has(slot))
-        // The batch's index writes land before its records: retention relies on that order (docs/reuse.md).
+        // The batch's index writes land before its records: retention relies on that order (docs/reuse.md). The job
+        // is confirmed this run's first, so a run taken over writes nothing, not even to the index.
+        if (reuse && slots.length > 0) await ctx.save()
         const refused = reuse ? await reuse.index.flush(slots.map((slot) => unit.first + slot)) : new Set<number>()
         for (const slot of slots.filter((slot) => refused.has(unit.first + slot))) {
           const image = unit.images[slot]!
@@ -258,7 +260,15 @@ async function reuseScope(
   const specs = unit.outputs ? unit.outputs.map(outputSpecHash) : [optionsHash(unit.options)]
   const urls = unit.images.flatMap((image) => (image.status === 'pending' ? [image.url] : []))
   const nameKey = outputNameKey(deps.reuse.secret, doc.owner)
-  const stored = async (key: string) => (await deps.storage.stat(key)) !== null
+  // A storage that cannot say refuses the output: the image is made again, and meets the outage the usual way.
+  const stored = (key: string) =>
+    deps.storage.stat(key).then(
+      (info) => info !== null,
+      (err) => {
+        if (isStorageOutage(err)) return false
+        throw err
+      }
+    )
   return { index: await deps.reuse.index.forUnit(scope, urls, specs, stored), scope, nameKey }
 }
 
