@@ -6,7 +6,8 @@ import {
   planCompression,
   plannedPixels,
   refuseInput,
-  refuseOutput
+  refuseOutput,
+  slotMegapixels
 } from './plan.ts'
 
 const facts = (width: number, height: number, orientation = 1, pages = 1): InputFacts => ({
@@ -113,3 +114,12 @@ t.test('compressTimeLimit: a base and a share per megapixel, frames included; 0 
   t.equal(compressTimeLimit(facts(500, 500, 1, 10), limits), 38, '2.5 MP over ten frames, rounded up')
   t.equal(compressTimeLimit(facts(10_000, 10_000), { ...limits, timeoutSeconds: 0 }), 0)
 })
+
+t.test(
+  'slotMegapixels: an image weighs its megapixels, frames included, and eight times that held decoded',
+  async (t) => {
+    t.equal(slotMegapixels(facts(4000, 3000), false), 12)
+    t.equal(slotMegapixels(facts(1000, 800), true), 6.4, 'a quality search or an output set holds its pixels')
+    t.equal(slotMegapixels(facts(500, 400, 1, 10), false), 2, 'an animation weighs every frame')
+  }
+)

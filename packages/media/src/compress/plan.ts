@@ -78,6 +78,18 @@ export function inputMegapixels(facts: Pick<InputFacts, 'width' | 'height' | 'pa
   return (facts.width * facts.height * Math.max(1, facts.pages)) / 1e6
 }
 
+/**
+ * How many times its megapixels an image weighs in the worker's compression slots when its pixels are held
+ * decoded (a quality search, or an output set): four searches on 0.8 MP web images held about 45 MB each, where
+ * a streaming JPEG encode holds about 3 MB per megapixel.
+ */
+export const DECODED_WEIGHT = 8
+
+/** What an image weighs in the worker's compression slots (COMPRESS_MEGAPIXELS), which bound their memory. */
+export function slotMegapixels(facts: Pick<InputFacts, 'width' | 'height' | 'pages'>, decoded: boolean): number {
+  return inputMegapixels(facts) * (decoded ? DECODED_WEIGHT : 1)
+}
+
 /** The input format we re-encode to when the customer asked to keep the original one. */
 export function originalFormat(format: string): EncodeFormat {
   if (format === 'heif' || format === 'avif') return 'avif'

@@ -1,5 +1,5 @@
 import { type ImageRecord, imageKey, objectMeta } from '@imgproc/core'
-import { inputMegapixels } from '../compress/plan.ts'
+import { planCompression, slotMegapixels } from '../compress/plan.ts'
 import { admitInput, compressImage, DEFAULT_COMPRESS_BOUNDS, ImageError } from '../compress/sharp.ts'
 import { DownloadError, fetchSource, type SourceAnswer } from '../fetch/download.ts'
 import type { ImageDeps, ImageJob } from './job.ts'
@@ -38,7 +38,8 @@ export async function makeOutputs(
     const bounds = deps.compressBounds ?? DEFAULT_COMPRESS_BOUNDS
     // The header first: the slot's weight is the image's megapixels, and an image refused there takes no slot.
     const facts = await admitInput(input, deps.maxInputPixels, bounds)
-    const result = await deps.compressSlot(inputMegapixels(facts), () =>
+    const searches = planCompression(facts, job.options).auto !== null
+    const result = await deps.compressSlot(slotMegapixels(facts, searches), () =>
       compressImage(input, job.options, deps.maxInputPixels, bounds, facts)
     )
     const key = keyOf?.(0, result.extension) ?? imageKey(job.requestId, job.index, result.extension)

@@ -7,7 +7,7 @@ import {
   type ResolvedOutput
 } from '@imgproc/core'
 import type { Storage } from '@imgproc/storage'
-import { inputMegapixels } from '../compress/plan.ts'
+import { slotMegapixels } from '../compress/plan.ts'
 import { admitInput, type CompressBounds, DEFAULT_COMPRESS_BOUNDS } from '../compress/sharp.ts'
 import { makeOutputSet } from '../outputs/derive.ts'
 import type { ImageDeps } from './job.ts'
@@ -41,7 +41,8 @@ export async function storeOutputSet(
 ): Promise<ImageRecord> {
   const bounds = deps.compressBounds ?? DEFAULT_COMPRESS_BOUNDS
   const facts = await admitInput(input, deps.maxInputPixels, bounds)
-  const set = await deps.compressSlot(inputMegapixels(facts), () =>
+  // A set holds its decoded pixels while it makes each output.
+  const set = await deps.compressSlot(slotMegapixels(facts, true), () =>
     makeOutputSet(input, job.outputs, deps.maxInputPixels, bounds, facts)
   )
   const records: OutputRecord[] = []
