@@ -29,9 +29,9 @@ export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} NODE_OPTIONS="--max-semi-space-si
 node scripts/bundle/build.mjs api worker
 
 MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-32768} node apps/api/dist/bundle/main.js & pids+=($!)
-# libuv's pool runs sharp's pipelines and file calls: a thread per compression slot (WORKER_CONCURRENCY, twice the
-# cores by default) and its usual 4. Node starts the pool before any code of ours runs, so it is set here.
-UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-$(( ${WORKER_CONCURRENCY:-$(( 2 * $(nproc) ))} + 4 ))} node apps/worker/dist/bundle/main.js & pids+=($!)
+# libuv's pool runs sharp's pipelines and file calls: a thread per compression slot (WORKER_CONCURRENCY, the
+# cores by default, at least 2) and its usual 4. Node starts the pool before any code of ours runs, so it is set here.
+UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-$(( ${WORKER_CONCURRENCY:-$(( $(nproc) > 2 ? $(nproc) : 2 ))} + 4 ))} node apps/worker/dist/bundle/main.js & pids+=($!)
 port=${PORT:-3000}
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

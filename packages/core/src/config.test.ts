@@ -95,8 +95,12 @@ t.test('bounds on what one client can hold', async (t) => {
   )
 })
 
-t.test('the default compression concurrency is two per core, and never past what the setting allows', async (t) => {
-  t.equal(defaultConcurrency(2), 4)
-  t.equal(defaultConcurrency(0), 2)
-  t.equal(defaultConcurrency(48), 64, 'a 48-core host still starts')
-})
+t.test(
+  'the default compression concurrency is one per core, at least 2, and never past what the setting allows',
+  async (t) => {
+    t.equal(defaultConcurrency(2), 2)
+    t.equal(defaultConcurrency(1), 2)
+    t.equal(defaultConcurrency(8), 8)
+    t.equal(defaultConcurrency(96), 64, 'a 96-core host still starts')
+  }
+)

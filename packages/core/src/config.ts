@@ -9,8 +9,11 @@ export const DEV_WEBHOOK_SECRET = 'dev-secret-change-me-0123456789'
 // One schema for every knob: defaults, coercion from strings and the error text all come from here.
 const Bool = Type.Enum(['true', 'false'], { default: 'false' })
 
-/** Images compressed at once by default: two per core (docs/benchmark.md), within the setting's own maximum. */
-export const defaultConcurrency = (cores: number) => Math.min(64, 2 * Math.max(1, cores))
+/**
+ * Images compressed at once by default: one per core, at least 2, within the setting's own maximum. Two per core
+ * gained a few per cent on JPEGs but cost the quality search about 100 MB more at peak (docs/benchmark.md).
+ */
+export const defaultConcurrency = (cores: number) => Math.min(64, Math.max(2, cores))
 
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
@@ -28,11 +31,8 @@ export const ConfigSchema = Type.Object({
   PUBLIC_BASE_URL: Type.String({ pattern: '^(https?://[^\\s]+)?$', default: '' }),
   // The built-in default is public (it is in this file): refused outside development, see exposedWithDevSecret.
   WEBHOOK_SECRET: Type.String({ minLength: 16, default: DEV_WEBHOOK_SECRET }),
-  // Twice the cores: with one libvips thread per image, 2 per core kept the cores busier than 1 (bench sweep,
-  // docs/benchmark.md); COMPRESS_MEGAPIXELS keeps that from costing memory on large images (at 16, four slots held
-  // 351 MB at peak on the 0.3-12 MP JPEG catalogue, where 24 let them reach 471 MB).
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: defaultConcurrency(os.availableParallelism()) }),
-  COMPRESS_MEGAPIXELS: Type.Integer({ minimum: 1, maximum: 10_000, default: 16 }),
+  COMPRESS_MEGAPIXELS: Type.Integer({ minimum: 1, maximum: 10_000, default: 24 }),
   WORKER_ID: Type.String({ minLength: 1, default: `${os.hostname()}-${process.pid}` }),
   WORKER_HTTP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
   POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 500 }),
