@@ -18,7 +18,9 @@ import {
 } from '@imgproc/core'
 import { FileStorage } from '@imgproc/storage'
 import { type Db, MongoClient } from 'mongodb'
+import pLimit from 'p-limit'
 import { Claim } from '../../apps/worker/src/claim.ts'
+import type { ImagesDeps } from '../../apps/worker/src/jobs/images.ts'
 import { mongoUri } from './database.ts'
 
 type Log = ConstructorParameters<typeof Claim>[2]
@@ -86,5 +88,23 @@ export async function jobFixture(t: { teardown(fn: () => unknown): void }, log: 
       if (!lease) throw new Error(`no ${kind} job is due`)
       return new Claim<D>(store.queue, lease, log, options.shutdown ?? new AbortController().signal)
     }
+  }
+}
+
+/** The images processor's dependencies on a fixture: loopback downloads, no compression cap, quick flushes. */
+export function imagesDeps(fx: JobFixture): ImagesDeps {
+  return {
+    store: fx.store,
+    imageDeps: {
+      download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
+      maxInputPixels: 100_000_000,
+      storage: fx.storage,
+      compressSlot: (_megapixels, work) => work()
+    },
+    inflight: pLimit(4),
+    storage: fx.storage,
+    flushMs: 20,
+    concurrency: 1,
+    metrics: fx.metrics
   }
 }

@@ -5,7 +5,7 @@ import { StorageError, type StorageFailing } from '@imgproc/storage'
 import pLimit from 'p-limit'
 import pino from 'pino'
 import t, { type Test } from 'tap'
-import { jobFixture } from '../../../../test/support/job-fixture.ts'
+import { imagesDeps, jobFixture } from '../../../../test/support/job-fixture.ts'
 import { CORPUS } from '../../../../test/support/paths.ts'
 import { startImageServer } from '../../../../test/support/servers.ts'
 import { waitFor } from '../../../../test/support/wait.ts'
@@ -42,21 +42,7 @@ const fx = await jobFixture(t, pino({ level: 'silent' }))
 const index = new ReuseIndex(fx.db)
 await index.ensureIndexes()
 
-const deps: ImagesDeps = {
-  store: fx.store,
-  imageDeps: {
-    download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
-    maxInputPixels: 100_000_000,
-    storage: fx.storage,
-    compressSlot: (_megapixels, work) => work()
-  },
-  inflight: pLimit(4),
-  storage: fx.storage,
-  flushMs: 20,
-  concurrency: 1,
-  metrics: fx.metrics,
-  reuse: { index, secret: 's'.repeat(32) }
-}
+const deps: ImagesDeps = { ...imagesDeps(fx), reuse: { index, secret: 's'.repeat(32) } }
 /** A counter of the worker's metrics, over all its labels. */
 const total = async (counter: { get(): Promise<{ values: { value: number }[] }> }) =>
   (await counter.get()).values.reduce((n, v) => n + v.value, 0)

@@ -6,7 +6,7 @@ import { FileStorage, isStorageOutage, type Storage, StorageHealth, watchedStora
 import pLimit from 'p-limit'
 import pino from 'pino'
 import t from 'tap'
-import { jobFixture } from '../../../../test/support/job-fixture.ts'
+import { imagesDeps, jobFixture } from '../../../../test/support/job-fixture.ts'
 import { CORPUS } from '../../../../test/support/paths.ts'
 import { startImageServer } from '../../../../test/support/servers.ts'
 import { type SmallDisk, smallDisk } from '../../../../test/support/small-disk.ts'
@@ -38,20 +38,7 @@ const images = await startImageServer({
 t.teardown(() => images.close())
 const fx = await jobFixture(t, pino({ level: 'silent' }))
 
-const deps: ImagesDeps = {
-  store: fx.store,
-  imageDeps: {
-    download: { maxBytes: 50_000_000, timeoutMs: 10_000, retries: 0, maxRedirects: 2, allowPrivateNetworks: true },
-    maxInputPixels: 100_000_000,
-    storage: fx.storage,
-    compressSlot: (_megapixels, work) => work()
-  },
-  inflight: pLimit(4),
-  storage: fx.storage,
-  flushMs: 20,
-  concurrency: 1,
-  metrics: fx.metrics
-}
+const deps = imagesDeps(fx)
 const processor = (extra: Partial<ImagesDeps> = {}) => imagesProcessor({ ...deps, ...extra })
 /** Its images stored on `storage` (a disk that fills up). */
 const onStorage = (storage: Storage, extra: Partial<ImagesDeps> = {}) =>
