@@ -29,7 +29,7 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { offset, limit } = request.query
       const id = request.params.request_id
       const store = app.requests
-      const doc = await store.find(id)
+      const [doc, pages] = await Promise.all([store.find(id), limit > 0 ? store.pagesFor(id, offset, limit) : []])
       // Another tenant's request is answered exactly like one that does not exist; with keys on, a request made
       // before they were (no owner) belongs to nobody who asks.
       const visible = doc && (app.config.API_KEYS.length === 0 || doc.owner === request.tenant)
@@ -38,7 +38,7 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
         store.imagesNow(doc),
         store.delivery(id, doc.round),
         limit > 0
-          ? store.loadPage(doc, offset, limit, app.config.STATUS_MAX_BYTES)
+          ? store.loadPage(doc, pages, offset, limit, app.config.STATUS_MAX_BYTES)
           : { products: [], images: new Map() }
       ])
       return statusView(doc, images, delivery, app.config, { offset, limit, total: doc.product_count, ...page })

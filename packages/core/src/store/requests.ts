@@ -138,22 +138,34 @@ export class RequestStore {
   }
 
   /**
-   * Product rows from `offset`, at most `limit` of them and no more than fit in `maxBytes` of status page, and the
-   * images they use, reading only the pages and units that hold them.
+   * The product pages that hold rows `offset` to `offset + limit` of a request, those that exist. Needs only the
+   * id, so a status read fetches them alongside the request itself (one round trip fewer); they are shown only if
+   * the request turns out to be visible to the caller.
+   */
+  pagesFor(requestId: string, offset: number, limit: number): Promise<ProductPageDocument[]> {
+    const n = productPagesFor(offset, limit, Number.POSITIVE_INFINITY)
+    if (n.length === 0) return Promise.resolve([])
+    return this.productPages
+      .find({ request_id: requestId, n: { $in: n } })
+      .sort({ n: 1 })
+      .toArray()
+  }
+
+  /**
+   * Product rows from `offset` of the pages read by `pagesFor`, at most `limit` of them and no more than fit in
+   * `maxBytes` of status page, and the images they use, reading only the units that hold them.
    */
   async loadPage(
     doc: RequestDocument,
+    pages: ProductPageDocument[],
     offset: number,
     limit: number,
     maxBytes: number
   ): Promise<{ products: ProductRecord[]; images: Map<number, ImageRecord> }> {
-    const pages = await this.productPages
-      .find({ request_id: doc.request_id, n: { $in: productPagesFor(offset, limit, doc.product_count) } })
-      .sort({ n: 1 })
-      .toArray()
     const rows = pages.flatMap((p) => p.products.map((product, i) => ({ product, at: p.n * PRODUCTS_PER_PAGE + i })))
     // First cut by the least an image can cost (no unit is read for rows that cannot fit), then by real URLs.
-    const window = rows.filter((r) => r.at >= offset && r.at < offset + limit).map((r) => r.product)
+    const end = Math.min(offset + limit, doc.product_count)
+    const window = rows.filter((r) => r.at >= offset && r.at < end).map((r) => r.product)
     const products = window.slice(
       0,
       productsWithin(window, () => ({ url: '' }), maxBytes)
