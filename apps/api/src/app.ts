@@ -16,6 +16,7 @@ import type { Storage } from '@imgproc/storage'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { swaggerOptions } from './openapi.ts'
 import errors from './plugins/errors.ts'
+import foreground from './plugins/foreground.ts'
 import limits, { serverTimeouts } from './plugins/limits.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import fileRoutes from './routes/files.ts'
@@ -76,6 +77,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(errors, { config: deps.config })
   await app.register(limits, { config: deps.config })
   await app.register(securityHeaders, { config: deps.config })
+  await app.register(foreground)
   await app.register(swagger, swaggerOptions(deps.config))
   await app.register(swaggerUi, { routePrefix: '/docs' })
 

@@ -104,7 +104,8 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
           store: app.requests,
           rules: csvRules(config),
           unitSize: unitSizeFor(declared, config.WORK_UNIT_SIZE),
-          keepAliveMs: config.UPLOAD_STAGING_TIMEOUT_MS / 4
+          keepAliveMs: config.UPLOAD_STAGING_TIMEOUT_MS / 4,
+          foreground: app.foreground
         })
       } catch (err) {
         // The parser gave up on the form around the file (too many fields before it): the client's doing, not a 500.
@@ -158,6 +159,7 @@ const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/upload',
     {
+      config: { bulk: true },
       onRequest: requireApiKey,
       ...admission,
       // Every answer but a 202 (a bad field, a quota, an error) removes the staged rows before it is sent.

@@ -12,17 +12,24 @@ import {
   requestDocument,
   type StagedCreation
 } from '@imgproc/core'
+import type { Foreground } from './foreground.ts'
 
 /**
  * Characters of rows (URLs, names) gathered before they are written as one batch: big enough that the database
- * sees few large inserts, small enough that the API's memory stays flat whatever the file's size.
+ * sees few inserts, small enough that the API's memory stays flat whatever the file's size and that encoding one
+ * (the driver does it in one go) holds up other requests for a few milliseconds, not tens.
  */
-const BATCH_CHARS = 1024 * 1024
+const BATCH_CHARS = 256 * 1024
 /**
  * Records buffered by the parser are handed over without a turn of the event loop in between: past this much
- * work in one go, the ingest lets other requests (a status read) in before it goes on.
+ * work in one go, the ingest gives way to other requests (a status read) before it goes on.
  */
 const SLICE_MS = 5
+/**
+ * The longest the ingest waits, each time it gives way, for the other requests in flight to end: a status read
+ * takes a few milliseconds. Under an endless stream of reads the ingest still runs a slice in every five.
+ */
+const GIVE_WAY_MS = 4 * SLICE_MS
 
 /** What reading an uploaded CSV came to. */
 export type Ingested =
@@ -47,9 +54,11 @@ export async function ingestCsv(
     unitSize: number
     /** A staged request not written to for this long is written to anyway, so the sweep knows it lives on. */
     keepAliveMs: number
+    /** The API's other requests, which go first (a batch insert or a slice of parsing waits for them). */
+    foreground: Pick<Foreground, 'giveWay'>
   }
 ): Promise<Ingested> {
-  const { store, rules, unitSize, keepAliveMs } = deps
+  const { store, rules, unitSize, keepAliveMs, foreground } = deps
   const id = randomUUID()
   const rows = new InputRows(rules)
   // Units are written with the default options: the form's fields may come after the file; the commit sets them.
@@ -67,6 +76,7 @@ export async function ingestCsv(
   }
   const flush = async (last: boolean) => {
     await written()
+    await foreground.giveWay(GIVE_WAY_MS)
     lastWrite = Date.now()
     const batch = batches.take(last)
     creation ??= await store.stage(
@@ -104,7 +114,7 @@ export async function ingestCsv(
       let sliceStart = performance.now()
       for await (const { cells, row } of readRecords(text())) {
         if (performance.now() - sliceStart > SLICE_MS) {
-          await new Promise((resolve) => setImmediate(resolve))
+          await foreground.giveWay(GIVE_WAY_MS)
           sliceStart = performance.now()
         }
         const accepted = rows.accept(cells, row)
