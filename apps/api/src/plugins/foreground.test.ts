@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import t from 'tap'
 import foreground from './foreground.ts'
@@ -52,4 +53,19 @@ t.test('a request whose client goes away mid-answer ends too', async (t) => {
   while (app.foreground.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5))
   t.equal(app.foreground.inFlight, 0, 'the closed connection ended the request before its handler did')
   release()
+})
+
+t.test('sending a response does not count: a slow download does not hold uploads back', async (t) => {
+  const { app } = await appWithRoutes()
+  const body = new Readable({ read() {} })
+  app.get('/download', async (_request, reply) => reply.type('application/octet-stream').send(body))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as { port: number }
+  body.push(Buffer.alloc(1024))
+  const res = await fetch(`http://127.0.0.1:${port}/download`)
+  t.equal(res.status, 200, 'headers are in; the body is still coming')
+  t.equal(app.foreground.inFlight, 0, 'the request left the foreground once its response was ready')
+  body.push(null)
+  t.equal((await res.arrayBuffer()).byteLength, 1024)
 })
